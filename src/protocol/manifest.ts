@@ -1,0 +1,89 @@
+/**
+ * What the planner produces and the agent converges: one manifest per host. Shared with the agent through
+ * `src/protocol`, so it holds plain JSON only.
+ */
+import type { RunSpec } from './run-spec.js';
+
+/** A host as the controller knows it: from the agent's hello, or from an inventory file. */
+export interface HostFacts {
+  /** Agent id (stable per host); the inventory may use the host name. */
+  id: string;
+  name: string;
+  ips: string[];
+  cloudId: number;
+  os?: string;
+  agentVersion?: string;
+  labels: Record<string, string>;
+  /** Free-form facts available to templates as `host.facts.x`. */
+  facts?: Record<string, string | number | boolean>;
+}
+
+export interface Inventory {
+  hosts: HostFacts[];
+}
+
+interface ManifestItemBase {
+  name: string;
+  /** sha256 (hex) of the item's canonical JSON without `hash`: what the agent reports back. */
+  hash: string;
+}
+
+export interface ManifestConfigFile extends ManifestItemBase {
+  kind: 'ConfigFile';
+  path: string;
+  /** Rendered content: utf8 text, or base64 when the source is binary. */
+  content: string;
+  encoding: 'utf8' | 'base64';
+  /** sha256 (hex) of the decoded bytes, to compare with the file on disk. */
+  contentHash: string;
+  mode: number;
+  owner?: string;
+  onChange?: RunSpec;
+  selfHeal: boolean;
+  prune: boolean;
+}
+
+export interface ManifestProcessWatch extends ManifestItemBase {
+  kind: 'ProcessWatch';
+  process: { name?: string; cmdline?: string; pidFile?: string };
+  ensure: 'running' | 'observed';
+  start?: string;
+  stop?: string;
+  restart?: string;
+  probeIntervalMs: number;
+}
+
+export interface ManifestRemediation extends ManifestItemBase {
+  kind: 'Remediation';
+  on: { event: string; match?: Record<string, string | number | boolean> };
+  run: RunSpec & { script: string };
+  cooldownMs: number;
+  maxConcurrent: number;
+  maxPerHour: number;
+  dryRun: boolean;
+}
+
+export interface ManifestAgentVersion extends ManifestItemBase {
+  kind: 'AgentVersion';
+  version: string;
+  artifact?: { path?: string; url?: string; sha256: string };
+}
+
+export type ManifestItem = ManifestConfigFile | ManifestProcessWatch | ManifestRemediation | ManifestAgentVersion;
+
+export interface HostManifest {
+  hostId: string;
+  /** The revision this manifest was planned from. */
+  revision: string;
+  /** Effective labels: the host's own, plus those HostGroups give it. */
+  labels: Record<string, string>;
+  /** Sorted by kind, then name. */
+  items: ManifestItem[];
+  /** sha256 over the items' hashes in order: stable under reordering of files and documents. */
+  hash: string;
+}
+
+/** `Kind/name`, the key a manifest item is known by in reports and deltas. */
+export function itemKey(item: { kind: string; name: string }): string {
+  return `${item.kind}/${item.name}`;
+}

@@ -1,0 +1,211 @@
+/**
+ * The wire protocol between controller and agent: JSON text frames over ws, each `{v, type, ...}`.
+ * Messages that cause work or must not be lost carry an `id`; the receiver dedupes by it.
+ *
+ * agent -> controller: hello, report, execResult, event, data, heartbeat, error
+ * controller -> agent: welcome, manifest, exec, ack, heartbeat, error
+ */
+import type { HostManifest, ManifestItem } from './manifest.js';
+
+export const PROTOCOL_VERSION = 1;
+/** Frames larger than this are refused by both sides. */
+export const MAX_FRAME_BYTES = 4 * 1024 * 1024;
+
+/** What an agent says about its host in `hello`. */
+export interface AgentFacts {
+  name: string;
+  ips: string[];
+  cloudId: number;
+  os: string;
+  agentVersion: string;
+  labels: Record<string, string>;
+  facts?: Record<string, string | number | boolean>;
+}
+
+export interface HelloMessage {
+  v: 1;
+  type: 'hello';
+  agentId: string;
+  /** First contact: the bootstrap token, answered by a credential in `welcome`. */
+  bootstrapToken?: string;
+  /** Later contacts: the per-agent credential received at enrollment. */
+  credential?: string;
+  facts: AgentFacts;
+  /** Hash of the manifest the agent holds ('' when none). */
+  manifestHash: string;
+  /** Highest spool sequence the agent has written, for diagnostics. */
+  spoolHighWater: number;
+}
+
+export interface WelcomeMessage {
+  v: 1;
+  type: 'welcome';
+  agentId: string;
+  /** Only at enrollment: the credential to keep and present from now on. */
+  credential?: string;
+  heartbeatMs: number;
+  /** How many un-acked spooled messages the agent may have in flight. */
+  window: number;
+}
+
+export interface ManifestFullMessage {
+  v: 1;
+  type: 'manifest';
+  id: string;
+  mode: 'full';
+  manifest: HostManifest;
+}
+
+export interface ManifestDeltaMessage {
+  v: 1;
+  type: 'manifest';
+  id: string;
+  mode: 'delta';
+  /** The manifest hash this delta applies to; an agent holding another answers with a report asking for full. */
+  baseHash: string;
+  hash: string;
+  revision: string;
+  labels: Record<string, string>;
+  upsert: ManifestItem[];
+  /** Item keys (`Kind/name`) that left the manifest. */
+  remove: string[];
+}
+
+export type ManifestMessage = ManifestFullMessage | ManifestDeltaMessage;
+
+export type ItemState = 'ok' | 'changed' | 'failed' | 'drifted' | 'pending';
+
+export interface ItemReport {
+  kind: ManifestItem['kind'];
+  name: string;
+  /** The manifest item hash this report is about. */
+  hash: string;
+  state: ItemState;
+  /** For ConfigFile: sha256 of what is on disk now. */
+  observedHash?: string;
+  message?: string;
+  /** Present when the agent found the host diverged from the manifest it holds. */
+  drift?: { detectedAt: string; healed: boolean; detail: string };
+  /** For ProcessWatch: what the probe saw. */
+  process?: { running: boolean; pids: number[] };
+}
+
+export interface ReportMessage {
+  v: 1;
+  type: 'report';
+  id: string;
+  manifestHash: string;
+  revision: string;
+  /** True when the agent cannot apply a delta and wants the full manifest. */
+  needFull?: boolean;
+  items: ItemReport[];
+  /** Item keys the agent removed (pruned) on this apply. */
+  pruned?: string[];
+}
+
+export interface ExecMessage {
+  v: 1;
+  type: 'exec';
+  id: string;
+  /** Idempotency key: an agent never runs the same task id twice. */
+  taskId: string;
+  script: string;
+  interpreter?: string;
+  timeoutMs: number;
+  env?: Record<string, string>;
+  cwd?: string;
+  /** Why it runs: 'adhoc', 'onChange:ConfigFile/x', 'remediation:Remediation/y'. */
+  reason: string;
+}
+
+export interface ExecResultMessage {
+  v: 1;
+  type: 'execResult';
+  id: string;
+  taskId: string;
+  reason: string;
+  exitCode: number | null;
+  signal: string | null;
+  stdoutTail: string;
+  stderrTail: string;
+  startedAt: string;
+  durationMs: number;
+  timedOut: boolean;
+  killed: boolean;
+}
+
+/** A host event (process.down, disk.full, agent.start...). Also forwarded on the `events` data channel. */
+export interface HostEvent {
+  type: string;
+  time: string;
+  resource?: string;
+  fields: Record<string, unknown>;
+}
+
+export interface EventMessage {
+  v: 1;
+  type: 'event';
+  id: string;
+  event: HostEvent;
+}
+
+/** One data record as it travels: `rid` is unique per record, so consumers can dedupe. */
+export interface DataRecord {
+  rid: string;
+  channel: string;
+  /** ISO time the agent received it. */
+  time: string;
+  host: { id: string; name: string; ip: string; cloudId: number };
+  fields: Record<string, unknown>;
+}
+
+export interface DataMessage {
+  v: 1;
+  type: 'data';
+  id: string;
+  records: DataRecord[];
+}
+
+export interface AckMessage {
+  v: 1;
+  type: 'ack';
+  /** Ids of agent messages (report, execResult, event, data) now durable on the controller. */
+  ids: string[];
+}
+
+export interface HeartbeatMessage {
+  v: 1;
+  type: 'heartbeat';
+  time: string;
+}
+
+export interface ErrorMessage {
+  v: 1;
+  type: 'error';
+  code: string;
+  message: string;
+  /** The id of the message this answers, when known. */
+  ref?: string;
+}
+
+export type AgentToController =
+  | HelloMessage
+  | ReportMessage
+  | ExecResultMessage
+  | EventMessage
+  | DataMessage
+  | HeartbeatMessage
+  | ErrorMessage;
+
+export type ControllerToAgent =
+  | WelcomeMessage
+  | ManifestMessage
+  | ExecMessage
+  | AckMessage
+  | HeartbeatMessage
+  | ErrorMessage;
+
+export type Message = AgentToController | ControllerToAgent;
+
+/** Spooled agent messages: what must be acked before the agent may forget it. */
+export type SpooledMessage = ReportMessage | ExecResultMessage | EventMessage | DataMessage;
