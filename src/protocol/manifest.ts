@@ -69,7 +69,11 @@ export interface ManifestAgentVersion extends ManifestItemBase {
   artifact?: { path?: string; url?: string; sha256: string };
 }
 
-export type ManifestItem = ManifestConfigFile | ManifestProcessWatch | ManifestRemediation | ManifestAgentVersion;
+export type ManifestItem =
+  | ManifestConfigFile
+  | ManifestProcessWatch
+  | ManifestRemediation
+  | ManifestAgentVersion;
 
 export interface HostManifest {
   hostId: string;
@@ -86,4 +90,16 @@ export interface HostManifest {
 /** `Kind/name`, the key a manifest item is known by in reports and deltas. */
 export function itemKey(item: { kind: string; name: string }): string {
   return `${item.kind}/${item.name}`;
+}
+
+const KIND_ORDER: Record<ManifestItem['kind'], number> = {
+  AgentVersion: 0,
+  ConfigFile: 1,
+  ProcessWatch: 2,
+  Remediation: 3,
+};
+
+/** The one order of manifest items: by kind, then name (so equal content hashes equal). */
+export function compareManifestItems(a: ManifestItem, b: ManifestItem): number {
+  return KIND_ORDER[a.kind] - KIND_ORDER[b.kind] || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }

@@ -1,0 +1,166 @@
+/**
+ * The planner: a pure function from a validated Revision and an inventory of hosts to one manifest per
+ * host. No I/O, no clock: the same inputs give byte-identical manifests and hashes.
+ */
+import {
+  compareManifestItems,
+  type HostFacts,
+  type HostManifest,
+  type ManifestAgentVersion,
+  type ManifestConfigFile,
+  type ManifestItem,
+  type ManifestProcessWatch,
+  type ManifestRemediation,
+} from '../protocol/manifest.js';
+import type { ConfigFile, HostGroup, Revision } from '../spec/types.js';
+import { hashValue, sha256 } from './hash.js';
+import { selectorMatches } from './select.js';
+import { renderTemplate } from './template.js';
+
+/** A resource that could not be planned for a host (a template variable the host lacks, say). */
+export interface PlanError {
+  hostId: string;
+  resource: string;
+  message: string;
+}
+
+export interface Plan {
+  manifests: Map<string, HostManifest>;
+  errors: PlanError[];
+}
+
+/** Labels a host ends up with: those of every HostGroup that matches it (in name order), then its own. */
+export function effectiveLabels(host: HostFacts, groups: HostGroup[]): Record<string, string> {
+  const labels: Record<string, string> = {};
+  const sorted = [...groups].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  for (const g of sorted) {
+    if (selectorMatches(g.spec.match, host)) Object.assign(labels, g.spec.labels);
+  }
+  return { ...labels, ...host.labels };
+}
+
+function withHash<T extends Omit<ManifestItem, 'hash'>>(item: T): T & { hash: string } {
+  return { ...item, hash: hashValue(item) };
+}
+
+type Planned<T> = { ok: true; item: T } | { ok: false; message: string };
+
+function planConfigFile(cf: ConfigFile, host: HostFacts, revision: Revision): Planned<ManifestConfigFile> {
+  const { spec } = cf;
+  let bytes: Buffer;
+  if (spec.content !== undefined) bytes = Buffer.from(spec.content, 'utf8');
+  else {
+    const file = spec.source === undefined ? undefined : revision.files.get(spec.source);
+    if (!file) return { ok: false, message: `source ${spec.source} is not in revision ${revision.id}` };
+    bytes = file;
+  }
+  const isText = isUtf8(bytes);
+  if (spec.template) {
+    if (!isText) return { ok: false, message: `template: true but ${spec.source} is not UTF-8 text` };
+    const rendered = renderTemplate(bytes.toString('utf8'), { host, revision: revision.id });
+    if (!rendered.ok) {
+      const parts = [
+        ...rendered.missing.map((m) => `{{ ${m} }} is not set on host ${host.name}`),
+        ...rendered.unparsed.map((u) => `{{${u}}} is not a variable (use e.g. {{ host.labels.role }})`),
+      ];
+      return { ok: false, message: `template: ${parts.join('; ')}` };
+    }
+    bytes = Buffer.from(rendered.text, 'utf8');
+  }
+  const item: Omit<ManifestConfigFile, 'hash'> = {
+    kind: 'ConfigFile',
+    name: cf.metadata.name,
+    path: spec.path,
+    content: isText ? bytes.toString('utf8') : bytes.toString('base64'),
+    encoding: isText ? 'utf8' : 'base64',
+    contentHash: sha256(bytes),
+    mode: spec.mode,
+    owner: spec.owner,
+    onChange: spec.onChange,
+    selfHeal: spec.syncPolicy.selfHeal,
+    prune: spec.syncPolicy.prune,
+  };
+  return { ok: true, item: withHash(item) };
+}
+
+function isUtf8(bytes: Buffer): boolean {
+  if (bytes.includes(0)) return false;
+  return Buffer.from(bytes.toString('utf8'), 'utf8').equals(bytes);
+}
+
+/** The manifest for one host; errors name the resources that could not be rendered for it. */
+export function planHost(
+  revision: Revision,
+  host: HostFacts,
+): { manifest: HostManifest; errors: PlanError[] } {
+  const labels = effectiveLabels(host, revision.byKind.HostGroup);
+  const target: HostFacts = { ...host, labels };
+  const items: ManifestItem[] = [];
+  const errors: PlanError[] = [];
+
+  for (const cf of revision.byKind.ConfigFile) {
+    if (!selectorMatches(cf.spec.hosts, target)) continue;
+    const planned = planConfigFile(cf, target, revision);
+    if (planned.ok) items.push(planned.item);
+    else
+      errors.push({ hostId: host.id, resource: `ConfigFile/${cf.metadata.name}`, message: planned.message });
+  }
+  for (const pw of revision.byKind.ProcessWatch) {
+    if (!selectorMatches(pw.spec.hosts, target)) continue;
+    const { process, ensure, start, stop, restart, probeIntervalMs } = pw.spec;
+    const item: Omit<ManifestProcessWatch, 'hash'> = {
+      kind: 'ProcessWatch',
+      name: pw.metadata.name,
+      process,
+      ensure,
+      start,
+      stop,
+      restart,
+      probeIntervalMs,
+    };
+    items.push(withHash(item));
+  }
+  for (const rem of revision.byKind.Remediation) {
+    // agent.lost runs on a runner host, never on the lost host itself.
+    if (rem.spec.on.event === 'agent.lost') continue;
+    if (!selectorMatches(rem.spec.hosts, target)) continue;
+    const { on, run, cooldownMs, maxConcurrent, maxPerHour, dryRun } = rem.spec;
+    const item: Omit<ManifestRemediation, 'hash'> = {
+      kind: 'Remediation',
+      name: rem.metadata.name,
+      on,
+      run,
+      cooldownMs,
+      maxConcurrent,
+      maxPerHour,
+      dryRun,
+    };
+    items.push(withHash(item));
+  }
+  for (const av of revision.byKind.AgentVersion) {
+    if (!selectorMatches(av.spec.hosts, target)) continue;
+    const item: Omit<ManifestAgentVersion, 'hash'> = {
+      kind: 'AgentVersion',
+      name: av.metadata.name,
+      version: av.spec.version,
+      artifact: av.spec.artifact,
+    };
+    items.push(withHash(item));
+  }
+
+  items.sort(compareManifestItems);
+  const hash = hashValue({ labels, items: items.map((i) => `${i.kind}/${i.name}@${i.hash}`) });
+  return { manifest: { hostId: host.id, revision: revision.id, labels, items, hash }, errors };
+}
+
+/** One manifest per host of the inventory; a host selected by nothing gets an empty manifest. */
+export function planManifests(revision: Revision, hosts: HostFacts[]): Plan {
+  const manifests = new Map<string, HostManifest>();
+  const errors: PlanError[] = [];
+  for (const host of hosts) {
+    const planned = planHost(revision, host);
+    manifests.set(host.id, planned.manifest);
+    errors.push(...planned.errors);
+  }
+  return { manifests, errors };
+}
