@@ -33,7 +33,7 @@ export const PROC_UNREGISTERED = 0;
 export const PROC_RUNNING = 1;
 export const PROC_STOPPED = 2;
 
-const ajv = new Ajv({ allErrors: true });
+const ajv = new Ajv({ allErrors: true, allowUnionTypes: true });
 const hostsSchema = {
   type: 'array',
   items: {

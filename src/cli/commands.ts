@@ -8,7 +8,7 @@ export type Flags = NonNullable<ParseArgsConfig['options']>;
 
 /** The parsed input of one command. */
 export interface CommandInput {
-  values: Record<string, string | boolean | string[] | undefined>;
+  values: Record<string, string | boolean | Array<string | boolean> | undefined>;
   positionals: string[];
   /** Everything after a bare `--` (for `exec`). */
   rest: string[];

@@ -30,7 +30,7 @@ const INVENTORY_SCHEMA = {
   },
 } as const;
 
-const validate = new Ajv({ allErrors: true }).compile(INVENTORY_SCHEMA);
+const validate = new Ajv({ allErrors: true, allowUnionTypes: true }).compile(INVENTORY_SCHEMA);
 
 export type InventoryResult = { ok: true; inventory: Inventory } | { ok: false; errors: string[] };
 
