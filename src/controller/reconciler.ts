@@ -86,6 +86,28 @@ export class Reconciler {
     return this.hosts.get(hostId)?.desired;
   }
 
+  /** What a host last reported about each resource. */
+  reportedItems(hostId: string): ItemReport[] {
+    return this.hosts.get(hostId)?.items ?? [];
+  }
+
+  /**
+   * A manual sync: sends the full manifest to the given connected hosts (all when omitted), so each agent
+   * re-verifies and re-applies every resource, whatever its selfHeal policy. Returns the hosts sent to.
+   */
+  forceSync(hostIds?: string[]): string[] {
+    const sent: string[] = [];
+    for (const host of this.hosts.values()) {
+      if (!host.connected || (hostIds && !hostIds.includes(host.facts.id))) continue;
+      host.reportedHash = undefined;
+      host.sentHash = undefined;
+      host.sent.clear();
+      this.dispatch(host);
+      sent.push(host.facts.id);
+    }
+    return sent;
+  }
+
   /** What the planner could not render for a host. */
   planErrorsFor(hostId: string): PlanError[] {
     return this.hosts.get(hostId)?.planErrors ?? [];

@@ -1,0 +1,375 @@
+/** The HTTP API of DESIGN.md §5 over a running controller: listings, status, sync, exec, hooks, GSE. */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { type Controller, factsOf } from '../controller/controller.js';
+import { parseSelectorText } from '../controller/selector-text.js';
+import type { ItemReport } from '../protocol/messages.js';
+import { parseGitWebhook } from '../source/webhook.js';
+import { SYNC_STATES, type SyncState } from '../store/types.js';
+import { createApiHandler } from './app.js';
+import { type ApiToken, hashToken, TokenAuthenticator } from './auth.js';
+import { DASHBOARD_HTML } from './dashboard.js';
+import { type FleetHostView, getAgentStatus, getProcStatus, listAgentState } from './gse-status.js';
+import { badRequest, HttpError, notFound } from './http-error.js';
+import { HANDLED, type RequestContext, type Route } from './router.js';
+
+function page(ctx: RequestContext): { limit?: number; cursor?: string } {
+  const limit = ctx.query.get('limit');
+  if (limit !== null && !/^\d+$/.test(limit)) throw badRequest(`limit: "${limit}" is not a number`);
+  return { limit: limit === null ? undefined : Number(limit), cursor: ctx.query.get('cursor') ?? undefined };
+}
+
+function optional(ctx: RequestContext, name: string): string | undefined {
+  return ctx.query.get(name) ?? undefined;
+}
+
+function syncStateParam(ctx: RequestContext, name: string): SyncState | undefined {
+  const v = optional(ctx, name);
+  if (v !== undefined && !(SYNC_STATES as readonly string[]).includes(v)) {
+    throw badRequest(`${name}: "${v}" is not one of ${SYNC_STATES.join(', ')}`);
+  }
+  return v as SyncState | undefined;
+}
+
+function labelsParam(ctx: RequestContext): Record<string, string> | undefined {
+  const text = optional(ctx, 'labels');
+  if (!text) return undefined;
+  const parsed = parseSelectorText(text);
+  if (!parsed.ok || !parsed.selector.matchLabels)
+    throw badRequest(`labels: expected k=v[,k=v...], got "${text}"`);
+  return parsed.selector.matchLabels;
+}
+
+/** The live fleet as the GSE endpoints see it. */
+function fleetView(c: Controller, reports: Map<string, ItemReport[]>): FleetHostView[] {
+  return c.reconciler.hostStates().map((h) => {
+    const session = c.hub.session(h.hostId);
+    const desired = c.reconciler.desiredFor(h.hostId);
+    const processes: FleetHostView['processes'] = {};
+    for (const item of desired?.items ?? []) {
+      if (item.kind !== 'ProcessWatch') continue;
+      const r = reports.get(h.hostId)?.find((x) => x.kind === 'ProcessWatch' && x.name === item.name);
+      if (r?.process) processes[item.name] = { running: r.process.running, ensure: item.ensure };
+    }
+    const facts = session ? factsOf(session) : undefined;
+    return {
+      hostId: h.hostId,
+      ips: facts?.ips ?? [],
+      cloudId: facts?.cloudId ?? 0,
+      agentVersion: facts?.agentVersion,
+      alive: session?.status === 'Connected',
+      processes,
+    };
+  });
+}
+
+/** Every API route over the controller. */
+export function apiRoutes(c: Controller): Route[] {
+  const status = async () => {
+    const [appliedSha, lastRejected, bySyncState] = await Promise.all([
+      c.store.getAppliedRevision(),
+      c.store.getLastRejectedRevision(),
+      c.store.countHostsBySyncState(),
+    ]);
+    const applied = appliedSha ? await c.store.getRevision(appliedSha) : undefined;
+    const total = Object.values(bySyncState).reduce((a, b) => a + b, 0);
+    return {
+      lifecycle: c.lifecycle,
+      startedAt: c.startedAt,
+      revision: {
+        applied: applied ?? null,
+        // Only a rejection newer than what is applied is news.
+        lastRejected:
+          lastRejected && (!applied || lastRejected.seenAt >= applied.seenAt) ? lastRejected : null,
+      },
+      hosts: { total, connected: c.hub.sessions().length, bySyncState },
+      source: c.source.stats(),
+      hub: c.hub.stats(),
+      targets: [],
+    };
+  };
+
+  const routes: Route[] = [
+    { method: 'GET', pattern: '/', role: 'public', handler: (ctx) => html(ctx.res, DASHBOARD_HTML) },
+    { method: 'GET', pattern: '/healthz', role: 'public', handler: () => ({ ok: true }) },
+    {
+      method: 'GET',
+      pattern: '/readyz',
+      role: 'public',
+      handler: () => {
+        const ready = c.lifecycle === 'running' && c.reconciler.current !== undefined;
+        if (!ready)
+          throw new HttpError(
+            503,
+            'not_ready',
+            c.reconciler.current ? `controller is ${c.lifecycle}` : 'no revision applied yet',
+          );
+        return { ready: true, revision: c.reconciler.current?.id };
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/metrics',
+      role: 'public',
+      handler: async (ctx) => {
+        const text = await c.metrics.render();
+        ctx.res.writeHead(200, { 'content-type': c.metrics.registry.contentType });
+        ctx.res.end(text);
+        return HANDLED;
+      },
+    },
+    { method: 'GET', pattern: '/api/v1/status', role: 'viewer', handler: status },
+    {
+      method: 'GET',
+      pattern: '/api/v1/hosts',
+      role: 'viewer',
+      handler: (ctx) =>
+        c.store.listHosts({
+          ...page(ctx),
+          syncState: syncStateParam(ctx, 'syncState'),
+          labels: labelsParam(ctx),
+        }),
+    },
+    {
+      method: 'GET',
+      pattern: '/api/v1/hosts/:id',
+      role: 'viewer',
+      handler: async (ctx) => {
+        const id = ctx.params.id as string;
+        const host = await c.store.getHost(id);
+        if (!host) throw notFound(`no host "${id}"`);
+        const [resources, drift, executions] = await Promise.all([
+          c.store.listResourceStatuses({ hostId: id, limit: 1000 }),
+          c.store.listDrift({ hostId: id, limit: 20 }),
+          c.store.listExecutions({ hostId: id, limit: 20 }),
+        ]);
+        return {
+          host,
+          session: c.hub.session(id) ?? null,
+          manifest: c.reconciler.desiredFor(id) ?? null,
+          planErrors: c.reconciler.planErrorsFor(id),
+          resources: resources.items,
+          drift: drift.items,
+          executions: executions.items,
+        };
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/api/v1/resources',
+      role: 'viewer',
+      handler: (ctx) =>
+        c.store.listResourceStatuses({
+          ...page(ctx),
+          hostId: optional(ctx, 'host'),
+          key: optional(ctx, 'resource'),
+          state: syncStateParam(ctx, 'state'),
+        }),
+    },
+    {
+      method: 'GET',
+      pattern: '/api/v1/drift',
+      role: 'viewer',
+      handler: (ctx) => {
+        const healed = optional(ctx, 'healed');
+        return c.store.listDrift({
+          ...page(ctx),
+          hostId: optional(ctx, 'host'),
+          key: optional(ctx, 'resource'),
+          since: optional(ctx, 'since'),
+          healed: healed === undefined ? undefined : healed === 'true',
+        });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/api/v1/executions',
+      role: 'viewer',
+      handler: (ctx) =>
+        c.store.listExecutions({
+          ...page(ctx),
+          hostId: optional(ctx, 'host'),
+          resource: optional(ctx, 'resource'),
+          since: optional(ctx, 'since'),
+        }),
+    },
+    {
+      method: 'GET',
+      pattern: '/api/v1/revisions',
+      role: 'viewer',
+      handler: (ctx) => c.store.listRevisions(page(ctx)),
+    },
+    {
+      method: 'GET',
+      pattern: '/api/v1/agents',
+      role: 'viewer',
+      handler: async () => ({
+        items: (await c.hub.agents()).map(({ credentialHash: _hidden, ...rest }) => ({
+          ...rest,
+          state: c.hub.hostState(rest.agentId),
+        })),
+      }),
+    },
+    {
+      method: 'POST',
+      pattern: '/api/v1/agents/:id/approve',
+      role: 'admin',
+      handler: (ctx) => c.hub.approve(ctx.params.id as string).then(strip),
+    },
+    {
+      method: 'POST',
+      pattern: '/api/v1/agents/:id/revoke',
+      role: 'admin',
+      handler: (ctx) => c.hub.revoke(ctx.params.id as string).then(strip),
+    },
+    {
+      method: 'GET',
+      pattern: '/api/v1/diff',
+      role: 'viewer',
+      handler: async (ctx) => {
+        const only = optional(ctx, 'host');
+        const hosts = only ? [only] : c.reconciler.hostStates().map((h) => h.hostId);
+        const items = [];
+        for (const id of hosts) {
+          const statuses = await c.store.listResourceStatuses({ hostId: id, limit: 1000 });
+          const pending = statuses.items.filter((s) => s.state !== 'Synced');
+          if (pending.length > 0 || only) items.push({ hostId: id, resources: pending });
+        }
+        return { items };
+      },
+    },
+    {
+      method: 'POST',
+      pattern: '/api/v1/sync',
+      role: 'operator',
+      handler: async (ctx) => {
+        const body = (await ctx.json()) as { host?: unknown };
+        const host = typeof body.host === 'string' ? body.host : undefined;
+        const revision = await c.source.fetchNow();
+        if (host !== undefined && !c.hub.session(host))
+          throw new HttpError(409, 'not_connected', `host "${host}" is not connected`);
+        const hosts = c.reconciler.forceSync(host === undefined ? undefined : [host]);
+        return { revision: revision?.sha ?? null, hosts };
+      },
+    },
+    { method: 'POST', pattern: '/api/v1/exec', role: 'operator', handler: (ctx) => execHandler(c, ctx) },
+    {
+      method: 'POST',
+      pattern: '/api/v1/hooks/git',
+      role: 'public',
+      handler: async (ctx) => {
+        const body = await ctx.body();
+        const parsed = parseGitWebhook(ctx.req.headers, body, c.options.webhookSecret, {
+          branch: c.options.branch,
+        });
+        if (!parsed.ok) {
+          if (parsed.status === 202) return { accepted: true, ignored: true, message: parsed.message };
+          throw new HttpError(
+            parsed.status,
+            parsed.status === 401 ? 'unauthorized' : 'bad_request',
+            parsed.message,
+          );
+        }
+        const revision = await c.source.fetchNow();
+        return { accepted: true, provider: parsed.event.provider, revision: revision?.sha ?? null };
+      },
+    },
+  ];
+
+  const gse =
+    (fn: (body: unknown, hosts: FleetHostView[]) => unknown): Route['handler'] =>
+    async (ctx) => {
+      const body = await ctx.json();
+      const reports = new Map<string, ItemReport[]>();
+      for (const h of c.reconciler.hostStates()) reports.set(h.hostId, c.reconciler.reportedItems(h.hostId));
+      return fn(body, fleetView(c, reports));
+    };
+  routes.push(
+    { method: 'POST', pattern: '/api/v1/gse/get_agent_status', role: 'viewer', handler: gse(getAgentStatus) },
+    { method: 'POST', pattern: '/api/v1/gse/list_agent_state', role: 'viewer', handler: gse(listAgentState) },
+    { method: 'POST', pattern: '/api/v1/gse/get_proc_status', role: 'viewer', handler: gse(getProcStatus) },
+  );
+  return routes;
+}
+
+function strip<T extends { credentialHash: string }>(rec: T): Omit<T, 'credentialHash'> {
+  const { credentialHash: _hidden, ...rest } = rec;
+  return rest;
+}
+
+function html(res: ServerResponse, body: string): typeof HANDLED {
+  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+  res.end(body);
+  return HANDLED;
+}
+
+/**
+ * POST /api/v1/exec `{hosts: "role=web", script, timeoutMs?, interpreter?, wait?}`: sends the script and,
+ * with `wait` (default true), streams one JSON line per host result as it arrives, then a summary line.
+ */
+async function execHandler(c: Controller, ctx: RequestContext): Promise<unknown> {
+  const body = (await ctx.json()) as Record<string, unknown>;
+  if (typeof body.script !== 'string' || body.script === '')
+    throw badRequest('script: required, the command to run');
+  if (typeof body.hosts !== 'string')
+    throw badRequest('hosts: required, a selector such as role=web or web-* or *');
+  const sel = parseSelectorText(body.hosts);
+  if (!sel.ok) throw badRequest(`hosts: ${sel.error}`);
+  const timeoutMs = body.timeoutMs === undefined ? undefined : Number(body.timeoutMs);
+  if (timeoutMs !== undefined && !(timeoutMs > 0))
+    throw badRequest('timeoutMs: a positive number of milliseconds');
+  const started = await c.exec.start({
+    selector: sel.selector,
+    script: body.script,
+    interpreter: typeof body.interpreter === 'string' ? body.interpreter : undefined,
+    timeoutMs,
+    requestedBy: ctx.actor?.name ?? 'unknown',
+  });
+  if (body.wait === false) return started;
+  const res = ctx.res;
+  res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+  res.write(`${JSON.stringify({ type: 'started', ...started })}\n`);
+  const pending = new Set(started.hosts);
+  const counts: Record<string, number> = {};
+  await new Promise<void>((resolve) => {
+    const finish = () => {
+      unsubscribe();
+      clearTimeout(timer);
+      resolve();
+    };
+    const unsubscribe = c.exec.subscribe(started.taskId, (rec) => {
+      if (!pending.delete(rec.hostId)) return;
+      counts[rec.status] = (counts[rec.status] ?? 0) + 1;
+      res.write(`${JSON.stringify({ type: 'result', ...rec })}\n`);
+      if (pending.size === 0) finish();
+    });
+    // Hosts that never answer (disconnected mid-run) are reported as pending, not waited on forever.
+    const timer = setTimeout(finish, (timeoutMs ?? 60_000) + 10_000);
+    ctx.req.on('close', finish);
+    if (pending.size === 0) finish();
+  });
+  res.end(
+    `${JSON.stringify({ type: 'summary', taskId: started.taskId, hosts: started.hosts.length, ...counts, pending: [...pending] })}\n`,
+  );
+  return HANDLED;
+}
+
+/** Builds the controller's request handler: the API routes with bearer-token auth and audit. */
+export function createControllerApi(c: Controller): (req: IncomingMessage, res: ServerResponse) => void {
+  const tokens: ApiToken[] = [{ name: 'admin', role: 'admin', hash: hashToken(c.options.adminToken) }];
+  if (c.options.viewerToken)
+    tokens.push({ name: 'viewer', role: 'viewer', hash: hashToken(c.options.viewerToken) });
+  return createApiHandler(apiRoutes(c), {
+    auth: new TokenAuthenticator(tokens),
+    logger: c.logger,
+    audit: async (e) => {
+      await c.store.appendAudit({
+        id: randomUUID(),
+        at: new Date().toISOString(),
+        actor: e.actor,
+        action: e.action,
+        target: e.target,
+      });
+    },
+  });
+}

@@ -1,0 +1,282 @@
+/**
+ * The controller process: Git source -> spec loader -> reconciler -> fleet hub, with the store, the
+ * router, the HTTP API and the timers. It owns the lifecycle; each part does one job.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { FleetHub, type SessionInfo } from '../fleet/index.js';
+import type { HostFacts } from '../protocol/manifest.js';
+import type { SpooledMessage } from '../protocol/messages.js';
+import { GitSource } from '../source/git-source.js';
+import type { SourceRevision } from '../source/revision.js';
+import { openStore } from '../store/index.js';
+import type { Store } from '../store/types.js';
+import { ExecService } from './exec-service.js';
+import type { Logger } from './logger.js';
+import { ControllerMetrics } from './metrics.js';
+import type { CompiledControllerOptions } from './options.js';
+import { Reconciler } from './reconciler.js';
+import { RevisionIngestor } from './revisions.js';
+
+export type ControllerLifecycle = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
+
+export const RETENTION_INTERVAL_MS = 10 * 60_000;
+
+/** The HTTP side, built by the API module from the controller (kept apart so this file has no routes). */
+export type RequestHandlerFactory = (
+  controller: Controller,
+) => (req: import('node:http').IncomingMessage, res: import('node:http').ServerResponse) => void;
+
+export interface ControllerDeps {
+  logger: Logger;
+  /** Builds the HTTP request handler (the API and dashboard). */
+  api: RequestHandlerFactory;
+  now?: () => number;
+}
+
+export class ControllerStateError extends Error {
+  readonly code = 'bad_transition';
+  constructor(
+    readonly state: ControllerLifecycle,
+    wanted: string,
+  ) {
+    super(`cannot ${wanted} a controller that is ${state}`);
+    this.name = 'ControllerStateError';
+  }
+}
+
+export class Controller {
+  private state: ControllerLifecycle = 'starting';
+  private revisionQueue: Promise<void> = Promise.resolve();
+  private readonly timers: NodeJS.Timeout[] = [];
+  readonly metrics: ControllerMetrics;
+  readonly reconciler: Reconciler;
+  readonly exec: ExecService;
+  readonly ingestor: RevisionIngestor;
+  hub!: FleetHub;
+  source!: GitSource;
+  readonly startedAt: string;
+
+  private constructor(
+    readonly options: CompiledControllerOptions,
+    readonly store: Store,
+    readonly server: Server,
+    private readonly deps: ControllerDeps & { now: () => number },
+  ) {
+    this.startedAt = new Date(deps.now()).toISOString();
+    this.metrics = new ControllerMetrics(() => {
+      const bySyncState: Record<string, number> = {
+        Synced: 0,
+        OutOfSync: 0,
+        Progressing: 0,
+        Failed: 0,
+        Unknown: 0,
+      };
+      for (const h of this.reconciler.hostStates())
+        bySyncState[h.syncState] = (bySyncState[h.syncState] ?? 0) + 1;
+      return { hostsBySyncState: bySyncState, agentConnections: this.hub?.sessions().length ?? 0 };
+    });
+    const hubPort = { send: (id: string, msg: Parameters<FleetHub['send']>[1]) => this.hub.send(id, msg) };
+    this.reconciler = new Reconciler({
+      store,
+      hub: hubPort,
+      metrics: this.metrics,
+      logger: deps.logger,
+      now: deps.now,
+      newId: randomUUID,
+    });
+    this.exec = new ExecService({
+      store,
+      hub: hubPort,
+      connectedHosts: () => this.connectedHosts(),
+      metrics: this.metrics,
+      now: deps.now,
+      newId: randomUUID,
+    });
+    this.ingestor = new RevisionIngestor({
+      store,
+      now: deps.now,
+      requireSignature: options.verifySignatures,
+    });
+  }
+
+  /** Opens the store, the hub (on the API's HTTP server) and the Git source; call `start` to listen. */
+  static async create(options: CompiledControllerOptions, deps: ControllerDeps): Promise<Controller> {
+    await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
+    const store = await openStore({ stateDir: options.stateDir, redisUrl: options.redisUrl });
+    const server = createServer();
+    const controller = new Controller(options, store, server, { ...deps, now: deps.now ?? Date.now });
+    server.on('request', deps.api(controller));
+    controller.hub = await FleetHub.create(
+      server,
+      {
+        bootstrapToken: options.bootstrapToken,
+        autoApprove: options.autoApprove,
+        heartbeatMs: options.heartbeatMs,
+      },
+      {
+        registry: store,
+        logger: deps.logger,
+        handlers: {
+          onConnect: (s) => controller.onConnect(s),
+          onDisconnect: (id) => controller.reconciler.hostDisconnected(id),
+          onMessage: (id, msg) => controller.onMessage(id, msg),
+        },
+      },
+    );
+    controller.source = await GitSource.create(
+      {
+        repo: options.repo,
+        branch: options.branch,
+        path: options.path,
+        stateDir: join(options.stateDir, 'source'),
+        intervalMs: options.fetchIntervalMs,
+        verifySignatures: options.verifySignatures,
+      },
+      { logger: deps.logger },
+    );
+    return controller;
+  }
+
+  /** Listens, restores hosts from the store, and starts following Git. */
+  async start(): Promise<AddressInfo> {
+    if (this.state !== 'starting') throw new ControllerStateError(this.state, 'start');
+    try {
+      await this.reconciler.restore();
+      await new Promise<void>((resolve, reject) => {
+        this.server.once('error', reject);
+        this.server.listen(this.options.port, this.options.host, () => resolve());
+      });
+      this.source.onRevision((rev) => this.enqueueRevision(rev));
+      this.source.onError((err) => {
+        this.metrics.gitFetchErrors.inc();
+        this.deps.logger.warn('git fetch failed', { error: err.message });
+      });
+      await this.source.start();
+      this.every(this.options.resyncIntervalMs, () => this.reconciler.resync());
+      this.every(RETENTION_INTERVAL_MS, () => this.applyRetention());
+      this.state = 'running';
+      return this.server.address() as AddressInfo;
+    } catch (err) {
+      this.state = 'failed';
+      throw err;
+    }
+  }
+
+  /** Stops following Git, closes agent sessions and the API, and waits for in-flight work. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'draining';
+    for (const t of this.timers) clearInterval(t);
+    await this.source.close();
+    await this.revisionQueue;
+    await this.hub.close();
+    await new Promise<void>((resolve) => {
+      this.server.close(() => resolve());
+      this.server.closeAllConnections();
+    });
+    await this.store.close();
+    this.state = 'stopped';
+  }
+
+  /** The controller's logger. */
+  get logger(): Logger {
+    return this.deps.logger;
+  }
+
+  /** The lifecycle state. */
+  get lifecycle(): ControllerLifecycle {
+    return this.state;
+  }
+
+  /** Connected hosts with the labels their manifests carry (HostGroups included). */
+  connectedHosts(): HostFacts[] {
+    return this.hub.sessions().map((s) => {
+      const facts = factsOf(s);
+      return { ...facts, labels: this.reconciler.desiredFor(s.agentId)?.labels ?? facts.labels };
+    });
+  }
+
+  /** Processes revisions one at a time, in the order the source yields them. */
+  enqueueRevision(src: SourceRevision): Promise<void> {
+    this.revisionQueue = this.revisionQueue
+      .then(() => this.onRevision(src))
+      .catch((err: unknown) => {
+        this.deps.logger.error('revision processing failed', { sha: src.sha, error: String(err) });
+      });
+    return this.revisionQueue;
+  }
+
+  private async onRevision(src: SourceRevision): Promise<void> {
+    const result = await this.ingestor.ingest(src);
+    this.metrics.revisions.inc({ status: result.record.status });
+    if (!result.accepted) {
+      this.deps.logger.warn('revision rejected; the last good revision stays in force', {
+        sha: src.sha,
+        errors: result.record.errors.length,
+      });
+      return;
+    }
+    this.deps.logger.info('revision accepted', { sha: src.sha, message: result.record.message });
+    await this.reconciler.setRevision(result.revision);
+  }
+
+  private async onConnect(session: SessionInfo): Promise<void> {
+    await this.reconciler.hostConnected(factsOf(session), session.manifestHash);
+  }
+
+  private async onMessage(agentId: string, msg: SpooledMessage): Promise<void> {
+    this.reconciler.touch(agentId);
+    switch (msg.type) {
+      case 'report':
+        return this.reconciler.hostReported(agentId, msg);
+      case 'execResult':
+        return this.exec.recordResult(agentId, msg);
+      case 'event':
+      case 'data':
+        return this.routeData(agentId, msg);
+    }
+  }
+
+  /** Data and events go to the router; until it holds them durably they are not acked (the agent keeps them). */
+  private async routeData(agentId: string, msg: SpooledMessage): Promise<void> {
+    throw new Error(`no router yet for ${msg.type} from ${agentId}: kept in the agent's spool`);
+  }
+
+  private async applyRetention(): Promise<void> {
+    const rule = { maxCount: this.options.retentionMaxCount, maxAgeMs: this.options.retentionMaxAgeMs };
+    await this.store.applyRetention({ executions: rule, drift: rule }, new Date(this.deps.now()));
+  }
+
+  private every(ms: number, fn: () => Promise<void>): void {
+    let running = false;
+    const t = setInterval(() => {
+      if (running) return;
+      running = true;
+      fn()
+        .catch((err: unknown) => this.deps.logger.error('periodic task failed', { error: String(err) }))
+        .finally(() => {
+          running = false;
+        });
+    }, ms);
+    t.unref();
+    this.timers.push(t);
+  }
+}
+
+/** Host facts from a session's hello. */
+export function factsOf(s: SessionInfo): HostFacts {
+  return {
+    id: s.agentId,
+    name: s.facts.name,
+    ips: s.facts.ips,
+    cloudId: s.facts.cloudId,
+    os: s.facts.os,
+    agentVersion: s.facts.agentVersion,
+    labels: s.facts.labels,
+    facts: s.facts.facts,
+  };
+}

@@ -1,0 +1,130 @@
+/**
+ * The controller's options: every one optional with a documented default, except the two secrets;
+ * `compileControllerOptions` fills defaults, checks them, and is the only place that reads the environment.
+ */
+import { resolve } from 'node:path';
+
+export interface ControllerOptions {
+  /** Git URL or local path of the desired-state repo. Required. */
+  repo?: string;
+  /** Branch to follow. Default 'main'. */
+  branch?: string;
+  /** Sub-path of the spec tree in the repo. Default '.'. */
+  path?: string;
+  /** HOST:PORT for the API, dashboard and agent endpoint. Default 127.0.0.1:7070. */
+  listen?: string;
+  /** Where the clone, the SQLite store and spools live. Default ./.gse-state. */
+  stateDir?: string;
+  /** Use Redis as the store instead of SQLite. Env GSE_REDIS_URL. */
+  redisUrl?: string;
+  /** What agents enroll with. Env GSE_BOOTSTRAP_TOKEN. Required. */
+  bootstrapToken?: string;
+  /** An API token with the admin role. Env GSE_ADMIN_TOKEN. Required. */
+  adminToken?: string;
+  /** An API token with the viewer role (for dashboards). Env GSE_VIEWER_TOKEN. Optional. */
+  viewerToken?: string;
+  /** HMAC secret of POST /api/v1/hooks/git. Env GSE_WEBHOOK_SECRET. Optional. */
+  webhookSecret?: string;
+  /** Git poll interval. Default 15 s. */
+  fetchIntervalMs?: number;
+  /** Periodic reconcile pass. Default 5 s. */
+  resyncIntervalMs?: number;
+  /** Agents with a valid bootstrap token are approved at once. Default true. */
+  autoApprove?: boolean;
+  /** Accept only commits `git verify-commit` accepts. Default false. */
+  verifySignatures?: boolean;
+  /** Agent heartbeat interval. Default 10 s. */
+  heartbeatMs?: number;
+  /** Keep at most this many executions and drift records, each. Default 100,000. */
+  retentionMaxCount?: number;
+  /** Keep executions and drift at most this long. Default 30 days. */
+  retentionMaxAgeMs?: number;
+}
+
+export interface CompiledControllerOptions {
+  repo: string;
+  branch: string;
+  path: string;
+  host: string;
+  port: number;
+  stateDir: string;
+  redisUrl?: string;
+  bootstrapToken: string;
+  adminToken: string;
+  viewerToken?: string;
+  webhookSecret?: string;
+  fetchIntervalMs: number;
+  resyncIntervalMs: number;
+  autoApprove: boolean;
+  verifySignatures: boolean;
+  heartbeatMs: number;
+  retentionMaxCount: number;
+  retentionMaxAgeMs: number;
+}
+
+export class ControllerOptionsError extends Error {
+  readonly code = 'invalid_options';
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(`${field}: ${message}`);
+    this.name = 'ControllerOptionsError';
+  }
+}
+
+export const DEFAULT_LISTEN = '127.0.0.1:7070';
+export const DEFAULT_RESYNC_INTERVAL_MS = 5_000;
+export const DEFAULT_RETENTION_MAX_COUNT = 100_000;
+export const DEFAULT_RETENTION_MAX_AGE_MS = 30 * 24 * 3600_000;
+const MIN_TOKEN_LENGTH = 16;
+
+/** Fills defaults, reads GSE_* from `env`, and checks everything; throws ControllerOptionsError. */
+export function compileControllerOptions(
+  opts: ControllerOptions,
+  env: NodeJS.ProcessEnv = process.env,
+): CompiledControllerOptions {
+  const repo = opts.repo;
+  if (!repo)
+    throw new ControllerOptionsError(
+      '--repo',
+      'required: a Git URL or a local path of the desired-state repo',
+    );
+  const listen = opts.listen ?? DEFAULT_LISTEN;
+  const m = /^(.*):(\d+)$/.exec(listen);
+  if (!m) throw new ControllerOptionsError('--listen', `"${listen}" is not HOST:PORT`);
+  const bootstrapToken = opts.bootstrapToken ?? env.GSE_BOOTSTRAP_TOKEN;
+  const adminToken = opts.adminToken ?? env.GSE_ADMIN_TOKEN;
+  for (const [field, value, envName] of [
+    ['--bootstrap-token', bootstrapToken, 'GSE_BOOTSTRAP_TOKEN'],
+    ['--admin-token', adminToken, 'GSE_ADMIN_TOKEN'],
+  ] as const) {
+    if (!value)
+      throw new ControllerOptionsError(
+        field,
+        `required: pass ${field} or set ${envName} (e.g. openssl rand -hex 24)`,
+      );
+    if (value.length < MIN_TOKEN_LENGTH)
+      throw new ControllerOptionsError(field, `must be at least ${MIN_TOKEN_LENGTH} characters`);
+  }
+  return {
+    repo: /^[a-z]+:\/\//.test(repo) || repo.includes('@') ? repo : resolve(repo),
+    branch: opts.branch ?? 'main',
+    path: opts.path ?? '.',
+    host: m[1] || '127.0.0.1',
+    port: Number(m[2]),
+    stateDir: resolve(opts.stateDir ?? '.gse-state'),
+    redisUrl: opts.redisUrl ?? env.GSE_REDIS_URL,
+    bootstrapToken: bootstrapToken as string,
+    adminToken: adminToken as string,
+    viewerToken: opts.viewerToken ?? env.GSE_VIEWER_TOKEN,
+    webhookSecret: opts.webhookSecret ?? env.GSE_WEBHOOK_SECRET,
+    fetchIntervalMs: opts.fetchIntervalMs ?? 15_000,
+    resyncIntervalMs: opts.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS,
+    autoApprove: opts.autoApprove ?? true,
+    verifySignatures: opts.verifySignatures ?? false,
+    heartbeatMs: opts.heartbeatMs ?? 10_000,
+    retentionMaxCount: opts.retentionMaxCount ?? DEFAULT_RETENTION_MAX_COUNT,
+    retentionMaxAgeMs: opts.retentionMaxAgeMs ?? DEFAULT_RETENTION_MAX_AGE_MS,
+  };
+}

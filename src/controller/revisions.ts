@@ -1,0 +1,72 @@
+/**
+ * Turns what the Git source yields into an accepted Revision or a rejected record: load and validate the
+ * tree, check the signature when required, and record every revision seen. A rejected revision never
+ * replaces the last good one.
+ */
+import type { SourceRevision } from '../source/revision.js';
+import { createSpecLoader, readTree } from '../spec/load.js';
+import type { Revision, SpecError } from '../spec/types.js';
+import type { RevisionRecord, Store } from '../store/types.js';
+
+export type IngestResult =
+  | { accepted: true; revision: Revision; record: RevisionRecord }
+  | { accepted: false; record: RevisionRecord };
+
+export interface RevisionIngestorDeps {
+  store: Store;
+  now(): number;
+  /** Reject commits whose signature did not verify (when the source checks signatures). */
+  requireSignature: boolean;
+}
+
+export class RevisionIngestor {
+  private readonly loader = createSpecLoader();
+
+  constructor(private readonly deps: RevisionIngestorDeps) {}
+
+  /** Loads and records one revision from the source. */
+  async ingest(src: SourceRevision): Promise<IngestResult> {
+    const base = {
+      sha: src.sha,
+      author: src.authorEmail ? `${src.author} <${src.authorEmail}>` : src.author,
+      authoredAt: src.authoredAt,
+      message: src.message.split('\n')[0] ?? '',
+      seenAt: new Date(this.deps.now()).toISOString(),
+    };
+    let errors: SpecError[];
+    let revision: Revision | undefined;
+    if (this.deps.requireSignature && !src.signature?.verified) {
+      errors = [
+        {
+          file: '(commit)',
+          line: 0,
+          col: 0,
+          path: '',
+          message: `signature not verified: ${src.signature?.detail ?? 'no signature check ran'}; sign the commit with a trusted key`,
+        },
+      ];
+    } else {
+      const tree = await readTree(src.treeDir).catch((err: unknown) => err);
+      if (tree instanceof Map) {
+        const result = this.loader.load(tree, { id: src.sha });
+        if (result.ok) revision = result.revision;
+        errors = result.ok ? [] : result.errors;
+      } else {
+        errors = [
+          {
+            file: src.treeDir,
+            line: 0,
+            col: 0,
+            path: '',
+            message: `cannot read the spec tree: ${String(tree)}`,
+          },
+        ];
+      }
+    }
+    const record: RevisionRecord = { ...base, status: revision ? 'accepted' : 'rejected', errors };
+    await this.deps.store.putRevision(record);
+    if (!revision) return { accepted: false, record };
+    await this.deps.store.setAppliedRevision(src.sha);
+    return { accepted: true, revision, record };
+  }
+}

@@ -1,0 +1,59 @@
+/** What the Git source needs from the outside world, injectable so tests control time and output. */
+
+/** A pending timer; `clear()` cancels it (a no-op once fired). */
+export interface TimerHandle {
+  clear(): void;
+}
+
+/** Schedules callbacks. Tests pass a fake that records delays and fires on demand. */
+export interface SourceTimer {
+  set(callback: () => void, delayMs: number): TimerHandle;
+}
+
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+}
+
+export interface SourceLogger {
+  debug(message: string, fields?: Record<string, unknown>): void;
+  info(message: string, fields?: Record<string, unknown>): void;
+  warn(message: string, fields?: Record<string, unknown>): void;
+  error(message: string, fields?: Record<string, unknown>): void;
+}
+
+export interface SourceDeps {
+  /** Default: `setTimeout`. */
+  timer?: SourceTimer;
+  /** Default: `Date.now`. */
+  clock?: Clock;
+  /** Default: silent. */
+  logger?: SourceLogger;
+  /** Uniform in [0, 1), used for jitter. Default: `Math.random`. */
+  random?: () => number;
+}
+
+export type ResolvedSourceDeps = Required<SourceDeps>;
+
+/** The real timer. */
+export const systemTimer: SourceTimer = {
+  set(callback, delayMs) {
+    const handle = setTimeout(callback, delayMs);
+    return { clear: () => clearTimeout(handle) };
+  },
+};
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+const noop = (): void => {};
+export const silentLogger: SourceLogger = { debug: noop, info: noop, warn: noop, error: noop };
+
+/** Fills every missing dependency with its real (or silent) default. */
+export function resolveSourceDeps(deps: SourceDeps = {}): ResolvedSourceDeps {
+  return {
+    timer: deps.timer ?? systemTimer,
+    clock: deps.clock ?? systemClock,
+    logger: deps.logger ?? silentLogger,
+    random: deps.random ?? Math.random,
+  };
+}
