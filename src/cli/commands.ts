@@ -29,6 +29,13 @@ export interface CommandSpec {
 }
 
 const output: Flags = { output: { type: 'string', short: 'o', default: 'table' } };
+const remote: Flags = {
+  ...output,
+  server: { type: 'string', short: 's' },
+  token: { type: 'string', short: 't' },
+};
+const REMOTE_DETAILS =
+  'The controller is --server URL or GSE_SERVER (default http://127.0.0.1:7070); the API token is --token or GSE_TOKEN.';
 
 export const COMMANDS: CommandSpec[] = [
   {
@@ -54,5 +61,99 @@ export const COMMANDS: CommandSpec[] = [
     usage: 'gsectl schema [KIND]',
     flags: {},
     load: () => import('./commands/schema.js'),
+  },
+  {
+    name: 'serve',
+    summary: 'Run the controller (API, dashboard, agent endpoint) on a Git repo',
+    usage:
+      'gsectl serve --repo URL_OR_PATH [--branch B] [--path P] [--listen HOST:PORT] [--state-dir D] [--redis URL] [--bootstrap-token T] [--admin-token T]',
+    flags: {
+      repo: { type: 'string' },
+      branch: { type: 'string' },
+      path: { type: 'string' },
+      listen: { type: 'string' },
+      'state-dir': { type: 'string' },
+      redis: { type: 'string' },
+      'bootstrap-token': { type: 'string' },
+      'admin-token': { type: 'string' },
+      'webhook-secret': { type: 'string' },
+      'fetch-interval-ms': { type: 'string' },
+      'manual-approve': { type: 'boolean' },
+      'verify-signatures': { type: 'boolean' },
+      'log-level': { type: 'string' },
+    },
+    details:
+      'Secrets come from flags or env: GSE_BOOTSTRAP_TOKEN (agents enroll with it), GSE_ADMIN_TOKEN (an admin API token), GSE_WEBHOOK_SECRET, GSE_REDIS_URL. Defaults: --listen 127.0.0.1:7070, --state-dir ./.gse-state, --branch main.',
+    load: () => import('./commands/serve.js'),
+  },
+  {
+    name: 'status',
+    summary: 'Applied revision, last rejected revision and its errors, hosts by sync state, targets',
+    usage: 'gsectl status [-o table|json|yaml]',
+    flags: remote,
+    details: REMOTE_DETAILS,
+    load: () => import('./commands/status.js'),
+  },
+  {
+    name: 'get',
+    summary: 'List hosts, resources, drift, executions, revisions, agents, routes or targets',
+    usage:
+      'gsectl get hosts|resources|drift|executions|revisions|agents|routes|targets [--host ID] [--resource KEY] [--since ISO] [--state S] [-l k=v] [--limit N]',
+    flags: {
+      ...remote,
+      host: { type: 'string' },
+      resource: { type: 'string' },
+      since: { type: 'string' },
+      state: { type: 'string' },
+      selector: { type: 'string', short: 'l' },
+      limit: { type: 'string' },
+    },
+    details: REMOTE_DETAILS,
+    load: () => import('./commands/get.js'),
+  },
+  {
+    name: 'describe',
+    summary: 'One host: facts, manifest, per-resource status, recent drift and executions',
+    usage: 'gsectl describe host ID',
+    flags: remote,
+    details: REMOTE_DETAILS,
+    load: () => import('./commands/describe.js'),
+  },
+  {
+    name: 'diff',
+    summary: 'What would change on hosts now (resources not Synced); exit 1 when anything differs',
+    usage: 'gsectl diff [--host ID]',
+    flags: { ...remote, host: { type: 'string' } },
+    details: REMOTE_DETAILS,
+    load: () => import('./commands/diff.js'),
+  },
+  {
+    name: 'sync',
+    summary: 'Fetch Git and reconcile now; --wait shows converged/total until done',
+    usage: 'gsectl sync [--host ID] [--wait] [--timeout T]',
+    flags: {
+      ...remote,
+      host: { type: 'string' },
+      wait: { type: 'boolean', short: 'w' },
+      timeout: { type: 'string' },
+    },
+    details: `A manual sync re-sends the full manifest, so agents re-apply every resource whatever its selfHeal policy. ${REMOTE_DETAILS}`,
+    load: () => import('./commands/sync.js'),
+  },
+  {
+    name: 'exec',
+    summary: 'Run a command on the hosts a selector picks; results stream as they come',
+    usage: 'gsectl exec --hosts SELECTOR [--timeout T] -- COMMAND',
+    flags: { ...remote, hosts: { type: 'string', short: 'H' }, timeout: { type: 'string' } },
+    details: `SELECTOR: comma-separated terms that must all hold: role=web, name=web-*, cidr=10.0.0.0/8, cloud=0, canary (label present), !canary (absent), * (every host). ${REMOTE_DETAILS}`,
+    load: () => import('./commands/exec.js'),
+  },
+  {
+    name: 'agents',
+    summary: 'Approve or revoke an enrolled agent',
+    usage: 'gsectl agents approve|revoke AGENT_ID',
+    flags: remote,
+    details: REMOTE_DETAILS,
+    load: () => import('./commands/agents.js'),
   },
 ];

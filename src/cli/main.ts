@@ -91,6 +91,11 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (err: unknown) => {
+    if (err instanceof Error && ['ApiClientError', 'ControllerOptionsError'].includes(err.name)) {
+      process.stderr.write(`gsectl: ${err.message}\n`);
+      process.exitCode = 1;
+      return;
+    }
     process.stderr.write(`gsectl: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;
   },

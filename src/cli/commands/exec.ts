@@ -1,0 +1,68 @@
+/** `gsectl exec --hosts SELECTOR [--timeout T] -- COMMAND`: run a script on many hosts, results as they come. */
+import { ApiClient, clientOptions } from '../client.js';
+import type { CommandInput } from '../commands.js';
+import { parseDurationMs } from '../duration.js';
+import type { CommandResult } from '../output.js';
+
+interface ResultLine {
+  type: 'started' | 'result' | 'summary';
+  hostId?: string;
+  status?: string;
+  exitCode?: number | null;
+  durationMs?: number;
+  stdoutTail?: string;
+  stderrTail?: string;
+  hosts?: number | string[];
+  taskId?: string;
+  pending?: string[];
+}
+
+/** Streams each host's result to stdout as it arrives; exit 1 when any host failed or did not answer. */
+export async function run(input: CommandInput): Promise<CommandResult> {
+  const selector = input.values.hosts;
+  const script = input.rest.join(' ');
+  if (typeof selector !== 'string' || script === '') {
+    return {
+      exitCode: 2,
+      stderr: ['gsectl exec: usage: gsectl exec --hosts SELECTOR [--timeout T] -- COMMAND'],
+    };
+  }
+  const timeoutText = typeof input.values.timeout === 'string' ? input.values.timeout : undefined;
+  const timeoutMs = timeoutText === undefined ? undefined : parseDurationMs(timeoutText);
+  if (timeoutText !== undefined && timeoutMs === undefined)
+    return { exitCode: 2, stderr: [`gsectl exec: --timeout ${timeoutText}: expected e.g. 30s`] };
+  const json = input.values.output === 'json' || input.values.output === 'yaml';
+  const lines: ResultLine[] = [];
+  let bad = 0;
+  await new ApiClient(clientOptions(input.values)).stream(
+    'exec',
+    { hosts: selector, script, timeoutMs },
+    (raw) => {
+      const line = raw as ResultLine;
+      lines.push(line);
+      if (line.type === 'result' && line.status !== 'succeeded') bad++;
+      if (json) return;
+      if (line.type === 'started')
+        process.stdout.write(`task ${line.taskId}: sent to ${(line.hosts as string[]).length} host(s)\n`);
+      if (line.type === 'result') {
+        process.stdout.write(
+          `--- ${line.hostId}  ${line.status}  exit=${line.exitCode ?? '-'}  ${line.durationMs ?? '-'}ms\n`,
+        );
+        if (line.stdoutTail)
+          process.stdout.write(line.stdoutTail.endsWith('\n') ? line.stdoutTail : `${line.stdoutTail}\n`);
+        if (line.stderrTail)
+          process.stdout.write(
+            `[stderr] ${line.stderrTail.endsWith('\n') ? line.stderrTail : `${line.stderrTail}\n`}`,
+          );
+      }
+    },
+  );
+  const summary = lines.find((l) => l.type === 'summary');
+  const pending = summary?.pending ?? [];
+  return {
+    exitCode: bad > 0 || pending.length > 0 ? 1 : 0,
+    data: lines,
+    table: () =>
+      `${summary?.hosts ?? 0} host(s): ${(summary?.hosts as number) - bad - pending.length} succeeded, ${bad} failed${pending.length ? `, no answer from ${pending.join(', ')}` : ''}`,
+  };
+}

@@ -1,0 +1,53 @@
+/** `gsectl serve`: run the controller until SIGINT/SIGTERM, then drain and stop. */
+import { createControllerApi } from '../../api/routes.js';
+import { Controller } from '../../controller/controller.js';
+import { jsonLogger, type LogLevel } from '../../controller/logger.js';
+import { compileControllerOptions } from '../../controller/options.js';
+import type { CommandInput } from '../commands.js';
+import type { CommandResult } from '../output.js';
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+const num = (v: unknown): number | undefined => (typeof v === 'string' ? Number(v) : undefined);
+
+/** Starts the controller and resolves when a signal has stopped it. */
+export async function run(input: CommandInput): Promise<CommandResult> {
+  const v = input.values;
+  const options = compileControllerOptions({
+    repo: str(v.repo),
+    branch: str(v.branch),
+    path: str(v.path),
+    listen: str(v.listen),
+    stateDir: str(v['state-dir']),
+    redisUrl: str(v.redis),
+    bootstrapToken: str(v['bootstrap-token']),
+    adminToken: str(v['admin-token']),
+    webhookSecret: str(v['webhook-secret']),
+    fetchIntervalMs: num(v['fetch-interval-ms']),
+    autoApprove: v['manual-approve'] === true ? false : undefined,
+    verifySignatures: v['verify-signatures'] === true ? true : undefined,
+  });
+  const logger = jsonLogger((str(v['log-level']) ?? 'info') as LogLevel);
+  const controller = await Controller.create(options, { logger, api: createControllerApi });
+  const addr = await controller.start();
+  logger.info('controller running', {
+    api: `http://${addr.address}:${addr.port}/api/v1`,
+    dashboard: `http://${addr.address}:${addr.port}/`,
+    agents: `ws://${addr.address}:${addr.port}/agent`,
+    repo: options.repo,
+    branch: options.branch,
+    stateDir: options.stateDir,
+    store: options.redisUrl ? 'redis' : 'sqlite',
+  });
+  await new Promise<void>((resolve) => {
+    const stop = (signal: string) => {
+      logger.info('stopping', { signal });
+      controller.stop().then(resolve, (err: unknown) => {
+        logger.error('stop failed', { error: String(err) });
+        resolve();
+      });
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+  return { exitCode: 0 };
+}

@@ -1,0 +1,75 @@
+/** `gsectl sync [--host ID] [--wait] [--timeout T]`: fetch Git and reconcile now; optionally wait for convergence. */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { ApiClient, clientOptions } from '../client.js';
+import type { CommandInput } from '../commands.js';
+import { parseDurationMs } from '../duration.js';
+import type { CommandResult } from '../output.js';
+
+const POLL_INTERVAL_MS = 250;
+const DEFAULT_TIMEOUT_MS = 120_000;
+
+interface HostRow {
+  hostId: string;
+  syncState: string;
+  connected: boolean;
+}
+
+/** Triggers a sync; with --wait, prints `converged/total` on stderr until every connected host is Synced. */
+export async function run(input: CommandInput): Promise<CommandResult> {
+  const client = new ApiClient(clientOptions(input.values));
+  const host = typeof input.values.host === 'string' ? input.values.host : undefined;
+  const timeoutText = typeof input.values.timeout === 'string' ? input.values.timeout : undefined;
+  const timeoutMs = timeoutText === undefined ? DEFAULT_TIMEOUT_MS : parseDurationMs(timeoutText);
+  if (timeoutMs === undefined)
+    return { exitCode: 2, stderr: [`gsectl sync: --timeout ${timeoutText}: expected e.g. 60s or 5m`] };
+  const started = await client.post<{ revision: string | null; hosts: string[] }>(
+    'sync',
+    host ? { host } : {},
+  );
+  if (input.values.wait !== true) {
+    return {
+      exitCode: 0,
+      data: started,
+      table: () =>
+        `sync requested: revision ${started.revision?.slice(0, 12) ?? 'none'}, ${started.hosts.length} host(s)`,
+    };
+  }
+  const deadline = Date.now() + timeoutMs;
+  const tty = process.stderr.isTTY;
+  let last = '';
+  for (;;) {
+    const rows = await allHosts(client);
+    const relevant = rows.filter((h) => h.connected && (!host || h.hostId === host));
+    const synced = relevant.filter((h) => h.syncState === 'Synced').length;
+    const failed = relevant.filter((h) => h.syncState === 'Failed').map((h) => h.hostId);
+    const line = `converged ${synced}/${relevant.length}${failed.length ? `, failed: ${failed.join(', ')}` : ''}`;
+    if (line !== last) process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
+    last = line;
+    if (synced === relevant.length || failed.length > 0 || Date.now() > deadline) {
+      if (tty) process.stderr.write('\n');
+      const ok = synced === relevant.length;
+      return {
+        exitCode: ok ? 0 : 1,
+        data: { revision: started.revision, synced, total: relevant.length, failed },
+        table: () =>
+          ok
+            ? `Synced: ${synced}/${relevant.length} hosts on ${started.revision?.slice(0, 12) ?? '-'}`
+            : `Not converged: ${line}`,
+      };
+    }
+    await sleep(POLL_INTERVAL_MS);
+  }
+}
+
+async function allHosts(client: ApiClient): Promise<HostRow[]> {
+  const rows: HostRow[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await client.get<{ items: HostRow[]; nextCursor?: string }>(
+      `hosts?limit=1000${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
+    rows.push(...page.items);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return rows;
+}
