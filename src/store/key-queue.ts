@@ -1,0 +1,22 @@
+/**
+ * Runs async work one at a time per key. The Redis store queues read-modify-writes of one record in this
+ * process, so its own concurrent calls do not keep voiding each other's optimistic versions.
+ */
+export class KeyQueue {
+  private readonly tails = new Map<string, Promise<void>>();
+
+  /** Runs `work` after every earlier `run` of the same key has settled; resolves or rejects as it does. */
+  run<R>(key: string, work: () => Promise<R>): Promise<R> {
+    const previous = this.tails.get(key) ?? Promise.resolve();
+    const result = previous.then(work);
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.tails.set(key, tail);
+    void tail.then(() => {
+      if (this.tails.get(key) === tail) this.tails.delete(key);
+    });
+    return result;
+  }
+}

@@ -1,0 +1,305 @@
+/** The embedded store (the default): one SQLite file in the state dir, WAL, prepared statements. */
+
+import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
+import Database from 'better-sqlite3';
+import { CorruptRecordError, InvalidRecordError, StoreClosedError, StoreConnectError } from './errors.js';
+import { sinceMs } from './paging.js';
+import {
+  parseAgent,
+  parseAudit,
+  parseDrift,
+  parseExecution,
+  parseHost,
+  parseResourceStatus,
+  parseRevision,
+} from './records.js';
+import { checkRetentionPolicy, emptyCounts, parseState, stateJson } from './shared.js';
+import { equalities, listPage, retainRows } from './sqlite-queries.js';
+import { migrate } from './sqlite-schema.js';
+import {
+  AGENTS,
+  AUDIT,
+  DRIFT,
+  EXECUTIONS,
+  fromRow,
+  HOSTS,
+  RESOURCE_STATUSES,
+  REVISIONS,
+  type SqlValue,
+  type TableSpec,
+  toRow,
+  upsertSql,
+} from './sqlite-tables.js';
+import {
+  type AgentRecord,
+  type AuditRecord,
+  type DriftQuery,
+  type DriftRecord,
+  type ExecutionQuery,
+  type ExecutionRecord,
+  type HostQuery,
+  type HostRecord,
+  type JsonValue,
+  type Page,
+  type PageOptions,
+  type ResourceStatus,
+  type ResourceStatusQuery,
+  type RetentionPolicy,
+  type RetentionResult,
+  type RevisionRecord,
+  type Store,
+  SYNC_STATES,
+  type SyncState,
+} from './types.js';
+import { isTime } from './validate.js';
+
+/** How long a write waits for another process's lock on the same file before failing. */
+const BUSY_TIMEOUT_MS = 5_000;
+const APPLIED_REVISION = 'appliedRevision';
+
+/** A Store on a SQLite file; create it with `SqliteStore.open`. */
+export class SqliteStore implements Store {
+  private readonly statements = new Map<string, Statement>();
+  private closed = false;
+
+  private constructor(private readonly db: SqliteDatabase) {}
+
+  /** Opens (creating when absent) the database file at `path`, switches it to WAL and migrates its schema. */
+  static async open(path: string): Promise<SqliteStore> {
+    let db: SqliteDatabase;
+    try {
+      db = new Database(path);
+    } catch (cause) {
+      throw new StoreConnectError(path, { cause });
+    }
+    try {
+      db.pragma('journal_mode = WAL');
+      db.pragma('synchronous = NORMAL');
+      db.pragma('foreign_keys = ON');
+      db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+      migrate(db, path);
+    } catch (err) {
+      db.close();
+      throw err;
+    }
+    return new SqliteStore(db);
+  }
+
+  /** The cached prepared statement for `sql`. */
+  private readonly prepare = (sql: string): Statement => {
+    if (this.closed) throw new StoreClosedError();
+    let statement = this.statements.get(sql);
+    if (!statement) {
+      statement = this.db.prepare(sql);
+      this.statements.set(sql, statement);
+    }
+    return statement;
+  };
+
+  private one<T extends object>(spec: TableSpec<T>, where: string, ...params: SqlValue[]): T | undefined {
+    const row: unknown = this.prepare(`SELECT * FROM ${spec.table} WHERE ${where}`).get(...params);
+    return row === undefined ? undefined : fromRow(spec, row);
+  }
+
+  async getAgent(agentId: string): Promise<AgentRecord | undefined> {
+    return this.one(AGENTS, 'agentId = ?', agentId);
+  }
+
+  async putAgent(record: AgentRecord): Promise<void> {
+    this.prepare(upsertSql(AGENTS)).run(toRow(AGENTS, parseAgent(record)));
+  }
+
+  async listAgents(): Promise<AgentRecord[]> {
+    const rows: unknown[] = this.prepare('SELECT * FROM agents ORDER BY agentId').all();
+    return rows.map((row) => fromRow(AGENTS, row));
+  }
+
+  async putRevision(record: RevisionRecord): Promise<void> {
+    this.prepare(upsertSql(REVISIONS)).run(toRow(REVISIONS, parseRevision(record)));
+  }
+
+  async getRevision(sha: string): Promise<RevisionRecord | undefined> {
+    return this.one(REVISIONS, 'sha = ?', sha);
+  }
+
+  async listRevisions(options: PageOptions = {}): Promise<Page<RevisionRecord>> {
+    return listPage(this.prepare, REVISIONS, [], [], options);
+  }
+
+  async getLastRejectedRevision(): Promise<RevisionRecord | undefined> {
+    const row: unknown = this.prepare(
+      "SELECT * FROM revisions WHERE status = 'rejected' ORDER BY seenMs DESC, sha DESC LIMIT 1",
+    ).get();
+    return row === undefined ? undefined : fromRow(REVISIONS, row);
+  }
+
+  async setAppliedRevision(sha: string): Promise<void> {
+    this.prepare(
+      'INSERT INTO pointers (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value',
+    ).run(APPLIED_REVISION, sha);
+  }
+
+  async getAppliedRevision(): Promise<string | undefined> {
+    const row: unknown = this.prepare('SELECT value FROM pointers WHERE name = ?')
+      .pluck()
+      .get(APPLIED_REVISION);
+    if (row === undefined) return undefined;
+    if (typeof row !== 'string') throw new CorruptRecordError(`pointers(${APPLIED_REVISION})`);
+    return row;
+  }
+
+  async upsertHost(record: HostRecord): Promise<void> {
+    const host = parseHost(record);
+    this.transaction(() => {
+      this.prepare(upsertSql(HOSTS, { keep: ['firstSeen'] })).run(toRow(HOSTS, host));
+      this.prepare('DELETE FROM host_labels WHERE hostId = ?').run(host.hostId);
+      const insert = this.prepare('INSERT INTO host_labels (hostId, key, value) VALUES (?, ?, ?)');
+      for (const [key, value] of Object.entries(host.labels)) insert.run(host.hostId, key, value);
+    });
+  }
+
+  async getHost(hostId: string): Promise<HostRecord | undefined> {
+    return this.one(HOSTS, 'hostId = ?', hostId);
+  }
+
+  async listHosts(query: HostQuery = {}): Promise<Page<HostRecord>> {
+    const where: string[] = [];
+    const params: SqlValue[] = [];
+    if (query.syncState !== undefined) {
+      where.push('syncState = ?');
+      params.push(query.syncState);
+    }
+    for (const [key, value] of Object.entries(query.labels ?? {})) {
+      where.push(
+        'EXISTS (SELECT 1 FROM host_labels l WHERE l.hostId = hosts.hostId AND l.key = ? AND l.value = ?)',
+      );
+      params.push(key, value);
+    }
+    return listPage(this.prepare, HOSTS, where, params, query);
+  }
+
+  async countHostsBySyncState(): Promise<Record<SyncState, number>> {
+    const counts = emptyCounts();
+    const rows: unknown[] = this.prepare('SELECT syncState, COUNT(*) AS n FROM hosts GROUP BY syncState')
+      .raw()
+      .all();
+    for (const row of rows) {
+      const [state, n] = Array.isArray(row) ? row : [];
+      const known = SYNC_STATES.find((s) => s === state);
+      if (known === undefined || typeof n !== 'number')
+        throw new CorruptRecordError(`hosts.syncState(${state})`);
+      counts[known] = n;
+    }
+    return counts;
+  }
+
+  async putResourceStatuses(hostId: string, statuses: ResourceStatus[]): Promise<void> {
+    const rows = statuses.map((s, i) => {
+      const status = parseResourceStatus(s, `statuses[${i}]`);
+      if (status.hostId !== hostId)
+        throw new InvalidRecordError(`statuses[${i}].hostId`, `must be ${hostId}`);
+      return toRow(RESOURCE_STATUSES, status);
+    });
+    this.transaction(() => {
+      this.prepare('DELETE FROM resource_statuses WHERE hostId = ?').run(hostId);
+      const upsert = this.prepare(upsertSql(RESOURCE_STATUSES));
+      for (const row of rows) upsert.run(row);
+    });
+  }
+
+  async listResourceStatuses(query: ResourceStatusQuery = {}): Promise<Page<ResourceStatus>> {
+    const [where, params] = equalities({ hostId: query.hostId, key: query.key, state: query.state });
+    return listPage(this.prepare, RESOURCE_STATUSES, where, params, query);
+  }
+
+  async putDrift(record: DriftRecord): Promise<void> {
+    // A re-sent record never duplicates nor un-heals; it may only turn `healed` on.
+    const sql = upsertSql(DRIFT, {
+      set: 'healed = 1, healedAt = COALESCE(excluded.healedAt, drift.healedAt)',
+      where: 'excluded.healed = 1 AND drift.healed = 0',
+    });
+    this.prepare(sql).run(toRow(DRIFT, parseDrift(record)));
+  }
+
+  async markDriftHealed(id: string, at: string): Promise<boolean> {
+    if (!isTime(at)) throw new InvalidRecordError('healedAt', 'must be an ISO 8601 time');
+    const result = this.prepare(
+      'UPDATE drift SET healedAt = CASE WHEN healed = 1 AND healedAt IS NOT NULL THEN healedAt ELSE ? END, ' +
+        'healed = 1 WHERE id = ?',
+    ).run(at, id);
+    return result.changes > 0;
+  }
+
+  async listDrift(query: DriftQuery = {}): Promise<Page<DriftRecord>> {
+    const healed = query.healed === undefined ? undefined : query.healed ? 1 : 0;
+    const [where, params] = equalities({ hostId: query.hostId, key: query.key, healed });
+    const since = sinceMs(query.since);
+    if (since !== undefined) {
+      where.push('detectedMs >= ?');
+      params.push(since);
+    }
+    return listPage(this.prepare, DRIFT, where, params, query);
+  }
+
+  async putExecution(record: ExecutionRecord): Promise<void> {
+    const where = "NOT (excluded.status = 'running' AND executions.status <> 'running')";
+    this.prepare(upsertSql(EXECUTIONS, { where })).run(toRow(EXECUTIONS, parseExecution(record)));
+  }
+
+  async getExecution(id: string, hostId: string): Promise<ExecutionRecord | undefined> {
+    return this.one(EXECUTIONS, 'id = ? AND hostId = ?', id, hostId);
+  }
+
+  async listExecutions(query: ExecutionQuery = {}): Promise<Page<ExecutionRecord>> {
+    const filters = { hostId: query.hostId, resource: query.resource, status: query.status };
+    const [where, params] = equalities(filters);
+    const since = sinceMs(query.since);
+    if (since !== undefined) {
+      where.push('startedMs >= ?');
+      params.push(since);
+    }
+    return listPage(this.prepare, EXECUTIONS, where, params, query);
+  }
+
+  async appendAudit(record: AuditRecord): Promise<void> {
+    this.prepare(upsertSql(AUDIT)).run(toRow(AUDIT, parseAudit(record)));
+  }
+
+  async listAudit(options: PageOptions = {}): Promise<Page<AuditRecord>> {
+    return listPage(this.prepare, AUDIT, [], [], options);
+  }
+
+  async getState<T extends JsonValue = JsonValue>(
+    key: string,
+    guard?: (value: JsonValue) => value is T,
+  ): Promise<T | undefined> {
+    const text: unknown = this.prepare('SELECT value FROM state WHERE key = ?').pluck().get(key);
+    return text === undefined ? undefined : parseState(key, text, guard);
+  }
+
+  async setState(key: string, value: JsonValue): Promise<void> {
+    this.prepare(
+      'INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    ).run(key, stateJson(key, value));
+  }
+
+  async applyRetention(policy: RetentionPolicy, now: Date): Promise<RetentionResult> {
+    checkRetentionPolicy(policy);
+    return this.transaction(() => ({
+      executions: retainRows(this.prepare, EXECUTIONS, policy.executions, now),
+      drift: retainRows(this.prepare, DRIFT, policy.drift, now),
+    }));
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.statements.clear();
+    this.db.close();
+  }
+
+  private transaction<R>(work: () => R): R {
+    if (this.closed) throw new StoreClosedError();
+    return this.db.transaction(work)();
+  }
+}

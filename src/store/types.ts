@@ -1,0 +1,258 @@
+/**
+ * The state store's records and its one interface. Records are plain JSON-able objects with ISO time
+ * strings, so the API can serve them as they are; every implementation passes one conformance suite.
+ */
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+export const SYNC_STATES = ['Synced', 'OutOfSync', 'Progressing', 'Failed', 'Unknown'] as const;
+export type SyncState = (typeof SYNC_STATES)[number];
+
+export const AGENT_STATUSES = ['pending', 'approved', 'revoked'] as const;
+export type AgentStatus = (typeof AGENT_STATUSES)[number];
+
+/** An enrolled agent's credential record; only a hash of the credential is ever stored. */
+export interface AgentRecord {
+  agentId: string;
+  name: string;
+  credentialHash: string;
+  status: AgentStatus;
+  enrolledAt: string;
+  updatedAt: string;
+}
+
+export const REVISION_STATUSES = ['accepted', 'rejected'] as const;
+export type RevisionStatus = (typeof REVISION_STATUSES)[number];
+
+/** One error of a rejected revision, located in the spec tree. */
+export interface RevisionError {
+  file: string;
+  line: number;
+  col: number;
+  path: string;
+  message: string;
+}
+
+/** A commit the Source saw, and what the spec loader made of it. */
+export interface RevisionRecord {
+  sha: string;
+  author: string;
+  authoredAt: string;
+  message: string;
+  seenAt: string;
+  status: RevisionStatus;
+  errors: RevisionError[];
+}
+
+/** A host as the controller knows it, with its sync state. */
+export interface HostRecord {
+  hostId: string;
+  name: string;
+  ips: string[];
+  cloudId: number;
+  os?: string;
+  agentVersion?: string;
+  labels: Record<string, string>;
+  facts?: Record<string, string | number | boolean>;
+  /** Kept from the first write: later upserts do not move it. */
+  firstSeen: string;
+  lastSeen: string;
+  connected: boolean;
+  syncState: SyncState;
+  revision?: string;
+  desiredHash?: string;
+  reportedHash?: string;
+  lastReportAt?: string;
+  retry?: { attempts: number; nextAt: string };
+}
+
+/** The state of one manifest item (`Kind/name`) on one host. */
+export interface ResourceStatus {
+  hostId: string;
+  key: string;
+  kind: string;
+  name: string;
+  hash: string;
+  state: SyncState;
+  message?: string;
+  observedHash?: string;
+  updatedAt: string;
+}
+
+export const DRIFT_KINDS = ['corrective', 'intentional'] as const;
+export type DriftKind = (typeof DRIFT_KINDS)[number];
+
+/** A difference found between what Git says and what a host has. */
+export interface DriftRecord {
+  id: string;
+  hostId: string;
+  key: string;
+  kind: DriftKind;
+  revision: string;
+  detectedAt: string;
+  healed: boolean;
+  healedAt?: string;
+  detail: string;
+  expectedHash?: string;
+  observedHash?: string;
+}
+
+export const EXECUTION_STATUSES = ['running', 'succeeded', 'failed', 'timedOut'] as const;
+export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
+
+/** One script run on one host; `id` is the task id, shared by the hosts of one fan-out. */
+export interface ExecutionRecord {
+  id: string;
+  hostId: string;
+  reason: string;
+  resource?: string;
+  command: string;
+  status: ExecutionStatus;
+  exitCode: number | null;
+  signal: string | null;
+  stdoutTail: string;
+  stderrTail: string;
+  startedAt: string;
+  finishedAt?: string;
+  durationMs?: number;
+  timedOut: boolean;
+  killed: boolean;
+  requestedBy?: string;
+}
+
+/** One change made through the API, with who made it. */
+export interface AuditRecord {
+  id: string;
+  at: string;
+  actor: string;
+  action: string;
+  target: string;
+  detail?: JsonValue;
+}
+
+/** Pagination of every `list*`: `limit` defaults to 100 and is capped at 1000; cursors are opaque. */
+export interface PageOptions {
+  limit?: number;
+  cursor?: string;
+}
+
+/** One page of a listing; `nextCursor` is absent on the last page. */
+export interface Page<T> {
+  items: T[];
+  nextCursor?: string;
+}
+
+export interface HostQuery extends PageOptions {
+  syncState?: SyncState;
+  /** Every label listed must be present with this value (matchLabels). */
+  labels?: Record<string, string>;
+}
+
+export interface ResourceStatusQuery extends PageOptions {
+  hostId?: string;
+  key?: string;
+  state?: SyncState;
+}
+
+export interface DriftQuery extends PageOptions {
+  hostId?: string;
+  key?: string;
+  /** ISO time: only records detected at or after it. */
+  since?: string;
+  healed?: boolean;
+}
+
+export interface ExecutionQuery extends PageOptions {
+  hostId?: string;
+  resource?: string;
+  /** ISO time: only executions started at or after it. */
+  since?: string;
+  status?: ExecutionStatus;
+}
+
+/** How much history of one kind to keep; an absent bound does not limit. */
+export interface RetentionRule {
+  maxCount?: number;
+  maxAgeMs?: number;
+}
+
+export interface RetentionPolicy {
+  executions?: RetentionRule;
+  drift?: RetentionRule;
+}
+
+/** How many records `applyRetention` deleted, per kind. */
+export interface RetentionResult {
+  executions: number;
+  drift: number;
+}
+
+/** What the fleet hub needs to authenticate agents; the store satisfies it structurally. */
+export interface AgentRegistry {
+  getAgent(agentId: string): Promise<AgentRecord | undefined>;
+  /** Inserts or replaces the agent's record. */
+  putAgent(record: AgentRecord): Promise<void>;
+  /** Every agent, ordered by id. */
+  listAgents(): Promise<AgentRecord[]>;
+}
+
+/** The controller's durable state; all time strings are ISO 8601. */
+export interface Store extends AgentRegistry {
+  /** Inserts or replaces a revision (by sha). */
+  putRevision(record: RevisionRecord): Promise<void>;
+  getRevision(sha: string): Promise<RevisionRecord | undefined>;
+  /** Revisions, newest `seenAt` first. */
+  listRevisions(options?: PageOptions): Promise<Page<RevisionRecord>>;
+  /** The rejected revision seen last, if any. */
+  getLastRejectedRevision(): Promise<RevisionRecord | undefined>;
+  setAppliedRevision(sha: string): Promise<void>;
+  /** The sha of the revision being reconciled, if one was set. */
+  getAppliedRevision(): Promise<string | undefined>;
+
+  /** Inserts or replaces a host; `firstSeen` stays as first written. */
+  upsertHost(record: HostRecord): Promise<void>;
+  getHost(hostId: string): Promise<HostRecord | undefined>;
+  /** Hosts ordered by id. */
+  listHosts(query?: HostQuery): Promise<Page<HostRecord>>;
+  /** Every sync state with its host count (zeros included). */
+  countHostsBySyncState(): Promise<Record<SyncState, number>>;
+
+  /** Replaces the whole set of resource statuses of one host. */
+  putResourceStatuses(hostId: string, statuses: ResourceStatus[]): Promise<void>;
+  /** Statuses ordered by host id, then key. */
+  listResourceStatuses(query?: ResourceStatusQuery): Promise<Page<ResourceStatus>>;
+
+  /** Records drift once per id; a re-sent record only ever turns `healed` on. */
+  putDrift(record: DriftRecord): Promise<void>;
+  /** Marks a drift record healed (the first `healedAt` stays); false when the id is unknown. */
+  markDriftHealed(id: string, at: string): Promise<boolean>;
+  /** Drift, newest `detectedAt` first. */
+  listDrift(query?: DriftQuery): Promise<Page<DriftRecord>>;
+
+  /** Inserts or replaces by (id, hostId); a late `running` record never replaces a finished one. */
+  putExecution(record: ExecutionRecord): Promise<void>;
+  getExecution(id: string, hostId: string): Promise<ExecutionRecord | undefined>;
+  /** Executions, newest `startedAt` first. */
+  listExecutions(query?: ExecutionQuery): Promise<Page<ExecutionRecord>>;
+
+  /** Appends an audit record (a re-sent id replaces the record, it is not duplicated). */
+  appendAudit(record: AuditRecord): Promise<void>;
+  /** Audit records, newest `at` first. */
+  listAudit(options?: PageOptions): Promise<Page<AuditRecord>>;
+
+  /**
+   * A JSON value other parts keep (rollouts, stream_to ids, high-water marks). With `guard`, a value that
+   * fails it throws CorruptRecordError; without, the caller vouches for `T`.
+   */
+  getState<T extends JsonValue = JsonValue>(
+    key: string,
+    guard?: (value: JsonValue) => value is T,
+  ): Promise<T | undefined>;
+  setState(key: string, value: JsonValue): Promise<void>;
+
+  /** Deletes executions and drift beyond the policy's age and count, measured at `now`. */
+  applyRetention(policy: RetentionPolicy, now: Date): Promise<RetentionResult>;
+
+  /** Releases the database; the store is unusable afterwards. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,28 @@
+/** One conformance suite, run against every Store implementation (SQLite file, real redis-server). */
+import { describe } from 'vitest';
+import { type Backend, redisBackend, sqliteBackend, useBackend } from './backends.js';
+import { agentSuite, revisionSuite } from './suites/agents-revisions.js';
+import { auditSuite, driftSuite, executionSuite } from './suites/history.js';
+import { hostSuite, resourceStatusSuite } from './suites/hosts.js';
+import { pagingSuite } from './suites/paging.js';
+import { persistenceSuite, validationSuite } from './suites/persistence.js';
+import { retentionSuite, stateSuite } from './suites/state-retention.js';
+
+describe.each<[string, () => Backend]>([
+  ['sqlite', sqliteBackend],
+  ['redis', redisBackend],
+])('Store (%s)', (_name, makeBackend) => {
+  const ctx = useBackend(makeBackend());
+  agentSuite(ctx);
+  revisionSuite(ctx);
+  hostSuite(ctx);
+  resourceStatusSuite(ctx);
+  driftSuite(ctx);
+  executionSuite(ctx);
+  auditSuite(ctx);
+  stateSuite(ctx);
+  retentionSuite(ctx);
+  pagingSuite(ctx);
+  persistenceSuite(ctx);
+  validationSuite(ctx);
+});
