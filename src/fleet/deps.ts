@@ -1,0 +1,82 @@
+/** What the fleet hub depends on, injected through one deps object so tests swap fakes. */
+import type { AgentFacts, SpooledMessage } from '../protocol/messages.js';
+import type { AgentRegistry } from './registry.js';
+
+/** Cancels a timer set with `Clock.setTimer`. */
+export type CancelTimer = () => void;
+
+/** Time and timers, injectable so tests never wait for real. */
+export interface Clock {
+  /** Milliseconds since the epoch. */
+  now(): number;
+  /** Runs `fn` once after `ms` milliseconds; the returned function cancels it. */
+  setTimer(ms: number, fn: () => void): CancelTimer;
+}
+
+/** Structured logger; fields are plain JSON. */
+export interface Logger {
+  debug(msg: string, fields?: Record<string, unknown>): void;
+  info(msg: string, fields?: Record<string, unknown>): void;
+  warn(msg: string, fields?: Record<string, unknown>): void;
+  error(msg: string, fields?: Record<string, unknown>): void;
+}
+
+export type HostState = 'Connected' | 'Unknown' | 'Disconnected';
+
+/** A live agent session as the hub lists it (plain JSON, servable as is). */
+export interface SessionInfo {
+  agentId: string;
+  facts: AgentFacts;
+  /** ISO time the session was established. */
+  connectedAt: string;
+  /** ISO time of the last frame received from the agent. */
+  lastSeen: string;
+  remoteAddress: string;
+  status: Exclude<HostState, 'Disconnected'>;
+  /** Manifest hash and spool high-water mark the agent announced in its hello. */
+  manifestHash: string;
+  spoolHighWater: number;
+}
+
+/**
+ * What the hub calls; all async. For one agent id, `onDisconnect` of an old session always completes
+ * before `onConnect` of its successor, and `onMessage` is only called once `onConnect` has settled.
+ */
+export interface HubHandlers {
+  /** A session was established (after `welcome` was sent). */
+  onConnect?(session: SessionInfo): Promise<void>;
+  /** A session ended; `reason` says why (close reason or 'replaced by a newer connection'). */
+  onDisconnect?(agentId: string, reason: string): Promise<void>;
+  /**
+   * A report, execResult, event or data message. Resolve only once it is durable: the hub acks it to the
+   * agent then. Throwing means "not acked": the agent re-sends it, so handlers must dedupe by `msg.id`.
+   */
+  onMessage(agentId: string, msg: SpooledMessage): Promise<void>;
+}
+
+export interface HubDeps {
+  registry: AgentRegistry;
+  handlers: HubHandlers;
+  /** Default: the system clock. */
+  clock?: Clock;
+  /** Default: a logger that drops everything. */
+  logger?: Logger;
+}
+
+/** The real clock. */
+export const systemClock: Clock = {
+  now: () => Date.now(),
+  setTimer(ms, fn) {
+    const timer = setTimeout(fn, ms);
+    timer.unref();
+    return () => clearTimeout(timer);
+  },
+};
+
+/** A logger that drops everything. */
+export const silentLogger: Logger = {
+  debug() {},
+  info() {},
+  warn() {},
+  error() {},
+};

@@ -1,0 +1,78 @@
+/** Counters of the hub, for `hub.stats()`, /metrics and tests. */
+
+export interface HubStats {
+  /** Live, authenticated sessions. */
+  connected: number;
+  /** Connections that have not completed the handshake yet. */
+  handshaking: number;
+  /** Frames received, good or bad (oversized frames that ws cut off are counted in framesRejected only). */
+  framesIn: number;
+  /** Refused frames by error code (too_large, bad_json, bad_frame, bad_version, unknown_type, ...). */
+  framesRejected: Record<string, number>;
+  /** Handshakes refused (no hello, bad token or credential, revoked, pending, timeout). */
+  authFailures: number;
+  /** Handler calls that threw (their messages were not acked). */
+  handlerErrors: number;
+  /** Handler calls that resolved (their messages were acked or will be). */
+  messagesHandled: number;
+  /** Ack frames sent, and the ids they carried. */
+  acksSent: number;
+  idsAcked: number;
+  /** Handler calls running now, and frames read but waiting for a window slot, over all sessions. */
+  inFlight: number;
+  queued: number;
+  /** Sessions whose socket is paused because their window is full. */
+  pausedSessions: number;
+  sessionsReplaced: number;
+  /** Connections closed for too many bad frames (1008). */
+  badFrameCloses: number;
+}
+
+/** The hub's cumulative counters; gauges (connected, inFlight...) are filled in by the hub on snapshot. */
+export class HubCounters {
+  framesIn = 0;
+  readonly framesRejected: Record<string, number> = {};
+  authFailures = 0;
+  handlerErrors = 0;
+  messagesHandled = 0;
+  acksSent = 0;
+  idsAcked = 0;
+  sessionsReplaced = 0;
+  badFrameCloses = 0;
+
+  /** Counts one refused frame under `code`. */
+  reject(code: string): void {
+    this.framesRejected[code] = (this.framesRejected[code] ?? 0) + 1;
+  }
+}
+
+/** What the hub needs of a session to fill in the gauges. */
+export interface SessionGauges {
+  readonly inFlight: number;
+  readonly queued: number;
+  readonly paused: boolean;
+}
+
+/** A plain snapshot of counters plus gauges summed over live sessions. */
+export function snapshotStats(
+  c: HubCounters,
+  sessions: readonly SessionGauges[],
+  handshaking: number,
+): HubStats {
+  return {
+    connected: sessions.length,
+    handshaking,
+    framesIn: c.framesIn,
+    framesRejected: { ...c.framesRejected },
+    authFailures: c.authFailures,
+    handlerErrors: c.handlerErrors,
+    messagesHandled: c.messagesHandled,
+    acksSent: c.acksSent,
+    idsAcked: c.idsAcked,
+    inFlight: sessions.reduce((n, s) => n + s.inFlight, 0),
+    queued: sessions.reduce((n, s) => n + s.queued, 0),
+    pausedSessions: sessions.filter((s) => s.paused).length,
+    sessionsReplaced: c.sessionsReplaced,
+    badFrameCloses: c.badFrameCloses,
+  };
+}

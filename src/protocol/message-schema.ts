@@ -1,0 +1,197 @@
+/**
+ * JSON Schemas of every message in `messages.ts`, keyed by `type`, and which direction may send which type.
+ * The codec compiles them once; `test/protocol` pins them with a snapshot so a change is always deliberate.
+ */
+import type { SchemaObject } from 'ajv';
+import { HOST_MANIFEST_ID, MANIFEST_ITEM_ID, MANIFEST_ITEM_KINDS } from './manifest-schema.js';
+import type { AgentToController, ControllerToAgent } from './messages.js';
+import {
+  agentIdString,
+  anyString,
+  boolean,
+  envelope,
+  idString,
+  nonEmptyString,
+  nonNegativeInt,
+  objectSchema,
+  openObject,
+  positiveInt,
+  scalarMap,
+  stringList,
+  stringMap,
+} from './schema-parts.js';
+
+/** Message types an agent may send. */
+export const AGENT_MESSAGE_TYPES = [
+  'hello',
+  'report',
+  'execResult',
+  'event',
+  'data',
+  'heartbeat',
+  'error',
+] as const satisfies readonly AgentToController['type'][];
+
+/** Message types the controller may send. */
+export const CONTROLLER_MESSAGE_TYPES = [
+  'welcome',
+  'manifest',
+  'exec',
+  'ack',
+  'heartbeat',
+  'error',
+] as const satisfies readonly ControllerToAgent['type'][];
+
+export type MessageType = (typeof AGENT_MESSAGE_TYPES)[number] | (typeof CONTROLLER_MESSAGE_TYPES)[number];
+
+const agentFacts = objectSchema(
+  {
+    name: nonEmptyString,
+    ips: stringList,
+    cloudId: nonNegativeInt,
+    os: anyString,
+    agentVersion: anyString,
+    labels: stringMap,
+  },
+  { facts: scalarMap },
+);
+
+const hello = objectSchema(
+  {
+    ...envelope('hello'),
+    agentId: agentIdString,
+    facts: agentFacts,
+    manifestHash: anyString,
+    spoolHighWater: nonNegativeInt,
+  },
+  { bootstrapToken: nonEmptyString, credential: nonEmptyString },
+);
+
+const welcome = objectSchema(
+  { ...envelope('welcome'), agentId: agentIdString, heartbeatMs: positiveInt, window: positiveInt },
+  { credential: nonEmptyString },
+);
+
+const manifestFull = objectSchema({
+  ...envelope('manifest'),
+  id: idString,
+  mode: { const: 'full' },
+  manifest: { $ref: HOST_MANIFEST_ID },
+});
+
+const manifestDelta = objectSchema({
+  ...envelope('manifest'),
+  id: idString,
+  mode: { const: 'delta' },
+  baseHash: anyString,
+  hash: anyString,
+  revision: anyString,
+  labels: stringMap,
+  upsert: { type: 'array', items: { $ref: MANIFEST_ITEM_ID } },
+  remove: stringList,
+});
+
+const manifest: SchemaObject = {
+  type: 'object',
+  discriminator: { propertyName: 'mode' },
+  required: ['mode'],
+  oneOf: [manifestFull, manifestDelta],
+};
+
+const itemReport = objectSchema(
+  {
+    kind: { enum: [...MANIFEST_ITEM_KINDS] },
+    name: nonEmptyString,
+    hash: anyString,
+    state: { enum: ['ok', 'changed', 'failed', 'drifted', 'pending'] },
+  },
+  {
+    observedHash: anyString,
+    message: anyString,
+    drift: objectSchema({ detectedAt: anyString, healed: boolean, detail: anyString }),
+    process: objectSchema({ running: boolean, pids: { type: 'array', items: nonNegativeInt } }),
+  },
+);
+
+const report = objectSchema(
+  {
+    ...envelope('report'),
+    id: idString,
+    manifestHash: anyString,
+    revision: anyString,
+    items: { type: 'array', items: itemReport },
+  },
+  { needFull: boolean, pruned: stringList },
+);
+
+const exec = objectSchema(
+  {
+    ...envelope('exec'),
+    id: idString,
+    taskId: idString,
+    script: anyString,
+    timeoutMs: nonNegativeInt,
+    reason: anyString,
+  },
+  { interpreter: anyString, env: stringMap, cwd: anyString },
+);
+
+const execResult = objectSchema({
+  ...envelope('execResult'),
+  id: idString,
+  taskId: idString,
+  reason: anyString,
+  exitCode: { type: ['integer', 'null'] },
+  signal: { type: ['string', 'null'] },
+  stdoutTail: anyString,
+  stderrTail: anyString,
+  startedAt: anyString,
+  durationMs: nonNegativeInt,
+  timedOut: boolean,
+  killed: boolean,
+});
+
+const hostEvent = objectSchema(
+  { type: nonEmptyString, time: anyString, fields: openObject },
+  { resource: anyString },
+);
+
+const event = objectSchema({ ...envelope('event'), id: idString, event: hostEvent });
+
+const dataRecord = objectSchema({
+  rid: idString,
+  channel: nonEmptyString,
+  time: anyString,
+  host: objectSchema({ id: anyString, name: anyString, ip: anyString, cloudId: nonNegativeInt }),
+  fields: openObject,
+});
+
+const data = objectSchema({
+  ...envelope('data'),
+  id: idString,
+  records: { type: 'array', items: dataRecord },
+});
+
+const ack = objectSchema({ ...envelope('ack'), ids: { type: 'array', items: idString } });
+
+const heartbeat = objectSchema({ ...envelope('heartbeat'), time: anyString });
+
+const error = objectSchema(
+  { ...envelope('error'), code: nonEmptyString, message: anyString },
+  { ref: anyString },
+);
+
+/** One JSON Schema per message type (manifest items are `$ref`s to SHARED_SCHEMAS). */
+export const MESSAGE_SCHEMAS: Readonly<Record<MessageType, SchemaObject>> = {
+  hello,
+  welcome,
+  manifest,
+  report,
+  exec,
+  execResult,
+  event,
+  data,
+  ack,
+  heartbeat,
+  error,
+};
