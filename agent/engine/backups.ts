@@ -1,0 +1,57 @@
+/** Previous contents of managed files, kept under the state dir before they are overwritten or pruned. */
+import { mkdir, readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { Clock } from './deps.js';
+import { sha256Hex, writeFileAtomic } from './fs-util.js';
+
+/** Backups kept per managed path (the newest ones). */
+export const BACKUPS_KEPT_PER_PATH = 5;
+/** Encoded paths longer than this are replaced by their hash, to stay under NAME_MAX. */
+const MAX_DIR_NAME_CHARS = 200;
+const TIME_DIGITS = 15;
+const COUNTER_DIGITS = 6;
+/** Orders backups made within the same millisecond. */
+let counter = 0;
+
+/** The directory holding the backups of managed path `path`. */
+export function backupDir(stateDir: string, path: string): string {
+  const encoded = encodeURIComponent(path);
+  return join(
+    stateDir,
+    'backups',
+    encoded.length <= MAX_DIR_NAME_CHARS ? encoded : `sha256-${sha256Hex(path)}`,
+  );
+}
+
+/** Backup files of `path`, oldest first. */
+export async function listBackups(stateDir: string, path: string): Promise<string[]> {
+  try {
+    const dir = backupDir(stateDir, path);
+    return (await readdir(dir))
+      .filter((n) => n.endsWith('.bak'))
+      .sort()
+      .map((n) => join(dir, n));
+  } catch {
+    return [];
+  }
+}
+
+/** Saves `content` as the newest backup of `path` and deletes all but the newest `keep`. */
+export async function saveBackup(
+  stateDir: string,
+  path: string,
+  content: Buffer,
+  clock: Clock,
+  keep = BACKUPS_KEPT_PER_PATH,
+): Promise<string> {
+  const dir = backupDir(stateDir, path);
+  await mkdir(dir, { recursive: true });
+  counter = (counter + 1) % 10 ** COUNTER_DIGITS;
+  const stamp = `${String(clock.now()).padStart(TIME_DIGITS, '0')}-${String(counter).padStart(COUNTER_DIGITS, '0')}`;
+  const name = `${stamp}-${sha256Hex(content).slice(0, 12)}.bak`;
+  const file = join(dir, name);
+  await writeFileAtomic(file, content, 0o600);
+  const all = await listBackups(stateDir, path);
+  for (const old of all.slice(0, Math.max(0, all.length - keep))) await rm(old, { force: true });
+  return file;
+}

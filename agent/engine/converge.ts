@@ -1,0 +1,157 @@
+/**
+ * Applies a whole manifest on the host: converges every ConfigFile (running its onChange once when it really
+ * changed), prunes files that left, and probes ProcessWatches; returns per-item reports for the controller.
+ * Deciding is in plan-files.ts; this is the thin acting loop.
+ */
+import {
+  type HostManifest,
+  itemKey,
+  type ManifestConfigFile,
+  type ManifestProcessWatch,
+} from '../../src/protocol/manifest.js';
+import type { ItemReport } from '../../src/protocol/messages.js';
+import { type ConfigFileDeps, convergeConfigFile, needsOnChange, pruneConfigFile } from './config-file.js';
+import { silentLogger } from './deps.js';
+import { errorText } from './errors.js';
+import type { ExecOutcome, ExecSpec } from './exec.js';
+import { resolveManaged } from './paths.js';
+import { planFileActions } from './plan-files.js';
+import type { ProbeResult } from './process-match.js';
+import { processWatches } from './process-watch.js';
+
+/** Characters of stderr quoted in a failed onChange's message. */
+const STDERR_IN_MESSAGE_CHARS = 200;
+
+export interface ReasonedExecOutcome extends ExecOutcome {
+  taskId: string;
+  /** `onChange:ConfigFile/<name>`. */
+  reason: string;
+}
+
+export interface ConvergeDeps extends ConfigFileDeps {
+  /** Runs a script (exec.ts `runScript` bound to its deps). */
+  run(spec: ExecSpec): Promise<ExecOutcome>;
+  /** Probes ProcessWatches (process-watch.ts `probeWatches`); without it they are not reported. */
+  probe?(watches: readonly ManifestProcessWatch[]): Promise<Map<string, ProbeResult>>;
+}
+
+export interface ConvergeResult {
+  items: ItemReport[];
+  /** Keys of items whose files were removed because they left the manifest. */
+  pruned: string[];
+  /** Managed paths removed (also those whose item stayed but moved to another path). */
+  prunedPaths: string[];
+  execs: ReasonedExecOutcome[];
+}
+
+/** The reason string of an item's onChange run. */
+export function onChangeReason(item: ManifestConfigFile): string {
+  return `onChange:${itemKey(item)}`;
+}
+
+/** Why an onChange outcome counts as failed, or undefined when it succeeded. */
+export function execFailure(outcome: ExecOutcome): string | undefined {
+  if (outcome.exitCode === 0 && !outcome.timedOut) return undefined;
+  const how = outcome.timedOut
+    ? 'timed out'
+    : outcome.exitCode === null
+      ? `killed by ${outcome.signal ?? 'a signal'}`
+      : `exit code ${outcome.exitCode}`;
+  const stderr = outcome.stderrTail.trim().slice(-STDERR_IN_MESSAGE_CHARS);
+  return stderr ? `${how}: ${stderr}` : how;
+}
+
+/** Converges `manifest` on the host, given the manifest applied before (for pruning). */
+export async function convergeManifest(
+  manifest: HostManifest,
+  previous: HostManifest | undefined,
+  deps: ConvergeDeps,
+): Promise<ConvergeResult> {
+  const plan = planFileActions(manifest, previous, deps.ownership.paths());
+  const items: ItemReport[] = [];
+  const execs: ReasonedExecOutcome[] = [];
+  for (const file of plan.apply) {
+    const result = await convergeConfigFile(file, deps);
+    const report: ItemReport = {
+      kind: 'ConfigFile',
+      name: file.name,
+      hash: file.hash,
+      state: result.state,
+      observedHash: result.observedHash,
+      ...(result.message !== undefined ? { message: result.message } : {}),
+    };
+    if (file.onChange && needsOnChange(file, result)) {
+      try {
+        const exec = await runOnChange(file, file.onChange, result.path, deps);
+        execs.push(exec);
+        const failure = execFailure(exec);
+        if (failure) {
+          report.state = 'failed';
+          report.message = `${exec.reason} failed: ${failure}`;
+        }
+      } catch (err) {
+        report.state = 'failed';
+        report.message = `${onChangeReason(file)} not run: ${errorText(err)}`;
+      }
+    }
+    items.push(report);
+  }
+  const pruned: string[] = [];
+  const prunedPaths: string[] = [];
+  for (const action of plan.prune) {
+    try {
+      await pruneConfigFile(action.path, deps);
+      prunedPaths.push(action.path);
+      if (action.keyLeft) pruned.push(action.key);
+    } catch (err) {
+      (deps.logger ?? silentLogger).warn('converge: prune failed', {
+        path: action.path,
+        err: errorText(err),
+      });
+    }
+  }
+  items.push(...(await processReports(manifest, deps)));
+  return { items, pruned, prunedPaths, execs };
+}
+
+async function runOnChange(
+  file: ManifestConfigFile,
+  onChange: NonNullable<ManifestConfigFile['onChange']>,
+  absPath: string,
+  deps: ConvergeDeps,
+): Promise<ReasonedExecOutcome> {
+  const reason = onChangeReason(file);
+  const taskId = `${reason}@${file.contentHash.slice(0, 12)}@${deps.clock.now()}`;
+  // The script learns where the file really is (under --root) through the environment.
+  const env = { ...(onChange.env ?? {}), GSE_ROOT: deps.root, GSE_FILE: absPath };
+  const spec: ExecSpec = {
+    taskId,
+    script: onChange.run,
+    timeoutMs: onChange.timeoutMs,
+    env,
+    ...(onChange.interpreter !== undefined ? { interpreter: onChange.interpreter } : {}),
+    ...(onChange.cwd !== undefined ? { cwd: resolveManaged(deps.root, onChange.cwd) } : {}),
+  };
+  const outcome = await deps.run(spec);
+  return { ...outcome, taskId, reason };
+}
+
+/** ProcessWatch reports: running is ok; down is ok when only observed, failed when it must run. */
+async function processReports(manifest: HostManifest, deps: ConvergeDeps): Promise<ItemReport[]> {
+  const watches = processWatches(manifest);
+  if (watches.length === 0 || !deps.probe) return [];
+  const results = await deps.probe(watches);
+  return watches.map((w) => {
+    const r = results.get(itemKey(w)) ?? { running: false, pids: [] };
+    const failed = r.error !== undefined || (!r.running && w.ensure === 'running');
+    const message = r.error ?? (r.running ? undefined : 'not running');
+    return {
+      kind: 'ProcessWatch',
+      name: w.name,
+      hash: w.hash,
+      state: failed ? 'failed' : 'ok',
+      process: { running: r.running, pids: r.pids },
+      ...(message !== undefined ? { message } : {}),
+    };
+  });
+}

@@ -1,0 +1,276 @@
+/**
+ * Detects hand edits of managed files: a chokidar event (through a SharedFileWatcher) triggers a check at
+ * once, and a periodic re-hash catches what events miss. A file drifts when its sha256 or mode differs from
+ * the manifest. The agent's own writes are never reported: they produce the expected hash, and while the
+ * agent is writing (WriteGuard begin..end) checks wait for `end`, which re-checks. A file is watched for
+ * drift only once the agent has converged it (after the first `end`); each distinct drifted state is
+ * reported once. The caller decides whether to heal (`selfHeal`).
+ */
+import { open, stat } from 'node:fs/promises';
+import type { ManifestConfigFile } from '../../src/protocol/manifest.js';
+import { itemKey } from '../../src/protocol/manifest.js';
+import type { WriteGuard } from './config-file.js';
+import { type Clock, isoNow, type Logger, silentLogger } from './deps.js';
+import { errorText, hasErrno } from './errors.js';
+import { sha256Hex } from './fs-util.js';
+import { resolveManaged } from './paths.js';
+import type { FileWatcher } from './shared-watcher.js';
+
+/** Default period of the re-hash that catches changes the watcher missed. */
+export const DEFAULT_REHASH_INTERVAL_MS = 30_000;
+/**
+ * A mismatch is re-read after this pause (up to DRIFT_SETTLE_ROUNDS times, until the file stops moving) so a
+ * hand edit caught half-written (truncated, then written) is reported in its final state. Only a found drift
+ * waits; the agent's own writes are suppressed by hash, not by timing.
+ */
+export const DRIFT_SETTLE_MS = 20;
+const DRIFT_SETTLE_ROUNDS = 5;
+const HASH_PREFIX_CHARS = 12;
+
+export interface DriftReport {
+  /** Item key, `ConfigFile/<name>`. */
+  key: string;
+  /** Managed path as the manifest names it. */
+  path: string;
+  /** Host path under the root. */
+  absPath: string;
+  expectedHash: string;
+  /** '' when the file is gone. */
+  observedHash: string;
+  detectedAt: string;
+  detail: string;
+}
+
+export interface DriftWatcherDeps {
+  root: string;
+  clock: Clock;
+  logger?: Logger;
+  files: FileWatcher;
+  onDrift(report: DriftReport): void;
+  /** Default DEFAULT_REHASH_INTERVAL_MS; 0 disables the periodic re-hash. */
+  rehashIntervalMs?: number;
+  /** Waits between settle re-reads; default a real timer. */
+  sleep?(ms: number): Promise<void>;
+}
+
+interface Observed {
+  hash: string;
+  mode: number;
+}
+
+interface Entry {
+  key: string;
+  item: ManifestConfigFile;
+  absPath: string;
+  armed: boolean;
+  guards: number;
+  /** `hash:mode` of the drifted state last reported (or baselined), null when in sync. */
+  reported: string | null;
+  fingerprint: string | undefined;
+  last: Observed | undefined;
+  checking: Promise<void> | undefined;
+  again: boolean;
+  unregister: () => void;
+}
+
+/** Short, readable description of how `obs` differs from `item`. */
+export function driftDetail(
+  item: Pick<ManifestConfigFile, 'contentHash' | 'mode'>,
+  obs: Observed | undefined,
+): string {
+  if (!obs) return 'file deleted';
+  const parts: string[] = [];
+  if (obs.hash !== item.contentHash) {
+    parts.push(
+      `content changed (sha256 ${obs.hash.slice(0, HASH_PREFIX_CHARS)}, manifest ${item.contentHash.slice(0, HASH_PREFIX_CHARS)})`,
+    );
+  }
+  if (obs.mode !== item.mode) parts.push(`mode 0${obs.mode.toString(8)}, manifest 0${item.mode.toString(8)}`);
+  return parts.join('; ');
+}
+
+export class DriftWatcher implements WriteGuard {
+  private readonly entries = new Map<string, Entry>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: DriftWatcherDeps) {}
+
+  /** Replaces the watched ConfigFiles; an item whose content hash or mode changed waits for its next converge. */
+  setItems(items: readonly ManifestConfigFile[]): void {
+    const next = new Map<string, ManifestConfigFile>();
+    for (const item of items) {
+      try {
+        next.set(resolveManaged(this.deps.root, item.path), item);
+      } catch (err) {
+        this.logger.warn('drift: not watching an invalid path', { path: item.path, err: errorText(err) });
+      }
+    }
+    for (const [abs, e] of this.entries) {
+      if (next.has(abs)) continue;
+      e.unregister();
+      this.entries.delete(abs);
+    }
+    for (const [absPath, item] of next) {
+      const e = this.entries.get(absPath);
+      if (e) {
+        if (e.item.contentHash !== item.contentHash || e.item.mode !== item.mode) {
+          e.armed = false;
+          e.reported = null;
+        }
+        e.item = item;
+        e.key = itemKey(item);
+        continue;
+      }
+      const entry: Entry = {
+        key: itemKey(item),
+        item,
+        absPath,
+        armed: false,
+        guards: 0,
+        reported: null,
+        fingerprint: undefined,
+        last: undefined,
+        checking: undefined,
+        again: false,
+        unregister: () => undefined,
+      };
+      this.entries.set(absPath, entry);
+      entry.unregister = this.deps.files.register(absPath, () => void this.check(entry, false));
+    }
+  }
+
+  /** WriteGuard: the agent starts writing `absPath`; checks of it wait. */
+  begin(absPath: string): void {
+    const e = this.entries.get(absPath);
+    if (e) e.guards += 1;
+  }
+
+  /** WriteGuard: the agent is done with `absPath`; arms it and re-checks (silently when the apply failed). */
+  end(absPath: string, ok: boolean): void {
+    const e = this.entries.get(absPath);
+    if (!e) return;
+    e.guards = Math.max(0, e.guards - 1);
+    if (e.guards > 0) return;
+    e.armed = true;
+    this.deps.files.refresh(absPath);
+    void this.check(e, !ok);
+  }
+
+  /** Re-hashes every armed file now (what the periodic timer does). */
+  async checkAll(): Promise<void> {
+    await Promise.all(
+      [...this.entries.values()].map((e) => {
+        this.deps.files.refresh(e.absPath);
+        return this.check(e, false);
+      }),
+    );
+  }
+
+  /** Starts the periodic re-hash. */
+  start(): void {
+    const every = this.deps.rehashIntervalMs ?? DEFAULT_REHASH_INTERVAL_MS;
+    if (every <= 0 || this.timer) return;
+    this.timer = setInterval(() => void this.checkAll(), every);
+    this.timer.unref();
+  }
+
+  /** Stops the timer and unregisters every file. */
+  async close(): Promise<void> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    const pending = [...this.entries.values()].map((e) => e.checking);
+    for (const e of this.entries.values()) e.unregister();
+    this.entries.clear();
+    await Promise.all(pending);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return this.deps.sleep ? this.deps.sleep(ms) : new Promise((resolve) => setTimeout(resolve, ms));
+  }
+
+  private get logger(): Logger {
+    return this.deps.logger ?? silentLogger;
+  }
+
+  /** Runs a check, or queues one more if a check of this file is in progress. */
+  private check(e: Entry, silent: boolean): Promise<void> {
+    if (e.checking) {
+      e.again = true;
+      return e.checking;
+    }
+    e.checking = (async () => {
+      try {
+        let quiet = silent;
+        do {
+          e.again = false;
+          await this.checkOnce(e, quiet);
+          quiet = false;
+        } while (e.again);
+      } catch (err) {
+        this.logger.warn('drift: check failed', { path: e.item.path, err: errorText(err) });
+      } finally {
+        e.checking = undefined;
+      }
+    })();
+    return e.checking;
+  }
+
+  private async checkOnce(e: Entry, silent: boolean): Promise<void> {
+    if (!e.armed || e.guards > 0) return;
+    const { contentHash, mode } = e.item;
+    const inSync = (o: Observed | undefined) => o !== undefined && o.hash === contentHash && o.mode === mode;
+    let obs = await this.observe(e);
+    for (let round = 0; round < DRIFT_SETTLE_ROUNDS && !inSync(obs); round++) {
+      const before = e.fingerprint;
+      await this.sleep(DRIFT_SETTLE_MS);
+      obs = await this.observe(e);
+      if (e.fingerprint === before) break;
+    }
+    if (!e.armed || e.guards > 0 || this.entries.get(e.absPath) !== e) return;
+    if (inSync(obs)) {
+      e.reported = null;
+      return;
+    }
+    const state = obs ? `${obs.hash}:${obs.mode}` : 'absent';
+    if (e.reported === state) return;
+    e.reported = state;
+    if (silent) return;
+    this.deps.onDrift({
+      key: e.key,
+      path: e.item.path,
+      absPath: e.absPath,
+      expectedHash: contentHash,
+      observedHash: obs?.hash ?? '',
+      detectedAt: isoNow(this.deps.clock),
+      detail: driftDetail(e.item, obs),
+    });
+  }
+
+  /** Hash and mode of the file; re-hashed only when its stat fingerprint moved (ctime cannot be set back). */
+  private async observe(e: Entry): Promise<Observed | undefined> {
+    let fp: string;
+    let fileMode: number;
+    try {
+      const st = await stat(e.absPath, { bigint: true });
+      fileMode = Number(st.mode & 0o7777n);
+      fp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${fileMode}`;
+    } catch (err) {
+      if (hasErrno(err, 'ENOENT') || hasErrno(err, 'ENOTDIR')) {
+        e.fingerprint = undefined;
+        e.last = undefined;
+        return undefined;
+      }
+      throw err;
+    }
+    if (fp === e.fingerprint && e.last) return e.last;
+    const fh = await open(e.absPath, 'r');
+    try {
+      const content = await fh.readFile();
+      e.fingerprint = fp;
+      e.last = { hash: sha256Hex(content), mode: fileMode };
+      return e.last;
+    } finally {
+      await fh.close();
+    }
+  }
+}

@@ -1,0 +1,114 @@
+/** Typed errors of the agent engine: each has a stable `code`, readonly context and keeps its `cause`. */
+
+export type EngineErrorCode =
+  | 'PATH_RELATIVE'
+  | 'PATH_ESCAPE'
+  | 'SPOOL_CLOSED'
+  | 'SPOOL_WRITE_FAILED'
+  | 'LOG_CLOSED'
+  | 'CONTENT_HASH_MISMATCH'
+  | 'OWNER_UNKNOWN'
+  | 'NOT_A_FILE';
+
+/** Base class: `code` tells callers what went wrong without parsing the message. */
+export abstract class EngineError extends Error {
+  abstract readonly code: EngineErrorCode;
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+  }
+}
+
+/** A managed path that is not absolute (`etc/x`). */
+export class RelativePathError extends EngineError {
+  readonly code = 'PATH_RELATIVE';
+  constructor(readonly path: string) {
+    super(`managed path must be absolute: ${JSON.stringify(path)}`);
+  }
+}
+
+/** A managed path that would leave the root (`..` segments, NUL bytes). */
+export class PathEscapeError extends EngineError {
+  readonly code = 'PATH_ESCAPE';
+  constructor(
+    readonly path: string,
+    readonly root: string,
+  ) {
+    super(`managed path escapes the root ${JSON.stringify(root || '/')}: ${JSON.stringify(path)}`);
+  }
+}
+
+/** An operation on a spool after `close()`, or after a failed write left it unusable. */
+export class SpoolClosedError extends EngineError {
+  readonly code = 'SPOOL_CLOSED';
+  constructor(
+    readonly dir: string,
+    reason = 'closed',
+  ) {
+    super(`spool ${dir} is ${reason}`);
+  }
+}
+
+/** A spool append that could not be made durable (disk full, read-only file system...). */
+export class SpoolWriteError extends EngineError {
+  readonly code = 'SPOOL_WRITE_FAILED';
+  constructor(
+    readonly file: string,
+    cause: unknown,
+  ) {
+    super(`spool write to ${file} failed: ${errorText(cause)}`, { cause });
+  }
+}
+
+/** An append log (task ledger, ack log) used after `close()`. */
+export class LogClosedError extends EngineError {
+  readonly code = 'LOG_CLOSED';
+  constructor(readonly file: string) {
+    super(`log ${file} is closed`);
+  }
+}
+
+/** A ConfigFile whose decoded content does not hash to its declared `contentHash`. */
+export class ContentHashMismatchError extends EngineError {
+  readonly code = 'CONTENT_HASH_MISMATCH';
+  constructor(
+    readonly path: string,
+    readonly expected: string,
+    readonly actual: string,
+  ) {
+    super(`content of ${path} hashes to ${actual}, manifest says ${expected}`);
+  }
+}
+
+/** An `owner` naming a user or group absent from /etc/passwd or /etc/group. */
+export class OwnerUnknownError extends EngineError {
+  readonly code = 'OWNER_UNKNOWN';
+  constructor(
+    readonly owner: string,
+    readonly missing: string,
+  ) {
+    super(`owner ${JSON.stringify(owner)}: unknown ${missing}`);
+  }
+}
+
+/** A managed path that exists but is not a regular file (a directory, a socket...). */
+export class NotAFileError extends EngineError {
+  readonly code = 'NOT_A_FILE';
+  constructor(readonly path: string) {
+    super(`${path} exists and is not a regular file`);
+  }
+}
+
+/** The message of any thrown value, prefixed by its code when it has one. */
+export function errorText(err: unknown): string {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return typeof code === 'string' && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
+  }
+  return String(err);
+}
+
+/** True when `err` is a Node system error with this `code` (ENOENT, EEXIST...). */
+export function hasErrno(err: unknown, code: string): boolean {
+  return err instanceof Error && (err as { code?: unknown }).code === code;
+}

@@ -1,0 +1,65 @@
+/** Builders of the HostEvents the agent emits, timed by the injected clock. */
+import type { HostEvent } from '../../src/protocol/messages.js';
+import { type Clock, isoNow } from './deps.js';
+
+export const HOST_EVENT_TYPES = [
+  'agent.start',
+  'agent.stop',
+  'process.down',
+  'process.up',
+  'disk.full',
+  'disk.readonly',
+] as const;
+export type HostEventType = (typeof HOST_EVENT_TYPES)[number];
+
+/** A HostEvent of `type` at `clock.now()`, about `resource` (an item key) when given. */
+export function hostEvent(
+  clock: Clock,
+  type: HostEventType,
+  fields: Record<string, unknown>,
+  resource?: string,
+): HostEvent {
+  return { type, time: isoNow(clock), ...(resource !== undefined ? { resource } : {}), fields };
+}
+
+/** `agent.start`: the agent came up (version, host name...). */
+export function agentStartEvent(clock: Clock, fields: { agentVersion: string; pid?: number }): HostEvent {
+  return hostEvent(clock, 'agent.start', { ...fields });
+}
+
+/** `agent.stop`: the agent is shutting down, and why (signal, upgrade...). */
+export function agentStopEvent(clock: Clock, fields: { reason: string }): HostEvent {
+  return hostEvent(clock, 'agent.stop', { ...fields });
+}
+
+export interface ProcessEventFields {
+  /** The ProcessWatch name. */
+  name: string;
+  pids: number[];
+  ensure: 'running' | 'observed';
+  /** Restarts the agent made since the process was last stable. */
+  restarts: number;
+}
+
+/** `process.down` / `process.up` for the ProcessWatch with key `resource`. */
+export function processEvent(
+  clock: Clock,
+  type: 'process.down' | 'process.up',
+  resource: string,
+  fields: ProcessEventFields,
+): HostEvent {
+  return hostEvent(clock, type, { ...fields }, resource);
+}
+
+/** `disk.full`: a file system ran out of space (ENOSPC seen, or usage above a threshold). */
+export function diskFullEvent(
+  clock: Clock,
+  fields: { path: string; usedPct?: number; detail?: string },
+): HostEvent {
+  return hostEvent(clock, 'disk.full', { ...fields });
+}
+
+/** `disk.readonly`: a file system refused a write with EROFS. */
+export function diskReadonlyEvent(clock: Clock, fields: { path: string; detail?: string }): HostEvent {
+  return hostEvent(clock, 'disk.readonly', { ...fields });
+}

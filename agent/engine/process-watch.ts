@@ -1,0 +1,223 @@
+/**
+ * Process watching: probes each ManifestProcessWatch from one shared /proc scan per tick, emits
+ * `process.down` / `process.up` on transitions only, and restarts `ensure: running` processes with the
+ * declared `start` command (detached, own process group, output to a log in the state dir) with backoff.
+ */
+import { spawn } from 'node:child_process';
+import { mkdir, open, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { type HostManifest, itemKey, type ManifestProcessWatch } from '../../src/protocol/manifest.js';
+import type { HostEvent } from '../../src/protocol/messages.js';
+import { type Clock, type Logger, silentLogger } from './deps.js';
+import { errorText } from './errors.js';
+import { processEvent } from './events.js';
+import { resolveManaged } from './paths.js';
+import type { ProcScanner } from './proc-scan.js';
+import {
+  matchProcesses,
+  type ProbeResult,
+  parsePidFile,
+  probeTransition,
+  RESTART_STABLE_MS,
+  restartDelayMs,
+} from './process-match.js';
+
+/** Probe intervals below this are raised to it. */
+export const MIN_PROBE_INTERVAL_MS = 100;
+/** After a start, the watch is probed again this soon to see it come up. */
+export const START_RECHECK_MS = 300;
+
+async function readPid(root: string, pidFile: string): Promise<number | null> {
+  try {
+    return parsePidFile(await readFile(resolveManaged(root, pidFile), 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** The ProcessWatch items of a manifest. */
+export function processWatches(manifest: HostManifest | undefined): ManifestProcessWatch[] {
+  return (manifest?.items ?? []).filter((i): i is ManifestProcessWatch => i.kind === 'ProcessWatch');
+}
+
+/** Probes one watch against a process table (the pid file, if any, is read under `root`). */
+export async function probeWatch(
+  watch: ManifestProcessWatch,
+  procs: Parameters<typeof matchProcesses>[1],
+  root: string,
+): Promise<ProbeResult> {
+  const pid = watch.process.pidFile === undefined ? undefined : await readPid(root, watch.process.pidFile);
+  try {
+    const pids = matchProcesses(watch.process, procs, pid, new Set([process.pid]));
+    return { running: pids.length > 0, pids };
+  } catch (err) {
+    return { running: false, pids: [], error: errorText(err) };
+  }
+}
+
+/** Probes all `watches` from one scan; keyed by item key. */
+export async function probeWatches(
+  watches: readonly ManifestProcessWatch[],
+  deps: { scanner: ProcScanner; root: string },
+): Promise<Map<string, ProbeResult>> {
+  const procs = await deps.scanner.scan();
+  const out = new Map<string, ProbeResult>();
+  for (const w of watches) out.set(itemKey(w), await probeWatch(w, procs, deps.root));
+  return out;
+}
+
+export interface ProcessMonitorDeps {
+  clock: Clock;
+  logger?: Logger;
+  /** `--root`, for pid files. */
+  root: string;
+  stateDir: string;
+  scanner: ProcScanner;
+  onEvent(event: HostEvent): void;
+  /** Environment of started processes; default only PATH. */
+  baseEnv?: NodeJS.ProcessEnv;
+}
+
+interface WatchState {
+  watch: ManifestProcessWatch;
+  nextProbeAt: number;
+  running: boolean | undefined;
+  last: ProbeResult | undefined;
+  attempts: number;
+  lastStartAt: number;
+  upSince: number | undefined;
+}
+
+export class ProcessMonitor {
+  private readonly states = new Map<string, WatchState>();
+  private timer: NodeJS.Timeout | undefined;
+  private ticking: Promise<void> | undefined;
+  private started = false;
+
+  constructor(private readonly deps: ProcessMonitorDeps) {}
+
+  /** Replaces the watched set; a watch whose hash changed starts afresh (probed at once). */
+  setWatches(watches: readonly ManifestProcessWatch[]): void {
+    const now = this.deps.clock.now();
+    const keys = new Set(watches.map((w) => itemKey(w)));
+    for (const key of this.states.keys()) if (!keys.has(key)) this.states.delete(key);
+    for (const watch of watches) {
+      const key = itemKey(watch);
+      const old = this.states.get(key);
+      if (old && old.watch.hash === watch.hash) continue;
+      this.states.set(key, {
+        watch,
+        nextProbeAt: now,
+        running: undefined,
+        last: undefined,
+        attempts: 0,
+        lastStartAt: 0,
+        upSince: undefined,
+      });
+    }
+    if (this.started) this.arm();
+  }
+
+  /** The last probe result of a watch. */
+  status(key: string): ProbeResult | undefined {
+    return this.states.get(key)?.last;
+  }
+
+  /** Starts probing on the watches' intervals. */
+  start(): void {
+    this.started = true;
+    this.arm();
+  }
+
+  /** Stops probing (started processes keep running: they are services). Waits for a tick in progress. */
+  async stop(): Promise<void> {
+    this.started = false;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    await this.ticking;
+  }
+
+  /** Probes every watch that is due, from one scan. */
+  tick(): Promise<void> {
+    this.ticking ??= this.runTick().finally(() => {
+      this.ticking = undefined;
+      if (this.started) this.arm();
+    });
+    return this.ticking;
+  }
+
+  private arm(): void {
+    clearTimeout(this.timer);
+    if (this.states.size === 0) return;
+    const next = Math.min(...[...this.states.values()].map((s) => s.nextProbeAt));
+    this.timer = setTimeout(() => void this.tick(), Math.max(0, next - this.deps.clock.now()));
+    this.timer.unref();
+  }
+
+  private async runTick(): Promise<void> {
+    const now = this.deps.clock.now();
+    const due = [...this.states.entries()].filter(([, s]) => s.nextProbeAt <= now);
+    if (due.length === 0) return;
+    const procs = await this.deps.scanner.scan();
+    for (const [key, s] of due) {
+      if (this.states.get(key) !== s) continue; // replaced meanwhile
+      const result = await probeWatch(s.watch, procs, this.deps.root);
+      this.observe(key, s, result, now);
+    }
+  }
+
+  private observe(key: string, s: WatchState, result: ProbeResult, now: number): void {
+    const { watch } = s;
+    const transition = probeTransition(s.running, result.running);
+    s.running = result.running;
+    s.last = result;
+    s.nextProbeAt = now + Math.max(MIN_PROBE_INTERVAL_MS, watch.probeIntervalMs);
+    if (transition) {
+      const fields = { name: watch.name, pids: result.pids, ensure: watch.ensure, restarts: s.attempts };
+      this.deps.onEvent(processEvent(this.deps.clock, transition, key, fields));
+    }
+    if (result.running) {
+      s.upSince ??= now;
+      if (now - s.upSince >= RESTART_STABLE_MS) s.attempts = 0;
+      return;
+    }
+    s.upSince = undefined;
+    if (watch.ensure !== 'running' || watch.start === undefined || result.error) return;
+    const startAt = s.attempts === 0 ? now : s.lastStartAt + restartDelayMs(s.attempts);
+    if (now < startAt) {
+      s.nextProbeAt = Math.min(s.nextProbeAt, startAt);
+      return;
+    }
+    s.attempts += 1;
+    s.lastStartAt = now;
+    s.nextProbeAt = now + START_RECHECK_MS;
+    void this.startProcess(watch);
+  }
+
+  private async startProcess(watch: ManifestProcessWatch): Promise<void> {
+    const logger = this.deps.logger ?? silentLogger;
+    const dir = join(this.deps.stateDir, 'process-logs');
+    try {
+      await mkdir(dir, { recursive: true });
+      const log = await open(join(dir, `${encodeURIComponent(watch.name)}.log`), 'a', 0o600);
+      try {
+        const child = spawn('/bin/sh', ['-c', watch.start ?? ''], {
+          detached: true,
+          stdio: ['ignore', log.fd, log.fd],
+          cwd: '/',
+          env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...this.deps.baseEnv },
+        });
+        child.once('error', (err) =>
+          logger.warn('process watch: start failed', { watch: watch.name, err: errorText(err) }),
+        );
+        child.unref();
+        logger.info('process watch: started', { watch: watch.name, pid: child.pid, command: watch.start });
+      } finally {
+        await log.close();
+      }
+      this.deps.scanner.invalidate();
+    } catch (err) {
+      logger.warn('process watch: start failed', { watch: watch.name, err: errorText(err) });
+    }
+  }
+}

@@ -1,0 +1,291 @@
+/**
+ * The agent's durable outbox: every message it owes the controller (reports, exec results, events, data)
+ * until the controller acks it. A segment log: messages are appended to `seg-<seq>.log` files (rolled at
+ * SEGMENT_MAX_BYTES), acks to `acks.log`; a segment whose records are all acked is deleted. Appends are
+ * group-committed (one write + fdatasync per batch). Only an index (sequence, id, offset) stays in memory;
+ * `pending` reads the bodies back from disk, so a long outage costs disk, not heap.
+ */
+import { mkdir, rm } from 'node:fs/promises';
+import type { SpooledMessage } from '../../src/protocol/messages.js';
+import { type Logger, silentLogger } from './deps.js';
+import { SpoolClosedError, SpoolWriteError } from './errors.js';
+import { fsyncDir } from './fs-util.js';
+import { GroupCommitter } from './group-commit.js';
+import { AppendLog, encodeRecord, RECORD_HEADER_BYTES } from './record-log.js';
+import { isSegmentRecord, listSegments, loadSegment, type Segment, segmentRecord } from './spool-segment.js';
+
+/** A segment is rolled once it holds this many bytes. */
+export const SEGMENT_MAX_BYTES = 8 * 1024 * 1024;
+/** The ack log is rewritten (dropping acks of deleted segments) once it exceeds this. */
+export const ACK_LOG_REWRITE_MIN_BYTES = 1024 * 1024;
+/** Records closer than this in a segment are fetched with one read. */
+const READ_MERGE_GAP_BYTES = 64 * 1024;
+const ACK_LOG_NAME = 'acks.log';
+
+interface Entry {
+  seq: number;
+  id: string;
+  seg: Segment;
+  offset: number;
+  length: number;
+}
+
+export interface SpoolEntry {
+  seq: number;
+  message: SpooledMessage;
+}
+
+export interface SpoolOptions {
+  /** Default SEGMENT_MAX_BYTES. */
+  segmentMaxBytes?: number;
+  logger?: Logger;
+}
+
+export interface SpoolStats {
+  segments: number;
+  /** Group-commit batches written to segments (one fdatasync each). */
+  appendFlushes: number;
+  ackFlushes: number;
+}
+
+export class Spool {
+  /** Pending records by sequence; a Map iterates in insertion (= append) order. */
+  private readonly entries = new Map<number, Entry>();
+  /** Message id -> sequence (an array only when an id was appended more than once). */
+  private readonly byId = new Map<string, number | number[]>();
+  private readonly appender: GroupCommitter<SpooledMessage, number>;
+  private pendingBytes = 0;
+  private lock: Promise<unknown> = Promise.resolve();
+  private state: 'open' | 'closed' | 'broken' = 'open';
+
+  private constructor(
+    readonly dir: string,
+    private readonly segments: Segment[],
+    private readonly acks: AppendLog,
+    private high: number,
+    private readonly segmentMaxBytes: number,
+    private readonly logger: Logger,
+  ) {
+    this.appender = new GroupCommitter((msgs) => this.flushAppends(msgs));
+  }
+
+  /** Opens (creating) the spool in `dir`, dropping any torn last record and applying the ack log. */
+  static async open(dir: string, options: SpoolOptions = {}): Promise<Spool> {
+    const logger = options.logger ?? silentLogger;
+    await mkdir(dir, { recursive: true });
+    const { log: acks, values } = await AppendLog.open(`${dir}/${ACK_LOG_NAME}`);
+    const acked = new Set<number>();
+    for (const v of values) if (Array.isArray(v)) for (const s of v) if (typeof s === 'number') acked.add(s);
+    const firsts = await listSegments(dir);
+    const segments: Segment[] = [];
+    const loaded: Entry[] = [];
+    for (const [i, first] of firsts.entries()) {
+      const { segment, records } = await loadSegment(dir, first, i === firsts.length - 1, logger);
+      segments.push(segment);
+      for (const r of records) {
+        if (!acked.has(r.seq))
+          loaded.push({ seq: r.seq, id: r.id, seg: segment, offset: r.offset, length: r.length });
+      }
+    }
+    const last = segments.at(-1);
+    const high = last ? last.lastSeq : 0;
+    const spool = new Spool(dir, segments, acks, high, options.segmentMaxBytes ?? SEGMENT_MAX_BYTES, logger);
+    if (!last) await spool.createSegment(high + 1);
+    for (const e of loaded) spool.index(e);
+    await spool.compact();
+    return spool;
+  }
+
+  /** Appends `msg`; resolves with its sequence once it is on disk (group-committed with concurrent appends). */
+  append(msg: SpooledMessage): Promise<number> {
+    if (this.state !== 'open') return Promise.reject(new SpoolClosedError(this.dir, this.state));
+    return this.appender.submit(msg);
+  }
+
+  /** Up to `limit` (default all) un-acked messages with a sequence above `afterSeq`, in append order. */
+  pending(limit = Number.POSITIVE_INFINITY, afterSeq = 0): Promise<SpoolEntry[]> {
+    return this.serial(() => this.readPending(limit, afterSeq));
+  }
+
+  /** Durably forgets the messages with these ids; resolves with how many were pending. Unknown ids are ignored. */
+  async ack(ids: readonly string[]): Promise<number> {
+    if (this.state === 'closed') throw new SpoolClosedError(this.dir);
+    const seqs = ids.flatMap((id) => this.byId.get(id) ?? []);
+    if (seqs.length === 0) return 0;
+    await this.acks.append(seqs);
+    let removed = 0;
+    for (const seq of seqs) {
+      const e = this.entries.get(seq);
+      if (!e) continue;
+      this.entries.delete(seq);
+      this.unindexId(e.id, seq);
+      e.seg.live -= 1;
+      this.pendingBytes -= e.length;
+      removed += 1;
+    }
+    if (this.segments.some((s) => s.live === 0 && s !== this.active)) await this.serial(() => this.compact());
+    return removed;
+  }
+
+  /** Number of un-acked messages. */
+  size(): number {
+    return this.entries.size;
+  }
+
+  /** Bytes the un-acked messages take in segment files. */
+  bytes(): number {
+    return this.pendingBytes;
+  }
+
+  /** The last sequence written (0 for a new spool); never goes back, also across restarts. */
+  highWater(): number {
+    return this.high;
+  }
+
+  /** Counters for tests and metrics. */
+  stats(): SpoolStats {
+    return {
+      segments: this.segments.length,
+      appendFlushes: this.appender.flushes,
+      ackFlushes: this.acks.flushes,
+    };
+  }
+
+  /** Waits for in-flight appends and acks, then closes every file. */
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    await this.appender.idle();
+    await this.serial(async () => {
+      await this.acks.close();
+      for (const s of this.segments) await s.fh.close();
+    });
+  }
+
+  private get active(): Segment {
+    return this.segments[this.segments.length - 1] as Segment;
+  }
+
+  private index(e: Entry): void {
+    this.entries.set(e.seq, e);
+    const known = this.byId.get(e.id);
+    if (known === undefined) this.byId.set(e.id, e.seq);
+    else this.byId.set(e.id, [...(typeof known === 'number' ? [known] : known), e.seq]);
+    e.seg.live += 1;
+    this.pendingBytes += e.length;
+  }
+
+  private unindexId(id: string, seq: number): void {
+    const known = this.byId.get(id);
+    if (known === undefined || known === seq) {
+      this.byId.delete(id);
+      return;
+    }
+    if (typeof known === 'number') return;
+    const rest = known.filter((s) => s !== seq);
+    if (rest.length === 0) this.byId.delete(id);
+    else this.byId.set(id, rest.length === 1 ? (rest[0] as number) : rest);
+  }
+
+  private serial<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.lock.then(fn, fn);
+    this.lock = run.catch(() => undefined);
+    return run;
+  }
+
+  private async flushAppends(msgs: SpooledMessage[]): Promise<number[]> {
+    if (this.state === 'broken') throw new SpoolClosedError(this.dir, 'broken');
+    if (this.active.size >= this.segmentMaxBytes) {
+      await this.createSegment(this.high + 1);
+      void this.serial(() => this.compact()).catch((err: unknown) => {
+        this.logger.warn('spool: compaction failed', { err: String(err) });
+      });
+    }
+    const seg = this.active;
+    const entries: Entry[] = [];
+    const bufs: Buffer[] = [];
+    let offset = seg.size;
+    let seq = this.high;
+    for (const m of msgs) {
+      seq += 1;
+      const buf = encodeRecord(segmentRecord(seq, m));
+      entries.push({ seq, id: m.id, seg, offset, length: buf.length });
+      bufs.push(buf);
+      offset += buf.length;
+    }
+    const data = Buffer.concat(bufs);
+    try {
+      await seg.fh.write(data, 0, data.length);
+      await seg.fh.datasync();
+    } catch (err) {
+      // A partial write must not stay in front of later records: cut it off, or stop accepting appends.
+      await seg.fh.truncate(seg.size).catch(() => {
+        this.state = 'broken';
+      });
+      throw new SpoolWriteError(seg.file, err);
+    }
+    seg.size = offset;
+    seg.lastSeq = seq;
+    this.high = seq;
+    for (const e of entries) this.index(e);
+    return entries.map((e) => e.seq);
+  }
+
+  private async createSegment(firstSeq: number): Promise<void> {
+    const { segment } = await loadSegment(this.dir, firstSeq, true, this.logger);
+    await fsyncDir(this.dir);
+    this.segments.push(segment);
+  }
+
+  /** Deletes fully acked segments (never the active one), then shrinks the ack log when it is large. */
+  private async compact(): Promise<void> {
+    const dead = this.segments.filter((s) => s.live === 0 && s !== this.active);
+    if (dead.length === 0) return;
+    for (const s of dead) {
+      await s.fh.close();
+      await rm(s.file, { force: true });
+      this.segments.splice(this.segments.indexOf(s), 1);
+    }
+    // The unlinks must be durable before their acks disappear, or a crash could resurrect acked records.
+    await fsyncDir(this.dir);
+    if (this.acks.bytes >= ACK_LOG_REWRITE_MIN_BYTES) await this.acks.rewrite([this.ackedInLiveSegments()]);
+  }
+
+  private ackedInLiveSegments(): number[] {
+    const acked: number[] = [];
+    for (const s of this.segments) {
+      for (let seq = s.firstSeq; seq <= s.lastSeq; seq++) if (!this.entries.has(seq)) acked.push(seq);
+    }
+    return acked;
+  }
+
+  private async readPending(limit: number, afterSeq: number): Promise<SpoolEntry[]> {
+    const picked: Entry[] = [];
+    for (const e of this.entries.values()) {
+      if (picked.length >= limit) break;
+      if (e.seq > afterSeq) picked.push(e);
+    }
+    const out: SpoolEntry[] = [];
+    let i = 0;
+    while (i < picked.length) {
+      const first = picked[i] as Entry;
+      let j = i + 1;
+      let end = first.offset + first.length;
+      for (; j < picked.length; j++) {
+        const e = picked[j] as Entry;
+        if (e.seg !== first.seg || e.offset < end || e.offset - end > READ_MERGE_GAP_BYTES) break;
+        end = e.offset + e.length;
+      }
+      const buf = Buffer.alloc(end - first.offset);
+      await first.seg.fh.read(buf, 0, buf.length, first.offset);
+      for (const e of picked.slice(i, j)) {
+        const start = e.offset - first.offset;
+        const json = buf.toString('utf8', start + RECORD_HEADER_BYTES, start + e.length - 1);
+        const value: unknown = JSON.parse(json);
+        if (isSegmentRecord(value)) out.push({ seq: e.seq, message: value.m });
+      }
+      i = j;
+    }
+    return out;
+  }
+}
