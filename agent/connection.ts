@@ -13,7 +13,8 @@ export interface ConnectionHandlers {
   onMessage(msg: ControllerToAgent): void;
   /** A frame from the controller that did not decode; logged by the caller. */
   onBadFrame(message: string): void;
-  onClose(code: number, reason: string): void;
+  /** The socket closed; return false to stop reconnecting (the controller refused us for good). */
+  onClose(code: number, reason: string): boolean;
 }
 
 export interface ConnectionDeps {
@@ -24,8 +25,6 @@ export interface ConnectionDeps {
 
 export interface ConnectionOptions {
   url: string;
-  /** Close codes after which reconnecting is pointless (refused credentials); the link stops. */
-  fatalCloseCodes?: number[];
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -80,9 +79,9 @@ export class AgentConnection {
 
   private async run(): Promise<void> {
     while (!this.stopped) {
-      const { code } = await this.connectOnce();
+      const { reconnect } = await this.connectOnce();
       if (this.stopped) break;
-      if (this.options.fatalCloseCodes?.includes(code)) {
+      if (!reconnect) {
         this.stopped = true;
         break;
       }
@@ -90,7 +89,7 @@ export class AgentConnection {
     }
   }
 
-  private connectOnce(): Promise<{ code: number }> {
+  private connectOnce(): Promise<{ reconnect: boolean }> {
     return new Promise((resolve) => {
       const ws = new WebSocket(this.options.url, {
         maxPayload: MAX_FRAME_BYTES,
@@ -103,8 +102,7 @@ export class AgentConnection {
         if (settled) return;
         settled = true;
         if (this.ws === ws) this.ws = undefined;
-        this.handlers.onClose(code, reason);
-        resolve({ code });
+        resolve({ reconnect: this.handlers.onClose(code, reason) });
       };
       ws.on('open', () => this.handlers.onOpen());
       ws.on('message', (data: Buffer) => {

@@ -85,7 +85,7 @@ export function apiRoutes(c: Controller): Route[] {
       hosts: { total, connected: c.hub.sessions().length, bySyncState },
       source: c.source.stats(),
       hub: c.hub.stats(),
-      targets: [],
+      targets: c.data.current?.health() ?? [],
     };
   };
 
@@ -192,6 +192,29 @@ export function apiRoutes(c: Controller): Route[] {
           resource: optional(ctx, 'resource'),
           since: optional(ctx, 'since'),
         }),
+    },
+    {
+      method: 'GET',
+      pattern: '/api/v1/targets',
+      role: 'viewer',
+      handler: () => ({ items: c.data.current?.health() ?? [] }),
+    },
+    {
+      method: 'GET',
+      pattern: '/api/v1/routes',
+      role: 'viewer',
+      handler: () => {
+        const stats = c.data.current?.stats();
+        return {
+          items: (c.reconciler.current?.byKind.Route ?? []).map((r) => ({
+            name: r.metadata.name,
+            channel: String(r.spec.channel),
+            targets: r.spec.targets.map((t) => t.name),
+            format: r.spec.format,
+            ...(stats?.routes[r.metadata.name] ?? { in: 0, out: 0, filtered: 0 }),
+          })),
+        };
+      },
     },
     {
       method: 'GET',

@@ -9,11 +9,12 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { FleetHub, type SessionInfo } from '../fleet/index.js';
 import type { HostFacts } from '../protocol/manifest.js';
-import type { SpooledMessage } from '../protocol/messages.js';
+import type { DataMessage, EventMessage, SpooledMessage } from '../protocol/messages.js';
 import { GitSource } from '../source/git-source.js';
 import type { SourceRevision } from '../source/revision.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
+import { DataPath } from './data-path.js';
 import { ExecService } from './exec-service.js';
 import type { Logger } from './logger.js';
 import { ControllerMetrics } from './metrics.js';
@@ -56,6 +57,7 @@ export class Controller {
   readonly reconciler: Reconciler;
   readonly exec: ExecService;
   readonly ingestor: RevisionIngestor;
+  readonly data: DataPath;
   hub!: FleetHub;
   source!: GitSource;
   readonly startedAt: string;
@@ -100,6 +102,11 @@ export class Controller {
       store,
       now: deps.now,
       requireSignature: options.verifySignatures,
+    });
+    this.data = new DataPath({
+      stateDir: options.stateDir,
+      logger: deps.logger,
+      labelsOf: (id) => this.reconciler.desiredFor(id)?.labels ?? this.hub?.session(id)?.facts.labels ?? {},
     });
   }
 
@@ -174,6 +181,7 @@ export class Controller {
     await this.source.close();
     await this.revisionQueue;
     await this.hub.close();
+    await this.data.close();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -222,6 +230,13 @@ export class Controller {
     }
     this.deps.logger.info('revision accepted', { sha: src.sha, message: result.record.message });
     await this.reconciler.setRevision(result.revision);
+    // A target that cannot be opened (a secret not set here, say) must not hold back the hosts.
+    await this.data.apply(result.revision).catch((err: unknown) => {
+      this.deps.logger.error('routes not applied; records stay spooled on the agents', {
+        sha: src.sha,
+        error: String(err),
+      });
+    });
   }
 
   private async onConnect(session: SessionInfo): Promise<void> {
@@ -242,8 +257,15 @@ export class Controller {
   }
 
   /** Data and events go to the router; until it holds them durably they are not acked (the agent keeps them). */
-  private async routeData(agentId: string, msg: SpooledMessage): Promise<void> {
-    throw new Error(`no router yet for ${msg.type} from ${agentId}: kept in the agent's spool`);
+  private async routeData(agentId: string, msg: DataMessage | EventMessage): Promise<void> {
+    const facts = this.hub.session(agentId)?.facts;
+    const host = {
+      id: agentId,
+      name: facts?.name ?? agentId,
+      ip: facts?.ips[0] ?? '',
+      cloudId: facts?.cloudId ?? 0,
+    };
+    await this.data.ingest(msg, host);
   }
 
   private async applyRetention(): Promise<void> {

@@ -75,7 +75,11 @@ export interface KafkaTargetSpec {
   topic: string;
   clientId?: string;
   keyField?: string;
-  sasl?: { mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512'; username: string; passwordFrom: SecretRef };
+  sasl?: {
+    mechanism: 'plain' | 'scram-sha-256' | 'scram-sha-512';
+    username: string;
+    passwordFrom: SecretRef;
+  };
   ssl?: boolean;
 }
 
@@ -190,7 +194,14 @@ export type Remediation = DocBase<'Remediation', RemediationSpec>;
 export type ProcessWatch = DocBase<'ProcessWatch', ProcessWatchSpec>;
 export type HostGroup = DocBase<'HostGroup', HostGroupSpec>;
 
-export type Resource = StreamTarget | Route | AgentVersion | ConfigFile | Remediation | ProcessWatch | HostGroup;
+export type Resource =
+  | StreamTarget
+  | Route
+  | AgentVersion
+  | ConfigFile
+  | Remediation
+  | ProcessWatch
+  | HostGroup;
 
 /** A validated spec tree: every document, indexed by kind, and the repo files that ConfigFiles source. */
 export interface Revision {

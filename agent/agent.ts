@@ -1,0 +1,506 @@
+/**
+ * One agent: the session with the controller (hello, manifests, execs, acks) composed with the local
+ * engine (converge, drift, process watch, remediation, spool). Everything it owes the controller goes
+ * through the spool and leaves it only when acked.
+ */
+import { randomUUID } from 'node:crypto';
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { applyManifestDelta } from '../src/protocol/apply-delta.js';
+import { ERROR_CODES } from '../src/protocol/codes.js';
+import {
+  type HostManifest,
+  itemKey,
+  type ManifestConfigFile,
+  type ManifestProcessWatch,
+} from '../src/protocol/manifest.js';
+import type {
+  AgentFacts,
+  ControllerToAgent,
+  ExecMessage,
+  HostEvent,
+  ItemReport,
+  ManifestMessage,
+  SpooledMessage,
+} from '../src/protocol/messages.js';
+import { AgentConnection } from './connection.js';
+import {
+  agentStartEvent,
+  type Clock,
+  type ConvergeDeps,
+  convergeConfigFile,
+  convergeManifest,
+  type DriftReport,
+  DriftWatcher,
+  type ExecOutcome,
+  type ExecSpec,
+  type Logger,
+  OwnershipLedger,
+  ProcessMonitor,
+  type ProcScanner,
+  probeWatches,
+  type SharedFileWatcher,
+  Spool,
+  TaskLedger,
+} from './engine/index.js';
+import { type Identity, readIdentity, writeIdentity } from './identity.js';
+import { passiveItemReports, processItemReport } from './item-reports.js';
+import { RemediationRunner } from './remediation.js';
+
+export interface AgentConfig {
+  controllerUrl: string;
+  /** The bootstrap token, for enrollment (and re-enrollment after the state dir is lost). */
+  bootstrapToken?: string;
+  /** Agent id on first enrollment; later the id in the state dir wins. Default: the host name. */
+  agentId?: string;
+  stateDir: string;
+  /** `--root`: prefix of every managed path; '' is the real `/`. */
+  root: string;
+  facts: AgentFacts;
+}
+
+/** Parts many agents in one process share (simulate): one file watcher, one /proc scanner. */
+export interface AgentShared {
+  files: SharedFileWatcher;
+  scanner: ProcScanner;
+}
+
+export interface AgentDeps {
+  clock: Clock;
+  logger: Logger;
+  shared: AgentShared;
+  sleep(ms: number): Promise<void>;
+  random(): number;
+  /** Environment scripts run with (default process.env). */
+  baseEnv?: NodeJS.ProcessEnv;
+  /** Called when the controller refused the agent for good (revoked, bad bootstrap token). */
+  onFatal?(reason: string): void;
+}
+
+export type AgentLifecycle = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
+
+/** Refusals after which retrying cannot help; pending approval is retried (an operator may approve). */
+const FATAL_REFUSALS = new Set<string>([ERROR_CODES.badToken, ERROR_CODES.revoked]);
+const MANIFEST_FILE = 'manifest.json';
+/** Wait before re-sending a message the controller failed to store. */
+const HANDLER_RETRY_DELAY_MS = 2_000;
+
+export class Agent {
+  private identity: Identity;
+  private manifest: HostManifest | undefined;
+  private readonly items = new Map<string, ItemReport>();
+  private readonly inFlight = new Set<string>();
+  private window = 1;
+  private welcomed = false;
+  private heartbeat: NodeJS.Timeout | undefined;
+  private applyQueue: Promise<void> = Promise.resolve();
+  private flushing = false;
+  private flushAgain = false;
+  private state: AgentLifecycle = 'starting';
+  private lastRefusal: string | undefined;
+  private lastErrorCode: string | undefined;
+  private readonly connection: AgentConnection;
+  private readonly drift: DriftWatcher;
+  private readonly procs: ProcessMonitor;
+  private readonly remediation: RemediationRunner;
+
+  private constructor(
+    private readonly config: AgentConfig,
+    private readonly deps: AgentDeps,
+    identity: Identity,
+    manifest: HostManifest | undefined,
+    private readonly spool: Spool,
+    private readonly ledger: TaskLedger,
+    private readonly ownership: OwnershipLedger,
+  ) {
+    this.identity = identity;
+    this.manifest = manifest;
+    this.connection = new AgentConnection(
+      { url: config.controllerUrl },
+      {
+        onOpen: () => this.sendHello(),
+        onMessage: (msg) => this.onMessage(msg),
+        onBadFrame: (m) => deps.logger.warn('bad frame from controller', { error: m }),
+        onClose: (code, reason) => this.onClose(code, reason),
+      },
+      { sleep: deps.sleep, random: deps.random },
+    );
+    this.drift = new DriftWatcher({
+      root: config.root,
+      clock: deps.clock,
+      logger: deps.logger,
+      files: deps.shared.files,
+      onDrift: (r) => this.enqueue(() => this.onDrift(r)),
+    });
+    this.procs = new ProcessMonitor({
+      clock: deps.clock,
+      logger: deps.logger,
+      root: config.root,
+      stateDir: config.stateDir,
+      scanner: deps.shared.scanner,
+      baseEnv: deps.baseEnv ?? process.env,
+      onEvent: (e) => void this.onHostEvent(e),
+    });
+    this.remediation = new RemediationRunner({
+      clock: deps.clock,
+      run: (spec) => this.runTask(spec),
+      emit: (msg) => this.send(msg),
+    });
+  }
+
+  /** Opens the state dir (identity, spool, task ledger, ownership, last manifest). */
+  static async create(config: AgentConfig, deps: AgentDeps): Promise<Agent> {
+    await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+    const identity = (await readIdentity(config.stateDir)) ?? {
+      agentId: config.agentId ?? config.facts.name,
+    };
+    const [spool, ledger, ownership, manifest] = await Promise.all([
+      Spool.open(join(config.stateDir, 'spool'), { logger: deps.logger }),
+      TaskLedger.open(join(config.stateDir, 'tasks.log')),
+      OwnershipLedger.open(join(config.stateDir, 'owned.json')),
+      readManifest(config.stateDir),
+    ]);
+    return new Agent(config, deps, identity, manifest, spool, ledger, ownership);
+  }
+
+  get agentId(): string {
+    return this.identity.agentId;
+  }
+
+  get lifecycle(): AgentLifecycle {
+    return this.state;
+  }
+
+  /** Why the controller last refused this agent, if it did. */
+  get refusal(): string | undefined {
+    return this.lastRefusal;
+  }
+
+  /** The manifest applied last. */
+  get currentManifest(): HostManifest | undefined {
+    return this.manifest;
+  }
+
+  /** Starts watching what the held manifest manages and connects to the controller. */
+  async start(): Promise<void> {
+    if (this.manifest) this.watch(this.manifest);
+    this.drift.start();
+    this.procs.start();
+    await this.send({
+      v: 1,
+      type: 'event',
+      id: randomUUID(),
+      event: agentStartEvent(this.deps.clock, {
+        agentVersion: this.config.facts.agentVersion,
+        pid: process.pid,
+      }),
+    });
+    this.state = 'running';
+    this.connection.start();
+  }
+
+  /** Disconnects and closes everything; what is spooled stays for the next start. */
+  async stop(): Promise<void> {
+    if (this.state === 'stopped') return;
+    this.state = 'stopping';
+    clearInterval(this.heartbeat);
+    await this.connection.stop();
+    await this.applyQueue;
+    await this.procs.stop();
+    await this.drift.close();
+    await this.ledger.close();
+    await this.spool.close();
+    this.state = 'stopped';
+  }
+
+  private sendHello(): void {
+    const { credential } = this.identity;
+    this.connection.send({
+      v: 1,
+      type: 'hello',
+      agentId: this.identity.agentId,
+      ...(credential ? { credential } : { bootstrapToken: this.config.bootstrapToken ?? '' }),
+      facts: this.config.facts,
+      manifestHash: this.manifest?.hash ?? '',
+      spoolHighWater: this.spool.highWater(),
+    });
+  }
+
+  /** Decides whether to reconnect after the socket closed. */
+  private onClose(code: number, reason: string): boolean {
+    this.welcomed = false;
+    this.inFlight.clear();
+    clearInterval(this.heartbeat);
+    const refusal = this.lastErrorCode;
+    this.lastErrorCode = undefined;
+    if (code >= 4000) this.deps.logger.warn('controller closed the session', { code, reason });
+    // A credential the controller no longer knows (its store was reset): enroll again if we can.
+    if (refusal === ERROR_CODES.badCredential && this.config.bootstrapToken) {
+      this.identity = { agentId: this.identity.agentId };
+      return true;
+    }
+    if (refusal && (FATAL_REFUSALS.has(refusal) || refusal === ERROR_CODES.badCredential)) {
+      this.state = 'failed';
+      this.deps.onFatal?.(this.lastRefusal ?? `${code} ${reason}`);
+      return false;
+    }
+    return true;
+  }
+
+  private onMessage(msg: ControllerToAgent): void {
+    switch (msg.type) {
+      case 'welcome':
+        void this.onWelcome(msg.credential, msg.heartbeatMs, msg.window);
+        return;
+      case 'manifest':
+        this.enqueue(() => this.onManifest(msg));
+        return;
+      case 'exec':
+        void this.onExec(msg);
+        return;
+      case 'ack':
+        void this.onAck(msg.ids);
+        return;
+      case 'error':
+        if (msg.code === ERROR_CODES.handlerFailed && msg.ref) {
+          this.retryLater(msg.ref);
+          return;
+        }
+        this.lastErrorCode = msg.code;
+        this.lastRefusal = `${msg.code}: ${msg.message}`;
+        this.deps.logger.warn('controller error', { code: msg.code, message: msg.message, ref: msg.ref });
+        return;
+      case 'heartbeat':
+        return;
+    }
+  }
+
+  private async onWelcome(
+    credential: string | undefined,
+    heartbeatMs: number,
+    window: number,
+  ): Promise<void> {
+    if (credential) {
+      this.identity = { agentId: this.identity.agentId, credential };
+      await writeIdentity(this.config.stateDir, this.identity);
+    }
+    this.lastRefusal = undefined;
+    this.window = Math.max(1, window);
+    this.welcomed = true;
+    this.connection.markHealthy();
+    clearInterval(this.heartbeat);
+    this.heartbeat = setInterval(() => {
+      this.connection.send({ v: 1, type: 'heartbeat', time: new Date(this.deps.clock.now()).toISOString() });
+    }, heartbeatMs);
+    this.heartbeat.unref();
+    await this.flush();
+  }
+
+  /** Applies run one at a time, in order. */
+  private enqueue(task: () => Promise<void>): void {
+    this.applyQueue = this.applyQueue.then(task).catch((err: unknown) => {
+      this.deps.logger.error('apply failed', { error: String(err) });
+    });
+  }
+
+  private async onManifest(msg: ManifestMessage): Promise<void> {
+    const target = msg.mode === 'full' ? msg.manifest : applyManifestDelta(this.manifest, msg);
+    if (!target) {
+      await this.send(this.report({ needFull: true }));
+      return;
+    }
+    const previous = this.manifest;
+    const result = await convergeManifest(target, previous, this.convergeDeps());
+    for (const exec of result.execs) await this.send(execResultMessage(exec.taskId, exec.reason, exec));
+    this.manifest = target;
+    await writeManifest(this.config.stateDir, target);
+    this.items.clear();
+    for (const item of [...result.items, ...passiveItemReports(target, this.config.facts.agentVersion)]) {
+      this.items.set(`${item.kind}/${item.name}`, item);
+    }
+    this.watch(target);
+    await this.send(this.report({ pruned: result.pruned }));
+  }
+
+  private watch(manifest: HostManifest): void {
+    this.drift.setItems(manifest.items.filter((i): i is ManifestConfigFile => i.kind === 'ConfigFile'));
+    this.procs.setWatches(manifest.items.filter((i): i is ManifestProcessWatch => i.kind === 'ProcessWatch'));
+    this.remediation.setItems(manifest.items.filter((i) => i.kind === 'Remediation'));
+  }
+
+  private convergeDeps(): ConvergeDeps {
+    return {
+      root: this.config.root,
+      stateDir: this.config.stateDir,
+      clock: this.deps.clock,
+      logger: this.deps.logger,
+      ownership: this.ownership,
+      guard: this.drift,
+      run: (spec) => this.runTask(spec),
+      probe: (watches) =>
+        probeWatches(watches, { scanner: this.deps.shared.scanner, root: this.config.root }),
+    };
+  }
+
+  /** Runs a script at most once per task id (the ledger survives restarts). */
+  private async runTask(spec: ExecSpec): Promise<ExecOutcome> {
+    const { outcome } = await this.ledger.runOnce(spec, {
+      clock: this.deps.clock,
+      logger: this.deps.logger,
+      baseEnv: this.deps.baseEnv ?? process.env,
+      scriptDir: this.config.stateDir,
+    });
+    return outcome;
+  }
+
+  /** A managed file changed by hand: report it, and heal it when the resource's policy says selfHeal. */
+  private async onDrift(r: DriftReport): Promise<void> {
+    const item = this.manifest?.items.find(
+      (i): i is ManifestConfigFile => i.kind === 'ConfigFile' && itemKey(i) === r.key,
+    );
+    if (!item) return;
+    let healed = false;
+    let observedHash = r.observedHash;
+    let message: string | undefined;
+    if (item.selfHeal) {
+      const result = await convergeConfigFile(item, this.convergeDeps());
+      healed = result.state !== 'failed';
+      observedHash = result.observedHash;
+      message = result.message;
+    }
+    const base: ItemReport = {
+      kind: 'ConfigFile',
+      name: item.name,
+      hash: item.hash,
+      state: healed ? 'changed' : 'drifted',
+      observedHash,
+      ...(message ? { message } : { message: healed ? `healed: ${r.detail}` : `drifted: ${r.detail}` }),
+    };
+    this.items.set(r.key, base);
+    const report = this.report({});
+    const drifted = report.items.find((i) => `${i.kind}/${i.name}` === r.key);
+    if (drifted) drifted.drift = { detectedAt: r.detectedAt, healed, detail: r.detail };
+    await this.send(report);
+  }
+
+  private async onHostEvent(event: HostEvent): Promise<void> {
+    await this.send({ v: 1, type: 'event', id: randomUUID(), event });
+    const watch = this.manifest?.items.find(
+      (i): i is ManifestProcessWatch => i.kind === 'ProcessWatch' && itemKey(i) === event.resource,
+    );
+    const status = event.resource ? this.procs.status(event.resource) : undefined;
+    if (watch && status) {
+      this.items.set(itemKey(watch), processItemReport(watch, status));
+      await this.send(this.report({}));
+    }
+    await this.remediation.onEvent(event);
+  }
+
+  private async onExec(msg: ExecMessage): Promise<void> {
+    const outcome = await this.runTask({
+      taskId: msg.taskId,
+      script: msg.script,
+      timeoutMs: msg.timeoutMs,
+      ...(msg.interpreter ? { interpreter: msg.interpreter } : {}),
+      ...(msg.env ? { env: msg.env } : {}),
+      ...(msg.cwd ? { cwd: msg.cwd } : {}),
+    });
+    await this.send(execResultMessage(msg.taskId, msg.reason, outcome));
+  }
+
+  /** The controller could not make a message durable: send it again after a pause (it stays spooled). */
+  private retryLater(id: string): void {
+    const timer = setTimeout(() => {
+      this.inFlight.delete(id);
+      void this.flush();
+    }, HANDLER_RETRY_DELAY_MS);
+    timer.unref();
+  }
+
+  private async onAck(ids: string[]): Promise<void> {
+    for (const id of ids) this.inFlight.delete(id);
+    await this.spool.ack(ids);
+    await this.flush();
+  }
+
+  /** A report of every item's last known state. */
+  private report(extra: {
+    needFull?: boolean;
+    pruned?: string[];
+  }): SpooledMessage & { type: 'report'; items: ItemReport[] } {
+    return {
+      v: 1,
+      type: 'report',
+      id: randomUUID(),
+      manifestHash: this.manifest?.hash ?? '',
+      revision: this.manifest?.revision ?? '',
+      items: [...this.items.values()].map((i) => ({ ...i })),
+      ...(extra.needFull ? { needFull: true } : {}),
+      ...(extra.pruned && extra.pruned.length > 0 ? { pruned: extra.pruned } : {}),
+    };
+  }
+
+  /** Spools a message (durable) and sends what the window allows. */
+  private async send(msg: SpooledMessage): Promise<void> {
+    await this.spool.append(msg);
+    await this.flush();
+  }
+
+  /** Sends pending spooled messages in order while the in-flight window has room. */
+  private async flush(): Promise<void> {
+    if (this.flushing) {
+      this.flushAgain = true;
+      return;
+    }
+    this.flushing = true;
+    try {
+      do {
+        this.flushAgain = false;
+        if (!this.welcomed) return;
+        const room = this.window - this.inFlight.size;
+        if (room <= 0) return;
+        const pending = await this.spool.pending(this.inFlight.size + room);
+        for (const entry of pending) {
+          if (this.inFlight.size >= this.window) break;
+          if (this.inFlight.has(entry.message.id)) continue;
+          if (!this.connection.send(entry.message)) return;
+          this.inFlight.add(entry.message.id);
+        }
+      } while (this.flushAgain);
+    } finally {
+      this.flushing = false;
+    }
+  }
+}
+
+function execResultMessage(taskId: string, reason: string, o: ExecOutcome): SpooledMessage {
+  return {
+    v: 1,
+    type: 'execResult',
+    id: randomUUID(),
+    taskId,
+    reason,
+    exitCode: o.exitCode,
+    signal: o.signal,
+    stdoutTail: o.stdoutTail,
+    stderrTail: o.stderrTail,
+    startedAt: o.startedAt,
+    durationMs: o.durationMs,
+    timedOut: o.timedOut,
+    killed: o.killed,
+  };
+}
+
+async function readManifest(stateDir: string): Promise<HostManifest | undefined> {
+  try {
+    return JSON.parse(await readFile(join(stateDir, MANIFEST_FILE), 'utf8')) as HostManifest;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeManifest(stateDir: string, manifest: HostManifest): Promise<void> {
+  const tmp = join(stateDir, `${MANIFEST_FILE}.tmp`);
+  await writeFile(tmp, JSON.stringify(manifest));
+  await rename(tmp, join(stateDir, MANIFEST_FILE));
+}

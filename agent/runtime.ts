@@ -1,0 +1,36 @@
+/** Builds the shared parts and deps an agent runs with, for the single agent and for simulated fleets. */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { AgentDeps, AgentShared } from './agent.js';
+import { type Logger, ProcScanner, SharedFileWatcher, systemClock } from './engine/index.js';
+
+/** One file watcher and one /proc scanner, shared by every agent in the process. */
+export function createShared(logger: Logger): AgentShared {
+  return { files: new SharedFileWatcher(logger), scanner: new ProcScanner() };
+}
+
+/** Real-clock deps for agents of this process. */
+export function realDeps(logger: Logger, shared: AgentShared, onFatal?: (reason: string) => void): AgentDeps {
+  return {
+    clock: systemClock,
+    logger,
+    shared,
+    sleep: (ms) => sleep(ms, undefined, { ref: false }).then(() => undefined),
+    random: Math.random,
+    ...(onFatal ? { onFatal } : {}),
+  };
+}
+
+/** A logger writing JSON lines to stderr at `level` and above. */
+export function stderrLogger(
+  level: 'debug' | 'info' | 'warn' | 'error' = 'info',
+  fields: Record<string, unknown> = {},
+): Logger {
+  const rank = { debug: 0, info: 1, warn: 2, error: 3 } as const;
+  const log = (lvl: keyof typeof rank) => (msg: string, f?: Record<string, unknown>) => {
+    if (rank[lvl] < rank[level]) return;
+    process.stderr.write(
+      `${JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields, ...f })}\n`,
+    );
+  };
+  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+}

@@ -1,0 +1,104 @@
+/**
+ * The controller's data path: events and data records from agents go through the router to the targets
+ * Git declares. A message is acked to its agent only once every record is written or spooled; before the
+ * first revision there is no router, and messages stay in the agents' spools.
+ */
+import { isAbsolute, join, resolve } from 'node:path';
+import type { DataMessage, DataRecord, EventMessage } from '../protocol/messages.js';
+import { createSecretResolver, type Logger, Router } from '../routing/index.js';
+import type { Revision, StreamTarget } from '../spec/types.js';
+import { selectorMatches } from './select.js';
+
+/** The channel host events travel on. */
+export const EVENTS_CHANNEL = 'events';
+
+export interface DataPathDeps {
+  stateDir: string;
+  logger: Logger;
+  /** Effective labels of a host (its own plus HostGroups'), for route host selectors. */
+  labelsOf(hostId: string): Record<string, string>;
+  env?: NodeJS.ProcessEnv;
+}
+
+export class DataPathNotReadyError extends Error {
+  readonly code = 'data_path_not_ready';
+  constructor() {
+    super('no revision applied yet: records stay in the agent spool until routes are known');
+    this.name = 'DataPathNotReadyError';
+  }
+}
+
+/** A relative file target path lives under the controller's state dir, so a repo cannot aim at /etc. */
+export function resolveTargetPaths(targets: StreamTarget[], stateDir: string): StreamTarget[] {
+  return targets.map((t) => {
+    const file = t.spec.file;
+    if (!file || isAbsolute(file.path)) return t;
+    return { ...t, spec: { ...t.spec, file: { ...file, path: resolve(stateDir, 'targets', file.path) } } };
+  });
+}
+
+/** The records an agent message carries: an event becomes one record on the `events` channel. */
+export function recordsOf(msg: DataMessage | EventMessage, host: DataRecord['host']): DataRecord[] {
+  if (msg.type === 'data') return msg.records;
+  return [{ rid: msg.id, channel: EVENTS_CHANNEL, time: msg.event.time, host, fields: { ...msg.event } }];
+}
+
+export class DataPath {
+  private router: Router | undefined;
+  private applying: Promise<void> = Promise.resolve();
+
+  constructor(private readonly deps: DataPathDeps) {}
+
+  /** Opens or reconfigures the router for a revision's routes and targets (no restart). */
+  apply(revision: Revision): Promise<void> {
+    this.applying = this.applying.then(async () => {
+      const config = {
+        routes: revision.byKind.Route,
+        targets: resolveTargetPaths(revision.byKind.StreamTarget, this.deps.stateDir),
+      };
+      if (this.router) {
+        const report = await this.router.reconfigure(config);
+        this.deps.logger.info('routes reconfigured', {
+          added: report.added,
+          changed: report.changed,
+          removed: report.removed,
+        });
+        return;
+      }
+      this.router = await Router.create(
+        { ...config, stateDir: join(this.deps.stateDir, 'routing') },
+        {
+          hostMatcher: (route) => (rec) =>
+            route.spec.hosts === undefined ||
+            selectorMatches(route.spec.hosts, {
+              name: rec.host.name,
+              ips: [rec.host.ip],
+              cloudId: rec.host.cloudId,
+              labels: this.deps.labelsOf(rec.host.id),
+            }),
+          resolveSecret: createSecretResolver({ env: this.deps.env ?? process.env }),
+          logger: this.deps.logger,
+        },
+      );
+    });
+    return this.applying;
+  }
+
+  /** Routes an agent's records; resolves once they are durable at every matched target (then ack). */
+  async ingest(msg: DataMessage | EventMessage, host: DataRecord['host']): Promise<void> {
+    await this.applying;
+    if (!this.router) throw new DataPathNotReadyError();
+    await this.router.route(recordsOf(msg, host));
+  }
+
+  /** The router, once a revision was applied. */
+  get current(): Router | undefined {
+    return this.router;
+  }
+
+  /** Closes the router, flushing what it can within its drain timeout (the rest stays spooled). */
+  async close(): Promise<void> {
+    await this.applying;
+    await this.router?.close();
+  }
+}

@@ -1,0 +1,123 @@
+/**
+ * The core of the loader: a tree of files -> a valid Revision or every error. A loader caches each spec
+ * file's parse and validation by content hash, so after one file changes only that file is re-done, plus
+ * the cross-reference pass.
+ */
+import { createHash } from 'node:crypto';
+import { crossRefErrors } from './cross-refs.js';
+import { sortSpecErrors } from './issue.js';
+import { type FileResult, loadSpecFile } from './load-file.js';
+import { isSpecFile } from './spec-files.js';
+import { KINDS, type LoadResult, type Resource, type Revision, type SpecError } from './types.js';
+import type { ValidatedDoc } from './validate-doc.js';
+import { type FileJob, loadFilesInWorkers } from './worker-pool.js';
+
+/** Options of one load. */
+export interface LoadOptions {
+  /** The revision id (a Git SHA); default the SHA-256 of the sorted (path, SHA-256 of content) pairs. */
+  id?: string;
+}
+
+/** A loader that remembers per-file results between loads. */
+export interface SpecLoader {
+  /**
+   * Loads a tree (keys are posix paths relative to the tree root) in the calling thread. Resources of
+   * unchanged files are the same objects as in the previous result: treat them as read-only. Do not
+   * modify a Buffer after passing it in (content hashes are remembered per Buffer).
+   */
+  load(tree: ReadonlyMap<string, Buffer>, opts?: LoadOptions): LoadResult;
+  /** Like `load`, but parses changed files on worker threads when there are enough of them. */
+  loadAsync(tree: ReadonlyMap<string, Buffer>, opts?: LoadOptions): Promise<LoadResult>;
+}
+
+/**
+ * Content hashes by buffer: trees handed over again with mostly the same Buffer objects (the usual case
+ * after one file changed) are not hashed again. Buffers must not be modified after they are loaded.
+ */
+const hashes = new WeakMap<Buffer, string>();
+
+function sha256(data: Buffer): string {
+  let hash = hashes.get(data);
+  if (hash === undefined) {
+    hash = createHash('sha256').update(data).digest('hex');
+    hashes.set(data, hash);
+  }
+  return hash;
+}
+
+function buildRevision(id: string, docs: ValidatedDoc[], tree: ReadonlyMap<string, Buffer>): Revision {
+  const resources: Resource[] = [];
+  const files = new Map<string, Buffer>();
+  const byKind = Object.fromEntries(KINDS.map((k) => [k, [] as Resource[]])) as Record<string, Resource[]>;
+  for (const d of docs) {
+    const r = d.resource;
+    if (!r) continue;
+    resources.push(r);
+    byKind[r.kind]?.push(r);
+    const source = r.kind === 'ConfigFile' ? r.spec.source : undefined;
+    const bytes = source === undefined ? undefined : tree.get(source);
+    if (source !== undefined && bytes) files.set(source, bytes);
+  }
+  return { id, resources, byKind: byKind as unknown as Revision['byKind'], files };
+}
+
+interface HashedTree {
+  /** Sorted paths with their content hash. */
+  entries: Array<{ path: string; hash: string; spec: boolean }>;
+  id: string;
+}
+
+function hashTree(tree: ReadonlyMap<string, Buffer>): HashedTree {
+  const id = createHash('sha256');
+  const entries = [...tree.keys()].sort().map((path) => {
+    const hash = sha256(tree.get(path) as Buffer);
+    id.update(`${path}\u0000${hash}\n`);
+    return { path, hash, spec: isSpecFile(path) };
+  });
+  return { entries, id: id.digest('hex') };
+}
+
+/** A loader whose loads re-parse only the files whose content changed since its previous load. */
+export function createSpecLoader(): SpecLoader {
+  let cache = new Map<string, FileResult>();
+
+  const assemble = (tree: ReadonlyMap<string, Buffer>, hashed: HashedTree, opts: LoadOptions): LoadResult => {
+    const next = new Map<string, FileResult>();
+    const docs: ValidatedDoc[] = [];
+    const errors: SpecError[] = [];
+    for (const { path, hash, spec } of hashed.entries) {
+      if (!spec) continue;
+      const cached = cache.get(path);
+      const result = cached?.hash === hash ? cached : loadSpecFile(path, tree.get(path) as Buffer, hash);
+      next.set(path, result);
+      docs.push(...result.docs);
+      errors.push(...result.errors);
+    }
+    cache = next;
+    errors.push(...crossRefErrors(docs, tree));
+    if (errors.length > 0) return { ok: false, errors: sortSpecErrors(errors) };
+    return { ok: true, revision: buildRevision(opts.id ?? hashed.id, docs, tree) };
+  };
+
+  return {
+    load(tree, opts = {}) {
+      return assemble(tree, hashTree(tree), opts);
+    },
+    async loadAsync(tree, opts = {}) {
+      const hashed = hashTree(tree);
+      const jobs: FileJob[] = hashed.entries
+        .filter((e) => e.spec && cache.get(e.path)?.hash !== e.hash)
+        .map((e) => ({ path: e.path, hash: e.hash, content: tree.get(e.path) as Buffer }));
+      const results = await loadFilesInWorkers(jobs);
+      results?.forEach((r, i) => {
+        cache.set((jobs[i] as FileJob).path, r);
+      });
+      return assemble(tree, hashed, opts);
+    },
+  };
+}
+
+/** Loads a tree once, in the calling thread (no cache kept); never throws on user input. */
+export function loadRevision(tree: ReadonlyMap<string, Buffer>, opts?: LoadOptions): LoadResult {
+  return createSpecLoader().load(tree, opts);
+}

@@ -1,0 +1,14 @@
+/** Worker-thread entry: loads the spec files it is sent (see worker-pool.ts) and answers with their results. */
+import { parentPort } from 'node:worker_threads';
+import { loadSpecFile } from './load-file.js';
+import type { WorkerReply, WorkerRequest } from './worker-pool.js';
+
+parentPort?.on('message', (request: WorkerRequest) => {
+  let reply: WorkerReply;
+  try {
+    reply = { id: request.id, results: request.jobs.map((j) => loadSpecFile(j.path, j.content, j.hash)) };
+  } catch (err) {
+    reply = { id: request.id, error: err instanceof Error ? (err.stack ?? err.message) : String(err) };
+  }
+  parentPort?.postMessage(reply);
+});

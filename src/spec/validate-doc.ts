@@ -1,0 +1,113 @@
+/**
+ * One YAML document -> a typed resource, or its errors: literal secrets, apiVersion/kind, the kind's JSON
+ * Schema, normalisation, then the checks a schema cannot express.
+ */
+import { resourceIssues } from './check-doc.js';
+import { didYouMean } from './did-you-mean.js';
+import { type FieldPath, formatFieldPath, isRecord } from './field-path.js';
+import { type Issue, issueToSpecError } from './issue.js';
+import { normalizeResource, type RawDocument } from './normalize.js';
+import type { YamlDocument } from './parse-yaml.js';
+import { schemaIssues } from './schema-errors.js';
+import { validateAgainstSchema } from './schemas.js';
+import { literalSecretIssues } from './secrets.js';
+import { API_VERSION, KINDS, type Kind, type Resource, type SourcePos, type SpecError } from './types.js';
+
+/**
+ * A document after validation, as plain data (it crosses worker threads and stays in the loader's cache
+ * without the YAML tree): its identity when it has one, its resource when valid, and the positions the
+ * cross-reference pass reports at.
+ */
+export interface ValidatedDoc {
+  /** Where the document starts. */
+  pos: SourcePos;
+  kind?: Kind;
+  /** `metadata.name` when it is a string, even if the document is otherwise invalid. */
+  name?: string;
+  resource?: Resource;
+  errors: SpecError[];
+  /** Positions of the fields cross-references point at, by printed path (`spec.targets[0].name`). */
+  refs: Record<string, SourcePos>;
+}
+
+/** The fields of a valid resource that cross-references can point at (besides `metadata.name`). */
+function refPaths(resource: Resource): FieldPath[] {
+  const paths: FieldPath[] = [];
+  if (resource.kind === 'Route') {
+    resource.spec.targets.forEach((t, i) => {
+      paths.push(['spec', 'targets', i, 'name']);
+      if (t.key !== undefined) paths.push(['spec', 'targets', i, 'key']);
+      if (t.topic !== undefined) paths.push(['spec', 'targets', i, 'topic']);
+    });
+  }
+  if (resource.kind === 'ConfigFile' && resource.spec.source !== undefined) paths.push(['spec', 'source']);
+  return paths;
+}
+
+function isKind(value: unknown): value is Kind {
+  return typeof value === 'string' && (KINDS as readonly string[]).includes(value);
+}
+
+function headerIssues(data: Record<string, unknown>): Issue[] {
+  const { apiVersion, kind } = data;
+  if (apiVersion === undefined && kind === undefined) {
+    return [
+      {
+        path: [],
+        message: `document has no apiVersion and kind; every document starts with apiVersion: ${API_VERSION} and a kind`,
+      },
+    ];
+  }
+  const issues: Issue[] = [];
+  if (apiVersion === undefined)
+    issues.push({ path: ['apiVersion'], message: `missing required field "apiVersion" (${API_VERSION})` });
+  if (kind === undefined)
+    issues.push({ path: ['kind'], message: `missing required field "kind" (one of ${KINDS.join(', ')})` });
+  else if (!isKind(kind)) {
+    const hint = typeof kind === 'string' ? didYouMean(kind, KINDS) : '';
+    issues.push({
+      path: ['kind'],
+      message: `unknown kind ${JSON.stringify(kind)}${hint || ` (one of ${KINDS.join(', ')})`}`,
+    });
+    if (apiVersion !== undefined && apiVersion !== API_VERSION) {
+      issues.push({
+        path: ['apiVersion'],
+        message: `must be "${API_VERSION}", not ${JSON.stringify(apiVersion)}`,
+      });
+    }
+  }
+  return issues;
+}
+
+/** Validates and normalises one document; never throws on user input. */
+export function validateDocument(doc: YamlDocument): ValidatedDoc {
+  const { data } = doc;
+  const out: ValidatedDoc = { pos: doc.pos, errors: [], refs: {} };
+  const fail = (issues: Issue[]): ValidatedDoc => {
+    out.errors.push(...issues.map((i) => issueToSpecError(doc, i)));
+    return out;
+  };
+  if (!isRecord(data)) {
+    return fail([
+      { path: [], message: 'a document must be a mapping with apiVersion, kind, metadata and spec' },
+    ]);
+  }
+  if (isKind(data.kind)) out.kind = data.kind;
+  const name = isRecord(data.metadata) ? data.metadata.name : undefined;
+  if (typeof name === 'string') {
+    out.name = name;
+    out.refs['metadata.name'] = doc.locate(['metadata', 'name']);
+  }
+
+  const issues = [...literalSecretIssues(data), ...headerIssues(data)];
+  if (out.kind === undefined) return fail(issues);
+  issues.push(...schemaIssues(validateAgainstSchema(out.kind, data), data, (p) => doc.sourceText(p)));
+  if (issues.length > 0) return fail(issues);
+
+  const resource = normalizeResource(data as unknown as RawDocument, doc.pos);
+  const semantic = resourceIssues(resource);
+  if (semantic.length > 0) return fail(semantic);
+  out.resource = resource;
+  for (const path of refPaths(resource)) out.refs[formatFieldPath(path)] = doc.locate(path);
+  return out;
+}
