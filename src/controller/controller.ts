@@ -142,6 +142,7 @@ export class Controller {
         stateDir: join(options.stateDir, 'source'),
         intervalMs: options.fetchIntervalMs,
         verifySignatures: options.verifySignatures,
+        watchLocal: options.watchLocal,
       },
       { logger: deps.logger },
     );
@@ -230,8 +231,9 @@ export class Controller {
     }
     this.deps.logger.info('revision accepted', { sha: src.sha, message: result.record.message });
     await this.reconciler.setRevision(result.revision);
-    // A target that cannot be opened (a secret not set here, say) must not hold back the hosts.
-    await this.data.apply(result.revision).catch((err: unknown) => {
+    // Not awaited: a target slow to connect must not hold back the hosts (ingest waits for it instead),
+    // and one that cannot be opened (a secret not set here, say) is logged, its records left spooled.
+    void this.data.apply(result.revision).catch((err: unknown) => {
       this.deps.logger.error('routes not applied; records stay spooled on the agents', {
         sha: src.sha,
         error: String(err),

@@ -51,7 +51,7 @@ export class DataPath {
 
   /** Opens or reconfigures the router for a revision's routes and targets (no restart). */
   apply(revision: Revision): Promise<void> {
-    this.applying = this.applying.then(async () => {
+    const next = this.applying.then(async () => {
       const config = {
         routes: revision.byKind.Route,
         targets: resolveTargetPaths(revision.byKind.StreamTarget, this.deps.stateDir),
@@ -81,7 +81,9 @@ export class DataPath {
         },
       );
     });
-    return this.applying;
+    // A failed apply is the caller's to report; the next revision must still get its turn.
+    this.applying = next.catch(() => {});
+    return next;
   }
 
   /** Routes an agent's records; resolves once they are durable at every matched target (then ack). */

@@ -33,6 +33,8 @@ export interface ControllerOptions {
   autoApprove?: boolean;
   /** Accept only commits `git verify-commit` accepts. Default false. */
   verifySignatures?: boolean;
+  /** For a repo on local disk, fetch as soon as its branch ref moves. Default true. */
+  watchLocal?: boolean;
   /** Agent heartbeat interval. Default 10 s. */
   heartbeatMs?: number;
   /** Keep at most this many executions and drift records, each. Default 100,000. */
@@ -57,6 +59,7 @@ export interface CompiledControllerOptions {
   resyncIntervalMs: number;
   autoApprove: boolean;
   verifySignatures: boolean;
+  watchLocal: boolean;
   heartbeatMs: number;
   retentionMaxCount: number;
   retentionMaxAgeMs: number;
@@ -123,6 +126,7 @@ export function compileControllerOptions(
     resyncIntervalMs: opts.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS,
     autoApprove: opts.autoApprove ?? true,
     verifySignatures: opts.verifySignatures ?? false,
+    watchLocal: opts.watchLocal ?? true,
     heartbeatMs: opts.heartbeatMs ?? 10_000,
     retentionMaxCount: opts.retentionMaxCount ?? DEFAULT_RETENTION_MAX_COUNT,
     retentionMaxAgeMs: opts.retentionMaxAgeMs ?? DEFAULT_RETENTION_MAX_AGE_MS,

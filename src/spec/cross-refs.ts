@@ -4,7 +4,7 @@
  */
 import { closestMatch, didYouMean } from './did-you-mean.js';
 import { type FieldPath, formatFieldPath } from './field-path.js';
-import type { SourcePos, SpecError, StreamTarget } from './types.js';
+import type { Route, SourcePos, SpecError, StreamTarget } from './types.js';
 import type { ValidatedDoc } from './validate-doc.js';
 
 function where(p: SourcePos): string {
@@ -16,40 +16,59 @@ function errorAt(d: ValidatedDoc, path: FieldPath, message: string): SpecError {
   return { ...(d.refs[printed] ?? d.pos), path: printed, message };
 }
 
-function duplicateErrors(docs: ValidatedDoc[]): SpecError[] {
-  const errors: SpecError[] = [];
-  const first = new Map<string, SourcePos>();
+/** The documents each check looks at, sorted out in one pass. */
+interface Sorted {
+  routes: Route[];
+  routeDocs: ValidatedDoc[];
+  sources: ValidatedDoc[];
+  targetNames: Set<string>;
+  targets: Map<string, StreamTarget>;
+  duplicates: SpecError[];
+}
+
+function sortDocs(docs: ValidatedDoc[]): Sorted {
+  const out: Sorted = {
+    routes: [],
+    routeDocs: [],
+    sources: [],
+    targetNames: new Set(),
+    targets: new Map(),
+    duplicates: [],
+  };
+  const seen = new Map<string, Map<string, ValidatedDoc>>();
   for (const d of docs) {
-    if (d.kind === undefined || d.name === undefined) continue;
-    const key = `${d.kind}/${d.name}`;
-    const prior = first.get(key);
-    if (prior === undefined) first.set(key, d.refs['metadata.name'] ?? d.pos);
+    const { kind, name, resource } = d;
+    if (kind === undefined || name === undefined) continue;
+    let names = seen.get(kind);
+    if (!names) seen.set(kind, (names = new Map()));
+    const first = names.get(name);
+    if (first === undefined) names.set(name, d);
     else {
-      const message = `duplicate ${d.kind} "${d.name}"; first defined at ${where(prior)}`;
-      errors.push(errorAt(d, ['metadata', 'name'], message));
+      const message = `duplicate ${kind} "${name}"; first defined at ${where(first.refs['metadata.name'] ?? first.pos)}`;
+      out.duplicates.push(errorAt(d, ['metadata', 'name'], message));
     }
+    if (kind === 'StreamTarget') {
+      out.targetNames.add(name);
+      if (resource?.kind === 'StreamTarget') out.targets.set(name, resource);
+    } else if (resource?.kind === 'Route') {
+      out.routes.push(resource);
+      out.routeDocs.push(d);
+    } else if (resource?.kind === 'ConfigFile' && resource.spec.source !== undefined) out.sources.push(d);
   }
-  return errors;
+  return out;
 }
 
 function targetKind(t: StreamTarget): 'redis' | 'kafka' | 'file' {
   return t.spec.redis ? 'redis' : t.spec.kafka ? 'kafka' : 'file';
 }
 
-function routeTargetErrors(docs: ValidatedDoc[]): SpecError[] {
-  const names = new Set<string>();
-  const targets = new Map<string, StreamTarget>();
-  for (const d of docs) {
-    if (d.kind !== 'StreamTarget' || d.name === undefined) continue;
-    names.add(d.name);
-    if (d.resource?.kind === 'StreamTarget') targets.set(d.name, d.resource);
-  }
+function routeTargetErrors({ routes, routeDocs, targetNames, targets }: Sorted): SpecError[] {
   const errors: SpecError[] = [];
-  for (const d of docs) {
-    if (d.resource?.kind !== 'Route') continue;
-    d.resource.spec.targets.forEach((ref, i) => {
-      if (!names.has(ref.name)) {
-        const message = `no StreamTarget "${ref.name}"${didYouMean(ref.name, names)}`;
+  routes.forEach((route, r) => {
+    const d = routeDocs[r] as ValidatedDoc;
+    route.spec.targets.forEach((ref, i) => {
+      if (!targetNames.has(ref.name)) {
+        const message = `no StreamTarget "${ref.name}"${didYouMean(ref.name, targetNames)}`;
         errors.push(errorAt(d, ['spec', 'targets', i, 'name'], message));
         return;
       }
@@ -65,7 +84,7 @@ function routeTargetErrors(docs: ValidatedDoc[]): SpecError[] {
         errors.push(errorAt(d, ['spec', 'targets', i, 'topic'], message));
       }
     });
-  }
+  });
   return errors;
 }
 
@@ -74,11 +93,11 @@ export function isInsideRepo(path: string): boolean {
   return !path.startsWith('/') && path !== '..' && !path.startsWith('../') && path !== '.';
 }
 
-function sourceErrors(docs: ValidatedDoc[], tree: ReadonlyMap<string, Buffer>): SpecError[] {
+function sourceErrors({ sources }: Sorted, tree: ReadonlyMap<string, Buffer>): SpecError[] {
   const errors: SpecError[] = [];
-  for (const d of docs) {
-    if (d.resource?.kind !== 'ConfigFile' || d.resource.spec.source === undefined) continue;
-    const source = d.resource.spec.source;
+  for (const d of sources) {
+    const source = d.resource?.kind === 'ConfigFile' ? d.resource.spec.source : undefined;
+    if (source === undefined) continue;
     if (!isInsideRepo(source)) {
       const message = `"${source}" is outside the repo; name a file relative to the repo root`;
       errors.push(errorAt(d, ['spec', 'source'], message));
@@ -93,5 +112,6 @@ function sourceErrors(docs: ValidatedDoc[], tree: ReadonlyMap<string, Buffer>): 
 
 /** Every cross-document error; `docs` in file order, so "first defined" is the earlier file. */
 export function crossRefErrors(docs: ValidatedDoc[], tree: ReadonlyMap<string, Buffer>): SpecError[] {
-  return [...duplicateErrors(docs), ...routeTargetErrors(docs), ...sourceErrors(docs, tree)];
+  const sorted = sortDocs(docs);
+  return [...sorted.duplicates, ...routeTargetErrors(sorted), ...sourceErrors(sorted, tree)];
 }

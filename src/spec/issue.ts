@@ -3,6 +3,7 @@ import { type FieldPath, formatFieldPath } from './field-path.js';
 import type { PosAnchor, YamlDocument } from './parse-yaml.js';
 import type { SpecError } from './types.js';
 
+/** What is wrong where, in document terms. */
 export interface Issue {
   /** The field the message is about (printed before the message). */
   path: FieldPath;

@@ -22,10 +22,12 @@ export interface FileJob {
   content: Uint8Array;
   hash: string;
 }
+/** A batch of files sent to one worker. */
 export interface WorkerRequest {
   id: number;
   jobs: FileJob[];
 }
+/** A worker's answer to one request: every file's result, or why it failed. */
 export type WorkerReply = { id: number; results: FileResult[] } | { id: number; error: string };
 
 let workers: Worker[] | undefined;

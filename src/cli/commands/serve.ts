@@ -27,6 +27,11 @@ export async function run(input: CommandInput): Promise<CommandResult> {
     verifySignatures: v['verify-signatures'] === true ? true : undefined,
   });
   const logger = jsonLogger((str(v['log-level']) ?? 'info') as LogLevel);
+  // Signals are taken from the start, so a stop during start-up still drains cleanly.
+  const signalled = new Promise<string>((resolve) => {
+    process.once('SIGINT', () => resolve('SIGINT'));
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+  });
   const controller = await Controller.create(options, { logger, api: createControllerApi });
   const addr = await controller.start();
   logger.info('controller running', {
@@ -38,16 +43,8 @@ export async function run(input: CommandInput): Promise<CommandResult> {
     stateDir: options.stateDir,
     store: options.redisUrl ? 'redis' : 'sqlite',
   });
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      logger.info('stopping', { signal });
-      controller.stop().then(resolve, (err: unknown) => {
-        logger.error('stop failed', { error: String(err) });
-        resolve();
-      });
-    };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
-  });
+  const signal = await signalled;
+  logger.info('stopping', { signal });
+  await controller.stop();
   return { exitCode: 0 };
 }

@@ -1,0 +1,200 @@
+#!/usr/bin/env node
+// The demo (`npm run demo`): the controller on a Git repo made from examples/fleet, three local agents
+// with --root sandboxes, a local Redis for the example's stream target when one can be started, and the
+// dashboard. Everything lives under .demo/ and stops on Ctrl-C. `--once` exits after the fleet converged.
+import { execFileSync, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const demo = join(root, '.demo');
+const repo = join(demo, 'fleet-repo');
+const once = process.argv.includes('--once');
+const HOSTS = [
+  { name: 'web-1', ip: '10.0.1.11', labels: '' },
+  { name: 'web-2', ip: '10.0.1.12', labels: 'canary=true' },
+  { name: 'db-1', ip: '10.0.2.21', labels: '' },
+];
+const READY_TIMEOUT_MS = 60_000;
+const children = [];
+
+function git(...args) {
+  return execFileSync('git', args, {
+    cwd: repo,
+    env: {
+      ...process.env,
+      GIT_AUTHOR_NAME: 'demo',
+      GIT_AUTHOR_EMAIL: 'demo@example.com',
+      GIT_COMMITTER_NAME: 'demo',
+      GIT_COMMITTER_EMAIL: 'demo@example.com',
+    },
+  }).toString();
+}
+
+function portFree(port) {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+  });
+}
+
+async function firstFreePort(from) {
+  for (let p = from; p < from + 100; p++) if (await portFree(p)) return p;
+  throw new Error(`no free port in ${from}..${from + 99}`);
+}
+
+function start(name, command, args, env = {}) {
+  const log = openSync(join(demo, `${name}.log`), 'a');
+  const child = spawn(command, args, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', log, log],
+  });
+  child.on('exit', (code, signal) => {
+    if (!stopping) console.error(`demo: ${name} exited (${signal ?? code}); see .demo/${name}.log`);
+  });
+  children.push(child);
+  return child;
+}
+
+function tokens() {
+  const file = join(demo, 'tokens.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
+  const t = {
+    bootstrap: process.env.GSE_BOOTSTRAP_TOKEN ?? randomBytes(24).toString('hex'),
+    admin: process.env.GSE_ADMIN_TOKEN ?? randomBytes(24).toString('hex'),
+  };
+  writeFileSync(file, JSON.stringify(t), { mode: 0o600 });
+  return t;
+}
+
+async function api(base, token, path) {
+  const res = await fetch(`${base}/api/v1/${path}`, { headers: { authorization: `Bearer ${token}` } });
+  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+  return res.json();
+}
+
+async function waitFor(what, check) {
+  const deadline = Date.now() + READY_TIMEOUT_MS;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
+
+let stopping = false;
+async function stop(code = 0) {
+  stopping = true;
+  for (const c of children) c.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 500));
+  process.exit(code);
+}
+process.on('SIGINT', () => stop(0));
+process.on('SIGTERM', () => stop(0));
+
+async function main() {
+  if (!existsSync(join(root, 'dist/src/cli/main.js')))
+    throw new Error('not built: run `npm run build` first');
+  mkdirSync(demo, { recursive: true });
+  if (!existsSync(join(repo, '.git'))) {
+    cpSync(join(root, 'examples/fleet'), repo, { recursive: true });
+    git('init', '-q', '-b', 'main');
+    git('add', '-A');
+    git('commit', '-q', '-m', 'Initial fleet from examples/fleet');
+  }
+  const t = tokens();
+  const port = await firstFreePort(Number(process.env.GSE_DEMO_PORT ?? 7070));
+  const base = `http://127.0.0.1:${port}`;
+
+  // The example routes events to redis://127.0.0.1:6379; start one there if we can, else the target
+  // stays down and its records wait in the controller's spool (which the dashboard shows).
+  let redis = 'not started (port 6379 in use or redis-server missing): the redis-events target spools';
+  if ((await portFree(6379)) && existsSync('/usr/bin/redis-server')) {
+    mkdirSync(join(demo, 'redis'), { recursive: true });
+    start('redis', 'redis-server', [
+      '--port',
+      '6379',
+      '--bind',
+      '127.0.0.1',
+      '--dir',
+      join(demo, 'redis'),
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+    ]);
+    redis = 'redis://127.0.0.1:6379 (stream gse:events)';
+  }
+
+  const cli = join(root, 'dist/src/cli/main.js');
+  start(
+    'controller',
+    process.execPath,
+    [cli, 'serve', '--repo', repo, '--state-dir', join(demo, 'controller'), '--listen', `127.0.0.1:${port}`],
+    {
+      GSE_BOOTSTRAP_TOKEN: t.bootstrap,
+      GSE_ADMIN_TOKEN: t.admin,
+    },
+  );
+  await waitFor('the controller', async () => (await fetch(`${base}/readyz`)).ok);
+
+  const agentMain = join(root, 'dist/agent/main.js');
+  for (const h of HOSTS) {
+    const args = [
+      agentMain,
+      '--controller',
+      `ws://127.0.0.1:${port}/agent`,
+      '--name',
+      h.name,
+      '--ip',
+      h.ip,
+      '--root',
+      join(demo, 'hosts', h.name),
+    ];
+    if (h.labels) args.push('--labels', h.labels);
+    start(h.name, process.execPath, args, { GSE_BOOTSTRAP_TOKEN: t.bootstrap });
+  }
+  const status = await waitFor('the fleet to converge', async () => {
+    const s = await api(base, t.admin, 'status');
+    return s.hosts.connected === HOSTS.length && s.hosts.bySyncState.Synced === HOSTS.length ? s : undefined;
+  });
+
+  console.log(`
+gse-gitops demo: ${HOSTS.length} hosts Synced on ${status.revision.applied.sha.slice(0, 12)}
+
+  Dashboard   ${base}/   (paste the admin token)
+  API         ${base}/api/v1   metrics ${base}/metrics
+  Admin token ${t.admin}
+  Git repo    ${repo}
+  Host roots  ${join(demo, 'hosts')}/<host>/   (logs in .demo/*.log)
+  Redis       ${redis}
+
+Try it (in another shell, from ${root}):
+  export GSE_SERVER=${base} GSE_TOKEN=${t.admin}
+  npx gsectl status
+  npx gsectl get hosts
+  npx gsectl describe host web-1
+  # change the fleet through Git:
+  sed -i 's/Change it through Git/Change it ONLY through Git/' .demo/fleet-repo/config/motd.yaml
+  git -C .demo/fleet-repo commit -qam 'Reword the motd' && npx gsectl sync --wait
+  cat .demo/hosts/web-1/etc/motd
+  # drift: edit a managed file by hand, then look
+  echo oops >> .demo/hosts/web-2/etc/motd; sleep 1; npx gsectl get drift
+  npx gsectl exec --hosts role=web -- uname -a
+
+Ctrl-C stops the controller, the agents and Redis.`);
+  if (once) await stop(0);
+}
+
+main().catch((err) => {
+  console.error(`demo: ${err.message}`);
+  stop(1);
+});
