@@ -358,7 +358,8 @@ export class Agent {
     const item = this.manifest?.items.find(
       (i): i is ManifestConfigFile => i.kind === 'ConfigFile' && itemKey(i) === r.key,
     );
-    if (!item) return;
+    // A report about the content an older manifest wanted is stale: this apply already replaced it.
+    if (!item || r.expectedHash !== item.contentHash) return;
     let healed = false;
     let observedHash = r.observedHash;
     let message: string | undefined;
