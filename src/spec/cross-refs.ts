@@ -40,7 +40,10 @@ function sortDocs(docs: ValidatedDoc[]): Sorted {
     const { kind, name, resource } = d;
     if (kind === undefined || name === undefined) continue;
     let names = seen.get(kind);
-    if (!names) seen.set(kind, (names = new Map()));
+    if (!names) {
+      names = new Map();
+      seen.set(kind, names);
+    }
     const first = names.get(name);
     if (first === undefined) names.set(name, d);
     else {

@@ -59,7 +59,8 @@ function headerIssues(data: Record<string, unknown>): Issue[] {
     ];
   }
   const issues: Issue[] = [];
-  if (apiVersion === undefined)
+  // With a known kind, the kind's schema reports a missing or wrong apiVersion.
+  if (apiVersion === undefined && !isKind(kind))
     issues.push({ path: ['apiVersion'], message: `missing required field "apiVersion" (${API_VERSION})` });
   if (kind === undefined)
     issues.push({ path: ['kind'], message: `missing required field "kind" (one of ${KINDS.join(', ')})` });
