@@ -58,8 +58,10 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'schema',
     summary: 'Print the JSON Schema of a kind (or list the kinds)',
-    usage: 'gsectl schema [KIND]',
-    flags: {},
+    usage: 'gsectl schema [KIND] | gsectl schema --markdown',
+    flags: { markdown: { type: 'boolean' } },
+    details:
+      '--markdown prints the whole spec reference (docs/spec-reference.md is made with it: npm run docs).',
     load: () => import('./commands/schema.js'),
   },
   {

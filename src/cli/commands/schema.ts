@@ -1,45 +1,35 @@
 /** `gsectl schema [KIND]`: print a kind's JSON Schema, or list the kinds and their schema files. */
-import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { KINDS, type Kind } from '../../spec/types.js';
+import { renderSpecReference } from '../../spec/reference-doc.js';
+import { SCHEMA_FILES, schemaDocument } from '../../spec/schemas.js';
+import { KINDS } from '../../spec/types.js';
 import type { CommandInput } from '../commands.js';
 import { type CommandResult, renderTable } from '../output.js';
 
-/** `ConfigFile` -> `config-file.schema.json`. */
-export function schemaFileName(kind: Kind): string {
-  return `${kind.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase()}.schema.json`;
-}
-
-/** The `specs/` folder of this package, found by walking up from this file (works from src and dist). */
-function specsDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(dir, 'specs')) || !existsSync(join(dir, 'package.json'))) {
-    const up = dirname(dir);
-    if (up === dir) throw new Error('cannot find the specs/ folder of gse-gitops');
-    dir = up;
-  }
-  return join(dir, 'specs');
-}
-
-/** Prints the schema of KIND (case-insensitive), or the list of kinds. */
+/** Prints the schema of KIND (case-insensitive; `common` for the shared definitions), or the list of kinds. */
 export async function run(input: CommandInput): Promise<CommandResult> {
   const wanted = input.positionals[0];
+  if (input.values.markdown === true) {
+    const text = renderSpecReference();
+    return { exitCode: 0, data: { markdown: text }, table: () => text.trimEnd() };
+  }
   if (wanted === undefined) {
+    const rows = KINDS.map((k) => ({ kind: k, file: `specs/${SCHEMA_FILES[k]}` }));
     return {
       exitCode: 0,
-      data: KINDS.map((k) => ({ kind: k, file: `specs/${schemaFileName(k)}` })),
+      data: rows,
       table: () =>
         renderTable(
           ['kind', 'schema'],
-          KINDS.map((k) => [k, `specs/${schemaFileName(k)}`]),
+          rows.map((r) => [r.kind, r.file]),
         ),
     };
   }
-  const kind = KINDS.find((k) => k.toLowerCase() === wanted.toLowerCase());
+  const kind =
+    wanted.toLowerCase() === 'common'
+      ? 'common'
+      : KINDS.find((k) => k.toLowerCase() === wanted.toLowerCase());
   if (!kind)
     return { exitCode: 2, stderr: [`gsectl schema: unknown kind "${wanted}"; kinds: ${KINDS.join(', ')}`] };
-  const schema: unknown = JSON.parse(await readFile(join(specsDir(), schemaFileName(kind)), 'utf8'));
+  const schema = schemaDocument(kind);
   return { exitCode: 0, data: schema, table: () => JSON.stringify(schema, null, 2) };
 }
