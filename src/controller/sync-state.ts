@@ -2,8 +2,9 @@
 import type { HostManifest } from '../protocol/manifest.js';
 import type { ItemReport } from '../protocol/messages.js';
 
-export const SYNC_STATES = ['Synced', 'OutOfSync', 'Progressing', 'Failed', 'Unknown'] as const;
-export type SyncState = (typeof SYNC_STATES)[number];
+import type { SyncState } from '../store/types.js';
+
+export { SYNC_STATES, type SyncState } from '../store/types.js';
 
 export interface HostObservation {
   connected: boolean;
