@@ -10,11 +10,15 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const [name, ...args] = process.argv.slice(2);
 const dir = join(root, 'dist', 'bench');
 const available = existsSync(dir)
-  ? readdirSync(dir).filter((f) => f.endsWith('.js') && !f.startsWith('_')).map((f) => f.slice(0, -3))
+  ? readdirSync(dir)
+      .filter((f) => f.endsWith('.js') && !f.startsWith('_'))
+      .map((f) => f.slice(0, -3))
   : [];
 if (!name || !available.includes(name)) {
   console.error(`usage: npm run bench -- NAME [ARGS]\navailable: ${available.join(', ') || '(none built)'}`);
   process.exit(2);
 }
-const child = spawn(process.execPath, ['--expose-gc', join(dir, `${name}.js`), ...args], { stdio: 'inherit' });
+const child = spawn(process.execPath, ['--expose-gc', join(dir, `${name}.js`), ...args], {
+  stdio: 'inherit',
+});
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

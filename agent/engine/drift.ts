@@ -156,6 +156,22 @@ export class DriftWatcher implements WriteGuard {
     void this.check(e, !ok);
   }
 
+  /**
+   * Arms every file not armed yet (at agent start: files an earlier run converged, which no converge will
+   * re-arm while the held manifest stays current). With `report`, a difference found now is drift (an edit
+   * made while the agent was down); without, it is taken as the baseline.
+   */
+  armAll(report: boolean): Promise<void> {
+    const checks: Promise<void>[] = [];
+    for (const e of this.entries.values()) {
+      if (e.armed || e.guards > 0) continue;
+      e.armed = true;
+      this.deps.files.refresh(e.absPath);
+      checks.push(this.check(e, !report));
+    }
+    return Promise.all(checks).then(() => undefined);
+  }
+
   /** Re-hashes every armed file now (what the periodic timer does). */
   async checkAll(): Promise<void> {
     await Promise.all(

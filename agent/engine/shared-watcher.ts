@@ -1,10 +1,14 @@
 /**
  * One chokidar watcher shared by every registrant in the process (many simulated agents), keyed by absolute
- * file path. It watches each file's parent directory (depth 0, every other entry ignored) as well as the file,
- * so a file that is deleted and re-created, or replaced by rename, keeps being seen. A file whose directory
- * does not exist yet is picked up by `refresh` once it does.
+ * file path. It watches each file's parent directory as well as the file, so a file that is deleted and
+ * re-created, or replaced by rename, keeps being seen. A file whose directory does not exist yet is picked up
+ * by `refresh` once it does.
+ *
+ * Directories are watched with a bare `fs.watch` (one inotify watch, events name the entry), not through
+ * chokidar: chokidar re-reads and lstat()s a whole watched directory after every event in it, so writing n
+ * managed files into one directory cost O(n²) lstat calls (seconds for a few hundred files).
  */
-import { existsSync } from 'node:fs';
+import { existsSync, type FSWatcher as DirWatcher, watch as watchDir } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
 import { type Logger, silentLogger } from './deps.js';
@@ -26,7 +30,7 @@ export class SharedFileWatcher implements FileWatcher {
   private readonly listeners = new Map<string, Set<FileListener>>();
   /** Registered files per directory. */
   private readonly dirRefs = new Map<string, number>();
-  private readonly watchedDirs = new Set<string>();
+  private readonly watchedDirs = new Map<string, DirWatcher>();
   /** Files handed to chokidar (so the periodic refresh does not re-add them). */
   private readonly added = new Set<string>();
 
@@ -62,10 +66,7 @@ export class SharedFileWatcher implements FileWatcher {
     if (!this.listeners.has(absPath)) return;
     const dir = dirname(absPath);
     const fsw = this.watcher();
-    if (!this.watchedDirs.has(dir) && existsSync(dir)) {
-      this.watchedDirs.add(dir);
-      fsw.add(dir);
-    }
+    if (!this.watchedDirs.has(dir) && existsSync(dir)) this.watchDirectory(dir);
     if (!this.added.has(absPath) && existsSync(absPath)) {
       this.added.add(absPath);
       fsw.add(absPath);
@@ -78,6 +79,7 @@ export class SharedFileWatcher implements FileWatcher {
     this.fsw = undefined;
     this.listeners.clear();
     this.dirRefs.clear();
+    for (const w of this.watchedDirs.values()) w.close();
     this.watchedDirs.clear();
     this.added.clear();
     await fsw?.close();
@@ -96,7 +98,36 @@ export class SharedFileWatcher implements FileWatcher {
       return;
     }
     this.dirRefs.delete(dir);
-    if (this.watchedDirs.delete(dir)) this.fsw?.unwatch(dir);
+    this.watchedDirs.get(dir)?.close();
+    this.watchedDirs.delete(dir);
+  }
+
+  /** Watches `dir` for entries created, deleted, renamed or changed; only registered files are reported. */
+  private watchDirectory(dir: string): void {
+    let w: DirWatcher;
+    try {
+      w = watchDir(dir, { persistent: false }, (_event, name) => {
+        if (!name) return;
+        const path = join(dir, name.toString());
+        if (!this.listeners.has(path)) return;
+        // Re-created or replaced by rename: chokidar's watch of the old file is stale; watch the new one.
+        if (this.added.has(path) && !existsSync(path)) {
+          this.added.delete(path);
+          this.fsw?.unwatch(path);
+        } else if (!this.added.has(path)) this.refresh(path);
+        this.emit('change', path);
+      });
+    } catch (err) {
+      this.logger.warn('file watcher error', { dir, err: errorText(err) });
+      return;
+    }
+    w.on('error', (err) => {
+      // The directory went away: forget it, so the next refresh watches it again once it is back.
+      this.logger.debug('directory watch ended', { dir, err: errorText(err) });
+      w.close();
+      if (this.watchedDirs.get(dir) === w) this.watchedDirs.delete(dir);
+    });
+    this.watchedDirs.set(dir, w);
   }
 
   private emit(event: FileEvent, absPath: string): void {
@@ -109,7 +140,7 @@ export class SharedFileWatcher implements FileWatcher {
     const fsw = watch([], {
       ignoreInitial: true,
       depth: 0,
-      ignored: (p: string) => !this.listeners.has(p) && !this.watchedDirs.has(p),
+      ignored: (p: string) => !this.listeners.has(p),
     });
     fsw.on('all', (event, path) => {
       // chokidar drops its watch of an unlinked file: let the next refresh add it back once it exists.

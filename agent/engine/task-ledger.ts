@@ -42,6 +42,8 @@ export class TaskLedger {
   private constructor(
     private readonly log: AppendLog,
     private readonly done: Map<string, ExecOutcome>,
+    /** Tasks that were running when the agent stopped (found on open), so the agent can report them. */
+    readonly interrupted: ReadonlyArray<{ taskId: string; outcome: ExecOutcome }> = [],
   ) {}
 
   /** Opens (creating) the ledger file; tasks started but never finished become interrupted. */
@@ -58,9 +60,11 @@ export class TaskLedger {
         done.set(v.id, v.outcome);
       }
     }
+    const interrupted: Array<{ taskId: string; outcome: ExecOutcome }> = [];
     for (const [id, at] of started) {
       const outcome = interruptedOutcome(at);
       done.set(id, outcome);
+      interrupted.push({ taskId: id, outcome });
       await log.append({ t: 'done', id, outcome });
     }
     if (values.length > 2 * maxTasks) {
@@ -69,7 +73,7 @@ export class TaskLedger {
       for (const [id, outcome] of kept) done.set(id, outcome);
       await log.rewrite(kept.map(([id, outcome]) => ({ t: 'done', id, outcome })));
     }
-    return new TaskLedger(log, done);
+    return new TaskLedger(log, done, interrupted);
   }
 
   /** The recorded outcome of `taskId`, if it has run. */

@@ -8,7 +8,15 @@ describe('parseSelectorText', () => {
     { input: '*', selector: { names: ['*'] } },
     { input: 'web-*,name=db-1', selector: { names: ['web-*', 'db-1'] } },
     { input: 'cidr=10.0.0.0/8,cloud=2', selector: { cidrs: ['10.0.0.0/8'], cloudIds: [2] } },
-    { input: 'canary,!legacy', selector: { matchExpressions: [{ key: 'canary', operator: 'Exists' }, { key: 'legacy', operator: 'DoesNotExist' }] } },
+    {
+      input: 'canary,!legacy',
+      selector: {
+        matchExpressions: [
+          { key: 'canary', operator: 'Exists' },
+          { key: 'legacy', operator: 'DoesNotExist' },
+        ],
+      },
+    },
   ];
   it.each(table)('parses $input', ({ input, selector }) => {
     expect(parseSelectorText(input)).toEqual({ ok: true, selector });
