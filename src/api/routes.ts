@@ -271,7 +271,7 @@ export function apiRoutes(c: Controller): Route[] {
         const revision = await c.source.fetchNow();
         if (host !== undefined && !c.hub.session(host))
           throw new HttpError(409, 'not_connected', `host "${host}" is not connected`);
-        const hosts = c.reconciler.forceSync(host === undefined ? undefined : [host]);
+        const hosts = await c.reconciler.forceSync(host === undefined ? undefined : [host]);
         return { revision: revision?.sha ?? null, hosts };
       },
     },

@@ -95,17 +95,19 @@ export class Reconciler {
    * A manual sync: sends the full manifest to the given connected hosts (all when omitted), so each agent
    * re-verifies and re-applies every resource, whatever its selfHeal policy. Returns the hosts sent to.
    */
-  forceSync(hostIds?: string[]): string[] {
-    const sent: string[] = [];
+  async forceSync(hostIds?: string[]): Promise<string[]> {
+    const sent: HostRuntime[] = [];
     for (const host of this.hosts.values()) {
       if (!host.connected || (hostIds && !hostIds.includes(host.facts.id))) continue;
       host.reportedHash = undefined;
       host.sentHash = undefined;
       host.sent.clear();
       this.dispatch(host);
-      sent.push(host.facts.id);
+      sent.push(host);
     }
-    return sent;
+    // Stored as Progressing at once, so `sync --wait` waits for the hosts' reports.
+    for (const host of sent) await this.persist(host);
+    return sent.map((h) => h.facts.id);
   }
 
   /** What the planner could not render for a host. */
