@@ -8,7 +8,7 @@
  * chokidar: chokidar re-reads and lstat()s a whole watched directory after every event in it, so writing n
  * managed files into one directory cost O(n²) lstat calls (seconds for a few hundred files).
  */
-import { existsSync, type FSWatcher as DirWatcher, watch as watchDir } from 'node:fs';
+import { type FSWatcher as DirWatcher, existsSync, watch as watchDir } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
 import { type Logger, silentLogger } from './deps.js';
