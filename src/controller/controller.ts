@@ -17,7 +17,7 @@ import type { Store } from '../store/types.js';
 import { DataPath } from './data-path.js';
 import { ExecService } from './exec-service.js';
 import type { Logger } from './logger.js';
-import { ControllerMetrics } from './metrics.js';
+import { ControllerMetrics, type MetricsView } from './metrics.js';
 import type { CompiledControllerOptions } from './options.js';
 import { Reconciler } from './reconciler.js';
 import { RevisionIngestor } from './revisions.js';
@@ -69,18 +69,7 @@ export class Controller {
     private readonly deps: ControllerDeps & { now: () => number },
   ) {
     this.startedAt = new Date(deps.now()).toISOString();
-    this.metrics = new ControllerMetrics(() => {
-      const bySyncState: Record<string, number> = {
-        Synced: 0,
-        OutOfSync: 0,
-        Progressing: 0,
-        Failed: 0,
-        Unknown: 0,
-      };
-      for (const h of this.reconciler.hostStates())
-        bySyncState[h.syncState] = (bySyncState[h.syncState] ?? 0) + 1;
-      return { hostsBySyncState: bySyncState, agentConnections: this.hub?.sessions().length ?? 0 };
-    });
+    this.metrics = new ControllerMetrics(() => this.metricsView());
     const hubPort = { send: (id: string, msg: Parameters<FleetHub['send']>[1]) => this.hub.send(id, msg) };
     this.reconciler = new Reconciler({
       store,
@@ -160,7 +149,6 @@ export class Controller {
       });
       this.source.onRevision((rev) => this.enqueueRevision(rev));
       this.source.onError((err) => {
-        this.metrics.gitFetchErrors.inc();
         this.deps.logger.warn('git fetch failed', { error: err.message });
       });
       await this.source.start();
@@ -199,6 +187,32 @@ export class Controller {
   /** The lifecycle state. */
   get lifecycle(): ControllerLifecycle {
     return this.state;
+  }
+
+  private metricsView(): MetricsView {
+    const bySyncState: Record<string, number> = {
+      Synced: 0,
+      OutOfSync: 0,
+      Progressing: 0,
+      Failed: 0,
+      Unknown: 0,
+    };
+    for (const h of this.reconciler.hostStates())
+      bySyncState[h.syncState] = (bySyncState[h.syncState] ?? 0) + 1;
+    const git = this.source?.stats() ?? { fetches: 0, fetchErrors: 0, lastFetchMs: null };
+    const router = this.data.current;
+    const stats = router?.stats();
+    const depth = new Map((router?.health() ?? []).map((t) => [t.name, t.spoolDepth]));
+    const targets: MetricsView['targets'] = {};
+    for (const [name, t] of Object.entries(stats?.targets ?? {}))
+      targets[name] = { ...t, spoolDepth: depth.get(name) ?? 0 };
+    return {
+      hostsBySyncState: bySyncState,
+      agentConnections: this.hub?.sessions().length ?? 0,
+      git: { fetches: git.fetches, fetchErrors: git.fetchErrors, lastFetchMs: git.lastFetchMs },
+      routes: stats?.routes ?? {},
+      targets,
+    };
   }
 
   /** Connected hosts with the labels their manifests carry (HostGroups included). */

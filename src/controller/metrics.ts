@@ -1,10 +1,40 @@
 /** The controller's Prometheus metrics (prom-client), in one registry served at /metrics. */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
-export type MetricsSnapshot = () => {
+export interface MetricsView {
   hostsBySyncState: Record<string, number>;
   agentConnections: number;
-};
+  /** Git source counters (fetch attempts, failures, last fetch duration). */
+  git: { fetches: number; fetchErrors: number; lastFetchMs: number | null };
+  /** Router counters by route and by target. */
+  routes: Record<string, { in: number; out: number; filtered: number }>;
+  targets: Record<
+    string,
+    { out: number; spooled: number; retried: number; failed: number; spoolDepth: number }
+  >;
+}
+
+export type MetricsSnapshot = () => MetricsView;
+
+/** A gauge whose samples are read from the live state at scrape time. */
+function liveGauge<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  samples: () => Array<[Partial<Record<L, string>>, number]>,
+): void {
+  new Gauge({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, value] of samples()) this.set(labels, value);
+    },
+  });
+}
 
 export class ControllerMetrics {
   readonly registry = new Registry();
@@ -27,17 +57,6 @@ export class ControllerMetrics {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
-  readonly gitFetchSeconds = new Histogram({
-    name: 'gse_git_fetch_duration_seconds',
-    help: 'Time of git fetches',
-    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-    registers: [this.registry],
-  });
-  readonly gitFetchErrors = new Counter({
-    name: 'gse_git_fetch_errors_total',
-    help: 'Git fetches that failed',
-    registers: [this.registry],
-  });
   readonly revisions = new Counter({
     name: 'gse_revisions_total',
     help: 'Revisions seen from Git, by outcome',
@@ -47,24 +66,35 @@ export class ControllerMetrics {
 
   /** Gauges read at scrape time from the live state, so they are never stale. */
   constructor(snapshot: MetricsSnapshot) {
-    new Gauge({
-      name: 'gse_hosts',
-      help: 'Hosts by sync state',
-      labelNames: ['state'] as const,
-      registers: [this.registry],
-      collect() {
-        this.reset();
-        for (const [state, n] of Object.entries(snapshot().hostsBySyncState)) this.set({ state }, n);
-      },
+    const r = this.registry;
+    liveGauge(r, 'gse_hosts', 'Hosts by sync state', ['state'], () =>
+      Object.entries(snapshot().hostsBySyncState).map(([state, n]) => [{ state }, n]),
+    );
+    liveGauge(r, 'gse_agent_connections', 'Agents connected now', [], () => [
+      [{}, snapshot().agentConnections],
+    ]);
+    liveGauge(r, 'gse_git_fetches_total', 'Git fetch attempts since start', [], () => [
+      [{}, snapshot().git.fetches],
+    ]);
+    liveGauge(r, 'gse_git_fetch_errors_total', 'Git fetches that failed since start', [], () => [
+      [{}, snapshot().git.fetchErrors],
+    ]);
+    liveGauge(r, 'gse_git_last_fetch_seconds', 'Duration of the last git fetch', [], () => {
+      const ms = snapshot().git.lastFetchMs;
+      return ms === null ? [] : [[{}, ms / 1000]];
     });
-    new Gauge({
-      name: 'gse_agent_connections',
-      help: 'Agents connected now',
-      registers: [this.registry],
-      collect() {
-        this.set(snapshot().agentConnections);
-      },
-    });
+    for (const counter of ['in', 'out', 'filtered'] as const) {
+      liveGauge(r, `gse_route_records_${counter}_total`, `Records ${counter} per route`, ['route'], () =>
+        Object.entries(snapshot().routes).map(([route, c]) => [{ route }, c[counter]]),
+      );
+    }
+    for (const counter of ['out', 'spooled', 'retried', 'failed', 'spoolDepth'] as const) {
+      const name =
+        counter === 'spoolDepth' ? 'gse_target_spool_depth' : `gse_target_records_${counter}_total`;
+      liveGauge(r, name, `Target ${counter} (records)`, ['target'], () =>
+        Object.entries(snapshot().targets).map(([target, c]) => [{ target }, c[counter]]),
+      );
+    }
   }
 
   /** The text exposition format. */

@@ -115,6 +115,10 @@ describe('controller on a real git repo', () => {
     const res = await fetch(`${ctl.url}/metrics`);
     const text = await res.text();
     expect(text).toContain('gse_revisions_total{status="rejected"} 1');
+    expect(text).toContain('gse_hosts{state="Synced"} 0');
+    expect(text).toMatch(/^gse_git_fetches_total [1-9]\d*$/m);
+    expect(text).toMatch(/^gse_git_last_fetch_seconds \d/m);
+    expect(text).toContain('gse_agent_connections 0');
     expect((await fetch(`${ctl.url}/healthz`)).status).toBe(200);
     expect((await fetch(`${ctl.url}/readyz`)).status).toBe(200);
   });
