@@ -4,7 +4,7 @@
  * through the spool and leaves it only when acked.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { applyManifestDelta } from '../src/protocol/apply-delta.js';
 import { ERROR_CODES } from '../src/protocol/codes.js';
@@ -44,6 +44,7 @@ import {
   TaskLedger,
 } from './engine/index.js';
 import { type Identity, readIdentity, writeIdentity } from './identity.js';
+import { IngestServer, ingestSocketPath } from './ingest.js';
 import { passiveItemReports, processItemReport } from './item-reports.js';
 import { RemediationRunner } from './remediation.js';
 
@@ -57,6 +58,8 @@ export interface AgentConfig {
   /** `--root`: prefix of every managed path; '' is the real `/`. */
   root: string;
   facts: AgentFacts;
+  /** Local data intake on `<stateDir>/ingest.sock`, plus HTTP on 127.0.0.1 when `httpPort` is set; `false`: off. */
+  ingest?: { httpPort?: number } | false;
 }
 
 /** Parts many agents in one process share (simulate): one file watcher, one /proc scanner. */
@@ -82,6 +85,8 @@ export type AgentLifecycle = 'starting' | 'running' | 'stopping' | 'stopped' | '
 /** Refusals after which retrying cannot help; pending approval is retried (an operator may approve). */
 const FATAL_REFUSALS = new Set<string>([ERROR_CODES.badToken, ERROR_CODES.revoked]);
 const MANIFEST_FILE = 'manifest.json';
+/** The manifest being applied; present on disk only while an apply runs (or was cut short). */
+const PENDING_MANIFEST_FILE = 'manifest.pending.json';
 /** Wait before re-sending a message the controller failed to store. */
 const HANDLER_RETRY_DELAY_MS = 2_000;
 
@@ -96,6 +101,10 @@ export class Agent {
   private applyQueue: Promise<void> = Promise.resolve();
   private flushing = false;
   private flushAgain = false;
+  /** Bumped after each ack is applied, so a flush knows its spool read may list acked messages. */
+  private acksApplied = 0;
+  /** Spool sequence of the last message sent this session; 0 (after a reconnect or a retry) reads from the start. */
+  private sentSeq = 0;
   private state: AgentLifecycle = 'starting';
   private lastRefusal: string | undefined;
   private lastErrorCode: string | undefined;
@@ -103,6 +112,7 @@ export class Agent {
   private readonly drift: DriftWatcher;
   private readonly procs: ProcessMonitor;
   private readonly remediation: RemediationRunner;
+  private ingest: IngestServer | undefined;
 
   private constructor(
     private readonly config: AgentConfig,
@@ -176,6 +186,11 @@ export class Agent {
     return this.lastRefusal;
   }
 
+  /** The local data intake (`ingest.sock`, optional HTTP), once started. */
+  get dataIngest(): IngestServer | undefined {
+    return this.ingest;
+  }
+
   /** The manifest applied last. */
   get currentManifest(): HostManifest | undefined {
     return this.manifest;
@@ -183,7 +198,33 @@ export class Agent {
 
   /** Starts watching what the held manifest manages and connects to the controller. */
   async start(): Promise<void> {
+    if (this.config.ingest !== false) {
+      const { facts } = this.config;
+      this.ingest = await IngestServer.start(
+        { socketPath: ingestSocketPath(this.config.stateDir), httpPort: this.config.ingest?.httpPort },
+        {
+          sink: { append: (msg) => this.send(msg), backlog: () => this.spool.size() },
+          host: () => ({
+            id: this.identity.agentId,
+            name: facts.name,
+            ip: facts.ips[0] ?? '',
+            cloudId: facts.cloudId,
+          }),
+          clock: this.deps.clock,
+          logger: this.deps.logger,
+        },
+      );
+    }
+    const pending = await readManifest(this.config.stateDir, PENDING_MANIFEST_FILE);
     if (this.manifest) this.watch(this.manifest);
+    if (pending) {
+      // The last run died while applying this manifest: finish the apply before anything else.
+      this.enqueue(() => this.apply(pending));
+    } else if (this.manifest) {
+      // The held manifest was fully applied by an earlier run: what differs now was edited while the agent
+      // was down, and is drift like any other.
+      await this.drift.armAll(true);
+    }
     this.drift.start();
     this.procs.start();
     await this.send({
@@ -195,6 +236,10 @@ export class Agent {
         pid: process.pid,
       }),
     });
+    // Tasks cut short when the agent died are reported (killed, not re-run), so none is lost or stays running.
+    for (const t of this.ledger.interrupted) {
+      await this.send(execResultMessage(t.taskId, interruptedReason(t.taskId), t.outcome));
+    }
     this.state = 'running';
     this.connection.start();
   }
@@ -204,6 +249,7 @@ export class Agent {
     if (this.state === 'stopped') return;
     this.state = 'stopping';
     clearInterval(this.heartbeat);
+    await this.ingest?.close();
     await this.connection.stop();
     await this.applyQueue;
     await this.procs.stop();
@@ -230,6 +276,7 @@ export class Agent {
   private onClose(code: number, reason: string): boolean {
     this.welcomed = false;
     this.inFlight.clear();
+    this.sentSeq = 0;
     clearInterval(this.heartbeat);
     const refusal = this.lastErrorCode;
     this.lastErrorCode = undefined;
@@ -309,11 +356,24 @@ export class Agent {
       await this.send(this.report({ needFull: true }));
       return;
     }
+    await this.apply(target);
+  }
+
+  /**
+   * Converges a manifest and reports. The target is written to disk first, as pending, so an agent killed
+   * mid-apply finishes this apply when it restarts instead of trusting a half-applied host.
+   */
+  private async apply(target: HostManifest): Promise<void> {
+    await writeManifest(this.config.stateDir, target, PENDING_MANIFEST_FILE);
     const previous = this.manifest;
+    // The drift watcher must know the files before the converge: its write guard (begin/end) is what arms
+    // a file for drift detection, and it ignores paths it does not know yet.
+    this.drift.setItems(target.items.filter((i): i is ManifestConfigFile => i.kind === 'ConfigFile'));
     const result = await convergeManifest(target, previous, this.convergeDeps());
     for (const exec of result.execs) await this.send(execResultMessage(exec.taskId, exec.reason, exec));
     this.manifest = target;
-    await writeManifest(this.config.stateDir, target);
+    await writeManifest(this.config.stateDir, target, MANIFEST_FILE);
+    await rm(join(this.config.stateDir, PENDING_MANIFEST_FILE), { force: true });
     this.items.clear();
     for (const item of [...result.items, ...passiveItemReports(target, this.config.facts.agentVersion)]) {
       this.items.set(`${item.kind}/${item.name}`, item);
@@ -413,14 +473,22 @@ export class Agent {
   private retryLater(id: string): void {
     const timer = setTimeout(() => {
       this.inFlight.delete(id);
+      this.sentSeq = 0;
       void this.flush();
     }, HANDLER_RETRY_DELAY_MS);
     timer.unref();
   }
 
   private async onAck(ids: string[]): Promise<void> {
-    for (const id of ids) this.inFlight.delete(id);
-    await this.spool.ack(ids);
+    // Out of the spool before out of the window, and a flush that read the spool meanwhile reads it again:
+    // otherwise an acked message can look pending to a concurrent flush and be sent twice.
+    try {
+      await this.spool.ack(ids);
+    } finally {
+      for (const id of ids) this.inFlight.delete(id);
+      this.acksApplied += 1;
+    }
+    this.ingest?.onBacklogShrunk();
     await this.flush();
   }
 
@@ -460,18 +528,33 @@ export class Agent {
         if (!this.welcomed) return;
         const room = this.window - this.inFlight.size;
         if (room <= 0) return;
-        const pending = await this.spool.pending(this.inFlight.size + room);
+        const acks = this.acksApplied;
+        // Only what lies after the last message sent is read back from disk, not the in-flight ones again.
+        const pending = await this.spool.pending(room, this.sentSeq);
+        if (acks !== this.acksApplied) {
+          this.flushAgain = true;
+          continue;
+        }
         for (const entry of pending) {
           if (this.inFlight.size >= this.window) break;
-          if (this.inFlight.has(entry.message.id)) continue;
-          if (!this.connection.send(entry.message)) return;
-          this.inFlight.add(entry.message.id);
+          if (!this.inFlight.has(entry.message.id)) {
+            if (!this.connection.send(entry.message)) return;
+            this.inFlight.add(entry.message.id);
+          }
+          this.sentSeq = entry.seq;
         }
+        // Entries already in flight (after a reset to 0) used up the read: read on while there is room.
+        if (pending.length === room && this.inFlight.size < this.window) this.flushAgain = true;
       } while (this.flushAgain);
     } finally {
       this.flushing = false;
     }
   }
+}
+
+/** The reason of a task from its id: `onChange:<key>@...` and `remediation:<key>@...` carry it; else ad hoc. */
+function interruptedReason(taskId: string): string {
+  return /^((?:onChange|remediation):[^@]+)@/.exec(taskId)?.[1] ?? 'adhoc';
 }
 
 function execResultMessage(taskId: string, reason: string, o: ExecOutcome): SpooledMessage {
@@ -492,16 +575,16 @@ function execResultMessage(taskId: string, reason: string, o: ExecOutcome): Spoo
   };
 }
 
-async function readManifest(stateDir: string): Promise<HostManifest | undefined> {
+async function readManifest(stateDir: string, file = MANIFEST_FILE): Promise<HostManifest | undefined> {
   try {
-    return JSON.parse(await readFile(join(stateDir, MANIFEST_FILE), 'utf8')) as HostManifest;
+    return JSON.parse(await readFile(join(stateDir, file), 'utf8')) as HostManifest;
   } catch {
     return undefined;
   }
 }
 
-async function writeManifest(stateDir: string, manifest: HostManifest): Promise<void> {
-  const tmp = join(stateDir, `${MANIFEST_FILE}.tmp`);
+async function writeManifest(stateDir: string, manifest: HostManifest, file: string): Promise<void> {
+  const tmp = join(stateDir, `${file}.tmp`);
   await writeFile(tmp, JSON.stringify(manifest));
-  await rename(tmp, join(stateDir, MANIFEST_FILE));
+  await rename(tmp, join(stateDir, file));
 }

@@ -1,23 +1,29 @@
 #!/usr/bin/env node
 /**
  * gse-agent: `gse-agent --controller URL --token T [--name N] [--root DIR] [--state-dir D] [--labels k=v,...]`
- * runs one agent; `gse-agent simulate --count N ...` runs N real agents in this process.
+ * runs one agent; `gse-agent simulate --count N ...` runs N real agents in this process;
+ * `gse-agent push --state-dir D [--channel C] < records.jsonl` writes records to an agent's ingest socket.
  * The only place that reads argv, handles signals and exits.
  */
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent } from './agent.js';
 import { collectFacts, parseLabels } from './facts.js';
+import { ingestSocketPath } from './ingest.js';
 import { createShared, realDeps, stderrLogger } from './runtime.js';
 import { simulate } from './simulate.js';
 
 const USAGE = `Usage:
   gse-agent --controller ws://HOST:PORT/agent --token TOKEN [--name NAME] [--root DIR] [--state-dir D]
-            [--labels k=v,...] [--ip IP] [--cloud-id N] [--log-level info]
+            [--labels k=v,...] [--ip IP] [--cloud-id N] [--ingest-http PORT] [--log-level info]
   gse-agent simulate --count N --controller URL --token TOKEN --root DIR [--labels k=v,...]
+  gse-agent push [--state-dir D | --root DIR] [--channel C] < records.jsonl
 
 --token is the bootstrap token (or GSE_BOOTSTRAP_TOKEN); once enrolled, the agent keeps its own credential
-in the state dir (default <root>/var/lib/gse-agent). --root prefixes every managed path.`;
+in the state dir (default <root>/var/lib/gse-agent). --root prefixes every managed path.
+Local programs push JSON lines ({"channel": ..., ...fields}) to <state-dir>/ingest.sock, or with
+--ingest-http PORT as POST http://127.0.0.1:PORT/v1/records; push prints "pushed N records" and exits 1
+when the agent refused some.`;
 
 const FLAGS = {
   controller: { type: 'string' },
@@ -29,6 +35,8 @@ const FLAGS = {
   ip: { type: 'string', multiple: true },
   'cloud-id': { type: 'string' },
   count: { type: 'string' },
+  channel: { type: 'string' },
+  'ingest-http': { type: 'string' },
   'log-level': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -40,7 +48,7 @@ function fail(message: string): never {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const sub = argv[0] === 'simulate' ? argv.shift() : undefined;
+  const sub = argv[0] === 'simulate' || argv[0] === 'push' ? argv.shift() : undefined;
   let values: ReturnType<typeof parseArgs<{ options: typeof FLAGS }>>['values'];
   try {
     ({ values } = parseArgs({ args: argv, options: FLAGS, strict: true }));
@@ -49,6 +57,21 @@ async function main(): Promise<void> {
   }
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (sub === 'push') {
+    const { push } = await import('./push.js');
+    const stateDir = values['state-dir'] ?? join(values.root || '/', 'var/lib/gse-agent');
+    const result = await push({
+      socketPath: ingestSocketPath(stateDir),
+      input: process.stdin,
+      channel: values.channel,
+    });
+    // Input may still be open when the agent closed first; do not wait for it.
+    process.stdin.destroy();
+    for (const e of result.errors) process.stderr.write(`gse-agent push: ${e}\n`);
+    process.stderr.write(`pushed ${result.accepted} records\n`);
+    if (!result.ok) process.exitCode = 1;
     return;
   }
   const controllerUrl = values.controller ?? process.env.GSE_CONTROLLER;
@@ -66,6 +89,9 @@ async function main(): Promise<void> {
   const level = (values['log-level'] ?? 'info') as 'debug' | 'info' | 'warn' | 'error';
   const cloudId = values['cloud-id'] === undefined ? undefined : Number(values['cloud-id']);
   if (cloudId !== undefined && !Number.isInteger(cloudId)) fail('--cloud-id must be an integer');
+  const ingestHttp = values['ingest-http'] === undefined ? undefined : Number(values['ingest-http']);
+  if (ingestHttp !== undefined && !(Number.isInteger(ingestHttp) && ingestHttp >= 0 && ingestHttp < 65536))
+    fail('--ingest-http must be a port number');
 
   if (sub === 'simulate') {
     const count = Number(values.count);
@@ -90,11 +116,18 @@ async function main(): Promise<void> {
     onFatal = resolve;
   });
   const agent = await Agent.create(
-    { controllerUrl: url, bootstrapToken: token, stateDir, root, facts },
+    { controllerUrl: url, bootstrapToken: token, stateDir, root, facts, ingest: { httpPort: ingestHttp } },
     realDeps(logger, shared, onFatal),
   );
   await agent.start();
-  logger.info('agent started', { agentId: agent.agentId, controller: url, root: root || '/', stateDir });
+  logger.info('agent started', {
+    agentId: agent.agentId,
+    controller: url,
+    root: root || '/',
+    stateDir,
+    ingest: ingestSocketPath(stateDir),
+    ...(agent.dataIngest?.httpPort !== undefined ? { ingestHttpPort: agent.dataIngest.httpPort } : {}),
+  });
   const refusal = await Promise.race([waitForSignal().then(() => undefined), refused]);
   await agent.stop();
   await shared.files.close();

@@ -37,9 +37,12 @@ export function resolveTargetPaths(targets: StreamTarget[], stateDir: string): S
   });
 }
 
-/** The records an agent message carries: an event becomes one record on the `events` channel. */
+/**
+ * The records an agent message carries, stamped with the host of the session they came over (an agent
+ * cannot speak for another host); an event becomes one record on the `events` channel.
+ */
 export function recordsOf(msg: DataMessage | EventMessage, host: DataRecord['host']): DataRecord[] {
-  if (msg.type === 'data') return msg.records;
+  if (msg.type === 'data') return msg.records.map((r) => ({ ...r, host }));
   return [{ rid: msg.id, channel: EVENTS_CHANNEL, time: msg.event.time, host, fields: { ...msg.event } }];
 }
 

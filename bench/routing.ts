@@ -1,0 +1,410 @@
+/**
+ * End-to-end data channel throughput: records pushed into the ingest sockets of N simulated agents
+ * (`gse-agent simulate`, one child process), through a controller child process (`gsectl serve` on a git
+ * repo with one route per target), to a Redis stream (its own redis-server, no persistence) and, separately,
+ * to a file target. In the same run, the raw ioredis pipelined XADD rate (batches of 1,000) of the same
+ * payloads, and the ratio. Loss and duplicates are counted by rid after each run. Medians of `--runs`.
+ * Progress goes to stderr; the last stdout line is one JSON object.
+ *
+ * Usage: npm run bench -- routing [--agents 100] [--records 2000] [--runs 3]
+ */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { createReadStream } from 'node:fs';
+import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { parseArgs, promisify } from 'node:util';
+import { Redis } from 'ioredis';
+import { push } from '../agent/push.js';
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const CONTROLLER_MAIN = join(ROOT, 'dist/src/cli/main.js');
+const AGENT_MAIN = join(ROOT, 'dist/agent/main.js');
+const BOOTSTRAP = 'bench-routing-bootstrap-0123456789';
+const ADMIN = 'bench-routing-admin-0123456789abcdef';
+const STREAM_KEY = 'bench:routing';
+const RAW_KEY = 'bench:raw';
+/** Records per raw XADD pipeline and per route batch. */
+const BATCH = 1_000;
+/** Chars of `fields.msg`, so that a record's fields are about 100 bytes of JSON. */
+const MSG_CHARS = 60;
+/** Goal: end to end at least this share of the raw XADD rate. */
+const GOAL_RATIO = 0.5;
+const POLL_MS = 10;
+const READY_TIMEOUT_MS = 60_000;
+const DELIVERY_TIMEOUT_MS = 300_000;
+
+const run = promisify(execFile);
+const log = (msg: string) => process.stderr.write(`${msg}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const { values: args } = parseArgs({
+  options: {
+    agents: { type: 'string', default: '100' },
+    records: { type: 'string', default: '2000' },
+    runs: { type: 'string', default: '3' },
+  },
+});
+const AGENTS = Number(args.agents);
+const PER_AGENT = Number(args.records);
+const RUNS = Number(args.runs);
+const TOTAL = AGENTS * PER_AGENT;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+function child(name: string, argv: string[]): ChildProcess {
+  const c = spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  let tail = '';
+  c.stderr?.on('data', (b: Buffer) => {
+    tail = (tail + b.toString()).slice(-2_000);
+  });
+  c.once('exit', (code, signal) => {
+    if (code && code !== 0) log(`${name} exited ${code ?? signal}: ${tail}`);
+  });
+  return c;
+}
+
+async function stop(c: ChildProcess | undefined, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
+  if (!c || c.exitCode !== null || c.signalCode !== null) return;
+  const exited = new Promise((r) => c.once('exit', r));
+  c.kill(signal);
+  await exited;
+}
+
+async function startRedisServer(port: number): Promise<ChildProcess> {
+  const proc = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let out = '';
+    proc.stdout?.on('data', (b: Buffer) => {
+      out += b.toString();
+      if (out.includes('Ready to accept connections')) resolve();
+    });
+    proc.once('exit', (code) => reject(new Error(`redis-server exited with ${code}: ${out.slice(-500)}`)));
+  });
+  return proc;
+}
+
+async function until(what: string, check: () => Promise<boolean>, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      if (await check()) return;
+    } catch {
+      // not up yet
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(POLL_MS);
+  }
+}
+
+function fleetYaml(redisUrl: string, filePath: string): string {
+  return `apiVersion: gse/v1
+kind: StreamTarget
+metadata: { name: bench-redis }
+spec:
+  redis: { url: "${redisUrl}", mode: stream, key: "${STREAM_KEY}" }
+---
+apiVersion: gse/v1
+kind: StreamTarget
+metadata: { name: bench-file }
+spec:
+  file: { path: "${filePath}", fsync: batch }
+---
+apiVersion: gse/v1
+kind: Route
+metadata: { name: to-redis }
+spec:
+  channel: bench-redis
+  targets: [{ name: bench-redis }]
+  batch: { maxRecords: ${BATCH}, maxDelay: 20ms }
+---
+apiVersion: gse/v1
+kind: Route
+metadata: { name: to-file }
+spec:
+  channel: bench-file
+  targets: [{ name: bench-file }]
+  batch: { maxRecords: ${BATCH}, maxDelay: 20ms }
+`;
+}
+
+/** Each agent's input: PER_AGENT JSON lines of about 100 bytes of fields each. */
+function agentInputs(channel: string, runNo: number): string[] {
+  const msg = 'x'.repeat(MSG_CHARS);
+  return Array.from({ length: AGENTS }, (_, a) => {
+    const lines: string[] = [];
+    for (let i = 0; i < PER_AGENT; i++)
+      lines.push(JSON.stringify({ channel, run: runNo, agent: a + 1, seq: i, level: 'info', msg }));
+    return `${lines.join('\n')}\n`;
+  });
+}
+
+interface Delivery {
+  recordsPerSec: number;
+  /** Seconds until every pusher had its records accepted (spooled by the agents). */
+  pushSecs: number;
+  totalSecs: number;
+  distinct: number;
+  duplicates: number;
+  lost: number;
+}
+
+async function pushAll(sockets: string[], inputs: string[]): Promise<void> {
+  const results = await Promise.all(
+    sockets.map((s, i) => push({ socketPath: s, input: [inputs[i] as string] })),
+  );
+  const bad = results.find((r) => !r.ok || r.accepted !== PER_AGENT);
+  if (bad) throw new Error(`push failed: ${JSON.stringify(bad)}`);
+}
+
+async function timeRedisRun(client: Redis, sockets: string[], runNo: number): Promise<Delivery> {
+  await client.del(STREAM_KEY);
+  const inputs = agentInputs('bench-redis', runNo);
+  const t0 = process.hrtime.bigint();
+  await pushAll(sockets, inputs);
+  const tPushed = process.hrtime.bigint();
+  await until(
+    'every record in the stream',
+    async () => (await client.xlen(STREAM_KEY)) >= TOTAL,
+    DELIVERY_TIMEOUT_MS,
+  );
+  const t1 = process.hrtime.bigint();
+  const rids = new Set<string>();
+  let entries = 0;
+  let start = '-';
+  for (;;) {
+    const page = await client.xrange(STREAM_KEY, start, '+', 'COUNT', 10_000);
+    for (const [, f] of page) {
+      entries++;
+      rids.add(f[1] as string);
+    }
+    if (page.length < 10_000) break;
+    start = `(${(page.at(-1) as [string, string[]])[0]}`;
+  }
+  return delivery(t0, tPushed, t1, rids.size, entries);
+}
+
+async function timeFileRun(
+  api: <T>(path: string) => Promise<T>,
+  sockets: string[],
+  filePath: string,
+  runNo: number,
+): Promise<Delivery> {
+  const written = async () => {
+    const s = await api<{ targets: { name: string; written: number }[] }>('/api/v1/status');
+    return s.targets.find((t) => t.name === 'bench-file')?.written ?? 0;
+  };
+  const base = await written();
+  const inputs = agentInputs('bench-file', runNo);
+  const t0 = process.hrtime.bigint();
+  await pushAll(sockets, inputs);
+  const tPushed = process.hrtime.bigint();
+  await until('every record in the file', async () => (await written()) >= base + TOTAL, DELIVERY_TIMEOUT_MS);
+  const t1 = process.hrtime.bigint();
+  const rids = new Set<string>();
+  let lines = 0;
+  const marker = `"run":${runNo},`;
+  for await (const line of createInterface({ input: createReadStream(filePath) })) {
+    if (!line.includes(marker)) continue;
+    lines++;
+    rids.add((JSON.parse(line) as { rid: string }).rid);
+  }
+  return delivery(t0, tPushed, t1, rids.size, lines);
+}
+
+function delivery(t0: bigint, tPushed: bigint, t1: bigint, distinct: number, entries: number): Delivery {
+  const secs = (a: bigint, b: bigint) => Number(b - a) / 1e9;
+  return {
+    recordsPerSec: Math.round(TOTAL / secs(t0, t1)),
+    pushSecs: Number(secs(t0, tPushed).toFixed(3)),
+    totalSecs: Number(secs(t0, t1).toFixed(3)),
+    distinct,
+    duplicates: entries - distinct,
+    lost: TOTAL - distinct,
+  };
+}
+
+async function timeRawXadd(client: Redis): Promise<number> {
+  await client.del(RAW_KEY);
+  const msg = 'x'.repeat(MSG_CHARS);
+  const host = { id: 'sim-1', name: 'sim-1', ip: '127.1.0.1', cloudId: 0 };
+  const t0 = process.hrtime.bigint();
+  for (let b = 0; b < TOTAL; b += BATCH) {
+    const p = client.pipeline();
+    for (let i = b; i < Math.min(TOTAL, b + BATCH); i++) {
+      const rid = `sim-1-raw-${i}`;
+      const rec = {
+        rid,
+        channel: 'bench-redis',
+        time: new Date().toISOString(),
+        host,
+        fields: { seq: i, msg },
+      };
+      p.xadd(RAW_KEY, '*', 'rid', rid, 'data', JSON.stringify(rec));
+    }
+    const replies = await p.exec();
+    if (!replies || replies.some(([err]) => err)) throw new Error('XADD pipeline failed');
+  }
+  const rate = TOTAL / (Number(process.hrtime.bigint() - t0) / 1e9);
+  await client.del(RAW_KEY);
+  return Math.round(rate);
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] as number;
+}
+
+async function main(): Promise<void> {
+  const loadStart = loadavg().map((x) => Number(x.toFixed(2)));
+  const work = await mkdtemp(join(tmpdir(), 'gse-bench-rt-'));
+  const procs: ChildProcess[] = [];
+  let redisProc: ChildProcess | undefined;
+  let client: Redis | undefined;
+  try {
+    const redisPort = await freePort();
+    redisProc = await startRedisServer(redisPort);
+    const redisUrl = `redis://127.0.0.1:${redisPort}`;
+    client = new Redis(redisUrl);
+    const filePath = join(work, 'out', 'records.jsonl');
+    const repo = join(work, 'repo');
+    await mkdir(join(repo, 'fleet'), { recursive: true });
+    await writeFile(join(repo, 'fleet', 'bench.yaml'), fleetYaml(redisUrl, filePath));
+    const git = (...a: string[]) =>
+      run('git', ['-c', 'user.name=bench', '-c', 'user.email=bench@example.com', ...a], { cwd: repo });
+    await git('init', '-q', '-b', 'main');
+    await git('add', '-A');
+    await git('commit', '-q', '-m', 'bench routes');
+
+    const port = await freePort();
+    const api = async <T>(path: string): Promise<T> => {
+      const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
+      if (!res.ok) throw new Error(`${path}: ${res.status}`);
+      return (await res.json()) as T;
+    };
+    procs.push(
+      child('controller', [
+        CONTROLLER_MAIN,
+        'serve',
+        '--repo',
+        repo,
+        '--path',
+        'fleet',
+        '--listen',
+        `127.0.0.1:${port}`,
+        '--state-dir',
+        join(work, 'ctl'),
+        '--bootstrap-token',
+        BOOTSTRAP,
+        '--admin-token',
+        ADMIN,
+        '--log-level',
+        'warn',
+      ]),
+    );
+    await until(
+      'controller with routes',
+      async () => (await api<{ targets: unknown[] }>('/api/v1/status')).targets.length === 2,
+      READY_TIMEOUT_MS,
+    );
+    const fleetRoot = join(work, 'f');
+    procs.push(
+      child('simulate', [
+        AGENT_MAIN,
+        'simulate',
+        '--count',
+        String(AGENTS),
+        '--controller',
+        `ws://127.0.0.1:${port}/agent`,
+        '--token',
+        BOOTSTRAP,
+        '--root',
+        fleetRoot,
+        '--log-level',
+        'warn',
+      ]),
+    );
+    const sockets = Array.from({ length: AGENTS }, (_, i) =>
+      join(fleetRoot, `sim-${i + 1}`, '.gse-agent', 'ingest.sock'),
+    );
+    await until(
+      `${AGENTS} agents connected`,
+      async () => (await api<{ hosts: { connected: number } }>('/api/v1/status')).hosts.connected >= AGENTS,
+      READY_TIMEOUT_MS,
+    );
+    await until(
+      'every ingest socket',
+      () => Promise.all(sockets.map((s) => access(s))).then(() => true),
+      10_000,
+    );
+    log(`routing: ${AGENTS} agents x ${PER_AGENT} records = ${TOTAL} per run, ${RUNS} runs`);
+
+    const raw: number[] = [];
+    const viaRedis: Delivery[] = [];
+    const viaFile: Delivery[] = [];
+    for (let r = 1; r <= RUNS; r++) {
+      raw.push(await timeRawXadd(client));
+      log(`run ${r}: raw XADD ${raw.at(-1)}/s`);
+      viaRedis.push(await timeRedisRun(client, sockets, r));
+      log(`run ${r}: agents -> controller -> redis ${JSON.stringify(viaRedis.at(-1))}`);
+      viaFile.push(await timeFileRun(api, sockets, filePath, r));
+      log(`run ${r}: agents -> controller -> file ${JSON.stringify(viaFile.at(-1))}`);
+    }
+    const med = {
+      rawXadd: median(raw),
+      endToEndRedis: median(viaRedis.map((d) => d.recordsPerSec)),
+      endToEndFile: median(viaFile.map((d) => d.recordsPerSec)),
+    };
+    const ratio = Number((med.endToEndRedis / med.rawXadd).toFixed(3));
+    const all = [...viaRedis, ...viaFile];
+    const result = {
+      bench: 'routing',
+      agents: AGENTS,
+      recordsPerAgent: PER_AGENT,
+      recordsPerRun: TOTAL,
+      runs: RUNS,
+      batch: BATCH,
+      unit: 'records/s',
+      medians: med,
+      ratioEndToEndRedisToRawXadd: ratio,
+      goalRatio: GOAL_RATIO,
+      goalMet: ratio >= GOAL_RATIO,
+      lost: all.reduce((n, d) => n + d.lost, 0),
+      duplicates: all.reduce((n, d) => n + d.duplicates, 0),
+      samples: { rawXadd: raw, endToEndRedis: viaRedis, endToEndFile: viaFile },
+      node: process.version,
+      cpus: cpus().length,
+      loadAvg: { start: loadStart, end: loadavg().map((x) => Number(x.toFixed(2))) },
+    };
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    client?.disconnect();
+    for (const p of procs.reverse()) await stop(p);
+    await stop(redisProc);
+    await rm(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  log(`routing failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+  process.exit(1);
+});
