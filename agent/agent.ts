@@ -39,13 +39,14 @@ import {
   ProcessMonitor,
   type ProcScanner,
   probeWatches,
+  processItemReport,
   type SharedFileWatcher,
   Spool,
   TaskLedger,
 } from './engine/index.js';
 import { type Identity, readIdentity, writeIdentity } from './identity.js';
 import { IngestServer, ingestSocketPath } from './ingest.js';
-import { passiveItemReports, processItemReport } from './item-reports.js';
+import { passiveItemReports } from './item-reports.js';
 import { RemediationRunner } from './remediation.js';
 
 export interface AgentConfig {

@@ -1,7 +1,6 @@
 /** Reports for the manifest items the converge loop does not apply itself: agent version and remediations. */
-import type { HostManifest, ManifestProcessWatch } from '../src/protocol/manifest.js';
+import type { HostManifest } from '../src/protocol/manifest.js';
 import type { ItemReport } from '../src/protocol/messages.js';
-import type { ProbeResult } from './engine/index.js';
 
 /**
  * AgentVersion is ok when this agent runs the declared version; otherwise it is reported failed with the
@@ -33,18 +32,4 @@ export function passiveItemReports(manifest: HostManifest, runningVersion: strin
     }
   }
   return reports;
-}
-
-/** A ProcessWatch's report from a probe: running is ok; down is ok when only observed, failed when it must run. */
-export function processItemReport(watch: ManifestProcessWatch, probe: ProbeResult): ItemReport {
-  const failed = probe.error !== undefined || (!probe.running && watch.ensure === 'running');
-  const message = probe.error ?? (probe.running ? undefined : 'not running');
-  return {
-    kind: 'ProcessWatch',
-    name: watch.name,
-    hash: watch.hash,
-    state: failed ? 'failed' : 'ok',
-    process: { running: probe.running, pids: probe.pids },
-    ...(message !== undefined ? { message } : {}),
-  };
 }

@@ -141,17 +141,19 @@ async function processReports(manifest: HostManifest, deps: ConvergeDeps): Promi
   const watches = processWatches(manifest);
   if (watches.length === 0 || !deps.probe) return [];
   const results = await deps.probe(watches);
-  return watches.map((w) => {
-    const r = results.get(itemKey(w)) ?? { running: false, pids: [] };
-    const failed = r.error !== undefined || (!r.running && w.ensure === 'running');
-    const message = r.error ?? (r.running ? undefined : 'not running');
-    return {
-      kind: 'ProcessWatch',
-      name: w.name,
-      hash: w.hash,
-      state: failed ? 'failed' : 'ok',
-      process: { running: r.running, pids: r.pids },
-      ...(message !== undefined ? { message } : {}),
-    };
-  });
+  return watches.map((w) => processItemReport(w, results.get(itemKey(w)) ?? { running: false, pids: [] }));
+}
+
+/** A ProcessWatch's report from a probe: running is ok; down is ok when only observed, failed when it must run. */
+export function processItemReport(watch: ManifestProcessWatch, probe: ProbeResult): ItemReport {
+  const failed = probe.error !== undefined || (!probe.running && watch.ensure === 'running');
+  const message = probe.error ?? (probe.running ? undefined : 'not running');
+  return {
+    kind: 'ProcessWatch',
+    name: watch.name,
+    hash: watch.hash,
+    state: failed ? 'failed' : 'ok',
+    process: { running: probe.running, pids: probe.pids },
+    ...(message !== undefined ? { message } : {}),
+  };
 }
