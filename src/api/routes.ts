@@ -4,12 +4,20 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Controller, factsOf } from '../controller/controller.js';
 import { parseSelectorText } from '../controller/selector-text.js';
 import type { ItemReport } from '../protocol/messages.js';
+import { buildQueryRoute, buildQueryStreamTo } from '../routing/index.js';
 import { parseGitWebhook } from '../source/webhook.js';
 import { SYNC_STATES, type SyncState } from '../store/types.js';
 import { createApiHandler } from './app.js';
 import { type ApiToken, hashToken, TokenAuthenticator } from './auth.js';
 import { DASHBOARD_HTML } from './dashboard.js';
-import { type FleetHostView, getAgentStatus, getProcStatus, listAgentState } from './gse-status.js';
+import {
+  type FleetHostView,
+  GSE_BAD_REQUEST,
+  getAgentStatus,
+  getProcStatus,
+  gseOk,
+  listAgentState,
+} from './gse-status.js';
 import { badRequest, HttpError, notFound } from './http-error.js';
 import { HANDLED, type RequestContext, type Route } from './router.js';
 
@@ -307,12 +315,73 @@ export function apiRoutes(c: Controller): Route[] {
       for (const h of c.reconciler.hostStates()) reports.set(h.hostId, c.reconciler.reportedItems(h.hostId));
       return fn(body, fleetView(c, reports));
     };
+  // Data routes answer from the Route and StreamTarget specs of the applied revision (GSE.md §3).
+  const condition = async (ctx: RequestContext): Promise<Record<string, unknown>> => {
+    const body = (await ctx.json()) as { condition?: unknown };
+    return typeof body.condition === 'object' && body.condition !== null
+      ? (body.condition as Record<string, unknown>)
+      : {};
+  };
+  const revision = () => c.reconciler.current?.byKind ?? { Route: [], StreamTarget: [] };
   routes.push(
+    {
+      method: 'POST',
+      pattern: '/api/v1/gse/query_route',
+      role: 'viewer',
+      handler: async (ctx) => {
+        const cond = await condition(ctx);
+        const channelId = cond.channel_id === undefined ? undefined : Number(cond.channel_id);
+        if (channelId !== undefined && !Number.isInteger(channelId))
+          return gseError(`condition.channel_id: "${String(cond.channel_id)}" is not an integer`);
+        const { Route, StreamTarget } = revision();
+        const data = buildQueryRoute(Route, StreamTarget, {
+          channel_id: channelId,
+          plat_name: typeof cond.plat_name === 'string' ? cond.plat_name : undefined,
+        });
+        if (channelId !== undefined && data.length === 0)
+          return {
+            result: false,
+            code: GSE_ROUTE_NOT_FOUND,
+            message: `route ${channelId} not found`,
+            data: null,
+          };
+        return gseOk(data);
+      },
+    },
+    {
+      method: 'POST',
+      pattern: '/api/v1/gse/query_streamto',
+      role: 'viewer',
+      handler: async (ctx) => {
+        const cond = await condition(ctx);
+        const id = cond.stream_to_id === undefined ? undefined : Number(cond.stream_to_id);
+        if (id !== undefined && !Number.isInteger(id))
+          return gseError(`condition.stream_to_id: "${String(cond.stream_to_id)}" is not an integer`);
+        const label =
+          typeof cond.label === 'object' && cond.label !== null
+            ? (cond.label as Record<string, unknown>)
+            : undefined;
+        return gseOk(
+          buildQueryStreamTo(revision().StreamTarget, {
+            stream_to_id: id,
+            plat_name: typeof cond.plat_name === 'string' ? cond.plat_name : undefined,
+            label,
+          }),
+        );
+      },
+    },
     { method: 'POST', pattern: '/api/v1/gse/get_agent_status', role: 'viewer', handler: gse(getAgentStatus) },
     { method: 'POST', pattern: '/api/v1/gse/list_agent_state', role: 'viewer', handler: gse(listAgentState) },
     { method: 'POST', pattern: '/api/v1/gse/get_proc_status', role: 'viewer', handler: gse(getProcStatus) },
   );
   return routes;
+}
+
+/** GSE's code for a route that does not exist (GSE.md §2.2). */
+const GSE_ROUTE_NOT_FOUND = 1014505;
+
+function gseError(message: string) {
+  return { result: false, code: GSE_BAD_REQUEST, message, data: null };
 }
 
 function strip<T extends { credentialHash: string }>(rec: T): Omit<T, 'credentialHash'> {
