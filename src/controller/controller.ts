@@ -152,7 +152,11 @@ export class Controller {
         this.deps.logger.warn('git fetch failed', { error: err.message });
       });
       await this.source.start();
-      this.every(this.options.resyncIntervalMs, () => this.reconciler.resync());
+      this.every(this.options.resyncIntervalMs, async () => {
+        const silent = this.hub.sessions().filter((x) => x.status === 'Unknown');
+        await this.reconciler.setSilent(new Set(silent.map((x) => x.agentId)));
+        await this.reconciler.resync();
+      });
       this.every(RETENTION_INTERVAL_MS, () => this.applyRetention());
       this.state = 'running';
       return this.server.address() as AddressInfo;

@@ -40,6 +40,8 @@ export const MAX_RETRY_DELAY_MS = 5 * 60_000;
 interface HostRuntime {
   facts: HostFacts;
   connected: boolean;
+  /** Connected, but its heartbeat is overdue: state Unknown until it is heard from again. */
+  silent?: boolean;
   firstSeen: string;
   lastSeen: string;
   desired?: HostManifest;
@@ -189,6 +191,7 @@ export class Reconciler {
     }
     host.facts = facts;
     host.connected = true;
+    host.silent = false;
     host.lastSeen = nowIso;
     // What the agent says it holds is the truth; forget what we sent to a previous session.
     host.reportedHash = heldHash || undefined;
@@ -212,6 +215,16 @@ export class Reconciler {
   touch(hostId: string): void {
     const host = this.hosts.get(hostId);
     if (host) host.lastSeen = new Date(this.deps.now()).toISOString();
+  }
+
+  /** Sets which connected hosts have gone silent (heartbeat overdue); their state is Unknown meanwhile. */
+  async setSilent(silentIds: ReadonlySet<string>): Promise<void> {
+    for (const host of this.hosts.values()) {
+      const silent = host.connected && silentIds.has(host.facts.id);
+      if (Boolean(host.silent) === silent) continue;
+      host.silent = silent;
+      await this.persist(host);
+    }
   }
 
   /** A report from an agent: record per-resource state and drift; retry or re-send as needed. */
@@ -301,7 +314,7 @@ export class Reconciler {
 
   private syncStateOf(host: HostRuntime): SyncState {
     return hostSyncState({
-      connected: host.connected,
+      connected: host.connected && !host.silent,
       desired: host.desired,
       sentHash: host.sentHash,
       reportedHash: host.reportedHash,
