@@ -3,6 +3,7 @@
  * changed), prunes files that left, and probes ProcessWatches; returns per-item reports for the controller.
  * Deciding is in plan-files.ts; this is the thin acting loop.
  */
+import { access } from 'node:fs/promises';
 import {
   type HostManifest,
   itemKey,
@@ -70,6 +71,23 @@ export async function convergeManifest(
   const plan = planFileActions(manifest, previous, deps.ownership.paths());
   const items: ItemReport[] = [];
   const execs: ReasonedExecOutcome[] = [];
+  // The files this apply will create are owned before any is written, in one durable write instead of one
+  // per file (a crash in between leaves an owned absent path, never an unowned created file).
+  const absent = await Promise.all(
+    plan.apply.map(async (f) => {
+      let abs: string;
+      try {
+        abs = resolveManaged(deps.root, f.path);
+      } catch {
+        return undefined; // reported by the apply itself
+      }
+      return access(abs).then(
+        () => undefined,
+        () => f.path,
+      );
+    }),
+  );
+  await deps.ownership.addAll(absent.filter((p): p is string => p !== undefined));
   for (const file of plan.apply) {
     const result = await convergeConfigFile(file, deps);
     const report: ItemReport = {

@@ -51,6 +51,17 @@ export class OwnershipLedger {
     return this.persist();
   }
 
+  /** Records several created paths in one durable write (a converge declares its new files up front). */
+  addAll(paths: Iterable<string>): Promise<void> {
+    let added = false;
+    for (const p of paths) {
+      if (this.owned.has(p)) continue;
+      this.owned.add(p);
+      added = true;
+    }
+    return added ? this.persist() : this.writes;
+  }
+
   /** Forgets `path` (after pruning it); durable when it resolves. */
   remove(path: string): Promise<void> {
     if (!this.owned.delete(path)) return this.writes;
