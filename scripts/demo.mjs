@@ -4,7 +4,7 @@
 // dashboard. Everything lives under .demo/ and stops on Ctrl-C. `--once` exits after the fleet converged.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -91,10 +91,26 @@ async function waitFor(what, check) {
 }
 
 let stopping = false;
+const STOP_GRACE_MS = 10_000;
 async function stop(code = 0) {
   stopping = true;
-  for (const c of children) c.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 500));
+  const alive = children.filter((c) => c.exitCode === null && c.signalCode === null);
+  const exited = Promise.all(alive.map((c) => new Promise((r) => c.once('exit', r))));
+  for (const c of alive) c.kill('SIGTERM');
+  // The controller drains its target spools on the way out; give it a moment, then make sure.
+  const timer = setTimeout(() => {
+    for (const c of alive) c.kill('SIGKILL');
+  }, STOP_GRACE_MS);
+  await exited;
+  clearTimeout(timer);
+  // The example's ProcessWatch keeps a stand-in collector running (services outlive their agent by
+  // design); the demo started them, so it stops them.
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('gse-log-collector'))
+        process.kill(Number(pid), 'SIGTERM');
+    } catch {}
+  }
   process.exit(code);
 }
 process.on('SIGINT', () => stop(0));
