@@ -54,6 +54,8 @@ interface HostRuntime {
   reportedRevision?: string;
   lastReportAt?: string;
   items: ItemReport[];
+  /** A report arrived since this controller started: `items` says how each resource is. */
+  itemsKnown: boolean;
   retry?: { attempts: number; nextAt: number };
   syncState: SyncState;
 }
@@ -144,6 +146,7 @@ export class Reconciler {
           planErrors: [],
           sent: new Map(),
           items: [],
+          itemsKnown: false,
           syncState: 'Unknown',
           reportedHash: h.reportedHash,
           reportedRevision: h.revision,
@@ -183,6 +186,7 @@ export class Reconciler {
         planErrors: [],
         sent: new Map(),
         items: [],
+        itemsKnown: false,
         syncState: 'Unknown',
         reportedHash: stored?.reportedHash,
         reportedRevision: stored?.revision,
@@ -193,8 +197,10 @@ export class Reconciler {
     host.connected = true;
     host.silent = false;
     host.lastSeen = nowIso;
-    // What the agent says it holds is the truth; forget what we sent to a previous session.
-    host.reportedHash = heldHash || undefined;
+    // What the agent says it holds is the truth; forget what we sent to a previous session. When this
+    // controller has no report of the host's resources yet (it restarted), the full manifest goes out
+    // anyway: the agent re-verifies and reports, rather than the host staying Progressing.
+    host.reportedHash = host.itemsKnown ? heldHash || undefined : undefined;
     host.sentHash = undefined;
     host.retry = undefined;
     this.replan(host);
@@ -246,6 +252,7 @@ export class Reconciler {
     host.reportedHash = report.manifestHash;
     host.reportedRevision = report.revision;
     host.items = report.items;
+    host.itemsKnown = true;
     if (host.sentHash === report.manifestHash) host.sentHash = undefined;
     // Manifests older than the one reported can no longer be the base of a delta.
     for (const hash of host.sent.keys()) if (hash !== report.manifestHash) host.sent.delete(hash);
