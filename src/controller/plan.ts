@@ -32,7 +32,9 @@ export interface Plan {
 /** Labels a host ends up with: those of every HostGroup that matches it (in name order), then its own. */
 export function effectiveLabels(host: HostFacts, groups: HostGroup[]): Record<string, string> {
   const labels: Record<string, string> = {};
-  const sorted = [...groups].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  const sorted = [...groups].sort((a, b) =>
+    a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0,
+  );
   for (const g of sorted) {
     if (selectorMatches(g.spec.match, host)) Object.assign(labels, g.spec.labels);
   }

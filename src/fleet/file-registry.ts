@@ -120,7 +120,7 @@ export class FileAgentRegistry implements AgentRegistry {
 }
 
 function sorted(agents: Map<string, AgentRecord>): AgentRecord[] {
-  return [...agents.values()].sort((a, b) => a.agentId.localeCompare(b.agentId));
+  return [...agents.values()].sort((a, b) => (a.agentId < b.agentId ? -1 : a.agentId > b.agentId ? 1 : 0));
 }
 
 /** A copy holding only the record's own fields. */

@@ -86,7 +86,9 @@ export class FleetHub {
   /** Live sessions, sorted by agent id. */
   sessions(): SessionInfo[] {
     const now = this.clock.now();
-    return [...this.live.values()].map((s) => s.info(now)).sort((a, b) => a.agentId.localeCompare(b.agentId));
+    return [...this.live.values()]
+      .map((s) => s.info(now))
+      .sort((a, b) => (a.agentId < b.agentId ? -1 : a.agentId > b.agentId ? 1 : 0));
   }
 
   /** One live session, or undefined. */

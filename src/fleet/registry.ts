@@ -40,7 +40,7 @@ export class MemoryAgentRegistry implements AgentRegistry {
   /** Every record, sorted by agent id. */
   async listAgents(): Promise<AgentRecord[]> {
     return [...this.agents.values()]
-      .sort((a, b) => a.agentId.localeCompare(b.agentId))
+      .sort((a, b) => (a.agentId < b.agentId ? -1 : a.agentId > b.agentId ? 1 : 0))
       .map((r) => ({ ...r }));
   }
 }
