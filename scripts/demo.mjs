@@ -186,7 +186,7 @@ async function main() {
   console.log(`
 gse-gitops demo: ${HOSTS.length} hosts Synced on ${status.revision.applied.sha.slice(0, 12)}
 
-  Dashboard   ${base}/   (paste the admin token)
+  Dashboard   ${base}/#token=${t.admin}
   API         ${base}/api/v1   metrics ${base}/metrics
   Admin token ${t.admin}
   Git repo    ${repo}

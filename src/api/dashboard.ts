@@ -1,6 +1,7 @@
 /**
  * The dashboard: one static page that reads the same JSON API as gsectl, with the token the user pastes
- * (kept in the browser's localStorage, never in the URL sent to the server). It refreshes every 2 s.
+ * or opens it with (`/#token=...`), kept in the browser's localStorage and never sent in a URL to the
+ * server. It refreshes every 2 s.
  */
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -15,7 +16,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   header { display:flex; align-items:center; gap:16px; padding:12px 24px; background:#fff; border-bottom:1px solid var(--line); }
   header h1 { font-size:17px; margin:0; }
   header .rev { color:var(--muted); font-family:ui-monospace, monospace; }
-  main { padding:20px 24px; display:grid; gap:20px; grid-template-columns: repeat(auto-fit, minmax(420px, 1fr)); }
+  main { padding:20px 24px; display:grid; gap:20px; grid-template-columns: repeat(auto-fit, minmax(560px, 1fr)); }
   section { background:#fff; border:1px solid var(--line); border-radius:8px; padding:14px 16px; overflow:auto; }
   section h2 { font-size:14px; margin:0 0 10px; text-transform:uppercase; letter-spacing:.04em; color:var(--muted); }
   table { border-collapse:collapse; width:100%; }
@@ -75,6 +76,9 @@ async function refresh() {
     table($('targets'), ['target', 'type', 'connected', 'spool', 'last error'], (targets.items ?? []).map((t) => [td(esc(t.name), 'mono'), td(esc(t.type)), td(t.connected ? 'yes' : '<b>no</b>'), td(esc(t.spoolDepth)), td(esc(t.lastError ?? ''))]));
   } catch (err) { $('updated').textContent = String(err.message || err); }
 }
+// A link may carry the token in its fragment (never sent to the server): keep it, then drop it from the URL.
+const fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
+if (fromHash) { localStorage.setItem('gseToken', fromHash); history.replaceState(null, '', location.pathname); }
 refresh(); setInterval(refresh, 2000);
 </script>
 </body>
