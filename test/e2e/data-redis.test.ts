@@ -7,17 +7,14 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataRecord } from '../../src/protocol/messages.js';
+import { AGENT_MAIN, GSECTL_MAIN } from '../helpers/agent-process.js';
 import { waitFor } from '../helpers/controller.js';
 import { type GitRepo, gitRepo } from '../helpers/git-repo.js';
 import { freePort, type RedisHandle, startRedis } from '../helpers/redis-server.js';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const CONTROLLER_MAIN = join(ROOT, 'dist/src/cli/main.js');
-const AGENT_MAIN = join(ROOT, 'dist/agent/main.js');
 const BOOTSTRAP = 'e2e-data-bootstrap-token-0123456789';
 const ADMIN = 'e2e-data-admin-token-0123456789abcdef';
 const STREAM = 'test:events';
@@ -139,7 +136,7 @@ describe('data channel to a real Redis', () => {
       spawn(
         process.execPath,
         [
-          CONTROLLER_MAIN,
+          GSECTL_MAIN,
           'serve',
           '--repo',
           repo.dir,

@@ -2,14 +2,15 @@
  * The data channel to a rotated file target (and to Kafka when KAFKA_BROKERS is set): a real controller on
  * a real git repo, a real agent process, records pushed with `gse-agent push`. Needs `npm run build`.
  */
+
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataRecord } from '../../src/protocol/messages.js';
+import { AGENT_MAIN } from '../helpers/agent-process.js';
 import {
   type RunningController,
   startController,
@@ -18,7 +19,6 @@ import {
 } from '../helpers/controller.js';
 import { type GitRepo, gitRepo } from '../helpers/git-repo.js';
 
-const AGENT_MAIN = join(fileURLToPath(new URL('../..', import.meta.url)), 'dist/agent/main.js');
 const FILE_RECORDS = 600;
 const ROTATE_MAX_BYTES = 4096;
 const ROTATE_KEEP = 50;
