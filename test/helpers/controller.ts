@@ -15,6 +15,10 @@ export interface RunningController {
   url: string;
   agentUrl: string;
   stateDir: string;
+  /** The CA (PEM) that signed the controller's certificate when it serves TLS; undefined on plain HTTP. */
+  ca: string | undefined;
+  /** Options for a raw `new WebSocket(agentUrl, wsOptions())` (the CA when TLS is on). */
+  wsOptions(): { ca?: string };
   /** GET/POST the API as admin. */
   api<T = unknown>(
     path: string,
@@ -61,6 +65,8 @@ export async function startController(
     url,
     agentUrl: `ws://127.0.0.1:${addr.port}/agent`,
     stateDir: dir,
+    ca: undefined,
+    wsOptions: () => ({}),
     async api<T>(path: string, init: { method?: string; body?: unknown; token?: string } = {}) {
       const res = await fetch(`${url}${path}`, {
         method: init.method ?? (init.body === undefined ? 'GET' : 'POST'),
