@@ -70,10 +70,13 @@ const SPEC_REASON = /^(onChange|remediation):(.+)$/;
 export function resultRefusal(
   hostId: string,
   msg: Pick<ExecResultMessage, 'taskId' | 'reason'>,
-  existing: Pick<ExecutionRecord, 'reason'> | undefined,
+  existing: Pick<ExecutionRecord, 'reason' | 'status'> | undefined,
   manifest: HostManifest | undefined,
 ): string | undefined {
   if (existing) {
+    if (existing.status !== 'running') {
+      return `execution ${msg.taskId} on ${hostId} already finished (${existing.status}); a second result does not overwrite it`;
+    }
     if (existing.reason === msg.reason) return undefined;
     return `task ${msg.taskId} was sent to ${hostId} as ${existing.reason}, not ${msg.reason}`;
   }
@@ -144,14 +147,14 @@ export class ExecService {
   }
 
   /**
-   * Records a result an agent reported and tells the listeners. A second result for a finished execution is
-   * ignored ('duplicate': a re-send, or an attempt to rewrite history); one the host was not asked for is
-   * 'refused'. Throws ManifestNotKnownError (not acked) while an onChange/remediation result cannot be
+   * Records a result an agent reported and tells the listeners. A re-sent result of a finished execution is
+   * a 'duplicate'; a different second result, or one the host was not asked for, is 'refused'. Throws ManifestNotKnownError (not acked) while an onChange/remediation result cannot be
    * checked yet.
    */
   async recordResult(hostId: string, msg: ExecResultMessage): Promise<ResultOutcome> {
     const existing = await this.deps.store.getExecution(msg.taskId, hostId);
-    if (existing && existing.status !== 'running') return 'duplicate';
+    // The agent re-sends a result whose ack it missed: same outcome, nothing to do.
+    if (existing && existing.status !== 'running' && sameOutcome(existing, msg)) return 'duplicate';
     const manifest = this.deps.manifestOf(hostId);
     if (!existing && SPEC_REASON.test(msg.reason) && !manifest) throw new ManifestNotKnownError(hostId);
     const refusal = resultRefusal(hostId, msg, existing, manifest);
@@ -204,4 +207,19 @@ export class ExecService {
       if (set.size === 0) this.listeners.delete(taskId);
     };
   }
+}
+
+/** True when `msg` reports exactly what `rec` recorded (a re-send of the same result). */
+function sameOutcome(rec: ExecutionRecord, msg: ExecResultMessage): boolean {
+  return (
+    rec.reason === msg.reason &&
+    rec.exitCode === msg.exitCode &&
+    rec.signal === msg.signal &&
+    rec.stdoutTail === msg.stdoutTail &&
+    rec.stderrTail === msg.stderrTail &&
+    rec.startedAt === msg.startedAt &&
+    rec.durationMs === msg.durationMs &&
+    rec.timedOut === msg.timedOut &&
+    rec.killed === msg.killed
+  );
 }

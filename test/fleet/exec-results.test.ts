@@ -17,7 +17,7 @@ describe('resultRefusal', () => {
     {
       name: 'an ad-hoc result for a task sent to the host',
       msg: { taskId: 't1', reason: 'adhoc' },
-      existing: { reason: 'adhoc' },
+      existing: { reason: 'adhoc', status: 'running' as const },
       error: undefined,
     },
     {
@@ -29,8 +29,14 @@ describe('resultRefusal', () => {
     {
       name: 'a result that relabels an ad-hoc task as an onChange',
       msg: { taskId: 't1', reason: 'onChange:ConfigFile/app' },
-      existing: { reason: 'adhoc' },
+      existing: { reason: 'adhoc', status: 'running' as const },
       error: 'task t1 was sent to web-1 as adhoc, not onChange:ConfigFile/app',
+    },
+    {
+      name: 'a second result for a finished execution',
+      msg: { taskId: 't1', reason: 'adhoc' },
+      existing: { reason: 'adhoc', status: 'succeeded' as const },
+      error: 'execution t1 on web-1 already finished (succeeded); a second result does not overwrite it',
     },
     {
       name: 'an onChange result for a ConfigFile with onChange',
