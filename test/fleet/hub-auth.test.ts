@@ -173,6 +173,20 @@ describe('FleetHub authentication', () => {
     expect(error).toMatchObject({ code: 'bad_credential' });
   });
 
+  it('admits the re-enrollment after a reset even while the old session is still closing', async () => {
+    env = await startHub();
+    const first = await TestAgent.enroll(env.url, helloFor('sim-1'));
+    await env.hub.reset('sim-1');
+    // Not waiting for the old socket to close: a credential issued after a reset outranks it.
+    const second = await TestAgent.enroll(env.url, helloFor('sim-1'));
+    expect(second.credential).toBeDefined();
+    await first.agent.closed;
+    await second.agent.roundTrip();
+    expect(env.hub.hostState('sim-1')).toBe('Connected');
+    expect(env.hub.stats().duplicateSessionsRefused).toBe(0);
+    second.agent.close();
+  });
+
   it('puts a reset agent back to pending when autoApprove is off', async () => {
     env = await startHub({ autoApprove: false });
     await refused(env.url, helloFor('sim-1'));
