@@ -83,8 +83,15 @@ export interface AgentDeps {
 
 export type AgentLifecycle = 'starting' | 'running' | 'stopping' | 'stopped' | 'failed';
 
-/** Refusals after which retrying cannot help; pending approval is retried (an operator may approve). */
-const FATAL_REFUSALS = new Set<string>([ERROR_CODES.badToken, ERROR_CODES.revoked]);
+/**
+ * Refusals after which retrying cannot help; pending approval and session_live (a twin still connected) are
+ * retried with back-off. reenroll_refused's message names the fix (`gsectl agents reset ID`).
+ */
+const FATAL_REFUSALS = new Set<string>([
+  ERROR_CODES.badToken,
+  ERROR_CODES.revoked,
+  ERROR_CODES.reenrollRefused,
+]);
 const MANIFEST_FILE = 'manifest.json';
 /** The manifest being applied; present on disk only while an apply runs (or was cut short). */
 const PENDING_MANIFEST_FILE = 'manifest.pending.json';

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Controller, factsOf } from '../controller/controller.js';
 import { parseSelectorText } from '../controller/selector-text.js';
+import { AgentNotFoundError, AgentStateError } from '../fleet/errors.js';
 import type { ItemReport } from '../protocol/messages.js';
 import { buildQueryRoute, buildQueryStreamTo } from '../routing/index.js';
 import { parseGitWebhook } from '../source/webhook.js';
@@ -18,7 +19,7 @@ import {
   gseOk,
   listAgentState,
 } from './gse-status.js';
-import { badRequest, HttpError, notFound } from './http-error.js';
+import { badRequest, conflict, HttpError, notFound } from './http-error.js';
 import { HANDLED, type RequestContext, type Route } from './router.js';
 
 function page(ctx: RequestContext): { limit?: number; cursor?: string } {
@@ -252,6 +253,20 @@ export function apiRoutes(c: Controller): Route[] {
       pattern: '/api/v1/agents/:id/revoke',
       role: 'admin',
       handler: (ctx) => c.hub.revoke(ctx.params.id as string).then(strip),
+    },
+    {
+      method: 'POST',
+      pattern: '/api/v1/agents/:id/reset',
+      role: 'admin',
+      handler: (ctx) =>
+        c.hub
+          .reset(ctx.params.id as string)
+          .then(strip)
+          .catch((err: unknown) => {
+            if (err instanceof AgentNotFoundError) throw notFound(err.message);
+            if (err instanceof AgentStateError) throw conflict(err.message);
+            throw err;
+          }),
     },
     {
       method: 'GET',

@@ -81,6 +81,7 @@ export const COMMANDS: CommandSpec[] = [
       'webhook-secret': { type: 'string' },
       'fetch-interval-ms': { type: 'string' },
       'manual-approve': { type: 'boolean' },
+      'max-handshakes': { type: 'string' },
       'verify-signatures': { type: 'boolean' },
       'log-level': { type: 'string' },
     },
@@ -152,10 +153,10 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'agents',
-    summary: 'Approve or revoke an enrolled agent',
-    usage: 'gsectl agents approve|revoke AGENT_ID',
+    summary: 'Approve, revoke or reset (clear the credential of) an enrolled agent',
+    usage: 'gsectl agents approve|revoke|reset AGENT_ID',
     flags: remote,
-    details: REMOTE_DETAILS,
+    details: `reset: the next bootstrap-token enrollment of that id gets a new credential (a wiped host); its live session is closed. ${REMOTE_DETAILS}`,
     load: () => import('./commands/agents.js'),
   },
 ];

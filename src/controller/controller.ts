@@ -83,6 +83,8 @@ export class Controller {
       store,
       hub: hubPort,
       connectedHosts: () => this.connectedHosts(),
+      manifestOf: (id) => this.reconciler.desiredFor(id),
+      logger: deps.logger,
       metrics: this.metrics,
       now: deps.now,
       newId: randomUUID,
@@ -112,6 +114,8 @@ export class Controller {
         bootstrapToken: options.bootstrapToken,
         autoApprove: options.autoApprove,
         heartbeatMs: options.heartbeatMs,
+        maxHandshakes: options.maxHandshakes,
+        helloTimeoutMs: options.helloTimeoutMs,
       },
       {
         registry: store,
@@ -269,7 +273,9 @@ export class Controller {
       case 'report':
         return this.reconciler.hostReported(agentId, msg);
       case 'execResult':
-        return this.exec.recordResult(agentId, msg);
+        // Refused and duplicate results are acked too (re-sending cannot change the answer).
+        await this.exec.recordResult(agentId, msg);
+        return;
       case 'event':
       case 'data':
         return this.routeData(agentId, msg);

@@ -1,11 +1,18 @@
 /**
  * Executions: ad-hoc scripts fanned out to the hosts a selector picks, and every result an agent reports
  * (ad-hoc, onChange, remediation), recorded in the store and streamed to whoever waits for them.
+ *
+ * An agent speaks only for work it was given: an ad-hoc result must answer a task sent to that host, an
+ * onChange/remediation result must name a resource that host's manifest holds, and a finished execution is
+ * never overwritten. Anything else is refused (not stored, acked so it is not re-sent, and answered with a
+ * `result_refused` error frame).
  */
-import type { HostFacts } from '../protocol/manifest.js';
-import type { ExecMessage, ExecResultMessage } from '../protocol/messages.js';
+import { ERROR_CODES } from '../protocol/codes.js';
+import { type HostFacts, type HostManifest, itemKey } from '../protocol/manifest.js';
+import type { ErrorMessage, ExecMessage, ExecResultMessage } from '../protocol/messages.js';
 import type { Selector } from '../spec/types.js';
 import type { ExecutionRecord, ExecutionStatus, Store } from '../store/types.js';
+import type { Logger } from './logger.js';
 import type { ControllerMetrics } from './metrics.js';
 import { selectorMatches } from './select.js';
 
@@ -13,7 +20,10 @@ export const DEFAULT_EXEC_TIMEOUT_MS = 60_000;
 
 export interface ExecServiceDeps {
   store: Store;
-  hub: { send(agentId: string, msg: ExecMessage): boolean };
+  hub: { send(agentId: string, msg: ExecMessage | ErrorMessage): boolean };
+  /** The manifest planned for a host, or undefined while none is (e.g. before the first revision). */
+  manifestOf(hostId: string): HostManifest | undefined;
+  logger?: Logger;
   /** Connected hosts with their effective labels. */
   connectedHosts(): HostFacts[];
   metrics: ControllerMetrics;
@@ -37,6 +47,55 @@ export interface ExecStarted {
 }
 
 type Listener = (record: ExecutionRecord) => void;
+
+/** What became of a reported result. */
+export type ResultOutcome = 'stored' | 'duplicate' | 'refused';
+
+/** Thrown (so the result is not acked and the agent re-sends it) while the host has no planned manifest. */
+export class ManifestNotKnownError extends Error {
+  readonly code = 'manifest_not_known';
+  constructor(readonly hostId: string) {
+    super(`no manifest is planned for host ${hostId} yet; the result is kept by the agent and re-sent`);
+    this.name = 'ManifestNotKnownError';
+  }
+}
+
+/** The `Kind/name` a spec-driven result names ('onChange:ConfigFile/x' -> onChange, ConfigFile/x). */
+const SPEC_REASON = /^(onChange|remediation):(.+)$/;
+
+/**
+ * Why a result may not be stored, or undefined when it may (pure). `existing` is the host's record of that
+ * task id; `manifest` the host's planned manifest (consulted only for onChange/remediation results).
+ */
+export function resultRefusal(
+  hostId: string,
+  msg: Pick<ExecResultMessage, 'taskId' | 'reason'>,
+  existing: Pick<ExecutionRecord, 'reason' | 'status'> | undefined,
+  manifest: HostManifest | undefined,
+): string | undefined {
+  if (existing) {
+    if (existing.status !== 'running') {
+      return `execution ${msg.taskId} on ${hostId} already finished (${existing.status}); a second result does not overwrite it`;
+    }
+    if (existing.reason === msg.reason) return undefined;
+    return `task ${msg.taskId} was sent to ${hostId} as ${existing.reason}, not ${msg.reason}`;
+  }
+  const spec = SPEC_REASON.exec(msg.reason);
+  if (!spec) return `task ${msg.taskId} was not sent to ${hostId}`;
+  const [, trigger, key] = spec;
+  // Agents name such tasks `<reason>@...`, which also keeps them apart from ad-hoc task ids.
+  if (!msg.taskId.startsWith(`${msg.reason}@`)) {
+    return `task id ${msg.taskId} does not belong to ${msg.reason} (expected "${msg.reason}@...")`;
+  }
+  const item = manifest?.items.find((i) => itemKey(i) === key);
+  const holds =
+    trigger === 'onChange'
+      ? item?.kind === 'ConfigFile' && item.onChange !== undefined
+      : item?.kind === 'Remediation';
+  if (holds) return undefined;
+  const what = trigger === 'onChange' ? 'ConfigFile with onChange' : 'Remediation';
+  return `the manifest of ${hostId} holds no ${what} named ${key}`;
+}
 
 /** succeeded / failed / timedOut, from what the agent reported. */
 export function executionStatus(msg: Pick<ExecResultMessage, 'exitCode' | 'timedOut'>): ExecutionStatus {
@@ -87,9 +146,29 @@ export class ExecService {
     return { taskId, hosts };
   }
 
-  /** Records a result an agent reported (idempotent by task id and host) and tells the listeners. */
-  async recordResult(hostId: string, msg: ExecResultMessage): Promise<void> {
+  /**
+   * Records a result an agent reported and tells the listeners. A re-sent result of a finished execution is
+   * a 'duplicate'; a different second result, or one the host was not asked for, is 'refused'. Throws ManifestNotKnownError (not acked) while an onChange/remediation result cannot be
+   * checked yet.
+   */
+  async recordResult(hostId: string, msg: ExecResultMessage): Promise<ResultOutcome> {
     const existing = await this.deps.store.getExecution(msg.taskId, hostId);
+    // The agent re-sends a result whose ack it missed: same outcome, nothing to do.
+    if (existing && existing.status !== 'running' && sameOutcome(existing, msg)) return 'duplicate';
+    const manifest = this.deps.manifestOf(hostId);
+    if (!existing && SPEC_REASON.test(msg.reason) && !manifest) throw new ManifestNotKnownError(hostId);
+    const refusal = resultRefusal(hostId, msg, existing, manifest);
+    if (refusal) {
+      this.deps.logger?.warn('execution result refused', { hostId, taskId: msg.taskId, reason: refusal });
+      this.deps.hub.send(hostId, {
+        v: 1,
+        type: 'error',
+        code: ERROR_CODES.resultRefused,
+        message: `result refused: ${refusal}`,
+        ref: msg.id,
+      });
+      return 'refused';
+    }
     const finishedAt = new Date(Date.parse(msg.startedAt) + msg.durationMs).toISOString();
     const record: ExecutionRecord = {
       id: msg.taskId,
@@ -110,9 +189,9 @@ export class ExecService {
       requestedBy: existing?.requestedBy,
     };
     await this.deps.store.putExecution(record);
-    if (!existing || existing.status === 'running')
-      this.deps.metrics.executions.inc({ result: record.status });
+    this.deps.metrics.executions.inc({ result: record.status });
     for (const l of this.listeners.get(msg.taskId) ?? []) l(record);
+    return 'stored';
   }
 
   /** Calls `listener` with each result of a task as it arrives; returns the unsubscribe function. */
@@ -128,4 +207,19 @@ export class ExecService {
       if (set.size === 0) this.listeners.delete(taskId);
     };
   }
+}
+
+/** True when `msg` reports exactly what `rec` recorded (a re-send of the same result). */
+function sameOutcome(rec: ExecutionRecord, msg: ExecResultMessage): boolean {
+  return (
+    rec.reason === msg.reason &&
+    rec.exitCode === msg.exitCode &&
+    rec.signal === msg.signal &&
+    rec.stdoutTail === msg.stdoutTail &&
+    rec.stderrTail === msg.stderrTail &&
+    rec.startedAt === msg.startedAt &&
+    rec.durationMs === msg.durationMs &&
+    rec.timedOut === msg.timedOut &&
+    rec.killed === msg.killed
+  );
 }

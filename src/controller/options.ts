@@ -31,6 +31,10 @@ export interface ControllerOptions {
   resyncIntervalMs?: number;
   /** Agents with a valid bootstrap token are approved at once. Default true. */
   autoApprove?: boolean;
+  /** Agent connections authenticating at once; more get 503 + Retry-After. Default 256. */
+  maxHandshakes?: number;
+  /** Time a new agent connection has to send its hello. Default 5 s. */
+  helloTimeoutMs?: number;
   /** Accept only commits `git verify-commit` accepts. Default false. */
   verifySignatures?: boolean;
   /** For a repo on local disk, fetch as soon as its branch ref moves. Default true. */
@@ -58,6 +62,8 @@ export interface CompiledControllerOptions {
   fetchIntervalMs: number;
   resyncIntervalMs: number;
   autoApprove: boolean;
+  maxHandshakes?: number;
+  helloTimeoutMs?: number;
   verifySignatures: boolean;
   watchLocal: boolean;
   heartbeatMs: number;
@@ -125,10 +131,21 @@ export function compileControllerOptions(
     fetchIntervalMs: opts.fetchIntervalMs ?? 15_000,
     resyncIntervalMs: opts.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS,
     autoApprove: opts.autoApprove ?? true,
+    // Defaulted by the hub (256, 5 s); checked here so the error names the flag.
+    maxHandshakes: optionalPositiveInt('--max-handshakes', opts.maxHandshakes),
+    helloTimeoutMs: optionalPositiveInt('helloTimeoutMs', opts.helloTimeoutMs),
     verifySignatures: opts.verifySignatures ?? false,
     watchLocal: opts.watchLocal ?? true,
     heartbeatMs: opts.heartbeatMs ?? 10_000,
     retentionMaxCount: opts.retentionMaxCount ?? DEFAULT_RETENTION_MAX_COUNT,
     retentionMaxAgeMs: opts.retentionMaxAgeMs ?? DEFAULT_RETENTION_MAX_AGE_MS,
   };
+}
+
+/** `value` when it is a positive integer, undefined when absent; throws ControllerOptionsError otherwise. */
+function optionalPositiveInt(field: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value < 1)
+    throw new ControllerOptionsError(field, `must be a positive integer, got ${value}`);
+  return value;
 }

@@ -2,11 +2,12 @@
  * Agent authentication: enrollment with the bootstrap token, then a per-agent credential of which only the
  * sha256 is stored. Every secret comparison is timing-safe.
  *
- * Re-enrollment: an agent id that is already approved may enroll again with the bootstrap token; it gets a
- * new credential and the old one stops working. This lets a host whose state dir was wiped come back
- * without an operator; the price is that whoever holds the bootstrap token can take over any approved,
- * non-revoked agent id, so treat the token like a credential for the whole fleet. Revoked and pending ids
- * cannot re-enroll.
+ * Re-enrollment: the bootstrap token never takes over an id that holds an approved credential (else anyone
+ * holding the fleet-wide token could borrow any host's identity). Such a hello is refused with
+ * `reenroll_refused`; an operator runs `gsectl agents reset ID` (hub.reset), which clears the credential,
+ * and the next bootstrap-token enrollment for that id gets a new one (after approval under manual
+ * approval). That is also the path for a wiped host that lost its identity.json. Revoked and pending ids
+ * cannot enroll either.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { CLOSE_CODES, type ControllerErrorCode, ERROR_CODES } from '../protocol/codes.js';
@@ -77,6 +78,7 @@ async function byBootstrapToken(hello: HelloMessage, token: string, ctx: AuthCon
   if (existing) {
     const refusal = statusRefusal(existing);
     if (refusal) return refusal;
+    if (existing.credentialHash !== '') return reenrollRefusal(existing.agentId);
   }
   const now = ctx.now();
   const base = {
@@ -89,7 +91,7 @@ async function byBootstrapToken(hello: HelloMessage, token: string, ctx: AuthCon
     await ctx.registry.putAgent({ ...base, credentialHash: '', status: 'pending' });
     return pendingRefusal(hello.agentId);
   }
-  // New and auto-approved, or approved and enrolling again: issue a (new) credential.
+  // New and auto-approved, or approved by an operator (approve/reset) with no credential yet: issue one.
   const credential = newCredential();
   const record: AgentRecord = { ...base, credentialHash: hashCredential(credential), status: 'approved' };
   await ctx.registry.putAgent(record);
@@ -108,6 +110,15 @@ function pendingRefusal(agentId: string): AuthOutcome {
   return refuse(
     ERROR_CODES.pendingApproval,
     `agent ${agentId} awaits approval: gsectl agents approve ${agentId}`,
+    CLOSE_CODES.forbidden,
+  );
+}
+
+/** The operator's way back for a held id: the message names the command (the agent prints it and exits). */
+function reenrollRefusal(agentId: string): AuthOutcome {
+  return refuse(
+    ERROR_CODES.reenrollRefused,
+    `agent ${agentId} already holds an approved credential; to enroll it again run: gsectl agents reset ${agentId}`,
     CLOSE_CODES.forbidden,
   );
 }

@@ -39,6 +39,16 @@ export class AgentNotFoundError extends FleetError {
   }
 }
 
+/** An operator action does not apply to the agent in its current state (e.g. reset of a revoked agent). */
+export class AgentStateError extends FleetError {
+  constructor(
+    readonly agentId: string,
+    message: string,
+  ) {
+    super('agent_state', message);
+  }
+}
+
 /** A message to send is larger than the frame limit the agent enforces. */
 export class FrameTooLargeError extends FleetError {
   constructor(

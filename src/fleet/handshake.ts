@@ -1,7 +1,8 @@
 /**
  * The first moments of a connection: wait (bounded) for the first frame, which must be a valid `hello`,
  * and stop reading while it is authenticated. Frames the agent pipelined behind its hello are kept, in
- * order, for the session to replay.
+ * order, for the session to replay. Until the hub raises it after authentication, the frame limit is the
+ * small pre-auth one, so an unauthenticated peer cannot make the controller buffer or parse megabytes.
  */
 import type WebSocket from 'ws';
 import { decodeAgentFrame, type RawFrame } from '../protocol/codec.js';
@@ -11,7 +12,10 @@ import type { Clock, Logger } from './deps.js';
 import type { CompiledHubOptions } from './options.js';
 import type { HubCounters } from './stats.js';
 import { MAX_QUEUED_FRAMES } from './window.js';
-import { refuseAndClose } from './wire.js';
+import { rawFrameBytes, refuseAndClose, setReadLimit } from './wire.js';
+
+/** `error` code of a frame above the pre-auth limit (the codec's name for an oversized frame). */
+const TOO_LARGE = 'too_large';
 
 export interface EarlyFrame {
   data: RawFrame;
@@ -52,7 +56,23 @@ export function readHello(ws: WebSocket, ctx: HandshakeContext): Promise<HelloRe
       ws.off('message', onMessage);
       finish(undefined);
     };
+    const tooLarge = (data: RawFrame): boolean => {
+      const bytes = rawFrameBytes(data);
+      if (bytes <= ctx.opts.preAuthMaxFrameBytes) return false;
+      ctx.counters.authFailures++;
+      ctx.counters.reject(TOO_LARGE);
+      refuseAndClose(
+        ws,
+        CLOSE_CODES.tooLarge,
+        TOO_LARGE,
+        `a frame of ${bytes} bytes before authentication exceeds ${ctx.opts.preAuthMaxFrameBytes} bytes`,
+      );
+      ws.off('message', onMessage);
+      finish(undefined);
+      return true;
+    };
     const onMessage = (data: RawFrame, isBinary: boolean): void => {
+      if (tooLarge(data)) return;
       if (hello) {
         // Pipelined behind the hello, read before the pause took effect.
         if (early.length >= MAX_QUEUED_FRAMES) {
@@ -97,6 +117,8 @@ export function readHello(ws: WebSocket, ctx: HandshakeContext): Promise<HelloRe
       if (!hello) refuse(`no hello within ${ctx.opts.helloTimeoutMs} ms`);
     });
 
+    // Refuses an oversized frame from its header; the length check above covers a ws without that hook.
+    setReadLimit(ws, ctx.opts.preAuthMaxFrameBytes);
     ws.on('message', onMessage);
     ws.on('close', onClose);
   });

@@ -1,6 +1,10 @@
 /**
  * The fleet hub: a ws endpoint on an existing HTTP server where agents connect, authenticate and keep one
  * session each. Owns sessions by agent id; everything about one connection lives in AgentSession.
+ *
+ * One session per id: a second connection for an id whose session is live and heard from is refused
+ * (4009, retryable), so two processes holding one identity cannot flap it back and forth; a session that
+ * went silent (Unknown) or is closing may be replaced.
  */
 import type { Server as HttpServer, IncomingMessage } from 'node:http';
 import type { Server as HttpsServer } from 'node:https';
@@ -20,18 +24,27 @@ import {
   silentLogger,
   systemClock,
 } from './deps.js';
-import { AgentNotFoundError } from './errors.js';
+import { AgentNotFoundError, AgentStateError } from './errors.js';
 import { type HelloReceived, readHello } from './handshake.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { type CompiledHubOptions, compileHubOptions, type HubOptions } from './options.js';
 import type { AgentRecord, AgentRegistry } from './registry.js';
 import { AgentSession } from './session.js';
 import { HubCounters, type HubStats, snapshotStats } from './stats.js';
-import { closedPromise, closeSocket, errorText, pathOf, rejectUpgrade } from './wire.js';
+import {
+  closedPromise,
+  closeSocket,
+  errorText,
+  pathOf,
+  refuseAndClose,
+  rejectUpgrade,
+  setReadLimit,
+} from './wire.js';
 
 export type HubLifecycle = 'running' | 'closing' | 'closed';
 
 const REPLACED_REASON = 'replaced by a newer connection';
+const RESET_REASON = 'credential reset by an operator';
 
 export class FleetHub {
   private readonly wss: WebSocketServer;
@@ -124,6 +137,35 @@ export class FleetHub {
     });
   }
 
+  /**
+   * Clears an agent's credential so its next bootstrap-token enrollment is let in (the way back for a host
+   * that lost its identity, or one whose credential leaked), and closes its live session. Under manual
+   * approval the id goes back to pending: the operator approves the new enrollment too. A revoked agent
+   * stays revoked (approve it instead). Throws AgentNotFoundError or AgentStateError.
+   */
+  reset(agentId: string): Promise<AgentRecord> {
+    return this.authQueue.run(agentId, async () => {
+      const rec = await this.registry.getAgent(agentId);
+      if (!rec) throw new AgentNotFoundError(agentId);
+      if (rec.status === 'revoked') {
+        throw new AgentStateError(
+          agentId,
+          `agent ${agentId} is revoked; to let it enroll again run: gsectl agents approve ${agentId}`,
+        );
+      }
+      const status = this.options.autoApprove ? rec.status : 'pending';
+      const next: AgentRecord = { ...rec, status, credentialHash: '', updatedAt: this.isoNow() };
+      await this.registry.putAgent(next);
+      const session = this.live.get(agentId);
+      if (session) {
+        session.send({ v: 1, type: 'error', code: ERROR_CODES.badCredential, message: RESET_REASON });
+        session.close(CLOSE_CODES.unauthenticated, RESET_REASON);
+      }
+      this.logger.info('agent credential reset', { agentId, status });
+      return next;
+    });
+  }
+
   /** Revokes an agent: its credential stops working and its live session is closed with 4003. */
   revoke(agentId: string): Promise<AgentRecord> {
     return this.authQueue.run(agentId, async () => {
@@ -189,6 +231,13 @@ export class FleetHub {
       rejectUpgrade(socket, 503, 'Service Unavailable');
       return;
     }
+    if (this.handshaking >= this.options.maxHandshakes) {
+      // Unauthenticated connections are bounded; a real agent backs off and retries.
+      this.counters.handshakesRejected++;
+      const retryAfter = String(Math.max(1, Math.ceil(this.options.helloTimeoutMs / 1000)));
+      rejectUpgrade(socket, 503, 'Service Unavailable', { 'Retry-After': retryAfter });
+      return;
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       void this.accept(ws, req.socket.remoteAddress ?? '').catch((err: unknown) => {
         this.logger.error('agent connection failed', { error: errorText(err) });
@@ -221,7 +270,10 @@ export class FleetHub {
     }
   }
 
-  /** Authenticates the hello and, if accepted, establishes the session (replacing an older one). */
+  /**
+   * Authenticates the hello and, if accepted, establishes the session: refused while a twin is live and
+   * heard from, replacing one that went silent or is closing.
+   */
   private async admit(ws: WebSocket, received: HelloReceived, remoteAddress: string): Promise<void> {
     const admitted = await admitHello(ws, received.hello, remoteAddress, {
       registry: this.registry,
@@ -231,8 +283,29 @@ export class FleetHub {
       now: () => this.isoNow(),
       running: () => this.state === 'running',
     });
+    // A credential issued just now (an operator cleared the old one) outranks any older session.
+    if (admitted && admitted.credential === undefined && this.liveTwin(received.hello.agentId)) {
+      const agentId = received.hello.agentId;
+      this.counters.duplicateSessionsRefused++;
+      this.logger.warn('agent refused: a session for this id is live', { agentId, remoteAddress });
+      refuseAndClose(
+        ws,
+        CLOSE_CODES.sessionLive,
+        ERROR_CODES.sessionLive,
+        `a session for agent ${agentId} is already live; retry later (if two hosts share this id, give one another --name)`,
+      );
+      received.detach();
+      return;
+    }
     if (admitted) this.establish(ws, received, remoteAddress, admitted.credential);
     else received.detach();
+  }
+
+  /** True when `agentId` has a session that is not closing and was heard from within unknownAfterMs. */
+  private liveTwin(agentId: string): boolean {
+    const old = this.live.get(agentId);
+    if (!old || old.closedFor !== undefined) return false;
+    return old.status(this.clock.now()) === 'Connected';
   }
 
   private establish(
@@ -275,6 +348,8 @@ export class FleetHub {
         session.closedFor ?? (reason.toString() || `connection closed (${code})`),
       );
     });
+    // Authenticated: frames up to the full limit (manifests' reports can be large) from now on.
+    setReadLimit(ws, this.options.maxFrameBytes);
     ws.resume();
     for (const frame of received.detach()) session.receive(frame.data, frame.isBinary);
     this.logger.info('agent connected', { agentId, remoteAddress, enrolled: credential !== undefined });

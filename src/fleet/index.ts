@@ -4,6 +4,7 @@ export type { CancelTimer, Clock, HostState, HubDeps, HubHandlers, Logger, Sessi
 export { silentLogger, systemClock } from './deps.js';
 export {
   AgentNotFoundError,
+  AgentStateError,
   FleetError,
   FrameTooLargeError,
   HubConfigError,

@@ -10,8 +10,12 @@ export const UNKNOWN_AFTER_HEARTBEATS = 3;
 export const DEFAULT_WINDOW = 64;
 /** Bad frames tolerated on one connection; the next one closes it with 1008. */
 export const DEFAULT_MAX_BAD_FRAMES = 20;
-/** Time a new connection has to send its hello. */
-export const DEFAULT_HELLO_TIMEOUT_MS = 10_000;
+/** Time a new connection has to send its hello: short, so idle unauthenticated sockets do not pile up. */
+export const DEFAULT_HELLO_TIMEOUT_MS = 5_000;
+/** Largest frame read before the hello is authenticated; a hello is a few KiB, 4 MiB is for manifests. */
+export const DEFAULT_PRE_AUTH_MAX_FRAME_BYTES = 64 * 1024;
+/** Connections allowed to be between upgrade and authenticated at once; more get 503 + Retry-After. */
+export const DEFAULT_MAX_HANDSHAKES = 256;
 /** Time `close()` waits for in-flight handlers and for agents to close, before cutting them off. */
 export const DEFAULT_CLOSE_TIMEOUT_MS = 5_000;
 /** The upgrade path agents connect to. */
@@ -32,8 +36,12 @@ export interface HubOptions {
   maxFrameBytes?: number;
   /** Bad frames tolerated per connection before closing it with 1008 (default 20). */
   maxBadFrames?: number;
-  /** Time to wait for the first frame (default 10_000 ms). */
+  /** Time to wait for the first frame (default 5_000 ms). */
   helloTimeoutMs?: number;
+  /** Largest frame accepted before authentication; bigger ones close with 1009 (default 65_536). */
+  preAuthMaxFrameBytes?: number;
+  /** Concurrent unauthenticated connections; beyond it upgrades get 503 with Retry-After (default 256). */
+  maxHandshakes?: number;
   /** Time `close()` waits for drain and clean closes (default 5_000 ms). */
   closeTimeoutMs?: number;
   /** Upgrade path (default '/agent'). */
@@ -51,6 +59,18 @@ export function compileHubOptions(opts: HubOptions): CompiledHubOptions {
   const path = opts.path ?? DEFAULT_AGENT_PATH;
   if (!path.startsWith('/'))
     throw new HubConfigError('path', `must start with "/", got ${JSON.stringify(path)}`);
+  const maxFrameBytes = positiveInt('maxFrameBytes', opts.maxFrameBytes, MAX_FRAME_BYTES);
+  const preAuthMaxFrameBytes = positiveInt(
+    'preAuthMaxFrameBytes',
+    opts.preAuthMaxFrameBytes,
+    Math.min(DEFAULT_PRE_AUTH_MAX_FRAME_BYTES, maxFrameBytes),
+  );
+  if (preAuthMaxFrameBytes > maxFrameBytes) {
+    throw new HubConfigError(
+      'preAuthMaxFrameBytes',
+      `must not exceed maxFrameBytes (${maxFrameBytes}), got ${preAuthMaxFrameBytes}`,
+    );
+  }
   return {
     bootstrapToken: opts.bootstrapToken,
     autoApprove: opts.autoApprove ?? true,
@@ -61,7 +81,9 @@ export function compileHubOptions(opts: HubOptions): CompiledHubOptions {
       UNKNOWN_AFTER_HEARTBEATS * heartbeatMs,
     ),
     window: positiveInt('window', opts.window, DEFAULT_WINDOW),
-    maxFrameBytes: positiveInt('maxFrameBytes', opts.maxFrameBytes, MAX_FRAME_BYTES),
+    maxFrameBytes,
+    preAuthMaxFrameBytes,
+    maxHandshakes: positiveInt('maxHandshakes', opts.maxHandshakes, DEFAULT_MAX_HANDSHAKES),
     maxBadFrames: nonNegativeInt('maxBadFrames', opts.maxBadFrames, DEFAULT_MAX_BAD_FRAMES),
     helloTimeoutMs: positiveInt('helloTimeoutMs', opts.helloTimeoutMs, DEFAULT_HELLO_TIMEOUT_MS),
     closeTimeoutMs: nonNegativeInt('closeTimeoutMs', opts.closeTimeoutMs, DEFAULT_CLOSE_TIMEOUT_MS),

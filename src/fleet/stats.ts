@@ -24,6 +24,10 @@ export interface HubStats {
   /** Sessions whose socket is paused because their window is full. */
   pausedSessions: number;
   sessionsReplaced: number;
+  /** Connections refused (4009) because a session for the same agent id was live and heard from. */
+  duplicateSessionsRefused: number;
+  /** Upgrades answered 503 because maxHandshakes connections were already authenticating. */
+  handshakesRejected: number;
   /** Connections closed for too many bad frames (1008). */
   badFrameCloses: number;
 }
@@ -38,6 +42,8 @@ export class HubCounters {
   acksSent = 0;
   idsAcked = 0;
   sessionsReplaced = 0;
+  duplicateSessionsRefused = 0;
+  handshakesRejected = 0;
   badFrameCloses = 0;
 
   /** Counts one refused frame under `code`. */
@@ -73,6 +79,8 @@ export function snapshotStats(
     queued: sessions.reduce((n, s) => n + s.queued, 0),
     pausedSessions: sessions.filter((s) => s.paused).length,
     sessionsReplaced: c.sessionsReplaced,
+    duplicateSessionsRefused: c.duplicateSessionsRefused,
+    handshakesRejected: c.handshakesRejected,
     badFrameCloses: c.badFrameCloses,
   };
 }

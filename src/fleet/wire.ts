@@ -1,7 +1,7 @@
 /** Small helpers for talking on a ws: typed sends and close reasons that fit the protocol limit. */
 import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
-import { encodeFrame } from '../protocol/codec.js';
+import { encodeFrame, type RawFrame } from '../protocol/codec.js';
 import type { ControllerToAgent } from '../protocol/messages.js';
 
 /** A close reason may carry at most 123 bytes (RFC 6455 §5.5). */
@@ -52,10 +52,44 @@ export function pathOf(url: string | undefined): string | undefined {
   }
 }
 
-/** Answers an upgrade request with a plain HTTP status and closes the socket. */
-export function rejectUpgrade(socket: Duplex, status: number, text: string): void {
+/** Answers an upgrade request with a plain HTTP status (and extra headers) and closes the socket. */
+export function rejectUpgrade(
+  socket: Duplex,
+  status: number,
+  text: string,
+  headers: Readonly<Record<string, string>> = {},
+): void {
   socket.on('error', () => {});
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+  const extra = Object.entries(headers)
+    .map(([k, v]) => `${k}: ${v}\r\n`)
+    .join('');
+  socket.end(`HTTP/1.1 ${status} ${text}\r\n${extra}Connection: close\r\nContent-Length: 0\r\n\r\n`);
+}
+
+/** Size in bytes of a frame as ws delivered it (before any decoding). */
+export function rawFrameBytes(data: RawFrame): number {
+  if (typeof data === 'string') return Buffer.byteLength(data);
+  if (data instanceof ArrayBuffer) return data.byteLength;
+  if (data instanceof Uint8Array) return data.byteLength;
+  return data.reduce((n, part) => n + part.byteLength, 0);
+}
+
+/** The part of ws's (private) frame parser whose limit is checked on each frame header, before buffering. */
+interface ReceiverLimit {
+  _maxPayload: number;
+}
+
+/**
+ * Sets the largest frame ws will read on this one socket, so an oversized frame is refused (1009) from its
+ * header rather than after it was buffered. ws has no public per-socket limit; this reaches its receiver
+ * (ws 8.x) and returns false when that shape is not there, in which case callers still check the frame
+ * length after the read.
+ */
+export function setReadLimit(ws: WebSocket, bytes: number): boolean {
+  const receiver = (ws as unknown as { _receiver?: Partial<ReceiverLimit> | null })._receiver;
+  if (!receiver || typeof receiver._maxPayload !== 'number') return false;
+  receiver._maxPayload = bytes;
+  return true;
 }
 
 /** Resolves once the socket is closed. */

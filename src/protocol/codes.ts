@@ -15,8 +15,10 @@ export const CLOSE_CODES = {
   replaced: 4000,
   /** Not authenticated: no hello, bad bootstrap token or bad credential. */
   unauthenticated: 4001,
-  /** Authenticated but not allowed: revoked, or pending approval. */
+  /** Authenticated but not allowed: revoked, pending approval, or re-enrollment of a held id refused. */
   forbidden: 4003,
+  /** Another session for this agent id is live and heard from: retry with back-off (it may be a stale twin). */
+  sessionLive: 4009,
 } as const;
 
 /** `code` values of `error` frames sent by the controller, besides the codec's FrameErrorCode. */
@@ -34,6 +36,15 @@ export const ERROR_CODES = {
   replaced: 'replaced',
   /** The connection is closed for sending too many bad frames. */
   tooManyBadFrames: 'too_many_bad_frames',
+  /**
+   * A bootstrap-token hello for an id that holds an approved credential: fatal for the agent, an operator
+   * must run `gsectl agents reset ID` (e.g. for a wiped host) before it can enroll again.
+   */
+  reenrollRefused: 'reenroll_refused',
+  /** A session for this agent id is already live and heard from recently; retryable with back-off. */
+  sessionLive: 'session_live',
+  /** An execResult the controller did not send to this host (or for a resource its manifest lacks). */
+  resultRefused: 'result_refused',
 } as const;
 
 export type ControllerErrorCode = (typeof ERROR_CODES)[keyof typeof ERROR_CODES];

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { AgentNotFoundError } from '../../src/fleet/errors.js';
+import { AgentNotFoundError, AgentStateError } from '../../src/fleet/errors.js';
 import { AGENT_REGISTRY_FILE, FileAgentRegistry } from '../../src/fleet/file-registry.js';
 import { FakeClock, helloFor, startHub, TestAgent, type TestHub, TOKEN } from './harness.js';
 
@@ -141,21 +141,74 @@ describe('FleetHub authentication', () => {
     agent.close();
   });
 
-  it('rotates the credential when an approved agent enrolls again with the bootstrap token', async () => {
+  it('refuses re-enrollment with the bootstrap token when the id holds an approved credential', async () => {
     env = await startHub();
     const first = await TestAgent.enroll(env.url, helloFor('sim-1'));
     first.agent.close();
     await first.agent.closed;
-    const second = await TestAgent.enroll(env.url, helloFor('sim-1', { bootstrapToken: TOKEN }));
+    const reason =
+      'agent sim-1 already holds an approved credential; to enroll it again run: gsectl agents reset sim-1';
+    const { error, close } = await refused(env.url, helloFor('sim-1', { bootstrapToken: TOKEN }));
+    expect(error).toMatchObject({ code: 'reenroll_refused', message: reason });
+    expect(close.code).toBe(4003);
+    // The held credential still works: nothing was rotated.
+    const again = await TestAgent.enroll(env.url, helloFor('sim-1', { credential: first.credential! }));
+    again.agent.close();
+  });
+
+  it('lets the next bootstrap enrollment in after a reset, closing the live session and voiding the old credential', async () => {
+    env = await startHub();
+    const first = await TestAgent.enroll(env.url, helloFor('sim-1'));
+    const rec = await env.hub.reset('sim-1');
+    expect(rec).toMatchObject({ status: 'approved', credentialHash: '' });
+    expect(await first.agent.next((m) => m.type === 'error')).toMatchObject({ code: 'bad_credential' });
+    expect((await first.agent.closed).code).toBe(4001);
+
+    const second = await TestAgent.enroll(env.url, helloFor('sim-1'));
     expect(second.credential).toBeDefined();
     expect(second.credential).not.toBe(first.credential);
     second.agent.close();
     await second.agent.closed;
-
     const { error } = await refused(env.url, helloFor('sim-1', { credential: first.credential! }));
     expect(error).toMatchObject({ code: 'bad_credential' });
-    const third = await TestAgent.enroll(env.url, helloFor('sim-1', { credential: second.credential! }));
-    third.agent.close();
+  });
+
+  it('admits the re-enrollment after a reset even while the old session is still closing', async () => {
+    env = await startHub();
+    const first = await TestAgent.enroll(env.url, helloFor('sim-1'));
+    await env.hub.reset('sim-1');
+    // Not waiting for the old socket to close: a credential issued after a reset outranks it.
+    const second = await TestAgent.enroll(env.url, helloFor('sim-1'));
+    expect(second.credential).toBeDefined();
+    await first.agent.closed;
+    await second.agent.roundTrip();
+    expect(env.hub.hostState('sim-1')).toBe('Connected');
+    expect(env.hub.stats().duplicateSessionsRefused).toBe(0);
+    second.agent.close();
+  });
+
+  it('puts a reset agent back to pending when autoApprove is off', async () => {
+    env = await startHub({ autoApprove: false });
+    await refused(env.url, helloFor('sim-1'));
+    await env.hub.approve('sim-1');
+    const first = await TestAgent.enroll(env.url, helloFor('sim-1'));
+    expect(await env.hub.reset('sim-1')).toMatchObject({ status: 'pending', credentialHash: '' });
+    await first.agent.closed;
+    const { error } = await refused(env.url, helloFor('sim-1'));
+    expect(error).toMatchObject({ code: 'pending_approval' });
+    await env.hub.approve('sim-1');
+    const back = await TestAgent.enroll(env.url, helloFor('sim-1'));
+    expect(back.credential).toBeDefined();
+    back.agent.close();
+  });
+
+  it('refuses to reset a revoked agent, naming approve', async () => {
+    env = await startHub();
+    (await TestAgent.enroll(env.url, helloFor('sim-1'))).agent.close();
+    await env.hub.revoke('sim-1');
+    await expect(env.hub.reset('sim-1')).rejects.toThrow(AgentStateError);
+    await expect(env.hub.reset('sim-1')).rejects.toThrow('gsectl agents approve sim-1');
+    await expect(env.hub.reset('nobody')).rejects.toThrow(AgentNotFoundError);
   });
 
   it('closes a connection with 4001 when no hello comes within helloTimeoutMs', async () => {
@@ -168,6 +221,57 @@ describe('FleetHub authentication', () => {
     clock.advance(1);
     expect(await agent.closed).toEqual({ code: 4001, reason: 'no hello within 1000 ms' });
     expect(env.hub.stats().authFailures).toBe(1);
+  });
+
+  it('waits 5 s for a hello by default', async () => {
+    const clock = new FakeClock();
+    env = await startHub({}, { clock });
+    const agent = await TestAgent.connect(env.url);
+    clock.advance(4_999);
+    await agent.ping();
+    expect(agent.ws.readyState).toBe(WebSocket.OPEN);
+    clock.advance(1);
+    expect(await agent.closed).toEqual({ code: 4001, reason: 'no hello within 5000 ms' });
+  });
+
+  it('closes with 1009 when a frame before the hello exceeds the pre-auth limit', async () => {
+    env = await startHub({ preAuthMaxFrameBytes: 1024 });
+    const agent = await TestAgent.connect(env.url);
+    agent.send('x'.repeat(1025));
+    expect((await agent.closed).code).toBe(1009);
+    expect(env.hub.stats().framesRejected.too_large).toBe(1);
+    // A hello that fits, then a frame larger than the pre-auth limit once authenticated, is fine.
+    const ok = await TestAgent.enroll(env.url, helloFor('sim-1'));
+    ok.agent.send({
+      v: 1,
+      type: 'report',
+      id: 'r1',
+      manifestHash: '',
+      revision: 'x'.repeat(4096),
+      items: [],
+    });
+    await ok.agent.next((m) => m.type === 'ack' && m.ids.includes('r1'));
+    ok.agent.close();
+  });
+
+  it('answers 503 with Retry-After when maxHandshakes connections are authenticating', async () => {
+    env = await startHub({ maxHandshakes: 2 });
+    const waiting = [await TestAgent.connect(env.url), await TestAgent.connect(env.url)];
+    await waiting[1]?.ping();
+    const ws = new WebSocket(env.url);
+    const res = await new Promise<{ status?: number; retryAfter?: string }>((resolve) => {
+      ws.on('unexpected-response', (_req, r) =>
+        resolve({ status: r.statusCode, retryAfter: r.headers['retry-after'] }),
+      );
+      ws.on('error', () => resolve({}));
+    });
+    expect(res).toEqual({ status: 503, retryAfter: '5' });
+    expect(env.hub.stats().handshakesRejected).toBe(1);
+    for (const w of waiting) w.close();
+    await Promise.all(waiting.map((w) => w.closed));
+    await vi.waitFor(() => expect(env?.hub.stats().handshaking).toBe(0));
+    const { agent } = await TestAgent.enroll(env.url, helloFor('sim-1'));
+    agent.close();
   });
 
   it('answers 404 when an upgrade asks for another path', async () => {

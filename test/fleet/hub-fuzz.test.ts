@@ -135,7 +135,11 @@ describe('FleetHub robustness', () => {
       );
       expect(fuzzer.garbage).toEqual([]);
       await good.agent.next((m) => m.type === 'ack' && m.ids.includes(`good-${batch}`));
-      // The bad-frame count is per connection: go on with a fresh one (it replaces the old one if still open).
+      // The bad-frame count is per connection: go on with a fresh one (a live twin would be refused, so close it).
+      if (!overLimit) {
+        fuzzer.close();
+        await fuzzer.closed;
+      }
       fuzzer = (await TestAgent.enroll(url, helloFor('sim-fuzz', { credential: fuzz.credential! }))).agent;
     }
 

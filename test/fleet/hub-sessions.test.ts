@@ -9,11 +9,25 @@ afterEach(async () => {
 });
 
 describe('FleetHub sessions', () => {
-  it('replaces the first connection when a second one comes with the same agent id', async () => {
-    env = await startHub();
+  it('refuses a second connection with 4009 while the first is live, and replaces it once it went silent', async () => {
+    const clock = new FakeClock();
+    env = await startHub({ heartbeatMs: 1_000 }, { clock });
     const first = await TestAgent.enroll(env.url, helloFor('sim-1'));
-    const second = await TestAgent.enroll(env.url, helloFor('sim-1', { credential: first.credential! }));
+    const hello = helloFor('sim-1', { credential: first.credential! });
 
+    const twin = await TestAgent.connect(env.url);
+    twin.send(hello);
+    const reason = expect.stringContaining('a session for agent sim-1 is already live');
+    expect(await twin.next((m) => m.type === 'error')).toMatchObject({ code: 'session_live' });
+    expect(await twin.closed).toEqual({ code: 4009, reason });
+    expect(env.hub.stats().duplicateSessionsRefused).toBe(1);
+    await first.agent.roundTrip();
+    expect(env.hub.hostState('sim-1')).toBe('Connected');
+
+    // Silent beyond unknownAfterMs (3 heartbeats): the old session may be replaced.
+    clock.advance(3_001);
+    expect(env.hub.hostState('sim-1')).toBe('Unknown');
+    const second = await TestAgent.enroll(env.url, hello);
     expect(await first.agent.closed).toEqual({ code: 4000, reason: 'replaced by a newer connection' });
     expect(env.hub.sessions().map((s) => s.agentId)).toEqual(['sim-1']);
     expect(env.hub.stats().sessionsReplaced).toBe(1);
@@ -26,6 +40,17 @@ describe('FleetHub sessions', () => {
         'connect sim-1',
       ]),
     );
+  });
+
+  it('lets a new connection in at once when the old one closed', async () => {
+    env = await startHub();
+    const first = await TestAgent.enroll(env.url, helloFor('sim-1'));
+    first.agent.close();
+    await first.agent.closed;
+    const second = await TestAgent.enroll(env.url, helloFor('sim-1', { credential: first.credential! }));
+    await second.agent.roundTrip();
+    expect(env.hub.stats().duplicateSessionsRefused).toBe(0);
+    second.agent.close();
   });
 
   it('lists a session with its facts and times when an agent is connected', async () => {

@@ -12,8 +12,10 @@ describe('compileHubOptions', () => {
       unknownAfterMs: 30_000,
       window: 64,
       maxFrameBytes: MAX_FRAME_BYTES,
+      preAuthMaxFrameBytes: 65_536,
+      maxHandshakes: 256,
       maxBadFrames: 20,
-      helloTimeoutMs: 10_000,
+      helloTimeoutMs: 5_000,
       closeTimeoutMs: 5_000,
       path: '/agent',
     });
@@ -39,6 +41,16 @@ describe('compileHubOptions', () => {
       name: 'negative maxBadFrames',
       input: { bootstrapToken: 't', maxBadFrames: -1 },
       error: 'maxBadFrames: must be a non-negative integer, got -1',
+    },
+    {
+      name: 'a pre-auth frame limit above the frame limit',
+      input: { bootstrapToken: 't', maxFrameBytes: 1000, preAuthMaxFrameBytes: 2000 },
+      error: 'preAuthMaxFrameBytes: must not exceed maxFrameBytes (1000), got 2000',
+    },
+    {
+      name: 'zero maxHandshakes',
+      input: { bootstrapToken: 't', maxHandshakes: 0 },
+      error: 'maxHandshakes: must be a positive integer, got 0',
     },
     {
       name: 'a relative path',

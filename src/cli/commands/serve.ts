@@ -24,6 +24,7 @@ export async function run(input: CommandInput): Promise<CommandResult> {
     webhookSecret: str(v['webhook-secret']),
     fetchIntervalMs: num(v['fetch-interval-ms']),
     autoApprove: v['manual-approve'] === true ? false : undefined,
+    maxHandshakes: num(v['max-handshakes']),
     verifySignatures: v['verify-signatures'] === true ? true : undefined,
   });
   const logger = jsonLogger((str(v['log-level']) ?? 'info') as LogLevel);
