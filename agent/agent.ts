@@ -51,6 +51,8 @@ import { RemediationRunner } from './remediation.js';
 
 export interface AgentConfig {
   controllerUrl: string;
+  /** PEM of the CA pinned for a wss:// controller (`--ca`). */
+  ca?: string | Buffer;
   /** The bootstrap token, for enrollment (and re-enrollment after the state dir is lost). */
   bootstrapToken?: string;
   /** Agent id on first enrollment; later the id in the state dir wins. Default: the host name. */
@@ -134,12 +136,13 @@ export class Agent {
     this.identity = identity;
     this.manifest = manifest;
     this.connection = new AgentConnection(
-      { url: config.controllerUrl },
+      { url: config.controllerUrl, ca: config.ca },
       {
         onOpen: () => this.sendHello(),
         onMessage: (msg) => this.onMessage(msg),
         onBadFrame: (m) => deps.logger.warn('bad frame from controller', { error: m }),
         onClose: (code, reason) => this.onClose(code, reason),
+        onError: (m) => deps.logger.warn('cannot connect to the controller', { error: m }),
       },
       { sleep: deps.sleep, random: deps.random },
     );

@@ -6,6 +6,7 @@ import WebSocket from 'ws';
 import { decodeControllerFrame, encodeFrame } from '../src/protocol/codec.js';
 import { type ControllerToAgent, MAX_FRAME_BYTES, type Message } from '../src/protocol/messages.js';
 import { reconnectDelayMs } from './backoff.js';
+import { describeConnectError } from './link-security.js';
 
 export interface ConnectionHandlers {
   /** The socket is open: send hello. */
@@ -15,6 +16,8 @@ export interface ConnectionHandlers {
   onBadFrame(message: string): void;
   /** The socket closed; return false to stop reconnecting (the controller refused us for good). */
   onClose(code: number, reason: string): boolean;
+  /** A connect attempt failed (refused, TLS certificate not trusted, ...): one line for the log. */
+  onError?(message: string): void;
 }
 
 export interface ConnectionDeps {
@@ -25,6 +28,8 @@ export interface ConnectionDeps {
 
 export interface ConnectionOptions {
   url: string;
+  /** PEM of the CA the controller's certificate must chain to (wss://); replaces the system roots. */
+  ca?: string | Buffer;
 }
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -95,6 +100,8 @@ export class AgentConnection {
         maxPayload: MAX_FRAME_BYTES,
         handshakeTimeout: CONNECT_TIMEOUT_MS,
         perMessageDeflate: false,
+        // Pinned: only this CA is trusted, so a certificate from any public CA for the same name is refused.
+        ...(this.options.ca ? { ca: this.options.ca } : {}),
       });
       this.ws = ws;
       let settled = false;
@@ -112,7 +119,7 @@ export class AgentConnection {
       });
       ws.on('close', (code, reason) => done(code, reason.toString()));
       // 'error' is always followed by 'close' in ws; keep it from being thrown.
-      ws.on('error', () => {});
+      ws.on('error', (err: Error & { code?: string }) => this.handlers.onError?.(describeConnectError(err)));
     });
   }
 }

@@ -5,22 +5,26 @@
  * `gse-agent push --state-dir D [--channel C] < records.jsonl` writes records to an agent's ingest socket.
  * The only place that reads argv, handles signals and exits.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent } from './agent.js';
 import { collectFacts, parseLabels } from './facts.js';
 import { ingestSocketPath } from './ingest.js';
+import { checkControllerLink, LinkSecurityError } from './link-security.js';
 import { createShared, realDeps, stderrLogger } from './runtime.js';
 import { simulate } from './simulate.js';
 
 const USAGE = `Usage:
-  gse-agent --controller ws://HOST:PORT/agent --token TOKEN [--name NAME] [--root DIR] [--state-dir D]
-            [--labels k=v,...] [--ip IP] [--cloud-id N] [--ingest-http PORT] [--log-level info]
-  gse-agent simulate --count N --controller URL --token TOKEN --root DIR [--labels k=v,...]
+  gse-agent --controller wss://HOST:PORT/agent --ca CA_FILE --token TOKEN [--name NAME] [--root DIR]
+            [--state-dir D] [--labels k=v,...] [--ip IP] [--cloud-id N] [--ingest-http PORT] [--log-level info]
+  gse-agent simulate --count N --controller URL --ca CA_FILE --token TOKEN --root DIR [--labels k=v,...]
   gse-agent push [--state-dir D | --root DIR] [--channel C] < records.jsonl
 
 --token is the bootstrap token (or GSE_BOOTSTRAP_TOKEN); once enrolled, the agent keeps its own credential
 in the state dir (default <root>/var/lib/gse-agent). --root prefixes every managed path.
+--ca (or GSE_CA) is the PEM CA the controller's certificate must chain to (only it is trusted); a plain
+ws:// controller URL is refused unless --insecure is given (labs only).
 Local programs push JSON lines ({"channel": ..., ...fields}) to <state-dir>/ingest.sock, or with
 --ingest-http PORT as POST http://127.0.0.1:PORT/v1/records; push prints "pushed N records" and exits 1
 when the agent refused some.`;
@@ -38,6 +42,8 @@ const FLAGS = {
   channel: { type: 'string' },
   'ingest-http': { type: 'string' },
   'log-level': { type: 'string' },
+  ca: { type: 'string' },
+  insecure: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
 
@@ -76,10 +82,27 @@ async function main(): Promise<void> {
   }
   const controllerUrl = values.controller ?? process.env.GSE_CONTROLLER;
   const token = values.token ?? process.env.GSE_BOOTSTRAP_TOKEN;
-  if (!controllerUrl) fail('--controller URL is required (e.g. ws://127.0.0.1:7070/agent)');
+  if (!controllerUrl) fail('--controller URL is required (e.g. wss://127.0.0.1:7070/agent)');
   const url = /\/agent\/?$/.test(controllerUrl)
     ? controllerUrl
     : `${controllerUrl.replace(/\/+$/, '')}/agent`;
+  const caFile = values.ca ?? process.env.GSE_CA;
+  let ca: Buffer | undefined;
+  try {
+    const link = checkControllerLink({ url, caFile, insecure: values.insecure });
+    if (link === 'plain')
+      process.stderr.write('gse-agent: --insecure: the link to the controller is not encrypted\n');
+  } catch (err) {
+    if (err instanceof LinkSecurityError) fail(err.message);
+    throw err;
+  }
+  if (caFile) {
+    try {
+      ca = readFileSync(caFile);
+    } catch (err) {
+      fail(`--ca ${caFile}: cannot read the CA certificate: ${(err as Error).message}`);
+    }
+  }
   let labels: Record<string, string>;
   try {
     labels = parseLabels(values.labels);
@@ -98,7 +121,7 @@ async function main(): Promise<void> {
     if (!Number.isInteger(count) || count < 1) fail('simulate: --count N (N >= 1) is required');
     if (!values.root) fail('simulate: --root DIR is required');
     const fleet = await simulate(
-      { count, controllerUrl: url, bootstrapToken: token, root: values.root, labels, cloudId },
+      { count, controllerUrl: url, ca, bootstrapToken: token, root: values.root, labels, cloudId },
       stderrLogger(level),
     );
     await waitForSignal();
@@ -116,7 +139,15 @@ async function main(): Promise<void> {
     onFatal = resolve;
   });
   const agent = await Agent.create(
-    { controllerUrl: url, bootstrapToken: token, stateDir, root, facts, ingest: { httpPort: ingestHttp } },
+    {
+      controllerUrl: url,
+      ca,
+      bootstrapToken: token,
+      stateDir,
+      root,
+      facts,
+      ingest: { httpPort: ingestHttp },
+    },
     realDeps(logger, shared, onFatal),
   );
   await agent.start();

@@ -11,6 +11,8 @@ import { createShared, realDeps } from './runtime.js';
 export interface SimulateOptions {
   count: number;
   controllerUrl: string;
+  /** PEM of the CA pinned for a wss:// controller (`--ca`). */
+  ca?: string | Buffer;
   bootstrapToken?: string;
   /** Instance i manages files under `root/sim-<i>/` and keeps state in `root/sim-<i>/.gse-agent/`. */
   root: string;
@@ -47,6 +49,7 @@ export async function simulate(options: SimulateOptions, logger: Logger): Promis
         return Agent.create(
           {
             controllerUrl: options.controllerUrl,
+            ca: options.ca,
             bootstrapToken: options.bootstrapToken,
             stateDir: join(root, '.gse-agent'),
             root,

@@ -252,6 +252,7 @@ async function main(): Promise<void> {
       AGENT_MAIN,
       '--controller',
       url,
+      '--insecure',
       '--token',
       BENCH_BOOTSTRAP_TOKEN,
       '--name',

@@ -335,6 +335,7 @@ async function main(): Promise<void> {
         String(AGENTS),
         '--controller',
         `ws://127.0.0.1:${port}/agent`,
+        '--insecure',
         '--token',
         BOOTSTRAP,
         '--root',

@@ -2,9 +2,12 @@
 // The demo (`npm run demo`): the controller on a Git repo made from examples/fleet, three local agents
 // with --root sandboxes, a local Redis for the example's stream target when one can be started, and the
 // dashboard. Everything lives under .demo/ and stops on Ctrl-C. `--once` exits after the fleet converged.
+// The wire is TLS as in production: a demo CA and a server certificate for 127.0.0.1/localhost are made with
+// the openssl CLI under .demo/tls/ (valid 3 days, remade when about to expire); agents and gsectl pin that CA.
 import { execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -13,6 +16,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const demo = join(root, '.demo');
 const repo = join(demo, 'fleet-repo');
 const once = process.argv.includes('--once');
+const tlsDir = join(demo, 'tls');
 const HOSTS = [
   { name: 'web-1', ip: '10.0.1.11', labels: '' },
   { name: 'web-2', ip: '10.0.1.12', labels: 'canary=true' },
@@ -72,10 +76,87 @@ function tokens() {
   return t;
 }
 
-async function api(base, token, path) {
-  const res = await fetch(`${base}/api/v1/${path}`, { headers: { authorization: `Bearer ${token}` } });
-  if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
-  return res.json();
+/** The demo CA and server certificate, remade when absent or expiring within a day. */
+function demoTls() {
+  const tls = {
+    ca: join(tlsDir, 'ca.crt'),
+    cert: join(tlsDir, 'server.crt'),
+    key: join(tlsDir, 'server.key'),
+  };
+  const openssl = (...args) =>
+    execFileSync('openssl', args, { cwd: tlsDir, stdio: ['ignore', 'ignore', 'pipe'] });
+  if (existsSync(tls.cert) && existsSync(tls.ca)) {
+    try {
+      openssl('x509', '-checkend', '86400', '-noout', '-in', tls.cert);
+      return tls;
+    } catch {
+      // expiring or unreadable: make new ones below
+    }
+  }
+  mkdirSync(tlsDir, { recursive: true, mode: 0o700 });
+  const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
+  openssl(
+    'req',
+    '-x509',
+    ...ec,
+    '-keyout',
+    'ca.key',
+    '-out',
+    'ca.crt',
+    '-days',
+    '3',
+    '-subj',
+    '/CN=gse-gitops demo CA',
+    '-addext',
+    'basicConstraints=critical,CA:TRUE',
+    '-addext',
+    'keyUsage=critical,keyCertSign,cRLSign',
+  );
+  openssl('req', ...ec, '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1');
+  writeFileSync(
+    join(tlsDir, 'server.ext'),
+    'subjectAltName=IP:127.0.0.1,DNS:localhost\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature\nextendedKeyUsage=serverAuth\n',
+  );
+  openssl(
+    'x509',
+    '-req',
+    '-in',
+    'server.csr',
+    '-CA',
+    'ca.crt',
+    '-CAkey',
+    'ca.key',
+    '-set_serial',
+    String(Date.now()),
+    '-days',
+    '3',
+    '-extfile',
+    'server.ext',
+    '-out',
+    'server.crt',
+  );
+  return tls;
+}
+
+/** GET over HTTPS trusting only the demo CA (fetch cannot take a CA). */
+function get(url, ca, headers = {}) {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { ca, headers }, (res) => {
+      let body = '';
+      res.on('data', (c) => {
+        body += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode, body }));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function api(base, ca, token, path) {
+  const res = await get(`${base}/api/v1/${path}`, ca, { authorization: `Bearer ${token}` });
+  if (res.status !== 200) throw new Error(`${path}: HTTP ${res.status}`);
+  return JSON.parse(res.body);
 }
 
 async function waitFor(what, check) {
@@ -128,7 +209,9 @@ async function main() {
   }
   const t = tokens();
   const port = await firstFreePort(Number(process.env.GSE_DEMO_PORT ?? 7070));
-  const base = `http://127.0.0.1:${port}`;
+  const base = `https://127.0.0.1:${port}`;
+  const tls = demoTls();
+  const caPem = readFileSync(tls.ca);
 
   // The example routes events to redis://127.0.0.1:6379; start one there if we can, else the target
   // stays down and its records wait in the controller's spool (which the dashboard shows).
@@ -154,20 +237,35 @@ async function main() {
   start(
     'controller',
     process.execPath,
-    [cli, 'serve', '--repo', repo, '--state-dir', join(demo, 'controller'), '--listen', `127.0.0.1:${port}`],
+    [
+      cli,
+      'serve',
+      '--repo',
+      repo,
+      '--state-dir',
+      join(demo, 'controller'),
+      '--listen',
+      `127.0.0.1:${port}`,
+      '--tls-cert',
+      tls.cert,
+      '--tls-key',
+      tls.key,
+    ],
     {
       GSE_BOOTSTRAP_TOKEN: t.bootstrap,
       GSE_ADMIN_TOKEN: t.admin,
     },
   );
-  await waitFor('the controller', async () => (await fetch(`${base}/readyz`)).ok);
+  await waitFor('the controller', async () => (await get(`${base}/readyz`, caPem)).status === 200);
 
   const agentMain = join(root, 'dist/agent/main.js');
   for (const h of HOSTS) {
     const args = [
       agentMain,
       '--controller',
-      `ws://127.0.0.1:${port}/agent`,
+      `wss://127.0.0.1:${port}/agent`,
+      '--ca',
+      tls.ca,
       '--name',
       h.name,
       '--ip',
@@ -179,7 +277,7 @@ async function main() {
     start(h.name, process.execPath, args, { GSE_BOOTSTRAP_TOKEN: t.bootstrap });
   }
   const status = await waitFor('the fleet to converge', async () => {
-    const s = await api(base, t.admin, 'status');
+    const s = await api(base, caPem, t.admin, 'status');
     return s.hosts.connected === HOSTS.length && s.hosts.bySyncState.Synced === HOSTS.length ? s : undefined;
   });
 
@@ -192,9 +290,10 @@ gse-gitops demo: ${HOSTS.length} hosts Synced on ${status.revision.applied.sha.s
   Git repo    ${repo}
   Host roots  ${join(demo, 'hosts')}/<host>/   (logs in .demo/*.log)
   Redis       ${redis}
+  TLS CA      ${tls.ca}   (the browser warns until you trust it; agents and gsectl pin it)
 
 Try it (in another shell, from ${root}):
-  export GSE_SERVER=${base} GSE_TOKEN=${t.admin}
+  export GSE_SERVER=${base} GSE_TOKEN=${t.admin} GSE_CA=${tls.ca}
   npx gsectl status
   npx gsectl get hosts
   npx gsectl describe host web-1

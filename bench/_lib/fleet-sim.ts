@@ -72,6 +72,8 @@ export async function startSimulator(opts: {
         String(n),
         '--controller',
         opts.agentUrl,
+        // Benches measure the fleet, not TLS: the bench controller is plain HTTP, so say so explicitly.
+        '--insecure',
         '--token',
         BENCH_BOOTSTRAP_TOKEN,
         '--root',

@@ -33,9 +33,10 @@ const remote: Flags = {
   ...output,
   server: { type: 'string', short: 's' },
   token: { type: 'string', short: 't' },
+  ca: { type: 'string' },
 };
 const REMOTE_DETAILS =
-  'The controller is --server URL or GSE_SERVER (default http://127.0.0.1:7070); the API token is --token or GSE_TOKEN.';
+  'The controller is --server URL or GSE_SERVER (default http://127.0.0.1:7070); the API token is --token or GSE_TOKEN; for https:// the CA that signed the controller certificate is --ca FILE or GSE_CA.';
 
 export const COMMANDS: CommandSpec[] = [
   {
@@ -68,7 +69,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'serve',
     summary: 'Run the controller (API, dashboard, agent endpoint) on a Git repo',
     usage:
-      'gsectl serve --repo URL_OR_PATH [--branch B] [--path P] [--listen HOST:PORT] [--state-dir D] [--redis URL] [--bootstrap-token T] [--admin-token T]',
+      'gsectl serve --repo URL_OR_PATH [--branch B] [--path P] [--listen HOST:PORT] [--state-dir D] [--redis URL] [--bootstrap-token T] [--admin-token T] [--tls-cert FILE --tls-key FILE]',
     flags: {
       repo: { type: 'string' },
       branch: { type: 'string' },
@@ -84,9 +85,11 @@ export const COMMANDS: CommandSpec[] = [
       'max-handshakes': { type: 'string' },
       'verify-signatures': { type: 'boolean' },
       'log-level': { type: 'string' },
+      'tls-cert': { type: 'string' },
+      'tls-key': { type: 'string' },
     },
     details:
-      'Secrets come from flags or env: GSE_BOOTSTRAP_TOKEN (agents enroll with it), GSE_ADMIN_TOKEN (an admin API token), GSE_WEBHOOK_SECRET, GSE_REDIS_URL. Defaults: --listen 127.0.0.1:7070, --state-dir ./.gse-state, --branch main.',
+      'With --tls-cert FILE --tls-key FILE (PEM) the API, dashboard and agent endpoint are served over HTTPS/WSS (agents then use wss:// with --ca). Secrets come from flags or env: GSE_BOOTSTRAP_TOKEN (agents enroll with it), GSE_ADMIN_TOKEN (an admin API token), GSE_WEBHOOK_SECRET, GSE_REDIS_URL. Defaults: --listen 127.0.0.1:7070, --state-dir ./.gse-state, --branch main.',
     load: () => import('./commands/serve.js'),
   },
   {

@@ -3,8 +3,9 @@
  * router, the HTTP API and the timers. It owns the lifecycle; each part does one job.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { FleetHub, type SessionInfo } from '../fleet/index.js';
@@ -18,7 +19,7 @@ import { DataPath } from './data-path.js';
 import { ExecService } from './exec-service.js';
 import type { Logger } from './logger.js';
 import { ControllerMetrics, type MetricsView } from './metrics.js';
-import type { CompiledControllerOptions } from './options.js';
+import { type CompiledControllerOptions, ControllerOptionsError } from './options.js';
 import { Reconciler } from './reconciler.js';
 import { RevisionIngestor } from './revisions.js';
 
@@ -49,6 +50,32 @@ export class ControllerStateError extends Error {
   }
 }
 
+/** Reads a TLS file, naming the flag when it cannot (a missing key must not surface as a stack trace). */
+async function readTlsFile(flag: string, file: string): Promise<Buffer> {
+  try {
+    return await readFile(file);
+  } catch (err) {
+    throw new ControllerOptionsError(flag, `cannot read ${file}: ${(err as Error).message}`);
+  }
+}
+
+/** An HTTPS server when the options carry a certificate, else plain HTTP; the API and the hub share it. */
+async function createListener(options: CompiledControllerOptions): Promise<Server | HttpsServer> {
+  if (!options.tls) return createServer();
+  const [cert, key] = await Promise.all([
+    readTlsFile('--tls-cert', options.tls.certFile),
+    readTlsFile('--tls-key', options.tls.keyFile),
+  ]);
+  try {
+    return createHttpsServer({ cert, key, minVersion: 'TLSv1.2' });
+  } catch (err) {
+    throw new ControllerOptionsError(
+      '--tls-cert',
+      `${options.tls.certFile} / ${options.tls.keyFile}: not a usable PEM certificate and matching key: ${(err as Error).message}`,
+    );
+  }
+}
+
 export class Controller {
   private state: ControllerLifecycle = 'starting';
   private revisionQueue: Promise<void> = Promise.resolve();
@@ -65,7 +92,7 @@ export class Controller {
   private constructor(
     readonly options: CompiledControllerOptions,
     readonly store: Store,
-    readonly server: Server,
+    readonly server: Server | HttpsServer,
     private readonly deps: ControllerDeps & { now: () => number },
   ) {
     this.startedAt = new Date(deps.now()).toISOString();
@@ -105,7 +132,7 @@ export class Controller {
   static async create(options: CompiledControllerOptions, deps: ControllerDeps): Promise<Controller> {
     await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
     const store = await openStore({ stateDir: options.stateDir, redisUrl: options.redisUrl });
-    const server = createServer();
+    const server = await createListener(options);
     const controller = new Controller(options, store, server, { ...deps, now: deps.now ?? Date.now });
     server.on('request', deps.api(controller));
     controller.hub = await FleetHub.create(

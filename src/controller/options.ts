@@ -45,6 +45,10 @@ export interface ControllerOptions {
   retentionMaxCount?: number;
   /** Keep executions and drift at most this long. Default 30 days. */
   retentionMaxAgeMs?: number;
+  /** PEM certificate (chain) file: serve the API, dashboard and agent endpoint over HTTPS/WSS. Needs tlsKey. */
+  tlsCert?: string;
+  /** PEM private key file of tlsCert. */
+  tlsKey?: string;
 }
 
 export interface CompiledControllerOptions {
@@ -69,6 +73,8 @@ export interface CompiledControllerOptions {
   heartbeatMs: number;
   retentionMaxCount: number;
   retentionMaxAgeMs: number;
+  /** Absolute paths of the certificate and key when the controller serves TLS; undefined: plain HTTP. */
+  tls?: { certFile: string; keyFile: string };
 }
 
 export class ControllerOptionsError extends Error {
@@ -116,6 +122,11 @@ export function compileControllerOptions(
     if (value.length < MIN_TOKEN_LENGTH)
       throw new ControllerOptionsError(field, `must be at least ${MIN_TOKEN_LENGTH} characters`);
   }
+  if (Boolean(opts.tlsCert) !== Boolean(opts.tlsKey))
+    throw new ControllerOptionsError(
+      opts.tlsCert ? '--tls-key' : '--tls-cert',
+      'TLS needs both --tls-cert FILE and --tls-key FILE (PEM); pass both, or neither for plain HTTP',
+    );
   return {
     repo: /^[a-z]+:\/\//.test(repo) || repo.includes('@') ? repo : resolve(repo),
     branch: opts.branch ?? 'main',
@@ -139,6 +150,9 @@ export function compileControllerOptions(
     heartbeatMs: opts.heartbeatMs ?? 10_000,
     retentionMaxCount: opts.retentionMaxCount ?? DEFAULT_RETENTION_MAX_COUNT,
     retentionMaxAgeMs: opts.retentionMaxAgeMs ?? DEFAULT_RETENTION_MAX_AGE_MS,
+    ...(opts.tlsCert && opts.tlsKey
+      ? { tls: { certFile: resolve(opts.tlsCert), keyFile: resolve(opts.tlsKey) } }
+      : {}),
   };
 }
 

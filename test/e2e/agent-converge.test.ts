@@ -169,12 +169,9 @@ describe('agent session against a real controller', () => {
     const pidDir = await mkdtemp(join(tmpdir(), 'gse-exec-pids-'));
     const pidFile = join(pidDir, 'child.pids');
     try {
-      const res = await fetch(`${ctl.url}/api/v1/exec`, {
+      const res = await ctl.request('/api/v1/exec', {
         method: 'POST',
-        headers: {
-          authorization: `Bearer ${TEST_ADMIN_TOKEN}`,
-          'content-type': 'application/json',
-        },
+        token: TEST_ADMIN_TOKEN,
         body: JSON.stringify({
           hosts: '*',
           script: `sleep 300 & echo $! >> ${pidFile}; sleep 300`,
@@ -182,8 +179,8 @@ describe('agent session against a real controller', () => {
         }),
       });
       expect(res.status).toBe(200);
-      expect(res.headers.get('content-type')).toContain('application/x-ndjson');
-      const lines = (await res.text())
+      expect(res.headers['content-type']).toContain('application/x-ndjson');
+      const lines = res.text
         .trim()
         .split('\n')
         .map((l) => JSON.parse(l) as { type: string } & Partial<ExecutionRow> & Record<string, unknown>);

@@ -112,14 +112,13 @@ describe('controller on a real git repo', () => {
   });
 
   it('serves metrics and health without a token', async () => {
-    const res = await fetch(`${ctl.url}/metrics`);
-    const text = await res.text();
+    const { text } = await ctl.request('/metrics');
     expect(text).toContain('gse_revisions_total{status="rejected"} 1');
     expect(text).toContain('gse_hosts{state="Synced"} 0');
     expect(text).toMatch(/^gse_git_fetches_total [1-9]\d*$/m);
     expect(text).toMatch(/^gse_git_last_fetch_seconds \d/m);
     expect(text).toContain('gse_agent_connections 0');
-    expect((await fetch(`${ctl.url}/healthz`)).status).toBe(200);
-    expect((await fetch(`${ctl.url}/readyz`)).status).toBe(200);
+    expect((await ctl.request('/healthz')).status).toBe(200);
+    expect((await ctl.request('/readyz')).status).toBe(200);
   });
 });

@@ -11,9 +11,10 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataRecord } from '../../src/protocol/messages.js';
 import { AGENT_MAIN, GSECTL_MAIN } from '../helpers/agent-process.js';
-import { waitFor } from '../helpers/controller.js';
+import { httpCall, waitFor } from '../helpers/controller.js';
 import { type GitRepo, gitRepo } from '../helpers/git-repo.js';
 import { freePort, type RedisHandle, startRedis } from '../helpers/redis-server.js';
+import { type TestCa, testCa } from '../helpers/tls.js';
 
 const BOOTSTRAP = 'e2e-data-bootstrap-token-0123456789';
 const ADMIN = 'e2e-data-admin-token-0123456789abcdef';
@@ -117,17 +118,19 @@ describe('data channel to a real Redis', () => {
   let redis: RedisHandle;
   let repo: GitRepo;
   let port: number;
+  let tls: TestCa;
   let controller: Proc;
   const agents: { name: string; stateDir: string; proc: Proc }[] = [];
   const procs: Proc[] = [];
 
   const api = async <T>(path: string, method = 'GET'): Promise<T> => {
-    const res = await fetch(`http://127.0.0.1:${port}${path}`, {
+    const res = await httpCall(`https://127.0.0.1:${port}${path}`, {
       method,
       headers: { authorization: `Bearer ${ADMIN}` },
+      ca: tls.caPem,
     });
-    if (!res.ok) throw new Error(`${method} ${path}: ${res.status}`);
-    return (await res.json()) as T;
+    if (res.status !== 200) throw new Error(`${method} ${path}: ${res.status}`);
+    return JSON.parse(res.text) as T;
   };
 
   const startController = async (): Promise<void> => {
@@ -150,6 +153,10 @@ describe('data channel to a real Redis', () => {
           BOOTSTRAP,
           '--admin-token',
           ADMIN,
+          '--tls-cert',
+          tls.certFile,
+          '--tls-key',
+          tls.keyFile,
           '--fetch-interval-ms',
           '60000',
           '--log-level',
@@ -179,7 +186,9 @@ describe('data channel to a real Redis', () => {
         [
           AGENT_MAIN,
           '--controller',
-          `ws://127.0.0.1:${port}/agent`,
+          `wss://127.0.0.1:${port}/agent`,
+          '--ca',
+          tls.caFile,
           '--token',
           BOOTSTRAP,
           '--name',
@@ -280,6 +289,7 @@ describe('data channel to a real Redis', () => {
     redis = await startRedis();
     repo = await gitRepo({ 'fleet/data.yaml': dataYaml(redis.url, { threshold: 10, target: 'redis-test' }) });
     port = await freePort();
+    tls = await testCa();
     await startController();
     startAgent('e2e-a1');
     startAgent('e2e-a2');

@@ -118,6 +118,8 @@ describe('data channel to file and Kafka targets', () => {
         AGENT_MAIN,
         '--controller',
         ctl.agentUrl,
+        '--ca',
+        ctl.caFile ?? '',
         '--token',
         TEST_BOOTSTRAP_TOKEN,
         '--name',

@@ -30,7 +30,7 @@ describe('gsectl against a live controller', () => {
   function gsectl(...args: string[]): Promise<Run> {
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [GSECTL_MAIN, ...args], {
-        env: { ...process.env, GSE_SERVER: ctl.url, GSE_TOKEN: TEST_ADMIN_TOKEN },
+        env: { ...process.env, GSE_SERVER: ctl.url, GSE_TOKEN: TEST_ADMIN_TOKEN, GSE_CA: ctl.caFile },
         stdio: ['ignore', 'pipe', 'pipe'],
       });
       let stdout = '';

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TEST_BOOTSTRAP_TOKEN } from './controller.js';
+import { testCa } from './tls.js';
 
 const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const AGENT_MAIN = join(REPO_ROOT, 'dist/agent/main.js');
@@ -33,6 +34,10 @@ export interface AgentProcessOptions {
   labels?: string;
   /** Default 'warn'. */
   logLevel?: string;
+  /** `--ca FILE` for a wss:// controller. Default the shared test CA (test/helpers/tls.ts); `false`: none. */
+  ca?: string | false;
+  /** `--insecure`. Default true for a ws:// controller URL (a test that uses ws:// on purpose), else false. */
+  insecure?: boolean;
 }
 
 export interface AgentProcess {
@@ -88,8 +93,12 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<A
   let child!: ChildProcess;
   let exit!: Promise<AgentExit>;
   let err = '';
+  const defaultCa = (await testCa()).caFile;
 
   const launch = () => {
+    const tls = /^(wss|https):/.test(controllerUrl);
+    const ca = options.ca === undefined ? (tls ? defaultCa : undefined) : options.ca || undefined;
+    const insecure = options.insecure ?? /^(ws|http):/.test(controllerUrl);
     const args = [
       AGENT_MAIN,
       '--controller',
@@ -107,6 +116,8 @@ export async function startAgentProcess(options: AgentProcessOptions): Promise<A
     ];
     if (options.ip) args.push('--ip', options.ip);
     if (options.labels) args.push('--labels', options.labels);
+    if (ca) args.push('--ca', ca);
+    if (insecure) args.push('--insecure');
     err = '';
     child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', 'ignore', 'pipe'] });
     live.add(child);

@@ -26,6 +26,8 @@ export async function run(input: CommandInput): Promise<CommandResult> {
     autoApprove: v['manual-approve'] === true ? false : undefined,
     maxHandshakes: num(v['max-handshakes']),
     verifySignatures: v['verify-signatures'] === true ? true : undefined,
+    tlsCert: str(v['tls-cert']),
+    tlsKey: str(v['tls-key']),
   });
   const logger = jsonLogger((str(v['log-level']) ?? 'info') as LogLevel);
   // Signals are taken from the start, so a stop during start-up still drains cleanly.
@@ -35,10 +37,12 @@ export async function run(input: CommandInput): Promise<CommandResult> {
   });
   const controller = await Controller.create(options, { logger, api: createControllerApi });
   const addr = await controller.start();
+  const [http, ws] = options.tls ? ['https', 'wss'] : ['http', 'ws'];
   logger.info('controller running', {
-    api: `http://${addr.address}:${addr.port}/api/v1`,
-    dashboard: `http://${addr.address}:${addr.port}/`,
-    agents: `ws://${addr.address}:${addr.port}/agent`,
+    api: `${http}://${addr.address}:${addr.port}/api/v1`,
+    dashboard: `${http}://${addr.address}:${addr.port}/`,
+    agents: `${ws}://${addr.address}:${addr.port}/agent`,
+    tls: options.tls !== undefined,
     repo: options.repo,
     branch: options.branch,
     stateDir: options.stateDir,
