@@ -82,10 +82,11 @@ export const COMMANDS: CommandSpec[] = [
       'fetch-interval-ms': { type: 'string' },
       'manual-approve': { type: 'boolean' },
       'verify-signatures': { type: 'boolean' },
+      'metrics-token': { type: 'string' },
       'log-level': { type: 'string' },
     },
     details:
-      'Secrets come from flags or env: GSE_BOOTSTRAP_TOKEN (agents enroll with it), GSE_ADMIN_TOKEN (an admin API token), GSE_WEBHOOK_SECRET, GSE_REDIS_URL. Defaults: --listen 127.0.0.1:7070, --state-dir ./.gse-state, --branch main.',
+      'Secrets come from flags or env: GSE_BOOTSTRAP_TOKEN (agents enroll with it), GSE_ADMIN_TOKEN (an admin API token), GSE_WEBHOOK_SECRET, GSE_REDIS_URL, GSE_METRICS_TOKEN (--metrics-token: /metrics then needs it as a bearer token; without it /metrics is public). Defaults: --listen 127.0.0.1:7070, --state-dir ./.gse-state, --branch main.',
     load: () => import('./commands/serve.js'),
   },
   {
@@ -98,9 +99,9 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'get',
-    summary: 'List hosts, resources, drift, executions, revisions, agents, routes or targets',
+    summary: 'List hosts, resources, drift, executions, revisions, agents, routes, targets or audit',
     usage:
-      'gsectl get hosts|resources|drift|executions|revisions|agents|routes|targets [--host ID] [--resource KEY] [--since ISO] [--state S] [-l k=v] [--limit N]',
+      'gsectl get hosts|resources|drift|executions|revisions|agents|routes|targets|audit [--host ID] [--resource KEY] [--since ISO|DURATION] [--actor NAME] [--state S] [-l k=v] [--limit N]',
     flags: {
       ...remote,
       host: { type: 'string' },
@@ -109,6 +110,7 @@ export const COMMANDS: CommandSpec[] = [
       state: { type: 'string' },
       selector: { type: 'string', short: 'l' },
       limit: { type: 'string' },
+      actor: { type: 'string' },
     },
     details: REMOTE_DETAILS,
     load: () => import('./commands/get.js'),
@@ -149,6 +151,15 @@ export const COMMANDS: CommandSpec[] = [
     flags: { ...remote, hosts: { type: 'string', short: 'H' }, timeout: { type: 'string' } },
     details: `SELECTOR: comma-separated terms that must all hold: role=web, name=web-*, cidr=10.0.0.0/8, cloud=0, canary (label present), !canary (absent), * (every host). ${REMOTE_DETAILS}`,
     load: () => import('./commands/exec.js'),
+  },
+  {
+    name: 'token',
+    summary: 'Create, list or revoke named API tokens (admin)',
+    usage:
+      'gsectl token create --name NAME --role viewer|operator|admin | gsectl token list | gsectl token revoke NAME',
+    flags: { ...remote, name: { type: 'string' }, role: { type: 'string' } },
+    details: `create prints the new token once on stdout (only its sha256 is kept); revoke takes effect on the next request. ${REMOTE_DETAILS}`,
+    load: () => import('./commands/token.js'),
   },
   {
     name: 'agents',

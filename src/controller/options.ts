@@ -41,6 +41,8 @@ export interface ControllerOptions {
   retentionMaxCount?: number;
   /** Keep executions and drift at most this long. Default 30 days. */
   retentionMaxAgeMs?: number;
+  /** Bearer token /metrics requires. Env GSE_METRICS_TOKEN. Default none: /metrics is public. */
+  metricsToken?: string;
 }
 
 export interface CompiledControllerOptions {
@@ -63,6 +65,7 @@ export interface CompiledControllerOptions {
   heartbeatMs: number;
   retentionMaxCount: number;
   retentionMaxAgeMs: number;
+  metricsToken?: string;
 }
 
 export class ControllerOptionsError extends Error {
@@ -110,6 +113,9 @@ export function compileControllerOptions(
     if (value.length < MIN_TOKEN_LENGTH)
       throw new ControllerOptionsError(field, `must be at least ${MIN_TOKEN_LENGTH} characters`);
   }
+  const metricsToken = opts.metricsToken ?? env.GSE_METRICS_TOKEN;
+  if (metricsToken !== undefined && metricsToken.length < MIN_TOKEN_LENGTH)
+    throw new ControllerOptionsError('--metrics-token', `must be at least ${MIN_TOKEN_LENGTH} characters`);
   return {
     repo: /^[a-z]+:\/\//.test(repo) || repo.includes('@') ? repo : resolve(repo),
     branch: opts.branch ?? 'main',
@@ -130,5 +136,6 @@ export function compileControllerOptions(
     heartbeatMs: opts.heartbeatMs ?? 10_000,
     retentionMaxCount: opts.retentionMaxCount ?? DEFAULT_RETENTION_MAX_COUNT,
     retentionMaxAgeMs: opts.retentionMaxAgeMs ?? DEFAULT_RETENTION_MAX_AGE_MS,
+    metricsToken,
   };
 }

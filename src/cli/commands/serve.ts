@@ -25,6 +25,7 @@ export async function run(input: CommandInput): Promise<CommandResult> {
     fetchIntervalMs: num(v['fetch-interval-ms']),
     autoApprove: v['manual-approve'] === true ? false : undefined,
     verifySignatures: v['verify-signatures'] === true ? true : undefined,
+    metricsToken: str(v['metrics-token']),
   });
   const logger = jsonLogger((str(v['log-level']) ?? 'info') as LogLevel);
   // Signals are taken from the start, so a stop during start-up still drains cleanly.
