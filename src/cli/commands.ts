@@ -83,10 +83,12 @@ export const COMMANDS: CommandSpec[] = [
       'manual-approve': { type: 'boolean' },
       'verify-signatures': { type: 'boolean' },
       'metrics-token': { type: 'string' },
+      'gnupg-home': { type: 'string' },
+      'allowed-signers': { type: 'string' },
       'log-level': { type: 'string' },
     },
     details:
-      'Secrets come from flags or env: GSE_BOOTSTRAP_TOKEN (agents enroll with it), GSE_ADMIN_TOKEN (an admin API token), GSE_WEBHOOK_SECRET, GSE_REDIS_URL, GSE_METRICS_TOKEN (--metrics-token: /metrics then needs it as a bearer token; without it /metrics is public). Defaults: --listen 127.0.0.1:7070, --state-dir ./.gse-state, --branch main.',
+      'Secrets come from flags or env: GSE_BOOTSTRAP_TOKEN (agents enroll with it), GSE_ADMIN_TOKEN (an admin API token), GSE_WEBHOOK_SECRET, GSE_REDIS_URL, GSE_METRICS_TOKEN (--metrics-token: /metrics then needs it as a bearer token; without it /metrics is public). --verify-signatures checks every commit since the applied revision against the keys in --gnupg-home DIR (GPG) or --allowed-signers FILE (SSH). Defaults: --listen 127.0.0.1:7070, --state-dir ./.gse-state, --branch main.',
     load: () => import('./commands/serve.js'),
   },
   {

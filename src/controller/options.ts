@@ -41,6 +41,10 @@ export interface ControllerOptions {
   retentionMaxCount?: number;
   /** Keep executions and drift at most this long. Default 30 days. */
   retentionMaxAgeMs?: number;
+  /** GPG keyring (GNUPGHOME) that --verify-signatures trusts. Default: the process's GNUPGHOME or ~/.gnupg. */
+  gnupgHome?: string;
+  /** SSH allowed-signers file that --verify-signatures trusts. Default: git's gpg.ssh.allowedSignersFile. */
+  sshAllowedSignersFile?: string;
   /** Bearer token /metrics requires. Env GSE_METRICS_TOKEN. Default none: /metrics is public. */
   metricsToken?: string;
 }
@@ -65,6 +69,8 @@ export interface CompiledControllerOptions {
   heartbeatMs: number;
   retentionMaxCount: number;
   retentionMaxAgeMs: number;
+  gnupgHome?: string;
+  sshAllowedSignersFile?: string;
   metricsToken?: string;
 }
 
@@ -136,6 +142,8 @@ export function compileControllerOptions(
     heartbeatMs: opts.heartbeatMs ?? 10_000,
     retentionMaxCount: opts.retentionMaxCount ?? DEFAULT_RETENTION_MAX_COUNT,
     retentionMaxAgeMs: opts.retentionMaxAgeMs ?? DEFAULT_RETENTION_MAX_AGE_MS,
+    gnupgHome: opts.gnupgHome,
+    sshAllowedSignersFile: opts.sshAllowedSignersFile,
     metricsToken,
   };
 }

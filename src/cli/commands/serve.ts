@@ -26,6 +26,8 @@ export async function run(input: CommandInput): Promise<CommandResult> {
     autoApprove: v['manual-approve'] === true ? false : undefined,
     verifySignatures: v['verify-signatures'] === true ? true : undefined,
     metricsToken: str(v['metrics-token']),
+    gnupgHome: str(v['gnupg-home']),
+    sshAllowedSignersFile: str(v['allowed-signers']),
   });
   const logger = jsonLogger((str(v['log-level']) ?? 'info') as LogLevel);
   // Signals are taken from the start, so a stop during start-up still drains cleanly.
