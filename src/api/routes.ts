@@ -260,6 +260,7 @@ export function apiRoutes(
       role: 'viewer',
       handler: async (ctx) => {
         const only = optional(ctx, 'host');
+        if (only !== undefined && !(await c.store.getHost(only))) throw notFound(`no host "${only}"`);
         const hosts = only ? [only] : c.reconciler.hostStates().map((h) => h.hostId);
         const items = [];
         for (const id of hosts) {
@@ -280,6 +281,7 @@ export function apiRoutes(
           throw badRequest('host: must be a host id (a string), or left out for every host');
         const host = body.host;
         ctx.auditDetail = host === undefined ? {} : { host };
+        if (host !== undefined && !(await c.store.getHost(host))) throw notFound(`no host "${host}"`);
         const revision = await c.source.fetchNow();
         if (host !== undefined && !c.hub.session(host))
           throw new HttpError(409, 'not_connected', `host "${host}" is not connected`);

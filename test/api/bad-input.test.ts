@@ -166,6 +166,19 @@ const CASES: BadInput[] = [
   },
   { name: 'an unknown host', path: '/api/v1/hosts/nope', status: 404, message: 'no host "nope"' },
   {
+    name: 'a diff of an unknown host',
+    path: '/api/v1/diff?host=nope',
+    status: 404,
+    message: 'no host "nope"',
+  },
+  {
+    name: 'a sync of an unknown host',
+    path: '/api/v1/sync',
+    init: json('{"host":"nope"}'),
+    status: 404,
+    message: 'no host "nope"',
+  },
+  {
     name: 'approving an unknown agent',
     path: '/api/v1/agents/nope/approve',
     init: json('{}'),
