@@ -1,7 +1,8 @@
 /**
  * The dashboard: one static page that reads the same JSON API as gsectl, with the token the user pastes
  * or opens it with (`/#token=...`), kept in the browser's localStorage and never sent in a URL to the
- * server. It refreshes every 2 s.
+ * server. It refreshes every 2 s. No inline style attributes or handler attributes: the CSP allows only the
+ * one <style> and one <script> block by hash (security-headers.ts).
  */
 export const DASHBOARD_HTML = `<!doctype html>
 <html lang="en">
@@ -33,6 +34,7 @@ export const DASHBOARD_HTML = `<!doctype html>
   #login { display:none; padding:40px; text-align:center; }
   #login input { width:380px; padding:8px; font-family:ui-monospace, monospace; }
   .muted { color:var(--muted); }
+  .wide { grid-column:1/-1; }
 </style>
 </head>
 <body>
@@ -42,7 +44,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <main id="main">
   <section><h2>Hosts by sync state</h2><div class="counts" id="counts"></div><div id="rejected"></div></section>
   <section><h2>Targets</h2><table id="targets"></table></section>
-  <section style="grid-column:1/-1"><h2>Hosts</h2><table id="hosts"></table></section>
+  <section class="wide"><h2>Hosts</h2><table id="hosts"></table></section>
   <section><h2>Recent drift</h2><table id="drift"></table></section>
   <section><h2>Recent executions</h2><table id="execs"></table></section>
 </main>

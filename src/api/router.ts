@@ -4,7 +4,8 @@
  * little here: the API is a handful of JSON routes.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { HttpError } from './http-error.js';
+import type { JsonValue } from '../store/types.js';
+import { badRequest, HttpError } from './http-error.js';
 
 export type Role = 'viewer' | 'operator' | 'admin';
 
@@ -17,8 +18,17 @@ export interface RequestContext {
   body(): Promise<Buffer>;
   /** The body parsed as JSON (an empty body is `{}`); 400 when it is not JSON. */
   json(): Promise<unknown>;
+  /** The body as a JSON object (an empty body is `{}`); 400 when it is not JSON or not an object. */
+  jsonObject(): Promise<Record<string, unknown>>;
   /** Who is calling, once authenticated. */
   actor?: { name: string; role: Role };
+  /** What the audit record of this call says beyond method and path (never a secret). */
+  auditDetail?: JsonValue;
+  /**
+   * Writes the audit record now (with `detail`) rather than when the call ends: a streaming handler calls it
+   * once its work has started, so the record exists even if the stream never finishes.
+   */
+  auditNow(detail?: JsonValue): Promise<void>;
 }
 
 /** What a handler returns: JSON data, or a raw response it wrote itself (`{ handled: true }`). */
@@ -30,6 +40,8 @@ export interface Route {
   pattern: string;
   /** Least role allowed; 'public' needs no token. */
   role: Role | 'public';
+  /** A POST that changes nothing (the GSE queries): not audited. */
+  readOnly?: boolean;
   handler: Handler;
 }
 
@@ -78,7 +90,12 @@ export class Router {
       if (route.method !== method) continue;
       const params: Record<string, string> = {};
       route.names.forEach((n, i) => {
-        params[n] = decodeURIComponent(m[i + 1] ?? '');
+        const raw = m[i + 1] ?? '';
+        try {
+          params[n] = decodeURIComponent(raw);
+        } catch {
+          throw badRequest(`${n}: "${raw}" is not valid percent-encoding`);
+        }
       });
       return { route, params };
     }
@@ -86,20 +103,34 @@ export class Router {
   }
 }
 
-/** Reads a request body up to MAX_BODY_BYTES (413 beyond). */
+const tooLarge = () =>
+  new HttpError(413, 'too_large', `request body over ${MAX_BODY_BYTES} bytes; send less (limit 1 MiB)`);
+
+/**
+ * Reads a request body up to MAX_BODY_BYTES (413 beyond). An oversized body is refused from its
+ * Content-Length before reading, or as soon as it passes the limit; the rest is not read, and the
+ * response closes the connection (so the 413 still reaches the client instead of a reset).
+ */
 export function readBody(req: IncomingMessage): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > MAX_BODY_BYTES) {
+      reject(tooLarge());
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
-    req.on('data', (c: Buffer) => {
+    const onData = (c: Buffer) => {
       size += c.length;
       if (size > MAX_BODY_BYTES) {
-        reject(new HttpError(413, 'too_large', `request body over ${MAX_BODY_BYTES} bytes`));
-        req.destroy();
+        req.off('data', onData);
+        req.pause();
+        reject(tooLarge());
         return;
       }
       chunks.push(c);
-    });
+    };
+    req.on('data', onData);
     req.on('end', () => resolve(Buffer.concat(chunks)));
     req.on('error', reject);
   });
@@ -111,6 +142,8 @@ export function sendJson(res: ServerResponse, status: number, data: unknown): vo
   res.writeHead(status, {
     'content-type': 'application/json; charset=utf-8',
     'content-length': Buffer.byteLength(body),
+    // A 413 leaves the body unread: close rather than parse the rest as the next request.
+    ...(status === 413 ? { connection: 'close' } : {}),
   });
   res.end(body);
 }

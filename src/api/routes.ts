@@ -1,5 +1,5 @@
 /** The HTTP API of DESIGN.md §5 over a running controller: listings, status, sync, exec, hooks, GSE. */
-import { randomUUID } from 'node:crypto';
+import { randomUUID, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { type Controller, factsOf } from '../controller/controller.js';
 import { parseSelectorText } from '../controller/selector-text.js';
@@ -7,7 +7,6 @@ import { AgentNotFoundError, AgentStateError } from '../fleet/errors.js';
 import type { ItemReport } from '../protocol/messages.js';
 import { buildQueryRoute, buildQueryStreamTo } from '../routing/index.js';
 import { parseGitWebhook } from '../source/webhook.js';
-import { SYNC_STATES, type SyncState } from '../store/types.js';
 import { createApiHandler } from './app.js';
 import { type ApiToken, hashToken, TokenAuthenticator } from './auth.js';
 import { DASHBOARD_HTML } from './dashboard.js';
@@ -19,26 +18,14 @@ import {
   gseOk,
   listAgentState,
 } from './gse-status.js';
-import { badRequest, conflict, HttpError, notFound } from './http-error.js';
+import { badRequest, conflict, HttpError, notFound, unauthorized } from './http-error.js';
+import { boolParam, optional, page, syncStateParam, timeParam } from './params.js';
 import { HANDLED, type RequestContext, type Route } from './router.js';
+import { dashboardCsp } from './security-headers.js';
+import { tokenRoutes } from './token-routes.js';
 
-function page(ctx: RequestContext): { limit?: number; cursor?: string } {
-  const limit = ctx.query.get('limit');
-  if (limit !== null && !/^\d+$/.test(limit)) throw badRequest(`limit: "${limit}" is not a number`);
-  return { limit: limit === null ? undefined : Number(limit), cursor: ctx.query.get('cursor') ?? undefined };
-}
-
-function optional(ctx: RequestContext, name: string): string | undefined {
-  return ctx.query.get(name) ?? undefined;
-}
-
-function syncStateParam(ctx: RequestContext, name: string): SyncState | undefined {
-  const v = optional(ctx, name);
-  if (v !== undefined && !(SYNC_STATES as readonly string[]).includes(v)) {
-    throw badRequest(`${name}: "${v}" is not one of ${SYNC_STATES.join(', ')}`);
-  }
-  return v as SyncState | undefined;
-}
+/** Computed once: the dashboard page never changes at run time. */
+const DASHBOARD_CSP = dashboardCsp(DASHBOARD_HTML);
 
 function labelsParam(ctx: RequestContext): Record<string, string> | undefined {
   const text = optional(ctx, 'labels');
@@ -73,7 +60,13 @@ function fleetView(c: Controller, reports: Map<string, ItemReport[]>): FleetHost
 }
 
 /** Every API route over the controller. */
-export function apiRoutes(c: Controller): Route[] {
+export function apiRoutes(
+  c: Controller,
+  reservedTokenNames: readonly string[] = ['admin', 'viewer'],
+): Route[] {
+  const metricsDigest = c.options.metricsToken
+    ? Buffer.from(hashToken(c.options.metricsToken), 'hex')
+    : undefined;
   const status = async () => {
     const [appliedSha, lastRejected, bySyncState] = await Promise.all([
       c.store.getAppliedRevision(),
@@ -99,7 +92,12 @@ export function apiRoutes(c: Controller): Route[] {
   };
 
   const routes: Route[] = [
-    { method: 'GET', pattern: '/', role: 'public', handler: (ctx) => html(ctx.res, DASHBOARD_HTML) },
+    {
+      method: 'GET',
+      pattern: '/',
+      role: 'public',
+      handler: (ctx) => html(ctx.res, DASHBOARD_HTML, DASHBOARD_CSP),
+    },
     { method: 'GET', pattern: '/healthz', role: 'public', handler: () => ({ ok: true }) },
     {
       method: 'GET',
@@ -119,8 +117,11 @@ export function apiRoutes(c: Controller): Route[] {
     {
       method: 'GET',
       pattern: '/metrics',
+      // Public unless --metrics-token is set; then a scraper sends it as a bearer token.
       role: 'public',
       handler: async (ctx) => {
+        if (metricsDigest && !metricsTokenMatches(ctx.req.headers.authorization, metricsDigest))
+          throw unauthorized('/metrics needs the --metrics-token as a bearer token');
         const text = await c.metrics.render();
         ctx.res.writeHead(200, { 'content-type': c.metrics.registry.contentType });
         ctx.res.end(text);
@@ -180,13 +181,13 @@ export function apiRoutes(c: Controller): Route[] {
       pattern: '/api/v1/drift',
       role: 'viewer',
       handler: (ctx) => {
-        const healed = optional(ctx, 'healed');
+        const healed = boolParam(ctx, 'healed');
         return c.store.listDrift({
           ...page(ctx),
           hostId: optional(ctx, 'host'),
           key: optional(ctx, 'resource'),
-          since: optional(ctx, 'since'),
-          healed: healed === undefined ? undefined : healed === 'true',
+          since: timeParam(ctx, 'since'),
+          healed,
         });
       },
     },
@@ -199,7 +200,7 @@ export function apiRoutes(c: Controller): Route[] {
           ...page(ctx),
           hostId: optional(ctx, 'host'),
           resource: optional(ctx, 'resource'),
-          since: optional(ctx, 'since'),
+          since: timeParam(ctx, 'since'),
         }),
     },
     {
@@ -274,6 +275,7 @@ export function apiRoutes(c: Controller): Route[] {
       role: 'viewer',
       handler: async (ctx) => {
         const only = optional(ctx, 'host');
+        if (only !== undefined && !(await c.store.getHost(only))) throw notFound(`no host "${only}"`);
         const hosts = only ? [only] : c.reconciler.hostStates().map((h) => h.hostId);
         const items = [];
         for (const id of hosts) {
@@ -289,8 +291,12 @@ export function apiRoutes(c: Controller): Route[] {
       pattern: '/api/v1/sync',
       role: 'operator',
       handler: async (ctx) => {
-        const body = (await ctx.json()) as { host?: unknown };
-        const host = typeof body.host === 'string' ? body.host : undefined;
+        const body = await ctx.jsonObject();
+        if (body.host !== undefined && typeof body.host !== 'string')
+          throw badRequest('host: must be a host id (a string), or left out for every host');
+        const host = body.host;
+        ctx.auditDetail = host === undefined ? {} : { host };
+        if (host !== undefined && !(await c.store.getHost(host))) throw notFound(`no host "${host}"`);
         const revision = await c.source.fetchNow();
         if (host !== undefined && !c.hub.session(host))
           throw new HttpError(409, 'not_connected', `host "${host}" is not connected`);
@@ -332,7 +338,7 @@ export function apiRoutes(c: Controller): Route[] {
     };
   // Data routes answer from the Route and StreamTarget specs of the applied revision (GSE.md §3).
   const condition = async (ctx: RequestContext): Promise<Record<string, unknown>> => {
-    const body = (await ctx.json()) as { condition?: unknown };
+    const body = await ctx.jsonObject();
     return typeof body.condition === 'object' && body.condition !== null
       ? (body.condition as Record<string, unknown>)
       : {};
@@ -343,6 +349,7 @@ export function apiRoutes(c: Controller): Route[] {
       method: 'POST',
       pattern: '/api/v1/gse/query_route',
       role: 'viewer',
+      readOnly: true,
       handler: async (ctx) => {
         const cond = await condition(ctx);
         const channelId = cond.channel_id === undefined ? undefined : Number(cond.channel_id);
@@ -367,6 +374,7 @@ export function apiRoutes(c: Controller): Route[] {
       method: 'POST',
       pattern: '/api/v1/gse/query_streamto',
       role: 'viewer',
+      readOnly: true,
       handler: async (ctx) => {
         const cond = await condition(ctx);
         const id = cond.stream_to_id === undefined ? undefined : Number(cond.stream_to_id);
@@ -385,10 +393,29 @@ export function apiRoutes(c: Controller): Route[] {
         );
       },
     },
-    { method: 'POST', pattern: '/api/v1/gse/get_agent_status', role: 'viewer', handler: gse(getAgentStatus) },
-    { method: 'POST', pattern: '/api/v1/gse/list_agent_state', role: 'viewer', handler: gse(listAgentState) },
-    { method: 'POST', pattern: '/api/v1/gse/get_proc_status', role: 'viewer', handler: gse(getProcStatus) },
+    {
+      method: 'POST',
+      pattern: '/api/v1/gse/get_agent_status',
+      role: 'viewer',
+      readOnly: true,
+      handler: gse(getAgentStatus),
+    },
+    {
+      method: 'POST',
+      pattern: '/api/v1/gse/list_agent_state',
+      role: 'viewer',
+      readOnly: true,
+      handler: gse(listAgentState),
+    },
+    {
+      method: 'POST',
+      pattern: '/api/v1/gse/get_proc_status',
+      role: 'viewer',
+      readOnly: true,
+      handler: gse(getProcStatus),
+    },
   );
+  routes.push(...tokenRoutes({ store: c.store, reserved: reservedTokenNames, now: Date.now }));
   return routes;
 }
 
@@ -404,10 +431,23 @@ function strip<T extends { credentialHash: string }>(rec: T): Omit<T, 'credentia
   return rest;
 }
 
-function html(res: ServerResponse, body: string): typeof HANDLED {
-  res.writeHead(200, { 'content-type': 'text/html; charset=utf-8', 'cache-control': 'no-store' });
+function html(res: ServerResponse, body: string, csp: string): typeof HANDLED {
+  res.writeHead(200, {
+    'content-type': 'text/html; charset=utf-8',
+    'cache-control': 'no-store',
+    'content-security-policy': csp,
+  });
   res.end(body);
   return HANDLED;
+}
+
+/** How much of an exec script the audit record keeps. */
+const MAX_AUDITED_SCRIPT_CHARS = 1_000;
+
+/** True when the Authorization header carries the metrics token (timing-safe on the hashes). */
+function metricsTokenMatches(header: string | undefined, digest: Buffer): boolean {
+  const m = /^Bearer\s+(\S+)$/i.exec(header ?? '');
+  return m?.[1] !== undefined && timingSafeEqual(Buffer.from(hashToken(m[1]), 'hex'), digest);
 }
 
 /**
@@ -415,7 +455,7 @@ function html(res: ServerResponse, body: string): typeof HANDLED {
  * with `wait` (default true), streams one JSON line per host result as it arrives, then a summary line.
  */
 async function execHandler(c: Controller, ctx: RequestContext): Promise<unknown> {
-  const body = (await ctx.json()) as Record<string, unknown>;
+  const body = await ctx.jsonObject();
   if (typeof body.script !== 'string' || body.script === '')
     throw badRequest('script: required, the command to run');
   if (typeof body.hosts !== 'string')
@@ -432,6 +472,14 @@ async function execHandler(c: Controller, ctx: RequestContext): Promise<unknown>
     timeoutMs,
     requestedBy: ctx.actor?.name ?? 'unknown',
   });
+  // Audited as soon as the task is out, not when the stream ends: a dropped stream must not hide it.
+  ctx.auditDetail = {
+    taskId: started.taskId,
+    hosts: started.hosts.length,
+    selector: body.hosts,
+    script: body.script.slice(0, MAX_AUDITED_SCRIPT_CHARS),
+  };
+  await ctx.auditNow();
   if (body.wait === false) return started;
   const res = ctx.res;
   res.writeHead(200, { 'content-type': 'application/x-ndjson' });
@@ -466,8 +514,11 @@ export function createControllerApi(c: Controller): (req: IncomingMessage, res: 
   const tokens: ApiToken[] = [{ name: 'admin', role: 'admin', hash: hashToken(c.options.adminToken) }];
   if (c.options.viewerToken)
     tokens.push({ name: 'viewer', role: 'viewer', hash: hashToken(c.options.viewerToken) });
-  return createApiHandler(apiRoutes(c), {
-    auth: new TokenAuthenticator(tokens),
+  const auth = new TokenAuthenticator(tokens, c.store, (err) =>
+    c.logger.error('token lastUsedAt write failed', { err: String(err) }),
+  );
+  return createApiHandler(apiRoutes(c, ['admin', 'viewer']), {
+    auth,
     logger: c.logger,
     audit: async (e) => {
       await c.store.appendAudit({
@@ -476,6 +527,8 @@ export function createControllerApi(c: Controller): (req: IncomingMessage, res: 
         actor: e.actor,
         action: e.action,
         target: e.target,
+        status: e.status,
+        ...(e.detail === undefined ? {} : { detail: e.detail }),
       });
     },
   });

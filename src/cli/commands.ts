@@ -84,12 +84,15 @@ export const COMMANDS: CommandSpec[] = [
       'manual-approve': { type: 'boolean' },
       'max-handshakes': { type: 'string' },
       'verify-signatures': { type: 'boolean' },
+      'metrics-token': { type: 'string' },
+      'gnupg-home': { type: 'string' },
+      'allowed-signers': { type: 'string' },
       'log-level': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
     },
     details:
-      'With --tls-cert FILE --tls-key FILE (PEM) the API, dashboard and agent endpoint are served over HTTPS/WSS (agents then use wss:// with --ca). Secrets come from flags or env: GSE_BOOTSTRAP_TOKEN (agents enroll with it), GSE_ADMIN_TOKEN (an admin API token), GSE_WEBHOOK_SECRET, GSE_REDIS_URL. Defaults: --listen 127.0.0.1:7070, --state-dir ./.gse-state, --branch main.',
+      'With --tls-cert FILE --tls-key FILE (PEM) the API, dashboard and agent endpoint are served over HTTPS/WSS (agents then use wss:// with --ca). Secrets come from flags or env: GSE_BOOTSTRAP_TOKEN (agents enroll with it), GSE_ADMIN_TOKEN (an admin API token), GSE_WEBHOOK_SECRET, GSE_REDIS_URL, GSE_METRICS_TOKEN (--metrics-token: /metrics then needs it as a bearer token; without it /metrics is public). --verify-signatures checks every commit since the applied revision against the keys in --gnupg-home DIR (GPG) or --allowed-signers FILE (SSH). Defaults: --listen 127.0.0.1:7070, --state-dir ./.gse-state, --branch main.',
     load: () => import('./commands/serve.js'),
   },
   {
@@ -102,9 +105,9 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'get',
-    summary: 'List hosts, resources, drift, executions, revisions, agents, routes or targets',
+    summary: 'List hosts, resources, drift, executions, revisions, agents, routes, targets or audit',
     usage:
-      'gsectl get hosts|resources|drift|executions|revisions|agents|routes|targets [--host ID] [--resource KEY] [--since ISO] [--state S] [-l k=v] [--limit N]',
+      'gsectl get hosts|resources|drift|executions|revisions|agents|routes|targets|audit [--host ID] [--resource KEY] [--since ISO|DURATION] [--actor NAME] [--state S] [-l k=v] [--limit N]',
     flags: {
       ...remote,
       host: { type: 'string' },
@@ -113,6 +116,7 @@ export const COMMANDS: CommandSpec[] = [
       state: { type: 'string' },
       selector: { type: 'string', short: 'l' },
       limit: { type: 'string' },
+      actor: { type: 'string' },
     },
     details: REMOTE_DETAILS,
     load: () => import('./commands/get.js'),
@@ -153,6 +157,15 @@ export const COMMANDS: CommandSpec[] = [
     flags: { ...remote, hosts: { type: 'string', short: 'H' }, timeout: { type: 'string' } },
     details: `SELECTOR: comma-separated terms that must all hold: role=web, name=web-*, cidr=10.0.0.0/8, cloud=0, canary (label present), !canary (absent), * (every host). ${REMOTE_DETAILS}`,
     load: () => import('./commands/exec.js'),
+  },
+  {
+    name: 'token',
+    summary: 'Create, list or revoke named API tokens (admin)',
+    usage:
+      'gsectl token create --name NAME --role viewer|operator|admin | gsectl token list | gsectl token revoke NAME',
+    flags: { ...remote, name: { type: 'string' }, role: { type: 'string' } },
+    details: `create prints the new token once on stdout (only its sha256 is kept); revoke takes effect on the next request. ${REMOTE_DETAILS}`,
+    load: () => import('./commands/token.js'),
   },
   {
     name: 'agents',

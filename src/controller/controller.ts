@@ -163,8 +163,11 @@ export class Controller {
         intervalMs: options.fetchIntervalMs,
         verifySignatures: options.verifySignatures,
         watchLocal: options.watchLocal,
+        gnupgHome: options.gnupgHome,
+        sshAllowedSignersFile: options.sshAllowedSignersFile,
       },
-      { logger: deps.logger },
+      // Signatures are checked for every commit since the applied revision, which survives restarts.
+      { logger: deps.logger, trustedBase: () => store.getAppliedRevision() },
     );
     return controller;
   }

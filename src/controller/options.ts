@@ -49,6 +49,12 @@ export interface ControllerOptions {
   tlsCert?: string;
   /** PEM private key file of tlsCert. */
   tlsKey?: string;
+  /** GPG keyring (GNUPGHOME) that --verify-signatures trusts. Default: the process's GNUPGHOME or ~/.gnupg. */
+  gnupgHome?: string;
+  /** SSH allowed-signers file that --verify-signatures trusts. Default: git's gpg.ssh.allowedSignersFile. */
+  sshAllowedSignersFile?: string;
+  /** Bearer token /metrics requires. Env GSE_METRICS_TOKEN. Default none: /metrics is public. */
+  metricsToken?: string;
 }
 
 export interface CompiledControllerOptions {
@@ -75,6 +81,9 @@ export interface CompiledControllerOptions {
   retentionMaxAgeMs: number;
   /** Absolute paths of the certificate and key when the controller serves TLS; undefined: plain HTTP. */
   tls?: { certFile: string; keyFile: string };
+  gnupgHome?: string;
+  sshAllowedSignersFile?: string;
+  metricsToken?: string;
 }
 
 export class ControllerOptionsError extends Error {
@@ -127,6 +136,9 @@ export function compileControllerOptions(
       opts.tlsCert ? '--tls-key' : '--tls-cert',
       'TLS needs both --tls-cert FILE and --tls-key FILE (PEM); pass both, or neither for plain HTTP',
     );
+  const metricsToken = opts.metricsToken ?? env.GSE_METRICS_TOKEN;
+  if (metricsToken !== undefined && metricsToken.length < MIN_TOKEN_LENGTH)
+    throw new ControllerOptionsError('--metrics-token', `must be at least ${MIN_TOKEN_LENGTH} characters`);
   return {
     repo: /^[a-z]+:\/\//.test(repo) || repo.includes('@') ? repo : resolve(repo),
     branch: opts.branch ?? 'main',
@@ -153,6 +165,9 @@ export function compileControllerOptions(
     ...(opts.tlsCert && opts.tlsKey
       ? { tls: { certFile: resolve(opts.tlsCert), keyFile: resolve(opts.tlsKey) } }
       : {}),
+    gnupgHome: opts.gnupgHome,
+    sshAllowedSignersFile: opts.sshAllowedSignersFile,
+    metricsToken,
   };
 }
 

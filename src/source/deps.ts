@@ -31,9 +31,15 @@ export interface SourceDeps {
   logger?: SourceLogger;
   /** Uniform in [0, 1), used for jitter. Default: `Math.random`. */
   random?: () => number;
+  /**
+   * With signature checks on: the last revision the consumer applied; every commit after it must verify.
+   * Default: the last head this source yielded whose commits all verified (in memory only, so the first
+   * head after a restart is checked alone unless this is given).
+   */
+  trustedBase?: () => Promise<string | undefined>;
 }
 
-export type ResolvedSourceDeps = Required<SourceDeps>;
+export type ResolvedSourceDeps = Required<Omit<SourceDeps, 'trustedBase'>> & Pick<SourceDeps, 'trustedBase'>;
 
 /** The real timer. */
 export const systemTimer: SourceTimer = {
@@ -55,5 +61,6 @@ export function resolveSourceDeps(deps: SourceDeps = {}): ResolvedSourceDeps {
     clock: deps.clock ?? systemClock,
     logger: deps.logger ?? silentLogger,
     random: deps.random ?? Math.random,
+    trustedBase: deps.trustedBase,
   };
 }

@@ -36,8 +36,9 @@ import {
   KEPT_CHECKOUTS,
   redactUrl,
 } from './options.js';
-import { type CommitInfo, readCommit, type SourceRevision, verifyCommit } from './revision.js';
+import { type CommitInfo, readCommit, type SourceRevision } from './revision.js';
 import { ORIGIN, prepareBareRepo, trackingRef } from './state-repo.js';
+import { verifyRange } from './verify-range.js';
 
 export type SourceState = 'created' | 'running' | 'closed';
 /**
@@ -69,6 +70,8 @@ export class GitSource {
   private current: SourceRevision | undefined;
   /** Last head handled (yielded, or refused for a missing spec path), so each SHA is dealt with once. */
   private lastHandledSha: string | undefined;
+  /** Last yielded head whose commits all verified: the base of the next check when no trustedBase is given. */
+  private lastVerifiedSha: string | undefined;
   private failures = 0;
   private next: TimerHandle | undefined;
   private watcher: RefWatcher | undefined;
@@ -270,9 +273,16 @@ export class GitSource {
     // Independent git processes: run them side by side, each costs tens of ms.
     const [treeDir, signature] = await Promise.all([
       materializeCheckout({ repoDir, checkoutsDir, sha, path, timeoutMs: fetchTimeoutMs }),
-      verifySignatures ? verifyCommit(this.git, sha) : undefined,
+      verifySignatures ? this.verifySince(sha) : undefined,
     ]);
+    if (signature?.verified) this.lastVerifiedSha = sha;
     return { ...commit, treeDir, ...(signature ? { signature } : {}) };
+  }
+
+  /** Verifies every commit between the trusted base and `sha` (only `sha` when there is no base yet). */
+  private async verifySince(sha: string) {
+    const base = this.deps.trustedBase ? await this.deps.trustedBase() : this.lastVerifiedSha;
+    return verifyRange(this.git, sha, base);
   }
 
   private async notify(revision: SourceRevision): Promise<void> {

@@ -7,6 +7,10 @@ export interface SourceSignature {
   verified: boolean;
   /** Human-readable outcome: the signer and key when there is one, or why it failed. */
   detail: string;
+  /** With a trusted base: how many commits since it were checked. */
+  commits?: number;
+  /** The first commit since the trusted base that did not verify. */
+  unverifiedSha?: string;
 }
 
 export interface SourceRevision {

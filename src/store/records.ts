@@ -17,6 +17,8 @@ import {
   type RevisionError,
   type RevisionRecord,
   SYNC_STATES,
+  TOKEN_ROLES,
+  type TokenRecord,
 } from './types.js';
 import { compact, FieldReader } from './validate.js';
 
@@ -154,6 +156,24 @@ export function parseAudit(value: unknown, path = 'audit'): AuditRecord {
     actor: f.str('actor'),
     action: f.str('action'),
     target: f.str('target'),
+    status: f.optInt('status'),
     detail: f.optJson('detail'),
+  });
+}
+
+/** Reads a TokenRecord. */
+export function parseToken(value: unknown, path = 'token'): TokenRecord {
+  const f = FieldReader.of(value, path);
+  const hash = f.str('hash');
+  if (!/^[0-9a-f]{64}$/.test(hash))
+    throw new InvalidRecordError(`${path}.hash`, 'must be a sha256 hex digest');
+  return compact({
+    name: f.id('name'),
+    role: f.oneOf('role', TOKEN_ROLES),
+    hash,
+    createdAt: f.time('createdAt'),
+    createdBy: f.str('createdBy'),
+    revokedAt: f.optTime('revokedAt'),
+    lastUsedAt: f.optTime('lastUsedAt'),
   });
 }

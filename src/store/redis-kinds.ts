@@ -13,6 +13,7 @@ import {
   parseHost,
   parseResourceStatus,
   parseRevision,
+  parseToken,
 } from './records.js';
 import type {
   AgentRecord,
@@ -22,6 +23,7 @@ import type {
   HostRecord,
   ResourceStatus,
   RevisionRecord,
+  TokenRecord,
 } from './types.js';
 
 const SEP = '\u0000';
@@ -66,6 +68,8 @@ export function redisLayout(prefix: string) {
   const statusesBy = (field: string, value: string) => key('statuses', field, value);
   const driftBy = (field: string, value: string) => key('drifts', field, value);
   const executionsBy = (field: string, value: string) => key('executions', field, value);
+  const auditBy = (field: string, value: string) => key('audits', field, value);
+  const tokensByHash = (hash: string) => key('tokens', 'hash', hash);
 
   const agents: RedisKind<AgentRecord> = {
     name: 'agents',
@@ -157,8 +161,17 @@ export function redisLayout(prefix: string) {
       (r: AuditRecord) => r.at,
       (r) => r.id,
     ),
-    indexes: () => [audit.all],
+    indexes: (r) => [audit.all, auditBy('actor', r.actor)],
     parse: parseAudit,
+  };
+
+  const tokens: RedisKind<TokenRecord> = {
+    name: 'tokens',
+    recordPrefix: key('token', ''),
+    all: key('tokens'),
+    ...byId((r: TokenRecord) => r.name),
+    indexes: (r) => [tokens.all, tokensByHash(r.hash)],
+    parse: parseToken,
   };
 
   return {
@@ -170,6 +183,8 @@ export function redisLayout(prefix: string) {
     statusesBy,
     driftBy,
     executionsBy,
+    auditBy,
+    tokensByHash,
     agents,
     revisions,
     hosts,
@@ -177,6 +192,7 @@ export function redisLayout(prefix: string) {
     drift,
     executions,
     audit,
+    tokens,
   };
 }
 

@@ -14,6 +14,7 @@ import {
   parseHost,
   parseResourceStatus,
   parseRevision,
+  parseToken,
 } from './records.js';
 import { encodeRecord, executionId, type RedisKind, type RedisLayout, redisLayout } from './redis-kinds.js';
 import {
@@ -30,6 +31,7 @@ import { defineScripts } from './redis-scripts.js';
 import { checkRetentionPolicy, emptyCounts, parseState, stateJson } from './shared.js';
 import {
   type AgentRecord,
+  type AuditQuery,
   type AuditRecord,
   type DriftQuery,
   type DriftRecord,
@@ -48,6 +50,7 @@ import {
   type Store,
   SYNC_STATES,
   type SyncState,
+  type TokenRecord,
 } from './types.js';
 import { isTime } from './validate.js';
 
@@ -272,8 +275,53 @@ export class RedisStore implements Store {
     await this.put(this.keys.audit, parseAudit(record));
   }
 
-  async listAudit(options: PageOptions = {}): Promise<Page<AuditRecord>> {
-    return scanIndex(this.client, this.keys.audit, this.keys.audit.all, options);
+  async listAudit(query: AuditQuery = {}): Promise<Page<AuditRecord>> {
+    const filters = fieldFilters<AuditRecord>(query, this.keys.auditBy, ['actor']);
+    return listByFilters(this.client, this.keys.audit, filters, {
+      ...query,
+      from: sinceTimeKey(query.since),
+    });
+  }
+
+  async putToken(record: TokenRecord): Promise<void> {
+    await this.put(this.keys.tokens, parseToken(record));
+  }
+
+  async getToken(name: string): Promise<TokenRecord | undefined> {
+    return this.get(this.keys.tokens, name);
+  }
+
+  async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
+    const kind = this.keys.tokens;
+    const names = await this.client.zrange(this.keys.tokensByHash(hash), 0, -1);
+    const records = await fetchRecords(this.client, kind, names);
+    // The record is the truth; the index only narrows the search.
+    return records.find((r) => r?.hash === hash);
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    const kind = this.keys.tokens;
+    const names = await this.client.zrange(kind.all, 0, -1);
+    const records = await fetchRecords(this.client, kind, names.map(kind.idOfMember));
+    return records.filter((r): r is TokenRecord => r !== undefined);
+  }
+
+  async revokeToken(name: string, at: string): Promise<boolean> {
+    if (!isTime(at)) throw new InvalidRecordError('revokedAt', 'must be an ISO 8601 time');
+    let found = false;
+    await this.update(this.keys.tokens, name, (current) => {
+      found = current !== undefined;
+      if (!current || current.revokedAt !== undefined) return undefined;
+      return { ...current, revokedAt: at };
+    });
+    return found;
+  }
+
+  async markTokenUsed(name: string, at: string): Promise<void> {
+    if (!isTime(at)) throw new InvalidRecordError('lastUsedAt', 'must be an ISO 8601 time');
+    await this.update(this.keys.tokens, name, (current) =>
+      current ? { ...current, lastUsedAt: at } : undefined,
+    );
   }
 
   async getState<T extends JsonValue = JsonValue>(

@@ -80,18 +80,33 @@ CREATE TABLE state (
 ) WITHOUT ROWID;
 `;
 
+/** Named API tokens (hashes only), and the audit log's outcome and per-actor index. */
+const V2 = `
+CREATE TABLE tokens (
+  name TEXT PRIMARY KEY, role TEXT NOT NULL, hash TEXT NOT NULL, createdAt TEXT NOT NULL,
+  createdBy TEXT NOT NULL, revokedAt TEXT, lastUsedAt TEXT
+) WITHOUT ROWID;
+CREATE UNIQUE INDEX tokens_by_hash ON tokens (hash);
+
+ALTER TABLE audit ADD COLUMN status INTEGER;
+CREATE INDEX audit_by_actor ON audit (actor, atMs, id);
+`;
+
 /** Every migration in order; append only, never edit a shipped one. */
-const MIGRATIONS: readonly string[] = [V1];
+const MIGRATIONS: readonly string[] = [V1, V2];
 
 /** The schema version this build writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-/** Brings the file at `path` up to SCHEMA_VERSION; throws SchemaTooNewError for a file from a newer build. */
-export function migrate(db: Database, path: string): void {
+/**
+ * Brings the file at `path` up to `target` (default SCHEMA_VERSION; tests pass a lower one to build an old
+ * file); throws SchemaTooNewError for a file from a newer build.
+ */
+export function migrate(db: Database, path: string, target = SCHEMA_VERSION): void {
   const found = db.pragma('user_version', { simple: true });
   const current = typeof found === 'number' ? found : 0;
   if (current > SCHEMA_VERSION) throw new SchemaTooNewError(path, current, SCHEMA_VERSION);
-  for (let version = current; version < SCHEMA_VERSION; version++) {
+  for (let version = current; version < Math.min(target, SCHEMA_VERSION); version++) {
     const sql = MIGRATIONS[version] ?? '';
     db.transaction(() => {
       db.exec(sql);

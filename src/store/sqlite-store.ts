@@ -12,6 +12,7 @@ import {
   parseHost,
   parseResourceStatus,
   parseRevision,
+  parseToken,
 } from './records.js';
 import { checkRetentionPolicy, emptyCounts, parseState, stateJson } from './shared.js';
 import { equalities, listPage, retainRows } from './sqlite-queries.js';
@@ -27,11 +28,13 @@ import {
   REVISIONS,
   type SqlValue,
   type TableSpec,
+  TOKENS,
   toRow,
   upsertSql,
 } from './sqlite-tables.js';
 import {
   type AgentRecord,
+  type AuditQuery,
   type AuditRecord,
   type DriftQuery,
   type DriftRecord,
@@ -50,6 +53,7 @@ import {
   type Store,
   SYNC_STATES,
   type SyncState,
+  type TokenRecord,
 } from './types.js';
 import { isTime } from './validate.js';
 
@@ -265,8 +269,45 @@ export class SqliteStore implements Store {
     this.prepare(upsertSql(AUDIT)).run(toRow(AUDIT, parseAudit(record)));
   }
 
-  async listAudit(options: PageOptions = {}): Promise<Page<AuditRecord>> {
-    return listPage(this.prepare, AUDIT, [], [], options);
+  async listAudit(query: AuditQuery = {}): Promise<Page<AuditRecord>> {
+    const [where, params] = equalities({ actor: query.actor });
+    const since = sinceMs(query.since);
+    if (since !== undefined) {
+      where.push('atMs >= ?');
+      params.push(since);
+    }
+    return listPage(this.prepare, AUDIT, where, params, query);
+  }
+
+  async putToken(record: TokenRecord): Promise<void> {
+    this.prepare(upsertSql(TOKENS)).run(toRow(TOKENS, parseToken(record)));
+  }
+
+  async getToken(name: string): Promise<TokenRecord | undefined> {
+    return this.one(TOKENS, 'name = ?', name);
+  }
+
+  async findTokenByHash(hash: string): Promise<TokenRecord | undefined> {
+    return this.one(TOKENS, 'hash = ?', hash);
+  }
+
+  async listTokens(): Promise<TokenRecord[]> {
+    const rows: unknown[] = this.prepare('SELECT * FROM tokens ORDER BY name').all();
+    return rows.map((row) => fromRow(TOKENS, row));
+  }
+
+  async revokeToken(name: string, at: string): Promise<boolean> {
+    if (!isTime(at)) throw new InvalidRecordError('revokedAt', 'must be an ISO 8601 time');
+    const result = this.prepare('UPDATE tokens SET revokedAt = COALESCE(revokedAt, ?) WHERE name = ?').run(
+      at,
+      name,
+    );
+    return result.changes > 0;
+  }
+
+  async markTokenUsed(name: string, at: string): Promise<void> {
+    if (!isTime(at)) throw new InvalidRecordError('lastUsedAt', 'must be an ISO 8601 time');
+    this.prepare('UPDATE tokens SET lastUsedAt = ? WHERE name = ?').run(at, name);
   }
 
   async getState<T extends JsonValue = JsonValue>(

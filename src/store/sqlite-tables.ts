@@ -11,6 +11,7 @@ import {
   parseHost,
   parseResourceStatus,
   parseRevision,
+  parseToken,
 } from './records.js';
 import type {
   AgentRecord,
@@ -20,6 +21,7 @@ import type {
   HostRecord,
   ResourceStatus,
   RevisionRecord,
+  TokenRecord,
 } from './types.js';
 
 export type SqlValue = string | number | null;
@@ -204,13 +206,22 @@ export const EXECUTIONS: TableSpec<ExecutionRecord> = {
 
 export const AUDIT: TableSpec<AuditRecord> = {
   table: 'audit',
-  columns: ['id', 'at', 'actor', 'action', 'target', 'detail'],
+  columns: ['id', 'at', 'actor', 'action', 'target', 'status', 'detail'],
   key: ['id'],
   json: ['detail'],
   derived: (r) => ({ atMs: Date.parse(r.at) }),
   order: [{ col: 'atMs', numeric: true }, { col: 'id' }],
   descending: true,
   parse: parseAudit,
+};
+
+export const TOKENS: TableSpec<TokenRecord> = {
+  table: 'tokens',
+  columns: ['name', 'role', 'hash', 'createdAt', 'createdBy', 'revokedAt', 'lastUsedAt'],
+  key: ['name'],
+  order: [{ col: 'name' }],
+  descending: false,
+  parse: parseToken,
 };
 
 /** Every column a row of `spec` has; derived columns are the sort columns that are not record fields. */

@@ -127,7 +127,37 @@ export interface AuditRecord {
   actor: string;
   action: string;
   target: string;
+  /** The HTTP status the call ended with (403 for a denied call); absent on records from before it existed. */
+  status?: number;
   detail?: JsonValue;
+}
+
+export interface AuditQuery extends PageOptions {
+  /** Only records of this token name. */
+  actor?: string;
+  /** ISO time: only records at or after it. */
+  since?: string;
+}
+
+export const TOKEN_ROLES = ['viewer', 'operator', 'admin'] as const;
+export type TokenRole = (typeof TOKEN_ROLES)[number];
+
+/**
+ * A named API token. Only the sha256 of the secret is stored: the secret is 256 random bits, so a fast
+ * hash is already infeasible to reverse, and a slow KDF would only slow every request. General on purpose
+ * (GSE `bk_app_code`/`bk_app_secret` pairs map onto it later).
+ */
+export interface TokenRecord {
+  name: string;
+  role: TokenRole;
+  /** sha256 hex of the secret. */
+  hash: string;
+  createdAt: string;
+  /** Name of the token that created it. */
+  createdBy: string;
+  revokedAt?: string;
+  /** Refreshed at most once a minute, so it is cheap. */
+  lastUsedAt?: string;
 }
 
 /** Pagination of every `list*`: `limit` defaults to 100 and is capped at 1000; cursors are opaque. */
@@ -237,8 +267,20 @@ export interface Store extends AgentRegistry {
 
   /** Appends an audit record (a re-sent id replaces the record, it is not duplicated). */
   appendAudit(record: AuditRecord): Promise<void>;
-  /** Audit records, newest `at` first. */
-  listAudit(options?: PageOptions): Promise<Page<AuditRecord>>;
+  /** Audit records, newest `at` first, optionally of one actor and since a time. */
+  listAudit(query?: AuditQuery): Promise<Page<AuditRecord>>;
+
+  /** Inserts or replaces a token (by name). */
+  putToken(record: TokenRecord): Promise<void>;
+  getToken(name: string): Promise<TokenRecord | undefined>;
+  /** The token whose secret hashes to `hash` (revoked ones included: the caller checks `revokedAt`). */
+  findTokenByHash(hash: string): Promise<TokenRecord | undefined>;
+  /** Every token, revoked ones included, ordered by name. */
+  listTokens(): Promise<TokenRecord[]>;
+  /** Sets `revokedAt` (the first one stays); false when the name is unknown. */
+  revokeToken(name: string, at: string): Promise<boolean>;
+  /** Records a use of the token; a no-op for an unknown name. */
+  markTokenUsed(name: string, at: string): Promise<void>;
 
   /**
    * A JSON value other parts keep (rollouts, stream_to ids, high-water marks). With `guard`, a value that

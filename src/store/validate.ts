@@ -108,6 +108,11 @@ export class FieldReader {
     return this.present(name) ? this.num(name) : undefined;
   }
 
+  /** An optional integer. */
+  optInt(name: string): number | undefined {
+    return this.present(name) ? this.int(name) : undefined;
+  }
+
   /** A required integer or null. */
   intOrNull(name: string): number | null {
     return this.obj[name] === null ? null : this.int(name);

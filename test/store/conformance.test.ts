@@ -7,6 +7,7 @@ import { hostSuite, resourceStatusSuite } from './suites/hosts.js';
 import { pagingSuite } from './suites/paging.js';
 import { persistenceSuite, validationSuite } from './suites/persistence.js';
 import { retentionSuite, stateSuite } from './suites/state-retention.js';
+import { tokenSuite } from './suites/tokens.js';
 
 describe.each<[string, () => Backend]>([
   ['sqlite', sqliteBackend],
@@ -20,6 +21,7 @@ describe.each<[string, () => Backend]>([
   driftSuite(ctx);
   executionSuite(ctx);
   auditSuite(ctx);
+  tokenSuite(ctx);
   stateSuite(ctx);
   retentionSuite(ctx);
   pagingSuite(ctx);

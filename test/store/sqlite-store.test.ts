@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { CorruptRecordError, SchemaTooNewError, StoreConnectError } from '../../src/store/errors.js';
-import { SCHEMA_VERSION } from '../../src/store/sqlite-schema.js';
+import { migrate, SCHEMA_VERSION } from '../../src/store/sqlite-schema.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import { host } from './fixtures.js';
 
@@ -36,6 +36,35 @@ describe('SqliteStore', () => {
     const again = await SqliteStore.open(path);
     expect(await again.getHost('host-0001')).toStrictEqual(host(1));
     await again.close();
+  });
+
+  it('adds tokens and keeps the audit log when a version 1 file is opened', async () => {
+    const old = new Database(path);
+    migrate(old, path, 1);
+    old
+      .prepare('INSERT INTO audit (id, at, atMs, actor, action, target) VALUES (?, ?, ?, ?, ?, ?)')
+      .run(
+        'a1',
+        '2024-05-01T00:00:00.000Z',
+        Date.parse('2024-05-01T00:00:00.000Z'),
+        'admin',
+        'POST /x',
+        '/x',
+      );
+    old.close();
+    const store = await SqliteStore.open(path);
+    expect((await store.listAudit({ actor: 'admin' })).items).toStrictEqual([
+      { id: 'a1', at: '2024-05-01T00:00:00.000Z', actor: 'admin', action: 'POST /x', target: '/x' },
+    ]);
+    await store.putToken({
+      name: 'ci',
+      role: 'viewer',
+      hash: 'a'.repeat(64),
+      createdAt: '2024-05-01T00:00:00.000Z',
+      createdBy: 'admin',
+    });
+    expect((await store.findTokenByHash('a'.repeat(64)))?.name).toBe('ci');
+    await store.close();
   });
 
   it('refuses the file with SchemaTooNewError when a newer build wrote it', async () => {

@@ -1,6 +1,7 @@
 /** `gsectl get KIND`: listings from the API, as a table, JSON or YAML. */
 import { ApiClient, clientOptions } from '../client.js';
 import type { CommandInput } from '../commands.js';
+import { parseDurationMs } from '../duration.js';
 import { type CommandResult, renderTable } from '../output.js';
 
 type Row = Record<string, unknown>;
@@ -116,7 +117,24 @@ const LISTINGS: Record<string, Listing> = {
       r.lastError as string | undefined,
     ],
   },
+  audit: {
+    path: 'audit',
+    headers: ['at', 'actor', 'action', 'status', 'detail'],
+    row: (r) => [
+      r.at as string,
+      r.actor as string,
+      r.action as string,
+      r.status as number | undefined,
+      r.detail === undefined ? undefined : JSON.stringify(r.detail).slice(0, 80),
+    ],
+  },
 };
+
+/** `--since 1h` (a duration back from now) as the ISO time the API takes; other text is passed as is. */
+export function sinceToIso(text: string, now = Date.now()): string {
+  const ms = parseDurationMs(text);
+  return ms === undefined ? text : new Date(now - ms).toISOString();
+}
 
 export const GET_KINDS = Object.keys(LISTINGS);
 
@@ -137,10 +155,15 @@ export async function run(input: CommandInput): Promise<CommandResult> {
     state: 'syncState',
     selector: 'labels',
     limit: 'limit',
+    actor: 'actor',
   };
   for (const [flag, param] of Object.entries(flagToParam)) {
     const v = input.values[flag];
-    if (typeof v === 'string') q.set(kind === 'resources' && param === 'syncState' ? 'state' : param, v);
+    if (typeof v !== 'string') continue;
+    q.set(
+      kind === 'resources' && param === 'syncState' ? 'state' : param,
+      param === 'since' ? sinceToIso(v) : v,
+    );
   }
   const qs = q.toString();
   const page = await new ApiClient(clientOptions(input.values)).get<{ items: Row[]; nextCursor?: string }>(

@@ -28,6 +28,9 @@ export async function run(input: CommandInput): Promise<CommandResult> {
     verifySignatures: v['verify-signatures'] === true ? true : undefined,
     tlsCert: str(v['tls-cert']),
     tlsKey: str(v['tls-key']),
+    metricsToken: str(v['metrics-token']),
+    gnupgHome: str(v['gnupg-home']),
+    sshAllowedSignersFile: str(v['allowed-signers']),
   });
   const logger = jsonLogger((str(v['log-level']) ?? 'info') as LogLevel);
   // Signals are taken from the start, so a stop during start-up still drains cleanly.
