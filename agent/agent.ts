@@ -75,8 +75,8 @@ export interface AgentDeps {
   shared: AgentShared;
   sleep(ms: number): Promise<void>;
   random(): number;
-  /** Environment scripts run with (default process.env). */
-  baseEnv?: NodeJS.ProcessEnv;
+  /** Variables added to the minimal environment scripts run with (default none; never process.env). */
+  baseEnv?: Record<string, string>;
   /** Called when the controller refused the agent for good (revoked, bad bootstrap token). */
   onFatal?(reason: string): void;
 }
@@ -141,6 +141,7 @@ export class Agent {
       clock: deps.clock,
       logger: deps.logger,
       files: deps.shared.files,
+      stateDir: config.stateDir,
       onDrift: (r) => this.enqueue(() => this.onDrift(r)),
     });
     this.procs = new ProcessMonitor({
@@ -149,7 +150,7 @@ export class Agent {
       root: config.root,
       stateDir: config.stateDir,
       scanner: deps.shared.scanner,
-      baseEnv: deps.baseEnv ?? process.env,
+      baseEnv: deps.baseEnv,
       onEvent: (e) => void this.onHostEvent(e),
     });
     this.remediation = new RemediationRunner({
@@ -408,7 +409,7 @@ export class Agent {
     const { outcome } = await this.ledger.runOnce(spec, {
       clock: this.deps.clock,
       logger: this.deps.logger,
-      baseEnv: this.deps.baseEnv ?? process.env,
+      baseEnv: this.deps.baseEnv,
       scriptDir: this.config.stateDir,
     });
     return outcome;
@@ -466,6 +467,7 @@ export class Agent {
       ...(msg.interpreter ? { interpreter: msg.interpreter } : {}),
       ...(msg.env ? { env: msg.env } : {}),
       ...(msg.cwd ? { cwd: msg.cwd } : {}),
+      ...(msg.runAs ? { runAs: msg.runAs } : {}),
     });
     await this.send(execResultMessage(msg.taskId, msg.reason, outcome));
   }

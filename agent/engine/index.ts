@@ -14,6 +14,7 @@ export * from './plan-files.js';
 export * from './proc-scan.js';
 export * from './process-match.js';
 export * from './process-watch.js';
+export * from './run-as.js';
 export * from './safe-path.js';
 export * from './shared-watcher.js';
 export * from './spool.js';
