@@ -45,7 +45,7 @@ export async function resolveAccount(spec: string, db: UserDb = {}): Promise<Acc
   const row =
     passwd.get(userPart) ?? [...passwd.values()].find((r) => numeric(r[2]) === ids.uid && r[0] !== undefined);
   const home = row?.[5];
-  return { ...ids, home: home !== undefined && home.startsWith('/') ? home : '/' };
+  return { ...ids, home: home?.startsWith('/') ? home : '/' };
 }
 
 /**
