@@ -4,7 +4,7 @@
  * through the spool and leaves it only when acked.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { applyManifestDelta } from '../src/protocol/apply-delta.js';
 import { ERROR_CODES } from '../src/protocol/codes.js';
@@ -34,8 +34,10 @@ import {
   DriftWatcher,
   type ExecOutcome,
   type ExecSpec,
+  ensurePrivateDir,
   type Logger,
   OwnershipLedger,
+  PRIVATE_FILE_MODE,
   ProcessMonitor,
   type ProcScanner,
   probeWatches,
@@ -43,6 +45,7 @@ import {
   type SharedFileWatcher,
   Spool,
   TaskLedger,
+  tightenPrivateTree,
 } from './engine/index.js';
 import { type Identity, readIdentity, writeIdentity } from './identity.js';
 import { IngestServer, ingestSocketPath } from './ingest.js';
@@ -162,7 +165,8 @@ export class Agent {
 
   /** Opens the state dir (identity, spool, task ledger, ownership, last manifest). */
   static async create(config: AgentConfig, deps: AgentDeps): Promise<Agent> {
-    await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+    await ensurePrivateDir(config.stateDir);
+    await tightenPrivateTree(config.stateDir);
     const identity = (await readIdentity(config.stateDir)) ?? {
       agentId: config.agentId ?? config.facts.name,
     };
@@ -588,6 +592,7 @@ async function readManifest(stateDir: string, file = MANIFEST_FILE): Promise<Hos
 
 async function writeManifest(stateDir: string, manifest: HostManifest, file: string): Promise<void> {
   const tmp = join(stateDir, `${file}.tmp`);
-  await writeFile(tmp, JSON.stringify(manifest));
+  await writeFile(tmp, JSON.stringify(manifest), { mode: PRIVATE_FILE_MODE });
+  await chmod(tmp, PRIVATE_FILE_MODE); // manifests carry file contents: never readable by others
   await rename(tmp, join(stateDir, file));
 }

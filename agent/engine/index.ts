@@ -11,6 +11,7 @@ export * from './owner.js';
 export * from './ownership.js';
 export * from './paths.js';
 export * from './plan-files.js';
+export * from './private-fs.js';
 export * from './proc-scan.js';
 export * from './process-match.js';
 export * from './process-watch.js';

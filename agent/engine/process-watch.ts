@@ -4,13 +4,13 @@
  * declared `start` command (detached, own process group, output to a log in the state dir) with backoff.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, open } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type HostManifest, itemKey, type ManifestProcessWatch } from '../../src/protocol/manifest.js';
 import type { HostEvent } from '../../src/protocol/messages.js';
 import { type Clock, type Logger, silentLogger } from './deps.js';
 import { errorText } from './errors.js';
 import { processEvent } from './events.js';
+import { ensurePrivateDir, openPrivate } from './private-fs.js';
 import type { ProcScanner } from './proc-scan.js';
 import {
   matchProcesses,
@@ -205,8 +205,8 @@ export class ProcessMonitor {
     const logger = this.deps.logger ?? silentLogger;
     const dir = join(this.deps.stateDir, 'process-logs');
     try {
-      await mkdir(dir, { recursive: true });
-      const log = await open(join(dir, `${encodeURIComponent(watch.name)}.log`), 'a', 0o600);
+      await ensurePrivateDir(dir);
+      const log = await openPrivate(join(dir, `${encodeURIComponent(watch.name)}.log`), 'a');
       try {
         const child = spawn('/bin/sh', ['-c', watch.start ?? ''], {
           detached: true,
