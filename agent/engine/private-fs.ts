@@ -17,7 +17,7 @@ export const PRIVATE_FILE_MODE = 0o600;
  * the usual 0755, since they may be ordinary system directories (`/var/lib`) that others must traverse.
  */
 export async function ensurePrivateDir(dir: string): Promise<void> {
-  await mkdir(dirname(dir), { recursive: true });
+  await mkdir(dirname(dir), { recursive: true, mode: 0o755 });
   try {
     await mkdir(dir, PRIVATE_DIR_MODE);
   } catch (err) {
