@@ -439,8 +439,10 @@ export class Agent {
       kind: 'ConfigFile',
       name: item.name,
       hash: item.hash,
-      state: healed ? 'changed' : 'drifted',
+      // A heal that was refused (a symlink planted at the path, say) is a failure, not mere drift.
+      state: healed ? 'changed' : item.selfHeal ? 'failed' : 'drifted',
       observedHash,
+      ...(!healed && r.observedOwner ? { observedOwner: r.observedOwner } : {}),
       ...(message ? { message } : { message: healed ? `healed: ${r.detail}` : `drifted: ${r.detail}` }),
     };
     this.items.set(r.key, base);

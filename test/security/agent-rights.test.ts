@@ -4,7 +4,18 @@
  * scripts that would inherit the agent's secrets or run as root), web-2 is the rest of the fleet. Each
  * case asserts the refusal and its message, and that the fleet kept working.
  */
-import { chown, mkdir, mkdtemp, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
+import {
+  chown,
+  lstat,
+  mkdir,
+  mkdtemp,
+  readdir,
+  readFile,
+  rm,
+  stat,
+  symlink,
+  writeFile,
+} from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -43,6 +54,7 @@ const fleet = {
       { path: '/var/lib/gse-agent/identity.json', content: '{"agentId":"web-1","credential":"attacker"}' },
       'web-1',
     ),
+    configFile('planted', { path: '/etc/app/planted.conf', content: 'planted\n', mode: '0644' }, 'web-1'),
     configFile('owned', { path: '/etc/app/owned.conf', content: 'owned\n', owner: 'root:root' }),
     configFile('as-nobody', {
       path: '/etc/app/nobody.conf',
@@ -127,7 +139,7 @@ describe.skipIf(!isRoot)('agent rights (issue #9 items 5, 6, 7)', () => {
       delete process.env.GSE_BOOTSTRAP_TOKEN;
     }
     await waitSynced(ctl, ['web-2']);
-    await waitFor('web-1 reported every item', async () => (await resources('web-1')).length >= 6);
+    await waitFor('web-1 reported every item', async () => (await resources('web-1')).length >= 7);
   });
   afterAll(async () => {
     await Promise.all([...agents.values()].map((a) => a.cleanup()));
@@ -146,6 +158,31 @@ describe.skipIf(!isRoot)('agent rights (issue #9 items 5, 6, 7)', () => {
       `PATH_SYMLINK: managed path /etc/linked/victim.conf: ${join(web1Root, 'etc/linked')} is a symlink, and the agent follows no symlink under its root`,
     );
     expect(await readFile(join(outside, 'victim.conf'), 'utf8')).toBe('precious\n');
+    await fleetWorks();
+  });
+
+  it('item 5: refuses to read, chmod or heal through a symlink when one is planted in place of a managed file', async () => {
+    await waitFor(
+      'planted Synced',
+      async () => (await resource('web-1', 'ConfigFile/planted'))?.state === 'Synced',
+    );
+    const secret = join(outside, 'shadow');
+    await writeFile(secret, 'root:secret-hash\n', { mode: 0o600 });
+    const path = agent('web-1').path('/etc/app/planted.conf');
+    await rm(path);
+    await symlink(secret, path);
+    const r = await waitFor(
+      'planted Failed',
+      async () => {
+        const row = await resource('web-1', 'ConfigFile/planted');
+        return row?.state === 'Failed' ? row : undefined;
+      },
+      45_000,
+    );
+    expect(r.message).toContain(`PATH_SYMLINK: managed path /etc/app/planted.conf: ${path} is a symlink`);
+    expect(await readFile(secret, 'utf8')).toBe('root:secret-hash\n');
+    expect(await modeOf(secret)).toBe(0o600);
+    expect((await lstat(path)).isSymbolicLink()).toBe(true);
     await fleetWorks();
   });
 
