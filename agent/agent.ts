@@ -34,9 +34,9 @@ import {
   DriftWatcher,
   type ExecOutcome,
   type ExecSpec,
-  ensurePrivateDir,
   type Logger,
   OwnershipLedger,
+  openPrivateStateDir,
   PRIVATE_FILE_MODE,
   ProcessMonitor,
   type ProcScanner,
@@ -45,7 +45,6 @@ import {
   type SharedFileWatcher,
   Spool,
   TaskLedger,
-  tightenPrivateTree,
 } from './engine/index.js';
 import { type Identity, readIdentity, writeIdentity } from './identity.js';
 import { IngestServer, ingestSocketPath } from './ingest.js';
@@ -165,8 +164,7 @@ export class Agent {
 
   /** Opens the state dir (identity, spool, task ledger, ownership, last manifest). */
   static async create(config: AgentConfig, deps: AgentDeps): Promise<Agent> {
-    await ensurePrivateDir(config.stateDir);
-    await tightenPrivateTree(config.stateDir);
+    await openPrivateStateDir(config.stateDir);
     const identity = (await readIdentity(config.stateDir)) ?? {
       agentId: config.agentId ?? config.facts.name,
     };

@@ -69,6 +69,8 @@ export interface ObservedFile {
   mode: number;
   uid: number;
   gid: number;
+  /** Hard links to the inode: above 1, chmod/chown in place would also change another path's file. */
+  nlink: number;
 }
 
 /** The bytes a ConfigFile declares. */
@@ -92,7 +94,14 @@ export async function observeFile(absPath: string, path = absPath): Promise<Obse
     const st = await fh.stat();
     if (!st.isFile()) throw new NotAFileError(absPath);
     const content = await fh.readFile();
-    return { content, hash: sha256Hex(content), mode: st.mode & 0o7777, uid: st.uid, gid: st.gid };
+    return {
+      content,
+      hash: sha256Hex(content),
+      mode: st.mode & 0o7777,
+      uid: st.uid,
+      gid: st.gid,
+      nlink: st.nlink,
+    };
   } finally {
     await fh.close();
   }
@@ -166,7 +175,9 @@ async function apply(item: ManifestConfigFile, abs: string, deps: ConfigFileDeps
   const modeChanged = before !== undefined && before.mode !== item.mode;
   const ownerChanged =
     ids !== undefined && (before === undefined || before.uid !== ids.uid || before.gid !== ids.gid);
-  if (contentChanged) {
+  // A hard link planted at the path (to /etc/shadow, say) is replaced by a file of its own, never chmod-ed.
+  const hardLinked = before !== undefined && before.nlink > 1 && (modeChanged || ownerChanged);
+  if (contentChanged || hardLinked) {
     if (before) await saveBackup(deps.stateDir, item.path, before.content, deps.clock, deps.backupsKept);
     // Owned before it exists: a crash in between leaves an owned absent path, never an unowned created file.
     if (before === undefined) await deps.ownership.add(item.path);
@@ -176,7 +187,9 @@ async function apply(item: ManifestConfigFile, abs: string, deps: ConfigFileDeps
       if (before === undefined) await deps.ownership.remove(item.path).catch(() => undefined);
       throw err;
     }
-    notes.unshift(before === undefined ? 'created' : 'content updated');
+    notes.unshift(
+      before === undefined ? 'created' : contentChanged ? 'content updated' : 'hard link replaced by a file',
+    );
   } else {
     // Through the descriptor of the very file observed: a link swapped in meanwhile is refused, not followed.
     const fh = await openNoFollow(item.path, abs);

@@ -13,7 +13,7 @@ import type { ManifestConfigFile } from '../../src/protocol/manifest.js';
 import { itemKey } from '../../src/protocol/manifest.js';
 import type { WriteGuard } from './config-file.js';
 import { type Clock, isoNow, type Logger, silentLogger } from './deps.js';
-import { errorText, hasErrno, SymlinkInPathError } from './errors.js';
+import { errorText, hasErrno, NotAFileError, SymlinkInPathError } from './errors.js';
 import { sha256Hex } from './fs-util.js';
 import { type OwnerIds, resolveOwner, type UserDb } from './owner.js';
 import { resolveManaged } from './paths.js';
@@ -355,6 +355,7 @@ export class DriftWatcher implements WriteGuard {
     if (fp === e.fingerprint && e.last) return e.last;
     const fh = await openNoFollow(e.item.path, e.absPath);
     try {
+      if (!(await fh.stat()).isFile()) throw new NotAFileError(e.absPath);
       const content = await fh.readFile();
       e.fingerprint = fp;
       e.last = { hash: sha256Hex(content), mode: fileMode, uid, gid };

@@ -12,7 +12,8 @@ export type EngineErrorCode =
   | 'PATH_SYMLINK'
   | 'PATH_IN_STATE_DIR'
   | 'RUN_AS_REFUSED'
-  | 'NOT_A_DIRECTORY';
+  | 'NOT_A_DIRECTORY'
+  | 'STATE_DIR_SHARED';
 
 /** Base class: `code` tells callers what went wrong without parsing the message. */
 export abstract class EngineError extends Error {
@@ -145,6 +146,16 @@ export class NotADirectoryError extends EngineError {
   readonly code = 'NOT_A_DIRECTORY';
   constructor(readonly path: string) {
     super(`${path} exists and is not a directory`);
+  }
+}
+
+/** A state dir that is a shared directory (sticky bit, like /tmp): the agent needs one of its own. */
+export class SharedStateDirError extends EngineError {
+  readonly code = 'STATE_DIR_SHARED';
+  constructor(readonly dir: string) {
+    super(
+      `state dir ${dir} is a shared directory (sticky bit, like /tmp) or not a directory; give the agent a directory of its own with --state-dir`,
+    );
   }
 }
 

@@ -6,7 +6,7 @@ import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { hasErrno } from './errors.js';
 import { writeFileAtomic } from './fs-util.js';
-import { ensurePrivateDir } from './private-fs.js';
+import { makePrivateDir } from './private-fs.js';
 
 interface OwnershipFile {
   version: 1;
@@ -23,7 +23,7 @@ export class OwnershipLedger {
 
   /** Loads the ledger (empty when the file is absent). */
   static async open(file: string): Promise<OwnershipLedger> {
-    await ensurePrivateDir(dirname(file));
+    await makePrivateDir(dirname(file));
     let paths: string[] = [];
     try {
       const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));

@@ -9,7 +9,7 @@ import { crc32 } from 'node:zlib';
 import { hasErrno, LogClosedError } from './errors.js';
 import { fsyncDir, writeFileAtomic } from './fs-util.js';
 import { GroupCommitter } from './group-commit.js';
-import { ensurePrivateDir, openPrivate } from './private-fs.js';
+import { makePrivateDir, openPrivate } from './private-fs.js';
 
 const CRC_HEX_CHARS = 8;
 /** Bytes before the JSON: the checksum and one space. */
@@ -127,7 +127,7 @@ export class AppendLog {
 
   /** Opens (creating) `file`; returns the log and the values of its valid records. */
   static async open(file: string): Promise<{ log: AppendLog; values: unknown[] }> {
-    await ensurePrivateDir(dirname(file));
+    await makePrivateDir(dirname(file));
     const scan = await readAndRepair(file);
     const fh = await openPrivate(file, 'a');
     if (scan.size === 0) await fsyncDir(dirname(file));

@@ -71,11 +71,15 @@ export async function resolveManagedSafe(root: string, path: string, stateDir?: 
   return abs;
 }
 
-/** Opens `abs` with O_NOFOLLOW (plus `flags`); a symlink there is a SymlinkInPathError naming `path`. */
+/**
+ * Opens `abs` with O_NOFOLLOW (plus `flags`); a symlink there is a SymlinkInPathError naming `path`. The
+ * default read opens O_NONBLOCK too, so a FIFO planted at the path cannot hang the agent (callers check
+ * `isFile()` on the handle; on a regular file O_NONBLOCK changes nothing).
+ */
 export async function openNoFollow(
   path: string,
   abs: string,
-  flags = constants.O_RDONLY,
+  flags = constants.O_RDONLY | constants.O_NONBLOCK,
 ): Promise<FileHandle> {
   try {
     return await open(abs, flags | constants.O_NOFOLLOW);

@@ -3,7 +3,7 @@
  * counts pending frames and cuts a torn tail off the last segment).
  */
 import { chmod, type FileHandle, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { decodeFrame } from './spool-frame.js';
 import type { Logger } from './types.js';
 
@@ -24,13 +24,16 @@ export async function openSpoolFile(path: string, flags: string): Promise<FileHa
   return fh;
 }
 
-/** Creates the spool dir and its parent (`routing/spool/`) 0700, tightening them and the files in it. */
+/**
+ * Creates the spool dir (and missing parents) 0700 and tightens it and its files; the parent is never
+ * chmod-ed (it may be a shared directory such as /tmp in tests).
+ */
 async function ensurePrivateSpoolDir(dir: string): Promise<void> {
   await mkdir(dir, { recursive: true, mode: SPOOL_DIR_MODE });
-  await chmod(dirname(dir), SPOOL_DIR_MODE);
   await chmod(dir, SPOOL_DIR_MODE);
-  for (const name of await readdir(dir)) {
-    await chmod(join(dir, name), SPOOL_FILE_MODE).catch(() => undefined);
+  // Regular files only: chmod follows symlinks.
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.isFile()) await chmod(join(dir, entry.name), SPOOL_FILE_MODE).catch(() => undefined);
   }
 }
 const SEGMENT_RE = /^(\d{12})\.seg$/;

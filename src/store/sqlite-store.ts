@@ -1,7 +1,6 @@
 /** The embedded store (the default): one SQLite file in the state dir, WAL, prepared statements. */
 
 import { chmod, open } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import Database from 'better-sqlite3';
 import { CorruptRecordError, InvalidRecordError, StoreClosedError, StoreConnectError } from './errors.js';
@@ -61,14 +60,12 @@ const APPLIED_REVISION = 'appliedRevision';
 
 /** The database holds agent credential hashes, tokens' audit and every execution's output: owner only. */
 const DB_FILE_MODE = 0o600;
-const DB_DIR_MODE = 0o700;
 
 /**
- * Creates the database file 0600 before SQLite does (SQLite would use 0644 less the umask) and tightens
- * an existing file and its directory (the controller's state dir) to 0600 and 0700.
+ * Creates the database file 0600 before SQLite does (SQLite would use 0644 less the umask) and tightens an
+ * existing file to 0600. Its directory is the controller's to create 0700 (never chmod-ed from here).
  */
 async function createPrivate(path: string): Promise<void> {
-  await chmod(dirname(path), DB_DIR_MODE);
   const fh = await open(path, 'a', DB_FILE_MODE);
   try {
     await fh.chmod(DB_FILE_MODE);

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { saveBackup } from '../../../agent/engine/backups.js';
 import { OwnershipLedger } from '../../../agent/engine/ownership.js';
-import { ensurePrivateDir, tightenPrivateTree } from '../../../agent/engine/private-fs.js';
+import { openPrivateStateDir } from '../../../agent/engine/private-fs.js';
 import { Spool } from '../../../agent/engine/spool.js';
 import { TaskLedger } from '../../../agent/engine/task-ledger.js';
 import { writeIdentity } from '../../../agent/identity.js';
@@ -62,13 +62,25 @@ describe('agent state files', () => {
     await mkdir(join(state, 'backups/x'), { recursive: true, mode: 0o777 });
     await writeFile(join(state, 'identity.json'), '{}', { mode: 0o644 });
     await writeFile(join(state, 'backups/x/1.bak'), 'old', { mode: 0o666 });
+    await writeFile(join(state, 'unrelated.txt'), 'not the agent file', { mode: 0o644 });
     await chmod(state, 0o755);
-    await ensurePrivateDir(state);
-    await tightenPrivateTree(state);
+    await openPrivateStateDir(state);
     expect(await modeOf(state)).toBe(0o700);
     expect(await modeOf(join(state, 'backups'))).toBe(0o700);
     expect(await modeOf(join(state, 'backups/x'))).toBe(0o700);
     expect(await modeOf(join(state, 'identity.json'))).toBe(0o600);
     expect(await modeOf(join(state, 'backups/x/1.bak'))).toBe(0o600);
+    // Only the agent's own entries are touched.
+    expect(await modeOf(join(state, 'unrelated.txt'))).toBe(0o644);
+  });
+
+  it('refuses a shared sticky directory such as /tmp as state dir, and leaves its mode alone', async () => {
+    const shared = join(box.dir, 'shared');
+    await mkdir(shared);
+    await chmod(shared, 0o1777);
+    await expect(openPrivateStateDir(shared)).rejects.toThrow(
+      `state dir ${shared} is a shared directory (sticky bit, like /tmp) or not a directory; give the agent a directory of its own with --state-dir`,
+    );
+    expect((await stat(shared)).mode & 0o7777).toBe(0o1777);
   });
 });

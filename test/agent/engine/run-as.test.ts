@@ -128,7 +128,7 @@ describe('runScript environment and runAs', () => {
       },
       deps,
     );
-    expect(out).toMatchObject({ exitCode: 0, stdoutTail: '65534\n' });
+    expect(out).toMatchObject({ exitCode: 0, stdoutTail: '65534\n', stderrTail: '' });
   });
 
   it('fails the task saying why, and runs nothing, when the user is unknown', async () => {

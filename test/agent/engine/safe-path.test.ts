@@ -1,6 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import {
   chmod,
   chown,
+  link,
   lstat,
   mkdir,
   readFile,
@@ -88,6 +90,25 @@ describe('managed paths with symlinks or in the state dir', () => {
       `PATH_IN_STATE_DIR: managed path ${path} is inside the agent's state dir ${deps.stateDir}`,
     );
     await expect(lstat(join(deps.stateDir, 'identity.json'))).rejects.toThrow(/ENOENT/);
+  });
+
+  it('replaces a hard link planted at the path instead of chmod-ing the inode it shares', async () => {
+    await link(join(outside, 'victim'), join(root, 'etc/app.conf'));
+    const res = await convergeConfigFile(
+      configFile('app', '/etc/app.conf', 'precious\n', { mode: 0o644 }),
+      deps,
+    );
+    expect(res).toMatchObject({ state: 'changed', contentChanged: false, modeChanged: true });
+    expect(res.message).toBe('hard link replaced by a file; mode 0600 -> 0644');
+    expect((await stat(join(outside, 'victim'))).mode & 0o777).toBe(0o600);
+    expect((await stat(join(root, 'etc/app.conf'))).nlink).toBe(1);
+  });
+
+  it('fails at once, without hanging, when a FIFO is planted at the path', async () => {
+    execFileSync('mkfifo', [join(root, 'etc/app.conf')]);
+    const res = await convergeConfigFile(configFile('app', '/etc/app.conf', 'x\n'), deps);
+    expect(res.state).toBe('failed');
+    expect(res.message).toMatch(/NOT_A_FILE: .*etc\/app.conf exists and is not a regular file/);
   });
 
   it('still writes a normal path next to a refused one', async () => {
