@@ -15,7 +15,6 @@ import { type ConfigFileDeps, convergeConfigFile, needsOnChange, pruneConfigFile
 import { silentLogger } from './deps.js';
 import { errorText } from './errors.js';
 import type { ExecOutcome, ExecSpec } from './exec.js';
-import { resolveManaged } from './paths.js';
 import { planFileActions } from './plan-files.js';
 import type { ProbeResult } from './process-match.js';
 import { processWatches } from './process-watch.js';
@@ -78,7 +77,8 @@ export async function convergeManifest(
     plan.apply.map(async (f) => {
       let abs: string;
       try {
-        abs = resolveManaged(deps.root, f.path);
+        // A refused path (symlink, state dir) is never owned, so prune can never be aimed at it later.
+        abs = await resolveManagedSafe(deps.root, f.path, deps.stateDir);
       } catch {
         return undefined; // reported by the apply itself
       }
