@@ -4,7 +4,7 @@
  * through the spool and leaves it only when acked.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { applyManifestDelta } from '../src/protocol/apply-delta.js';
 import { ERROR_CODES } from '../src/protocol/codes.js';
@@ -36,6 +36,8 @@ import {
   type ExecSpec,
   type Logger,
   OwnershipLedger,
+  openPrivateStateDir,
+  PRIVATE_FILE_MODE,
   ProcessMonitor,
   type ProcScanner,
   probeWatches,
@@ -77,8 +79,8 @@ export interface AgentDeps {
   shared: AgentShared;
   sleep(ms: number): Promise<void>;
   random(): number;
-  /** Environment scripts run with (default process.env). */
-  baseEnv?: NodeJS.ProcessEnv;
+  /** Variables added to the minimal environment scripts run with (default none; never process.env). */
+  baseEnv?: Record<string, string>;
   /** Called when the controller refused the agent for good (revoked, bad bootstrap token). */
   onFatal?(reason: string): void;
 }
@@ -151,6 +153,7 @@ export class Agent {
       clock: deps.clock,
       logger: deps.logger,
       files: deps.shared.files,
+      stateDir: config.stateDir,
       onDrift: (r) => this.enqueue(() => this.onDrift(r)),
     });
     this.procs = new ProcessMonitor({
@@ -159,7 +162,7 @@ export class Agent {
       root: config.root,
       stateDir: config.stateDir,
       scanner: deps.shared.scanner,
-      baseEnv: deps.baseEnv ?? process.env,
+      baseEnv: deps.baseEnv,
       onEvent: (e) => void this.onHostEvent(e),
     });
     this.remediation = new RemediationRunner({
@@ -171,7 +174,7 @@ export class Agent {
 
   /** Opens the state dir (identity, spool, task ledger, ownership, last manifest). */
   static async create(config: AgentConfig, deps: AgentDeps): Promise<Agent> {
-    await mkdir(config.stateDir, { recursive: true, mode: 0o700 });
+    await openPrivateStateDir(config.stateDir);
     const identity = (await readIdentity(config.stateDir)) ?? {
       agentId: config.agentId ?? config.facts.name,
     };
@@ -418,7 +421,7 @@ export class Agent {
     const { outcome } = await this.ledger.runOnce(spec, {
       clock: this.deps.clock,
       logger: this.deps.logger,
-      baseEnv: this.deps.baseEnv ?? process.env,
+      baseEnv: this.deps.baseEnv,
       scriptDir: this.config.stateDir,
     });
     return outcome;
@@ -444,8 +447,10 @@ export class Agent {
       kind: 'ConfigFile',
       name: item.name,
       hash: item.hash,
-      state: healed ? 'changed' : 'drifted',
+      // A heal that was refused (a symlink planted at the path, say) is a failure, not mere drift.
+      state: healed ? 'changed' : item.selfHeal ? 'failed' : 'drifted',
       observedHash,
+      ...(!healed && r.observedOwner ? { observedOwner: r.observedOwner } : {}),
       ...(message ? { message } : { message: healed ? `healed: ${r.detail}` : `drifted: ${r.detail}` }),
     };
     this.items.set(r.key, base);
@@ -476,6 +481,7 @@ export class Agent {
       ...(msg.interpreter ? { interpreter: msg.interpreter } : {}),
       ...(msg.env ? { env: msg.env } : {}),
       ...(msg.cwd ? { cwd: msg.cwd } : {}),
+      ...(msg.runAs ? { runAs: msg.runAs } : {}),
     });
     await this.send(execResultMessage(msg.taskId, msg.reason, outcome));
   }
@@ -596,6 +602,7 @@ async function readManifest(stateDir: string, file = MANIFEST_FILE): Promise<Hos
 
 async function writeManifest(stateDir: string, manifest: HostManifest, file: string): Promise<void> {
   const tmp = join(stateDir, `${file}.tmp`);
-  await writeFile(tmp, JSON.stringify(manifest));
+  await writeFile(tmp, JSON.stringify(manifest), { mode: PRIVATE_FILE_MODE });
+  await chmod(tmp, PRIVATE_FILE_MODE); // manifests carry file contents: never readable by others
   await rename(tmp, join(stateDir, file));
 }

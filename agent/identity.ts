@@ -1,6 +1,7 @@
 /** The agent's identity on disk: its id and, once enrolled, the credential the controller gave it. */
-import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ensurePrivateDir, openPrivate } from './engine/private-fs.js';
 
 export interface Identity {
   agentId: string;
@@ -24,8 +25,15 @@ export async function readIdentity(stateDir: string): Promise<Identity | undefin
 
 /** Writes the identity atomically, readable by the agent's user only (it holds a credential). */
 export async function writeIdentity(stateDir: string, identity: Identity): Promise<void> {
-  await mkdir(stateDir, { recursive: true, mode: 0o700 });
+  await ensurePrivateDir(stateDir);
   const tmp = join(stateDir, `${IDENTITY_FILE}.tmp`);
-  await writeFile(tmp, JSON.stringify(identity), { mode: 0o600 });
+  // 'w' with an explicit chmod: a tmp left by a crash keeps no looser mode than 0600.
+  const fh = await openPrivate(tmp, 'w');
+  try {
+    await fh.writeFile(JSON.stringify(identity));
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
   await rename(tmp, join(stateDir, IDENTITY_FILE));
 }

@@ -86,6 +86,7 @@ export class RemediationRunner {
           script: rem.run.script,
           timeoutMs: rem.run.timeoutMs,
           ...(rem.run.interpreter ? { interpreter: rem.run.interpreter } : {}),
+          ...(rem.run.runAs ? { runAs: rem.run.runAs } : {}),
           env: { ...(rem.run.env ?? {}), GSE_EVENT: event.type, GSE_EVENT_RESOURCE: event.resource ?? '' },
         });
       } finally {

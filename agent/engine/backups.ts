@@ -1,8 +1,9 @@
 /** Previous contents of managed files, kept under the state dir before they are overwritten or pruned. */
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from './deps.js';
 import { sha256Hex, writeFileAtomic } from './fs-util.js';
+import { ensurePrivateDir } from './private-fs.js';
 
 /** Backups kept per managed path (the newest ones). */
 export const BACKUPS_KEPT_PER_PATH = 5;
@@ -45,7 +46,8 @@ export async function saveBackup(
   keep = BACKUPS_KEPT_PER_PATH,
 ): Promise<string> {
   const dir = backupDir(stateDir, path);
-  await mkdir(dir, { recursive: true });
+  await ensurePrivateDir(join(stateDir, 'backups'));
+  await ensurePrivateDir(dir);
   counter = (counter + 1) % 10 ** COUNTER_DIGITS;
   const stamp = `${String(clock.now()).padStart(TIME_DIGITS, '0')}-${String(counter).padStart(COUNTER_DIGITS, '0')}`;
   const name = `${stamp}-${sha256Hex(content).slice(0, 12)}.bak`;

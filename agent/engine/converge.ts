@@ -3,7 +3,7 @@
  * changed), prunes files that left, and probes ProcessWatches; returns per-item reports for the controller.
  * Deciding is in plan-files.ts; this is the thin acting loop.
  */
-import { access } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
 import {
   type HostManifest,
   itemKey,
@@ -15,10 +15,10 @@ import { type ConfigFileDeps, convergeConfigFile, needsOnChange, pruneConfigFile
 import { silentLogger } from './deps.js';
 import { errorText } from './errors.js';
 import type { ExecOutcome, ExecSpec } from './exec.js';
-import { resolveManaged } from './paths.js';
 import { planFileActions } from './plan-files.js';
 import type { ProbeResult } from './process-match.js';
 import { processWatches } from './process-watch.js';
+import { resolveManagedSafe } from './safe-path.js';
 
 /** Characters of stderr quoted in a failed onChange's message. */
 const STDERR_IN_MESSAGE_CHARS = 200;
@@ -77,11 +77,13 @@ export async function convergeManifest(
     plan.apply.map(async (f) => {
       let abs: string;
       try {
-        abs = resolveManaged(deps.root, f.path);
+        // A refused path (symlink, state dir) is never owned, so prune can never be aimed at it later.
+        abs = await resolveManagedSafe(deps.root, f.path, deps.stateDir);
       } catch {
         return undefined; // reported by the apply itself
       }
-      return access(abs).then(
+      // lstat: a symlink at the path counts as present (the apply refuses it; it is never owned).
+      return lstat(abs).then(
         () => undefined,
         () => f.path,
       );
@@ -96,6 +98,7 @@ export async function convergeManifest(
       hash: file.hash,
       state: result.state,
       observedHash: result.observedHash,
+      ...(result.observedOwner !== undefined ? { observedOwner: result.observedOwner } : {}),
       ...(result.message !== undefined ? { message: result.message } : {}),
     };
     if (file.onChange && needsOnChange(file, result)) {
@@ -142,13 +145,17 @@ async function runOnChange(
   const taskId = `${reason}@${file.contentHash.slice(0, 12)}@${deps.clock.now()}`;
   // The script learns where the file really is (under --root) through the environment.
   const env = { ...(onChange.env ?? {}), GSE_ROOT: deps.root, GSE_FILE: absPath };
+  // The working directory is a managed path too: no symlink under the root may move the script elsewhere.
+  const cwd =
+    onChange.cwd !== undefined ? await resolveManagedSafe(deps.root, onChange.cwd, deps.stateDir) : undefined;
   const spec: ExecSpec = {
     taskId,
     script: onChange.run,
     timeoutMs: onChange.timeoutMs,
     env,
     ...(onChange.interpreter !== undefined ? { interpreter: onChange.interpreter } : {}),
-    ...(onChange.cwd !== undefined ? { cwd: resolveManaged(deps.root, onChange.cwd) } : {}),
+    ...(cwd !== undefined ? { cwd } : {}),
+    ...(onChange.runAs !== undefined ? { runAs: onChange.runAs } : {}),
   };
   const outcome = await deps.run(spec);
   return { ...outcome, taskId, reason };

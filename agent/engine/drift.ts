@@ -1,19 +1,23 @@
 /**
  * Detects hand edits of managed files: a chokidar event (through a SharedFileWatcher) triggers a check at
- * once, and a periodic re-hash catches what events miss. A file drifts when its sha256 or mode differs from
- * the manifest. The agent's own writes are never reported: they produce the expected hash, and while the
+ * once, and a periodic re-hash catches what events miss. A file drifts when its sha256, mode or owner
+ * (uid:gid, when the agent runs as root and the item declares one) differs from the manifest, or when a
+ * symlink took its place or one of its parents' (files are read with no symlink followed, safe-path.ts). The agent's own writes are never reported: they produce the expected hash, and while the
  * agent is writing (WriteGuard begin..end) checks wait for `end`, which re-checks. A file is watched for
  * drift only once the agent has converged it (after the first `end`); each distinct drifted state is
  * reported once. The caller decides whether to heal (`selfHeal`).
  */
-import { open, stat } from 'node:fs/promises';
+import { lstat } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import type { ManifestConfigFile } from '../../src/protocol/manifest.js';
 import { itemKey } from '../../src/protocol/manifest.js';
 import type { WriteGuard } from './config-file.js';
 import { type Clock, isoNow, type Logger, silentLogger } from './deps.js';
-import { errorText, hasErrno } from './errors.js';
+import { errorText, hasErrno, NotAFileError, SymlinkInPathError } from './errors.js';
 import { sha256Hex } from './fs-util.js';
+import { type OwnerIds, resolveOwner, type UserDb } from './owner.js';
 import { resolveManaged } from './paths.js';
+import { assertNoSymlinks, managedBase, openNoFollow } from './safe-path.js';
 import type { FileWatcher } from './shared-watcher.js';
 
 /** Default period of the re-hash that catches changes the watcher missed. */
@@ -39,6 +43,8 @@ export interface DriftReport {
   observedHash: string;
   detectedAt: string;
   detail: string;
+  /** `uid:gid` of the file found (absent when it is gone or a symlink stands in its place). */
+  observedOwner?: string;
 }
 
 export interface DriftWatcherDeps {
@@ -51,11 +57,20 @@ export interface DriftWatcherDeps {
   rehashIntervalMs?: number;
   /** Waits between settle re-reads; default a real timer. */
   sleep?(ms: number): Promise<void>;
+  /** The agent's state dir: managed paths inside it are never watched (the apply refuses them). */
+  stateDir?: string;
+  /** Whether owners are applied, hence watched; default `process.getuid() === 0`. */
+  runningAsRoot?: boolean;
+  userDb?: UserDb;
 }
 
 interface Observed {
   hash: string;
   mode: number;
+  uid: number;
+  gid: number;
+  /** Set when a symlink stands at the path or one of its parents: the component that is a link. */
+  link?: string;
 }
 
 interface Entry {
@@ -68,6 +83,8 @@ interface Entry {
   reported: string | null;
   fingerprint: string | undefined;
   last: Observed | undefined;
+  /** The uid:gid the item's owner names, when owners are applied (resolved once per owner text). */
+  owner: Promise<OwnerIds | undefined>;
   checking: Promise<void> | undefined;
   again: boolean;
   unregister: () => void;
@@ -75,10 +92,12 @@ interface Entry {
 
 /** Short, readable description of how `obs` differs from `item`. */
 export function driftDetail(
-  item: Pick<ManifestConfigFile, 'contentHash' | 'mode'>,
+  item: Pick<ManifestConfigFile, 'contentHash' | 'mode' | 'owner'>,
   obs: Observed | undefined,
+  want?: OwnerIds,
 ): string {
   if (!obs) return 'file deleted';
+  if (obs.link !== undefined) return `replaced by a symlink (${obs.link})`;
   const parts: string[] = [];
   if (obs.hash !== item.contentHash) {
     parts.push(
@@ -86,7 +105,25 @@ export function driftDetail(
     );
   }
   if (obs.mode !== item.mode) parts.push(`mode 0${obs.mode.toString(8)}, manifest 0${item.mode.toString(8)}`);
+  if (want && (obs.uid !== want.uid || obs.gid !== want.gid)) {
+    parts.push(`owner ${obs.uid}:${obs.gid}, manifest ${item.owner ?? ''} (${want.uid}:${want.gid})`);
+  }
   return parts.join('; ');
+}
+
+/** True when `obs` is what `item` declares (content, mode, and owner when `want` is known). */
+export function observedInSync(
+  item: Pick<ManifestConfigFile, 'contentHash' | 'mode'>,
+  obs: Observed | undefined,
+  want: OwnerIds | undefined,
+): boolean {
+  return (
+    obs !== undefined &&
+    obs.link === undefined &&
+    obs.hash === item.contentHash &&
+    obs.mode === item.mode &&
+    (want === undefined || (obs.uid === want.uid && obs.gid === want.gid))
+  );
 }
 
 export class DriftWatcher implements WriteGuard {
@@ -98,9 +135,13 @@ export class DriftWatcher implements WriteGuard {
   /** Replaces the watched ConfigFiles; an item whose content hash or mode changed waits for its next converge. */
   setItems(items: readonly ManifestConfigFile[]): void {
     const next = new Map<string, ManifestConfigFile>();
+    const stateDir = this.deps.stateDir ? managedStateDir(this.deps.stateDir) : undefined;
     for (const item of items) {
       try {
-        next.set(resolveManaged(this.deps.root, item.path), item);
+        const abs = resolveManaged(this.deps.root, item.path);
+        // The agent's own files are not ConfigFiles' to manage (the apply refuses them), nor to hash.
+        if (stateDir && (abs === stateDir || abs.startsWith(`${stateDir}/`))) continue;
+        next.set(abs, item);
       } catch (err) {
         this.logger.warn('drift: not watching an invalid path', { path: item.path, err: errorText(err) });
       }
@@ -113,10 +154,15 @@ export class DriftWatcher implements WriteGuard {
     for (const [absPath, item] of next) {
       const e = this.entries.get(absPath);
       if (e) {
-        if (e.item.contentHash !== item.contentHash || e.item.mode !== item.mode) {
+        if (
+          e.item.contentHash !== item.contentHash ||
+          e.item.mode !== item.mode ||
+          e.item.owner !== item.owner
+        ) {
           e.armed = false;
           e.reported = null;
         }
+        if (e.item.owner !== item.owner) e.owner = this.wantOwner(item);
         e.item = item;
         e.key = itemKey(item);
         continue;
@@ -130,6 +176,7 @@ export class DriftWatcher implements WriteGuard {
         reported: null,
         fingerprint: undefined,
         last: undefined,
+        owner: this.wantOwner(item),
         checking: undefined,
         again: false,
         unregister: () => undefined,
@@ -204,6 +251,18 @@ export class DriftWatcher implements WriteGuard {
     return this.deps.sleep ? this.deps.sleep(ms) : new Promise((resolve) => setTimeout(resolve, ms));
   }
 
+  /** The ids an item's owner names, or undefined when owners are not applied or the name is unknown. */
+  private wantOwner(item: ManifestConfigFile): Promise<OwnerIds | undefined> {
+    if (item.owner === undefined || !(this.deps.runningAsRoot ?? process.getuid?.() === 0)) {
+      return Promise.resolve(undefined);
+    }
+    return resolveOwner(item.owner, this.deps.userDb).catch((err: unknown) => {
+      // The apply reports the unknown owner as a failure; drift then watches content and mode only.
+      this.logger.warn('drift: owner not resolved', { path: item.path, err: errorText(err) });
+      return undefined;
+    });
+  }
+
   private get logger(): Logger {
     return this.deps.logger ?? silentLogger;
   }
@@ -233,8 +292,9 @@ export class DriftWatcher implements WriteGuard {
 
   private async checkOnce(e: Entry, silent: boolean): Promise<void> {
     if (!e.armed || e.guards > 0) return;
-    const { contentHash, mode } = e.item;
-    const inSync = (o: Observed | undefined) => o !== undefined && o.hash === contentHash && o.mode === mode;
+    const { contentHash } = e.item;
+    const want = await e.owner;
+    const inSync = (o: Observed | undefined) => observedInSync(e.item, o, want);
     let obs = await this.observe(e);
     for (let round = 0; round < DRIFT_SETTLE_ROUNDS && !inSync(obs); round++) {
       const before = e.fingerprint;
@@ -247,7 +307,7 @@ export class DriftWatcher implements WriteGuard {
       e.reported = null;
       return;
     }
-    const state = obs ? `${obs.hash}:${obs.mode}` : 'absent';
+    const state = obs ? `${obs.link ?? obs.hash}:${obs.mode}:${obs.uid}:${obs.gid}` : 'absent';
     if (e.reported === state) return;
     e.reported = state;
     if (silent) return;
@@ -258,19 +318,33 @@ export class DriftWatcher implements WriteGuard {
       expectedHash: contentHash,
       observedHash: obs?.hash ?? '',
       detectedAt: isoNow(this.deps.clock),
-      detail: driftDetail(e.item, obs),
+      detail: driftDetail(e.item, obs, want),
+      ...(obs && obs.link === undefined ? { observedOwner: `${obs.uid}:${obs.gid}` } : {}),
     });
   }
 
-  /** Hash and mode of the file; re-hashed only when its stat fingerprint moved (ctime cannot be set back). */
+  /**
+   * Hash, mode and owner of the file; re-hashed only when its stat fingerprint moved (ctime cannot be set
+   * back). Nothing is read through a symlink: one at the path or a parent is itself the observed state.
+   */
   private async observe(e: Entry): Promise<Observed | undefined> {
     let fp: string;
     let fileMode: number;
+    let uid: number;
+    let gid: number;
     try {
-      const st = await stat(e.absPath, { bigint: true });
+      await assertNoSymlinks(e.item.path, managedBase(this.deps.root), e.absPath);
+      const st = await lstat(e.absPath, { bigint: true });
       fileMode = Number(st.mode & 0o7777n);
-      fp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${fileMode}`;
+      uid = Number(st.uid);
+      gid = Number(st.gid);
+      fp = `${st.ino}:${st.size}:${st.mtimeNs}:${st.ctimeNs}:${fileMode}:${uid}:${gid}`;
     } catch (err) {
+      if (err instanceof SymlinkInPathError) {
+        e.fingerprint = undefined;
+        e.last = { hash: '', mode: 0, uid: -1, gid: -1, link: err.component };
+        return e.last;
+      }
       if (hasErrno(err, 'ENOENT') || hasErrno(err, 'ENOTDIR')) {
         e.fingerprint = undefined;
         e.last = undefined;
@@ -279,14 +353,20 @@ export class DriftWatcher implements WriteGuard {
       throw err;
     }
     if (fp === e.fingerprint && e.last) return e.last;
-    const fh = await open(e.absPath, 'r');
+    const fh = await openNoFollow(e.item.path, e.absPath);
     try {
+      if (!(await fh.stat()).isFile()) throw new NotAFileError(e.absPath);
       const content = await fh.readFile();
       e.fingerprint = fp;
-      e.last = { hash: sha256Hex(content), mode: fileMode };
+      e.last = { hash: sha256Hex(content), mode: fileMode, uid, gid };
       return e.last;
     } finally {
       await fh.close();
     }
   }
+}
+
+/** The state dir as managed paths are compared with it (resolved, absolute). */
+function managedStateDir(stateDir: string): string {
+  return resolve(stateDir);
 }

@@ -8,7 +8,12 @@ export type EngineErrorCode =
   | 'LOG_CLOSED'
   | 'CONTENT_HASH_MISMATCH'
   | 'OWNER_UNKNOWN'
-  | 'NOT_A_FILE';
+  | 'NOT_A_FILE'
+  | 'PATH_SYMLINK'
+  | 'PATH_IN_STATE_DIR'
+  | 'RUN_AS_REFUSED'
+  | 'NOT_A_DIRECTORY'
+  | 'STATE_DIR_SHARED';
 
 /** Base class: `code` tells callers what went wrong without parsing the message. */
 export abstract class EngineError extends Error {
@@ -96,6 +101,61 @@ export class NotAFileError extends EngineError {
   readonly code = 'NOT_A_FILE';
   constructor(readonly path: string) {
     super(`${path} exists and is not a regular file`);
+  }
+}
+
+/** A managed path with a symlink in one of its components under the root: the agent follows none. */
+export class SymlinkInPathError extends EngineError {
+  readonly code = 'PATH_SYMLINK';
+  constructor(
+    readonly path: string,
+    readonly component: string,
+  ) {
+    super(
+      `managed path ${path}: ${component} is a symlink, and the agent follows no symlink under its root; replace the link by a real directory or file, or declare another path`,
+    );
+  }
+}
+
+/** A managed path inside the agent's own state dir (identity, spool, ledgers, backups, ingest.sock). */
+export class StateDirPathError extends EngineError {
+  readonly code = 'PATH_IN_STATE_DIR';
+  constructor(
+    readonly path: string,
+    readonly stateDir: string,
+  ) {
+    super(
+      `managed path ${path} is inside the agent's state dir ${stateDir}, which holds its identity, spool and ledgers and is off limits to ConfigFiles; declare a path outside it`,
+    );
+  }
+}
+
+/** A script's `runAs` the agent cannot honour (not root, unknown user or group): it is never ignored. */
+export class RunAsError extends EngineError {
+  readonly code = 'RUN_AS_REFUSED';
+  constructor(
+    readonly runAs: string,
+    readonly reason: string,
+  ) {
+    super(`runAs ${JSON.stringify(runAs)}: ${reason}`);
+  }
+}
+
+/** A component of a managed path's parent that exists and is not a directory. */
+export class NotADirectoryError extends EngineError {
+  readonly code = 'NOT_A_DIRECTORY';
+  constructor(readonly path: string) {
+    super(`${path} exists and is not a directory`);
+  }
+}
+
+/** A state dir that is a shared directory (sticky bit, like /tmp): the agent needs one of its own. */
+export class SharedStateDirError extends EngineError {
+  readonly code = 'STATE_DIR_SHARED';
+  constructor(readonly dir: string) {
+    super(
+      `state dir ${dir} is a shared directory (sticky bit, like /tmp) or not a directory; give the agent a directory of its own with --state-dir`,
+    );
   }
 }
 

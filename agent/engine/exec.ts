@@ -3,15 +3,19 @@
  * gets the script through `-c`; any other interpreter (`python3`, `perl`, `node`, `python3 -u`...) gets it
  * as a temp file (mode 0700, in `deps.scriptDir`) passed as its last argument, since `-c` is not universal
  * (`perl -e`, `node -e`). The script leads its own process group, so a timeout kills grandchildren too:
- * SIGTERM to the group, then SIGKILL after KILL_GRACE_MS.
+ * SIGTERM to the group, then SIGKILL after KILL_GRACE_MS. Scripts get a minimal environment (run-as.ts),
+ * never the agent's; with `runAs` they run under that user's uid and gid (Node drops the supplementary
+ * groups when it switches: the script keeps only the primary group it was given) and HOME, or fail.
  */
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdir, rm, writeFile } from 'node:fs/promises';
+import { chown, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { type Clock, type Logger, silentLogger } from './deps.js';
-import { errorText } from './errors.js';
+import { errorText, RunAsError } from './errors.js';
+import type { Account, UserDb } from './owner.js';
+import { agentHome, minimalEnv, resolveRunAs } from './run-as.js';
 import { TailBuffer } from './tail-buffer.js';
 
 export const DEFAULT_INTERPRETER = '/bin/sh';
@@ -24,7 +28,6 @@ export const OUTPUT_DRAIN_MS = 1_000;
 /** Exit code reported when the interpreter cannot be started (as a shell reports "command not found"). */
 export const SPAWN_FAILED_EXIT_CODE = 127;
 const SHELLS: ReadonlySet<string> = new Set(['sh', 'bash', 'dash', 'zsh', 'ksh', 'ash']);
-const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export interface ExecSpec {
   taskId: string;
@@ -34,6 +37,8 @@ export interface ExecSpec {
   timeoutMs: number;
   env?: Record<string, string>;
   cwd?: string;
+  /** `user` or `user:group` (names or ids) to run as; the task fails when the agent cannot switch. */
+  runAs?: string;
   /** Aborting kills the process group at once (agent shutdown); the outcome says `killed`. */
   signal?: AbortSignal;
 }
@@ -55,8 +60,13 @@ export interface ExecOutcome {
 export interface ExecDeps {
   clock: Clock;
   logger?: Logger;
-  /** Environment the script's `env` is laid over; default only PATH (the agent passes process.env). */
-  baseEnv?: NodeJS.ProcessEnv;
+  /**
+   * Variables laid over the minimal environment and under the script's `env` (tests use it for PATH);
+   * default none. Never the agent's own process.env: that would hand its secrets to every script.
+   */
+  baseEnv?: Record<string, string>;
+  /** Where `runAs` names are resolved; default /etc/passwd and /etc/group. */
+  userDb?: UserDb;
   /** Where non-shell scripts are written; default the OS temp dir. */
   scriptDir?: string;
   /** Default KILL_GRACE_MS. */
@@ -94,19 +104,32 @@ export async function runScript(spec: ExecSpec, deps: ExecDeps): Promise<ExecOut
   const { argv, needsFile } = commandFor(spec.script, spec.interpreter ?? DEFAULT_INTERPRETER, scriptFile);
   const started = deps.clock.now();
   const startedAt = new Date(started).toISOString();
+  // With runAs, a script file lives in a private temp dir of that user (the state dir is the agent's, 0700).
+  let userDir: string | undefined;
   try {
-    if (needsFile) {
-      await mkdir(deps.scriptDir ?? tmpdir(), { recursive: true });
+    const account = spec.runAs === undefined ? undefined : await resolveRunAs(spec.runAs, deps);
+    if (needsFile && account) {
+      userDir = await mkdtemp(join(tmpdir(), 'gse-task-'));
+      await chown(userDir, account.uid, account.gid);
+      argv[argv.length - 1] = join(userDir, basename(scriptFile));
+      await writeFile(argv[argv.length - 1] as string, spec.script, { mode: 0o700 });
+      await chown(argv[argv.length - 1] as string, account.uid, account.gid);
+    } else if (needsFile) {
+      await mkdir(deps.scriptDir ?? tmpdir(), { recursive: true, mode: 0o700 });
       await writeFile(scriptFile, spec.script, { mode: 0o700 });
     }
-    return await runProcess(argv, spec, deps, startedAt, started);
+    return await runProcess(argv, spec, deps, startedAt, started, account);
   } catch (err) {
     logger.warn('exec: could not start script', { taskId: spec.taskId, err: errorText(err) });
+    const why =
+      err instanceof RunAsError
+        ? `gse-agent: refused to run: ${err.message}`
+        : `gse-agent: cannot run ${argv[0]}${spec.cwd ? ` in ${spec.cwd}` : ''}: ${errorText(err)}`;
     return {
       exitCode: SPAWN_FAILED_EXIT_CODE,
       signal: null,
       stdoutTail: '',
-      stderrTail: `gse-agent: cannot run ${argv[0]}${spec.cwd ? ` in ${spec.cwd}` : ''}: ${errorText(err)}`,
+      stderrTail: why,
       startedAt,
       durationMs: deps.clock.now() - started,
       timedOut: false,
@@ -114,6 +137,7 @@ export async function runScript(spec: ExecSpec, deps: ExecDeps): Promise<ExecOut
     };
   } finally {
     if (needsFile) await rm(scriptFile, { force: true });
+    if (userDir) await rm(userDir, { recursive: true, force: true });
   }
 }
 
@@ -123,17 +147,20 @@ function runProcess(
   deps: ExecDeps,
   startedAt: string,
   started: number,
+  account: Account | undefined,
 ): Promise<ExecOutcome> {
   const tailBytes = deps.tailBytes ?? OUTPUT_TAIL_BYTES;
   const stdout = new TailBuffer(tailBytes);
   const stderr = new TailBuffer(tailBytes);
-  const env = { PATH: DEFAULT_PATH, ...(deps.baseEnv ?? {}), ...(spec.env ?? {}) };
+  const env = minimalEnv(account?.home ?? agentHome(), { ...(deps.baseEnv ?? {}), ...(spec.env ?? {}) });
   return new Promise<ExecOutcome>((resolve, reject) => {
     const child = spawn(argv[0] as string, argv.slice(1), {
       detached: true,
       stdio: ['ignore', 'pipe', 'pipe'],
       env,
-      cwd: spec.cwd,
+      // Another user may not be able to enter the agent's working directory: start from / unless told.
+      cwd: spec.cwd ?? (account ? '/' : undefined),
+      ...(account ? { uid: account.uid, gid: account.gid } : {}),
     });
     let timedOut = false;
     let killed = false;

@@ -35,6 +35,7 @@ export async function writeFileAtomic(
   const tmp = tempPathFor(target);
   const fh = await open(tmp, 'wx', mode);
   try {
+    await fh.chmod(mode); // the mode asked for, whatever the umask
     await fh.writeFile(data);
     await fh.sync();
   } catch (err) {

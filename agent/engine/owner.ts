@@ -29,6 +29,25 @@ function numeric(text: string | undefined): number | undefined {
   return text !== undefined && /^\d+$/.test(text) ? Number(text) : undefined;
 }
 
+export interface Account extends OwnerIds {
+  /** The user's home directory from /etc/passwd ('/' when the user has no row there: a bare uid). */
+  home: string;
+}
+
+/**
+ * The uid, gid and home of `spec` (`user` or `user:group`, numeric ids allowed), as `resolveOwner` reads
+ * them; throws OwnerUnknownError when a name is not found.
+ */
+export async function resolveAccount(spec: string, db: UserDb = {}): Promise<Account> {
+  const ids = await resolveOwner(spec, db);
+  const [userPart = ''] = spec.split(':', 1);
+  const passwd = parseDb(await readFile(db.passwdPath ?? '/etc/passwd', 'utf8'));
+  const row =
+    passwd.get(userPart) ?? [...passwd.values()].find((r) => numeric(r[2]) === ids.uid && r[0] !== undefined);
+  const home = row?.[5];
+  return { ...ids, home: home?.startsWith('/') ? home : '/' };
+}
+
 /**
  * The uid and gid of `owner` (`user`, `user:group`, numeric ids allowed); a missing group means the user's
  * primary group. Throws OwnerUnknownError when a name is not found.

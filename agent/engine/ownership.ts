@@ -2,10 +2,11 @@
  * The managed paths this agent created (they did not exist before it wrote them), persisted in the state
  * dir: only those may be pruned, so a file the operator had before the agent arrived is never deleted.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { hasErrno } from './errors.js';
 import { writeFileAtomic } from './fs-util.js';
+import { makePrivateDir } from './private-fs.js';
 
 interface OwnershipFile {
   version: 1;
@@ -22,7 +23,7 @@ export class OwnershipLedger {
 
   /** Loads the ledger (empty when the file is absent). */
   static async open(file: string): Promise<OwnershipLedger> {
-    await mkdir(dirname(file), { recursive: true });
+    await makePrivateDir(dirname(file));
     let paths: string[] = [];
     try {
       const parsed: unknown = JSON.parse(await readFile(file, 'utf8'));

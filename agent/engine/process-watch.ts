@@ -4,14 +4,13 @@
  * declared `start` command (detached, own process group, output to a log in the state dir) with backoff.
  */
 import { spawn } from 'node:child_process';
-import { mkdir, open, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type HostManifest, itemKey, type ManifestProcessWatch } from '../../src/protocol/manifest.js';
 import type { HostEvent } from '../../src/protocol/messages.js';
 import { type Clock, type Logger, silentLogger } from './deps.js';
 import { errorText } from './errors.js';
 import { processEvent } from './events.js';
-import { resolveManaged } from './paths.js';
+import { ensurePrivateDir, openPrivate } from './private-fs.js';
 import type { ProcScanner } from './proc-scan.js';
 import {
   matchProcesses,
@@ -21,15 +20,23 @@ import {
   RESTART_STABLE_MS,
   restartDelayMs,
 } from './process-match.js';
+import { agentHome, minimalEnv } from './run-as.js';
+import { openNoFollow, resolveManagedSafe } from './safe-path.js';
 
 /** Probe intervals below this are raised to it. */
 export const MIN_PROBE_INTERVAL_MS = 100;
 /** After a start, the watch is probed again this soon to see it come up. */
 export const START_RECHECK_MS = 300;
 
+/** The pid in `pidFile` under the root, read with no symlink followed (null when absent or refused). */
 async function readPid(root: string, pidFile: string): Promise<number | null> {
   try {
-    return parsePidFile(await readFile(resolveManaged(root, pidFile), 'utf8'));
+    const fh = await openNoFollow(pidFile, await resolveManagedSafe(root, pidFile));
+    try {
+      return parsePidFile(await fh.readFile('utf8'));
+    } finally {
+      await fh.close();
+    }
   } catch {
     return null;
   }
@@ -74,8 +81,8 @@ export interface ProcessMonitorDeps {
   stateDir: string;
   scanner: ProcScanner;
   onEvent(event: HostEvent): void;
-  /** Environment of started processes; default only PATH. */
-  baseEnv?: NodeJS.ProcessEnv;
+  /** Variables added to the minimal environment of started processes (default none; never process.env). */
+  baseEnv?: Record<string, string>;
 }
 
 interface WatchState {
@@ -198,14 +205,14 @@ export class ProcessMonitor {
     const logger = this.deps.logger ?? silentLogger;
     const dir = join(this.deps.stateDir, 'process-logs');
     try {
-      await mkdir(dir, { recursive: true });
-      const log = await open(join(dir, `${encodeURIComponent(watch.name)}.log`), 'a', 0o600);
+      await ensurePrivateDir(dir);
+      const log = await openPrivate(join(dir, `${encodeURIComponent(watch.name)}.log`), 'a');
       try {
         const child = spawn('/bin/sh', ['-c', watch.start ?? ''], {
           detached: true,
           stdio: ['ignore', log.fd, log.fd],
           cwd: '/',
-          env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', ...this.deps.baseEnv },
+          env: minimalEnv(agentHome(), this.deps.baseEnv),
         });
         child.once('error', (err) =>
           logger.warn('process watch: start failed', { watch: watch.name, err: errorText(err) }),

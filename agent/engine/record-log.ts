@@ -3,12 +3,13 @@
  * record that is incomplete or fails its checksum, so a write torn by a crash is dropped, never misread.
  * `AppendLog` is such a file opened for durable, group-committed appends.
  */
-import { type FileHandle, mkdir, open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { hasErrno, LogClosedError } from './errors.js';
 import { fsyncDir, writeFileAtomic } from './fs-util.js';
 import { GroupCommitter } from './group-commit.js';
+import { makePrivateDir, openPrivate } from './private-fs.js';
 
 const CRC_HEX_CHARS = 8;
 /** Bytes before the JSON: the checksum and one space. */
@@ -126,9 +127,9 @@ export class AppendLog {
 
   /** Opens (creating) `file`; returns the log and the values of its valid records. */
   static async open(file: string): Promise<{ log: AppendLog; values: unknown[] }> {
-    await mkdir(dirname(file), { recursive: true });
+    await makePrivateDir(dirname(file));
     const scan = await readAndRepair(file);
-    const fh = await open(file, 'a');
+    const fh = await openPrivate(file, 'a');
     if (scan.size === 0) await fsyncDir(dirname(file));
     const values: unknown[] = [];
     for (const f of scan.records) {
@@ -163,7 +164,7 @@ export class AppendLog {
     const data = Buffer.concat(values.map((v) => encodeRecord(v)));
     await this.fh.close();
     await writeFileAtomic(this.file, data, 0o600);
-    this.fh = await open(this.file, 'a');
+    this.fh = await openPrivate(this.file, 'a');
     this.size = data.length;
   }
 

@@ -3,6 +3,7 @@ import { type FileHandle, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { SpooledMessage } from '../../src/protocol/messages.js';
 import type { Logger } from './deps.js';
+import { openPrivate } from './private-fs.js';
 import { type Frame, frameJson, RECORD_HEADER_BYTES, readAndRepair } from './record-log.js';
 
 const SEGMENT_PREFIX = 'seg-';
@@ -125,6 +126,6 @@ export async function loadSegment(
     lastSeq = head.seq;
     records.push({ seq: head.seq, id: head.id, offset: f.offset, length: f.length });
   }
-  const fh = await open(file, active ? 'a+' : 'r');
+  const fh = active ? await openPrivate(file, 'a+') : await open(file, 'r');
   return { segment: { firstSeq, lastSeq, file, fh, size: scan.size, live: 0 }, records };
 }

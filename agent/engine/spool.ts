@@ -5,12 +5,13 @@
  * group-committed (one write + fdatasync per batch). Only an index (sequence, id, offset) stays in memory;
  * `pending` reads the bodies back from disk, so a long outage costs disk, not heap.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import type { SpooledMessage } from '../../src/protocol/messages.js';
 import { type Logger, silentLogger } from './deps.js';
 import { SpoolClosedError, SpoolWriteError } from './errors.js';
 import { fsyncDir } from './fs-util.js';
 import { GroupCommitter } from './group-commit.js';
+import { ensurePrivateDir } from './private-fs.js';
 import { AppendLog, encodeRecord, RECORD_HEADER_BYTES } from './record-log.js';
 import { isSegmentRecord, listSegments, loadSegment, type Segment, segmentRecord } from './spool-segment.js';
 
@@ -72,7 +73,7 @@ export class Spool {
   /** Opens (creating) the spool in `dir`, dropping any torn last record and applying the ack log. */
   static async open(dir: string, options: SpoolOptions = {}): Promise<Spool> {
     const logger = options.logger ?? silentLogger;
-    await mkdir(dir, { recursive: true });
+    await ensurePrivateDir(dir);
     const { log: acks, values } = await AppendLog.open(`${dir}/${ACK_LOG_NAME}`);
     const acked = new Set<number>();
     for (const v of values) if (Array.isArray(v)) for (const s of v) if (typeof s === 'number') acked.add(s);

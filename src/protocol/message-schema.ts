@@ -107,6 +107,7 @@ const itemReport = objectSchema(
   },
   {
     observedHash: anyString,
+    observedOwner: anyString,
     message: anyString,
     drift: objectSchema({ detectedAt: anyString, healed: boolean, detail: anyString }),
     process: objectSchema({ running: boolean, pids: { type: 'array', items: nonNegativeInt } }),
@@ -133,7 +134,7 @@ const exec = objectSchema(
     timeoutMs: nonNegativeInt,
     reason: anyString,
   },
-  { interpreter: anyString, env: stringMap, cwd: anyString },
+  { interpreter: anyString, env: stringMap, cwd: anyString, runAs: nonEmptyString },
 );
 
 const execResult = objectSchema({

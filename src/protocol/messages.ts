@@ -83,6 +83,8 @@ export interface ItemReport {
   state: ItemState;
   /** For ConfigFile: sha256 of what is on disk now. */
   observedHash?: string;
+  /** For ConfigFile: `uid:gid` of the file on disk now (owner drift is drift like content and mode). */
+  observedOwner?: string;
   message?: string;
   /** Present when the agent found the host diverged from the manifest it holds. */
   drift?: { detectedAt: string; healed: boolean; detail: string };
@@ -114,6 +116,8 @@ export interface ExecMessage {
   timeoutMs: number;
   env?: Record<string, string>;
   cwd?: string;
+  /** `user` or `user:group` to run as; the agent fails the task when it cannot switch, never ignores it. */
+  runAs?: string;
   /** Why it runs: 'adhoc', 'onChange:ConfigFile/x', 'remediation:Remediation/y'. */
   reason: string;
 }

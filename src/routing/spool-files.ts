@@ -2,12 +2,40 @@
  * The spool's files: segment names, the persisted read cursor, and the recovery scan run at open (which
  * counts pending frames and cuts a torn tail off the last segment).
  */
-import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { chmod, type FileHandle, mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { decodeFrame } from './spool-frame.js';
 import type { Logger } from './types.js';
 
 const CURSOR_FILE = 'cursor.json';
+/** A spool holds records in flight (possibly sensitive data): owner only, whatever the umask. */
+const SPOOL_DIR_MODE = 0o700;
+const SPOOL_FILE_MODE = 0o600;
+
+/** Opens a spool file with `flags`, creating it 0600, and sets 0600 on it (also when it existed looser). */
+export async function openSpoolFile(path: string, flags: string): Promise<FileHandle> {
+  const fh = await open(path, flags, SPOOL_FILE_MODE);
+  try {
+    await fh.chmod(SPOOL_FILE_MODE);
+  } catch (err) {
+    await fh.close();
+    throw err;
+  }
+  return fh;
+}
+
+/**
+ * Creates the spool dir (and missing parents) 0700 and tightens it and its files; the parent is never
+ * chmod-ed (it may be a shared directory such as /tmp in tests).
+ */
+async function ensurePrivateSpoolDir(dir: string): Promise<void> {
+  await mkdir(dir, { recursive: true, mode: SPOOL_DIR_MODE });
+  await chmod(dir, SPOOL_DIR_MODE);
+  // Regular files only: chmod follows symlinks.
+  for (const entry of await readdir(dir, { withFileTypes: true })) {
+    if (entry.isFile()) await chmod(join(dir, entry.name), SPOOL_FILE_MODE).catch(() => undefined);
+  }
+}
 const SEGMENT_RE = /^(\d{12})\.seg$/;
 
 export interface Segment {
@@ -40,7 +68,7 @@ export function segmentName(seq: number): string {
 
 /** Reads the cursor and scans every pending frame; cuts a torn tail; deletes consumed segments. */
 export async function recoverSpool(dir: string, logger: Logger): Promise<RecoveredSpool> {
-  await mkdir(dir, { recursive: true });
+  await ensurePrivateSpoolDir(dir);
   const seqs = (await readdir(dir))
     .map((n) => SEGMENT_RE.exec(n)?.[1])
     .filter((s): s is string => s !== undefined)
@@ -97,7 +125,7 @@ export async function recoverSpool(dir: string, logger: Logger): Promise<Recover
 /** Persists the cursor atomically (tmp file, fsync, rename). */
 export async function writeCursor(dir: string, cursor: Cursor): Promise<void> {
   const tmp = join(dir, `${CURSOR_FILE}.tmp`);
-  const fh = await open(tmp, 'w');
+  const fh = await openSpoolFile(tmp, 'w');
   try {
     await fh.writeFile(JSON.stringify(cursor));
     await fh.datasync();

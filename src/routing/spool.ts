@@ -10,7 +10,15 @@
 import { type FileHandle, open, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { SpoolFullError, SpoolIoError } from './errors.js';
-import { type Cursor, recoverSpool, type Segment, segmentName, syncDir, writeCursor } from './spool-files.js';
+import {
+  type Cursor,
+  openSpoolFile,
+  recoverSpool,
+  type Segment,
+  segmentName,
+  syncDir,
+  writeCursor,
+} from './spool-files.js';
 import { decodeFrame, encodeFrames, type SpoolEntry } from './spool-frame.js';
 import { Mutex } from './sync.js';
 import { type Clock, errorMessage, type Logger, type OutRecord, silentLogger, systemClock } from './types.js';
@@ -62,7 +70,7 @@ export class Spool {
     try {
       const rec = await recoverSpool(dir, logger);
       const last = rec.segments[rec.segments.length - 1] as Segment;
-      const writeFh = await open(join(dir, segmentName(last.seq)), 'a');
+      const writeFh = await openSpoolFile(join(dir, segmentName(last.seq)), 'a');
       const spool = new Spool(
         dir,
         opts.maxBytes,
@@ -195,7 +203,7 @@ export class Spool {
   private async rotate(): Promise<void> {
     const seq = this.writeSegment().seq + 1;
     await this.writeFh.close();
-    this.writeFh = await open(join(this.dir, segmentName(seq)), 'a');
+    this.writeFh = await openSpoolFile(join(this.dir, segmentName(seq)), 'a');
     this.segments.push({ seq, size: 0 });
     await syncDir(this.dir);
     if (this.advancePastFinishedSegments()) {

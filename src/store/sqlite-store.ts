@@ -1,5 +1,6 @@
 /** The embedded store (the default): one SQLite file in the state dir, WAL, prepared statements. */
 
+import { chmod, open } from 'node:fs/promises';
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import Database from 'better-sqlite3';
 import { CorruptRecordError, InvalidRecordError, StoreClosedError, StoreConnectError } from './errors.js';
@@ -61,6 +62,22 @@ import { isTime } from './validate.js';
 const BUSY_TIMEOUT_MS = 5_000;
 const APPLIED_REVISION = 'appliedRevision';
 
+/** The database holds agent credential hashes, tokens' audit and every execution's output: owner only. */
+const DB_FILE_MODE = 0o600;
+
+/**
+ * Creates the database file 0600 before SQLite does (SQLite would use 0644 less the umask) and tightens an
+ * existing file to 0600. Its directory is the controller's to create 0700 (never chmod-ed from here).
+ */
+async function createPrivate(path: string): Promise<void> {
+  const fh = await open(path, 'a', DB_FILE_MODE);
+  try {
+    await fh.chmod(DB_FILE_MODE);
+  } finally {
+    await fh.close();
+  }
+}
+
 /** A Store on a SQLite file; create it with `SqliteStore.open`. */
 export class SqliteStore implements Store {
   private readonly statements = new Map<string, Statement>();
@@ -72,12 +89,16 @@ export class SqliteStore implements Store {
   static async open(path: string): Promise<SqliteStore> {
     let db: SqliteDatabase;
     try {
+      await createPrivate(path);
       db = new Database(path);
     } catch (cause) {
       throw new StoreConnectError(path, { cause });
     }
     try {
       db.pragma('journal_mode = WAL');
+      // SQLite gives -wal and -shm the database file's mode; set it explicitly all the same.
+      for (const side of [`${path}-wal`, `${path}-shm`])
+        await chmod(side, DB_FILE_MODE).catch(() => undefined);
       db.pragma('synchronous = NORMAL');
       db.pragma('foreign_keys = ON');
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);

@@ -39,17 +39,32 @@ async function makeAgent(dir: string, files: FileWatcher, rehashIntervalMs = 0):
 }
 
 describe('driftDetail', () => {
-  const item = { contentHash: 'a'.repeat(64), mode: 0o644 };
+  const item = { contentHash: 'a'.repeat(64), mode: 0o644, owner: 'app:app' };
+  const ids = { uid: 1000, gid: 1000 };
   it.each([
     { name: 'a deleted file', obs: undefined, want: 'file deleted' },
-    { name: 'a mode change', obs: { hash: item.contentHash, mode: 0o600 }, want: 'mode 0600, manifest 0644' },
+    {
+      name: 'a mode change',
+      obs: { hash: item.contentHash, mode: 0o600, ...ids },
+      want: 'mode 0600, manifest 0644',
+    },
     {
       name: 'a content change',
-      obs: { hash: 'b'.repeat(64), mode: 0o644 },
+      obs: { hash: 'b'.repeat(64), mode: 0o644, ...ids },
       want: 'content changed (sha256 bbbbbbbbbbbb, manifest aaaaaaaaaaaa)',
     },
+    {
+      name: 'an owner change',
+      obs: { hash: item.contentHash, mode: 0o644, uid: 0, gid: 5 },
+      want: 'owner 0:5, manifest app:app (1000:1000)',
+    },
+    {
+      name: 'a symlink in place of the file',
+      obs: { hash: '', mode: 0, uid: -1, gid: -1, link: '/r/etc/app.conf' },
+      want: 'replaced by a symlink (/r/etc/app.conf)',
+    },
   ])('describes $name', ({ obs, want }) => {
-    expect(driftDetail(item, obs)).toBe(want);
+    expect(driftDetail(item, obs, { uid: 1000, gid: 1000 })).toBe(want);
   });
 });
 

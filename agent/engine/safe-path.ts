@@ -1,0 +1,113 @@
+/**
+ * Managed paths on the host with no symlink anywhere under the root: every component from the root down is
+ * `lstat`ed, the last one is opened with O_NOFOLLOW, and missing directories are created one at a time and
+ * checked again, so a link planted by a local user (`/etc/app -> /root/.ssh`) can never turn a write, a
+ * read for hashing, a chmod, a chown or a prune into one outside the declared file. Paths inside the
+ * agent's own state dir are refused: a ConfigFile may not overwrite the agent's identity or ledgers.
+ */
+import { constants } from 'node:fs';
+import { type FileHandle, lstat, mkdir, open, realpath } from 'node:fs/promises';
+import { posix } from 'node:path';
+import { hasErrno, NotADirectoryError, StateDirPathError, SymlinkInPathError } from './errors.js';
+import { resolveManaged } from './paths.js';
+
+/** Mode of directories the agent creates for managed files (their parents are ordinary system dirs). */
+export const MANAGED_DIR_MODE = 0o755;
+
+/** The absolute directory managed paths live under: the resolved root, or `/`. */
+export function managedBase(root: string): string {
+  return root === '' || root === '/' ? '/' : posix.resolve(root);
+}
+
+/** Components of `abs` below `base`, each as its full path (`/r/etc`, `/r/etc/app`, `/r/etc/app/x`). */
+function componentsUnder(base: string, abs: string): string[] {
+  const rest = abs === base ? '' : abs.slice(base === '/' ? 1 : base.length + 1);
+  const out: string[] = [];
+  let cur = base;
+  for (const part of rest.split('/').filter(Boolean)) {
+    cur = posix.join(cur, part);
+    out.push(cur);
+  }
+  return out;
+}
+
+function inside(abs: string, dir: string): boolean {
+  return abs === dir || abs.startsWith(dir === '/' ? '/' : `${dir}/`);
+}
+
+/** Throws StateDirPathError when `abs` is the state dir or inside it (by its path and by its real path). */
+export async function refuseStateDir(path: string, abs: string, stateDir: string | undefined): Promise<void> {
+  if (stateDir === undefined || stateDir === '') return;
+  const dirs = new Set([posix.resolve(stateDir)]);
+  dirs.add(await realpath(stateDir).catch(() => posix.resolve(stateDir)));
+  for (const dir of dirs) if (inside(abs, dir)) throw new StateDirPathError(path, dir);
+}
+
+/**
+ * Checks every existing component of `abs` under `base` with lstat; throws SymlinkInPathError naming the
+ * first symlink. Returns false when some component is absent (nothing at or below it exists yet).
+ */
+export async function assertNoSymlinks(path: string, base: string, abs: string): Promise<boolean> {
+  for (const comp of componentsUnder(base, abs)) {
+    try {
+      const st = await lstat(comp);
+      if (st.isSymbolicLink()) throw new SymlinkInPathError(path, comp);
+    } catch (err) {
+      if (hasErrno(err, 'ENOENT') || hasErrno(err, 'ENOTDIR')) return false;
+      throw err;
+    }
+  }
+  return true;
+}
+
+/**
+ * The host path of managed `path` under `root` after checking it: not in `stateDir`, no symlink in any
+ * existing component. What it returns is still only safe to open with `openNoFollow`.
+ */
+export async function resolveManagedSafe(root: string, path: string, stateDir?: string): Promise<string> {
+  const abs = resolveManaged(root, path);
+  await refuseStateDir(path, abs, stateDir);
+  await assertNoSymlinks(path, managedBase(root), abs);
+  return abs;
+}
+
+/**
+ * Opens `abs` with O_NOFOLLOW (plus `flags`); a symlink there is a SymlinkInPathError naming `path`. The
+ * default read opens O_NONBLOCK too, so a FIFO planted at the path cannot hang the agent (callers check
+ * `isFile()` on the handle; on a regular file O_NONBLOCK changes nothing).
+ */
+export async function openNoFollow(
+  path: string,
+  abs: string,
+  flags = constants.O_RDONLY | constants.O_NONBLOCK,
+): Promise<FileHandle> {
+  try {
+    return await open(abs, flags | constants.O_NOFOLLOW);
+  } catch (err) {
+    if (hasErrno(err, 'ELOOP')) throw new SymlinkInPathError(path, abs);
+    throw err;
+  }
+}
+
+/**
+ * Creates the directories of `dir` under `base` one component at a time (MANAGED_DIR_MODE), refusing a
+ * symlink or a non-directory at any of them, including one that appears between two steps. Returns the
+ * directories it created, parents first (their parents need an fsync for the creation to be durable).
+ */
+export async function mkdirsNoFollow(path: string, base: string, dir: string): Promise<string[]> {
+  const created: string[] = [];
+  // The root itself is the operator's (`--root`), trusted as given; only what lies under it is checked.
+  await mkdir(base, { recursive: true });
+  for (const comp of componentsUnder(base, dir)) {
+    try {
+      await mkdir(comp, MANAGED_DIR_MODE);
+      created.push(comp);
+    } catch (err) {
+      if (!hasErrno(err, 'EEXIST')) throw err;
+    }
+    const st = await lstat(comp);
+    if (st.isSymbolicLink()) throw new SymlinkInPathError(path, comp);
+    if (!st.isDirectory()) throw new NotADirectoryError(comp);
+  }
+  return created;
+}
