@@ -83,9 +83,13 @@ export const COMMANDS: CommandSpec[] = [
       'manual-approve': { type: 'boolean' },
       'verify-signatures': { type: 'boolean' },
       'log-level': { type: 'string' },
+      'secret-env': { type: 'string' },
+      'secret-dir': { type: 'string' },
+      'max-spec-file-bytes': { type: 'string' },
+      'max-revision-bytes': { type: 'string' },
     },
     details:
-      'Secrets come from flags or env: GSE_BOOTSTRAP_TOKEN (agents enroll with it), GSE_ADMIN_TOKEN (an admin API token), GSE_WEBHOOK_SECRET, GSE_REDIS_URL. Defaults: --listen 127.0.0.1:7070, --state-dir ./.gse-state, --branch main.',
+      'Secrets come from flags or env: GSE_BOOTSTRAP_TOKEN (agents enroll with it), GSE_ADMIN_TOKEN (an admin API token), GSE_WEBHOOK_SECRET, GSE_REDIS_URL. Defaults: --listen 127.0.0.1:7070, --state-dir ./.gse-state, --branch main. Specs may reference as secrets only the env variables named by --secret-env A,B (GSE_SECRET_ENV) and files directly in --secret-dir D (GSE_SECRET_DIR). --max-spec-file-bytes (default 1048576) and --max-revision-bytes (default 67108864) cap what a revision may hold.',
     load: () => import('./commands/serve.js'),
   },
   {

@@ -4,7 +4,7 @@
  * replaces the last good one.
  */
 import type { SourceRevision } from '../source/revision.js';
-import { createSpecLoader, readTree } from '../spec/load.js';
+import { createSpecLoader, readTreeChecked, type SecretPolicy, type SizeLimits } from '../spec/load.js';
 import type { Revision, SpecError } from '../spec/types.js';
 import type { RevisionRecord, Store } from '../store/types.js';
 
@@ -17,6 +17,10 @@ export interface RevisionIngestorDeps {
   now(): number;
   /** Reject commits whose signature did not verify (when the source checks signatures). */
   requireSignature: boolean;
+  /** The secrets specs may reference; default none (every reference is refused). */
+  secrets?: SecretPolicy;
+  /** Size limits of a revision; default 1 MiB per spec file, 64 MiB per revision. */
+  limits?: Partial<SizeLimits>;
 }
 
 export class RevisionIngestor {
@@ -46,12 +50,10 @@ export class RevisionIngestor {
         },
       ];
     } else {
-      const tree = await readTree(src.treeDir).catch((err: unknown) => err);
-      if (tree instanceof Map) {
-        const result = this.loader.load(tree, { id: src.sha });
-        if (result.ok) revision = result.revision;
-        errors = result.ok ? [] : result.errors;
-      } else {
+      const tree = await readTreeChecked(src.treeDir, this.deps.limits?.maxRevisionBytes).catch(
+        (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
+      );
+      if (tree instanceof Error) {
         errors = [
           {
             file: src.treeDir,
@@ -61,6 +63,19 @@ export class RevisionIngestor {
             message: `cannot read the spec tree: ${String(tree)}`,
           },
         ];
+      } else if (tree.errors.length > 0) {
+        errors = tree.errors;
+      } else {
+        // Parsed on worker threads (when built), so a hostile file never blocks the API or the agents.
+        const result = await this.loader.loadAsync(tree.files, {
+          id: src.sha,
+          symlinks: tree.symlinks,
+          limits: this.deps.limits,
+          secrets: this.deps.secrets ?? { env: [] },
+          alwaysThreaded: true,
+        });
+        if (result.ok) revision = result.revision;
+        errors = result.ok ? [] : result.errors;
       }
     }
     const record: RevisionRecord = { ...base, status: revision ? 'accepted' : 'rejected', errors };

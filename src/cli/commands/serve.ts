@@ -25,6 +25,13 @@ export async function run(input: CommandInput): Promise<CommandResult> {
     fetchIntervalMs: num(v['fetch-interval-ms']),
     autoApprove: v['manual-approve'] === true ? false : undefined,
     verifySignatures: v['verify-signatures'] === true ? true : undefined,
+    secretEnv: str(v['secret-env'])
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+    secretDir: str(v['secret-dir']),
+    maxSpecFileBytes: num(v['max-spec-file-bytes']),
+    maxRevisionBytes: num(v['max-revision-bytes']),
   });
   const logger = jsonLogger((str(v['log-level']) ?? 'info') as LogLevel);
   // Signals are taken from the start, so a stop during start-up still drains cleanly.
