@@ -122,7 +122,7 @@ export function createSpecLoader(): SpecLoader {
       errors.push(...result.errors);
     }
     cache = next;
-    errors.push(...crossRefErrors(docs, tree));
+    errors.push(...crossRefErrors(docs, tree, opts.symlinks));
     errors.push(...policyErrors(docs, { tree, symlinks: opts.symlinks ?? new Map(), secrets: opts.secrets }));
     if (errors.length > 0) return { ok: false, errors: sortSpecErrors(errors) };
     return { ok: true, revision: buildRevision(opts.id ?? hashed.id, docs, tree) };
