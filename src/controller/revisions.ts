@@ -3,6 +3,7 @@
  * tree, check the signature when required, and record every revision seen. A rejected revision never
  * replaces the last good one.
  */
+import { lstat } from 'node:fs/promises';
 import type { SourceRevision } from '../source/revision.js';
 import { createSpecLoader, readTreeChecked, type SecretPolicy, type SizeLimits } from '../spec/load.js';
 import type { Revision, SpecError } from '../spec/types.js';
@@ -50,10 +51,25 @@ export class RevisionIngestor {
         },
       ];
     } else {
-      const tree = await readTreeChecked(src.treeDir, this.deps.limits?.maxRevisionBytes).catch(
-        (err: unknown) => (err instanceof Error ? err : new Error(String(err))),
-      );
-      if (tree instanceof Error) {
+      // The spec path itself committed as a symlink (`fleet -> /`) would make the whole filesystem the tree.
+      const rootIsLink = (await lstat(src.treeDir).catch(() => undefined))?.isSymbolicLink() === true;
+      const tree = rootIsLink
+        ? undefined
+        : await readTreeChecked(src.treeDir, this.deps.limits?.maxRevisionBytes).catch((err: unknown) =>
+            err instanceof Error ? err : new Error(String(err)),
+          );
+      if (tree === undefined) {
+        errors = [
+          {
+            file: '.',
+            line: 1,
+            col: 1,
+            path: '',
+            message:
+              'the spec path is a symlink in this commit; it must be a directory of the repo (commit the files themselves)',
+          },
+        ];
+      } else if (tree instanceof Error) {
         errors = [
           {
             file: src.treeDir,

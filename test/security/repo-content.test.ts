@@ -315,6 +315,20 @@ describe('repo content is data (issue #9 items 1-4, 5, 8, 14)', () => {
     await commitGood({ 'fleet/proto.yaml': null });
     await fleetStillWorks();
   });
+
+  it('item 1: refuses the spec path when a commit turns it into a symlink to /etc', async () => {
+    await rm(join(repo.dir, 'fleet'), { recursive: true });
+    await symlink('/etc', join(repo.dir, 'fleet'));
+    const rejected = await commitRejected({});
+    expect(rejected.errors).toEqual([
+      expect.objectContaining({
+        message: expect.stringContaining('the spec path is a symlink in this commit'),
+      }),
+    ]);
+    await fleetStillWorks();
+    await rm(join(repo.dir, 'fleet'));
+    await commitGood(BASE);
+  });
 });
 
 /** A real `gsectl serve` from the build (so spec parsing runs on its worker threads), on a free port. */
