@@ -46,6 +46,8 @@ interface HostRuntime {
   firstSeen: string;
   lastSeen: string;
   desired?: HostManifest;
+  /** The host as selectors see it under the current revision (kept for the data path's per-record matching). */
+  selectable?: SelectableHost;
   planErrors: PlanError[];
   /** Manifests sent and not yet superseded, by hash, so a report can be matched to what the host holds. */
   sent: Map<string, HostManifest>;
@@ -103,9 +105,7 @@ export class Reconciler {
   selectableFor(hostId: string): SelectableHost | undefined {
     const host = this.hosts.get(hostId);
     if (!host) return undefined;
-    return this.revision
-      ? selectableHost(host.facts, this.revision.byKind.HostGroup)
-      : { ...host.facts, labels: {}, agentLabels: host.facts.labels };
+    return host.selectable ?? { ...host.facts, labels: {}, agentLabels: host.facts.labels };
   }
 
   /** Why the host's manifest could not be sent, while that lasts. */
@@ -317,6 +317,7 @@ export class Reconciler {
   private replan(host: HostRuntime): void {
     if (!this.revision) return;
     const { manifest, errors } = planHost(this.revision, host.facts);
+    host.selectable = selectableHost(host.facts, this.revision.byKind.HostGroup);
     host.desired = manifest;
     host.planErrors = errors;
   }
