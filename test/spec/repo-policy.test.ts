@@ -204,6 +204,15 @@ describe('size and alias limits', () => {
     }
   });
 
+  it('refuses an in-memory tree over the per-revision limit without parsing it', () => {
+    const result = loadRevision(memTree({ 'a.yaml': CONFIG_FILE, 'files/blob': Buffer.alloc(4096) }), {
+      limits: { maxRevisionBytes: 2048 },
+    });
+    expect(errorsOf(result)).toEqual([
+      expect.stringMatching(/^\.:1:1: the spec tree holds 4\.\d KiB, over the limit of 2 KiB per revision/),
+    ]);
+  });
+
   it('refuses a document whose aliases expand past the cap ("billion laughs")', () => {
     // Six aliases only, but each copies a 3,000-item anchor.
     const anchor = `a: &a [${Array(3000).fill('x').join(', ')}]`;
