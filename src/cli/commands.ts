@@ -90,9 +90,13 @@ export const COMMANDS: CommandSpec[] = [
       'log-level': { type: 'string' },
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
+      'secret-env': { type: 'string' },
+      'secret-dir': { type: 'string' },
+      'max-spec-file-bytes': { type: 'string' },
+      'max-revision-bytes': { type: 'string' },
     },
     details:
-      'With --tls-cert FILE --tls-key FILE (PEM) the API, dashboard and agent endpoint are served over HTTPS/WSS (agents then use wss:// with --ca). Secrets come from flags or env: GSE_BOOTSTRAP_TOKEN (agents enroll with it), GSE_ADMIN_TOKEN (an admin API token), GSE_WEBHOOK_SECRET, GSE_REDIS_URL, GSE_METRICS_TOKEN (--metrics-token: /metrics then needs it as a bearer token; without it /metrics is public). --verify-signatures checks every commit since the applied revision against the keys in --gnupg-home DIR (GPG) or --allowed-signers FILE (SSH). Defaults: --listen 127.0.0.1:7070, --state-dir ./.gse-state, --branch main.',
+      'With --tls-cert FILE --tls-key FILE (PEM) the API, dashboard and agent endpoint are served over HTTPS/WSS (agents then use wss:// with --ca). Secrets come from flags or env: GSE_BOOTSTRAP_TOKEN (agents enroll with it), GSE_ADMIN_TOKEN (an admin API token), GSE_WEBHOOK_SECRET, GSE_REDIS_URL, GSE_METRICS_TOKEN (--metrics-token: /metrics then needs it as a bearer token; without it /metrics is public). Specs may reference as secrets only the env variables named by --secret-env A,B (GSE_SECRET_ENV) and files directly in --secret-dir D (GSE_SECRET_DIR). --max-spec-file-bytes (default 1048576) and --max-revision-bytes (default 67108864) cap what a revision may hold. --verify-signatures checks every commit since the applied revision against the keys in --gnupg-home DIR (GPG) or --allowed-signers FILE (SSH). --max-handshakes N caps agent handshakes in progress (default 256). Defaults: --listen 127.0.0.1:7070, --state-dir ./.gse-state, --branch main.',
     load: () => import('./commands/serve.js'),
   },
   {

@@ -120,11 +120,16 @@ export class Controller {
       store,
       now: deps.now,
       requireSignature: options.verifySignatures,
+      secrets: { env: options.secretEnv, dir: options.secretDir },
+      limits: { maxSpecFileBytes: options.maxSpecFileBytes, maxRevisionBytes: options.maxRevisionBytes },
     });
     this.data = new DataPath({
       stateDir: options.stateDir,
       logger: deps.logger,
-      labelsOf: (id) => this.reconciler.desiredFor(id)?.labels ?? this.hub?.session(id)?.facts.labels ?? {},
+      labelsOf: (id) => this.reconciler.selectableFor(id)?.labels ?? {},
+      agentLabelsOf: (id) =>
+        this.reconciler.selectableFor(id)?.agentLabels ?? this.hub?.session(id)?.facts.labels ?? {},
+      secrets: { env: options.secretEnv, dir: options.secretDir },
     });
   }
 

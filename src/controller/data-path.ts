@@ -6,6 +6,7 @@
 import { isAbsolute, join, resolve } from 'node:path';
 import type { DataMessage, DataRecord, EventMessage } from '../protocol/messages.js';
 import { createSecretResolver, type Logger, Router } from '../routing/index.js';
+import type { SecretPolicy } from '../spec/limits.js';
 import type { Revision, StreamTarget } from '../spec/types.js';
 import { selectorMatches } from './select.js';
 
@@ -15,9 +16,13 @@ export const EVENTS_CHANNEL = 'events';
 export interface DataPathDeps {
   stateDir: string;
   logger: Logger;
-  /** Effective labels of a host (its own plus HostGroups'), for route host selectors. */
+  /** Labels Git gives a host (HostGroups), for route host selectors (`matchLabels`, `matchExpressions`). */
   labelsOf(hostId: string): Record<string, string>;
+  /** Labels a host's agent declared, seen only by `matchAgentLabels`; default none. */
+  agentLabelsOf?(hostId: string): Record<string, string>;
   env?: NodeJS.ProcessEnv;
+  /** The secrets `passwordFrom` may name (`--secret-env`, `--secret-dir`); default none. */
+  secrets?: SecretPolicy;
 }
 
 export class DataPathNotReadyError extends Error {
@@ -78,8 +83,12 @@ export class DataPath {
               ips: [rec.host.ip],
               cloudId: rec.host.cloudId,
               labels: this.deps.labelsOf(rec.host.id),
+              agentLabels: this.deps.agentLabelsOf?.(rec.host.id) ?? {},
             }),
-          resolveSecret: createSecretResolver({ env: this.deps.env ?? process.env }),
+          resolveSecret: createSecretResolver({
+            env: this.deps.env ?? process.env,
+            policy: this.deps.secrets ?? { env: [] },
+          }),
           logger: this.deps.logger,
         },
       );

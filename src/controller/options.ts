@@ -3,6 +3,7 @@
  * `compileControllerOptions` fills defaults, checks them, and is the only place that reads the environment.
  */
 import { resolve } from 'node:path';
+import { DEFAULT_MAX_REVISION_BYTES, DEFAULT_MAX_SPEC_FILE_BYTES } from '../spec/limits.js';
 
 export interface ControllerOptions {
   /** Git URL or local path of the desired-state repo. Required. */
@@ -55,6 +56,14 @@ export interface ControllerOptions {
   sshAllowedSignersFile?: string;
   /** Bearer token /metrics requires. Env GSE_METRICS_TOKEN. Default none: /metrics is public. */
   metricsToken?: string;
+  /** Environment variables specs may reference as secrets (`{env: NAME}`). Env GSE_SECRET_ENV (comma-separated). Default none. */
+  secretEnv?: string[];
+  /** A directory whose files (directly in it) specs may reference as secrets (`{file: NAME}`). Env GSE_SECRET_DIR. Default none. */
+  secretDir?: string;
+  /** Largest spec file parsed. Default 1 MiB. */
+  maxSpecFileBytes?: number;
+  /** Largest spec tree (all files together) loaded. Default 64 MiB. */
+  maxRevisionBytes?: number;
 }
 
 export interface CompiledControllerOptions {
@@ -84,6 +93,10 @@ export interface CompiledControllerOptions {
   gnupgHome?: string;
   sshAllowedSignersFile?: string;
   metricsToken?: string;
+  secretEnv: string[];
+  secretDir?: string;
+  maxSpecFileBytes: number;
+  maxRevisionBytes: number;
 }
 
 export class ControllerOptionsError extends Error {
@@ -102,6 +115,22 @@ export const DEFAULT_RESYNC_INTERVAL_MS = 5_000;
 export const DEFAULT_RETENTION_MAX_COUNT = 100_000;
 export const DEFAULT_RETENTION_MAX_AGE_MS = 30 * 24 * 3600_000;
 const MIN_TOKEN_LENGTH = 16;
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** `A,B, C` -> [A, B, C]; empty or unset -> []. */
+function splitList(text: string | undefined): string[] {
+  return (text ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
+}
+
+function positiveInt(field: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (!Number.isSafeInteger(value) || value <= 0)
+    throw new ControllerOptionsError(field, `must be a whole number of bytes above 0, not ${value}`);
+  return value;
+}
 
 /** Fills defaults, reads GSE_* from `env`, and checks everything; throws ControllerOptionsError. */
 export function compileControllerOptions(
@@ -139,7 +168,27 @@ export function compileControllerOptions(
   const metricsToken = opts.metricsToken ?? env.GSE_METRICS_TOKEN;
   if (metricsToken !== undefined && metricsToken.length < MIN_TOKEN_LENGTH)
     throw new ControllerOptionsError('--metrics-token', `must be at least ${MIN_TOKEN_LENGTH} characters`);
+  const secretEnv = opts.secretEnv ?? splitList(env.GSE_SECRET_ENV);
+  for (const name of secretEnv) {
+    if (!ENV_NAME.test(name))
+      throw new ControllerOptionsError('--secret-env', `"${name}" is not an environment variable name`);
+  }
+  const secretDir = opts.secretDir ?? (env.GSE_SECRET_DIR || undefined);
+  const maxSpecFileBytes = positiveInt(
+    '--max-spec-file-bytes',
+    opts.maxSpecFileBytes,
+    DEFAULT_MAX_SPEC_FILE_BYTES,
+  );
+  const maxRevisionBytes = positiveInt(
+    '--max-revision-bytes',
+    opts.maxRevisionBytes,
+    DEFAULT_MAX_REVISION_BYTES,
+  );
   return {
+    secretEnv,
+    secretDir: secretDir === undefined ? undefined : resolve(secretDir),
+    maxSpecFileBytes,
+    maxRevisionBytes,
     repo: /^[a-z]+:\/\//.test(repo) || repo.includes('@') ? repo : resolve(repo),
     branch: opts.branch ?? 'main',
     path: opts.path ?? '.',

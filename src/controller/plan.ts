@@ -14,7 +14,7 @@ import {
 } from '../protocol/manifest.js';
 import type { ConfigFile, HostGroup, Revision } from '../spec/types.js';
 import { hashValue, sha256 } from './hash.js';
-import { selectorMatches } from './select.js';
+import { type SelectableHost, selectorMatches } from './select.js';
 import { renderTemplate } from './template.js';
 
 /** A resource that could not be planned for a host (a template variable the host lacks, say). */
@@ -29,16 +29,42 @@ export interface Plan {
   errors: PlanError[];
 }
 
-/** Labels a host ends up with: those of every HostGroup that matches it (in name order), then its own. */
-export function effectiveLabels(host: HostFacts, groups: HostGroup[]): Record<string, string> {
+/**
+ * Labels the controller gives a host: those of every HostGroup that matches it, in name order (a later
+ * group wins a conflict). HostGroups match on names, addresses and cloud areas, never on labels, so what
+ * an agent declares cannot pull a host into a group.
+ */
+export function groupLabels(host: HostFacts, groups: HostGroup[]): Record<string, string> {
   const labels: Record<string, string> = {};
   const sorted = [...groups].sort((a, b) =>
     a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0,
   );
   for (const g of sorted) {
-    if (selectorMatches(g.spec.match, host)) Object.assign(labels, g.spec.labels);
+    if (selectorMatches(g.spec.match, { ...host, labels: {} })) Object.assign(labels, g.spec.labels);
   }
-  return { ...labels, ...host.labels };
+  return labels;
+}
+
+/**
+ * Labels a host ends up with (shown in status and usable in templates): its agent-declared labels, then
+ * those of its HostGroups, which win on conflict (an agent cannot claim `role: db` against Git).
+ */
+export function effectiveLabels(host: HostFacts, groups: HostGroup[]): Record<string, string> {
+  return { ...host.labels, ...groupLabels(host, groups) };
+}
+
+/**
+ * The host as selectors see it: `labels` are only what Git gives (HostGroups); what the agent declared is
+ * `agentLabels`, seen only by `matchAgentLabels`, so targeting on it is explicit in the spec.
+ */
+export function selectableHost(host: HostFacts, groups: HostGroup[]): SelectableHost {
+  return {
+    name: host.name,
+    ips: host.ips,
+    cloudId: host.cloudId,
+    labels: groupLabels(host, groups),
+    agentLabels: host.labels,
+  };
 }
 
 function withHash<T extends Omit<ManifestItem, 'hash'>>(item: T): T & { hash: string } {
@@ -95,14 +121,17 @@ export function planHost(
   revision: Revision,
   host: HostFacts,
 ): { manifest: HostManifest; errors: PlanError[] } {
-  const labels = effectiveLabels(host, revision.byKind.HostGroup);
-  const target: HostFacts = { ...host, labels };
+  const selectable = selectableHost(host, revision.byKind.HostGroup);
+  const labels = { ...host.labels, ...selectable.labels };
+  // Templates see the effective labels; selectors see Git's labels and, only when asked, the agent's.
+  const target: HostFacts & SelectableHost = { ...host, ...selectable };
+  const rendered: HostFacts = { ...host, labels };
   const items: ManifestItem[] = [];
   const errors: PlanError[] = [];
 
   for (const cf of revision.byKind.ConfigFile) {
     if (!selectorMatches(cf.spec.hosts, target)) continue;
-    const planned = planConfigFile(cf, target, revision);
+    const planned = planConfigFile(cf, rendered, revision);
     if (planned.ok) items.push(planned.item);
     else
       errors.push({ hostId: host.id, resource: `ConfigFile/${cf.metadata.name}`, message: planned.message });

@@ -9,7 +9,8 @@ import type { Revision } from '../spec/types.js';
 import type { DriftRecord, HostRecord, ResourceStatus, Store } from '../store/types.js';
 import { manifestMessage } from './delta.js';
 import type { ControllerMetrics } from './metrics.js';
-import { type PlanError, planHost } from './plan.js';
+import { type PlanError, planHost, selectableHost } from './plan.js';
+import type { SelectableHost } from './select.js';
 import { hostSyncState, itemSyncState, type SyncState } from './sync-state.js';
 
 /** What the reconciler needs of the fleet hub. */
@@ -45,6 +46,8 @@ interface HostRuntime {
   firstSeen: string;
   lastSeen: string;
   desired?: HostManifest;
+  /** The host as selectors see it under the current revision (kept for the data path's per-record matching). */
+  selectable?: SelectableHost;
   planErrors: PlanError[];
   /** Manifests sent and not yet superseded, by hash, so a report can be matched to what the host holds. */
   sent: Map<string, HostManifest>;
@@ -57,8 +60,16 @@ interface HostRuntime {
   /** A report arrived since this controller started: `items` says how each resource is. */
   itemsKnown: boolean;
   retry?: { attempts: number; nextAt: number };
+  /**
+   * Why the desired manifest could not be sent (the hub refused it: too large for a frame, or the session
+   * is gone). The host is Failed with this reason until a send succeeds; never Synced or Progressing.
+   */
+  sendError?: string;
   syncState: SyncState;
 }
+
+/** The resource key under which a host's send failure is shown in its resource statuses. */
+export const SEND_ERROR_KEY = 'Manifest/send';
 
 /** Capped exponential delay before the n-th retry (1-based) of a host whose apply failed. */
 export function retryDelayMs(attempt: number): number {
@@ -88,6 +99,18 @@ export class Reconciler {
   /** The manifest a host should hold now, if it is known. */
   desiredFor(hostId: string): HostManifest | undefined {
     return this.hosts.get(hostId)?.desired;
+  }
+
+  /** The host as route selectors see it: Git's labels apart from what its agent declared. */
+  selectableFor(hostId: string): SelectableHost | undefined {
+    const host = this.hosts.get(hostId);
+    if (!host) return undefined;
+    return host.selectable ?? { ...host.facts, labels: {}, agentLabels: host.facts.labels };
+  }
+
+  /** Why the host's manifest could not be sent, while that lasts. */
+  sendErrorFor(hostId: string): string | undefined {
+    return this.hosts.get(hostId)?.sendError;
   }
 
   /** What a host last reported about each resource. */
@@ -294,6 +317,7 @@ export class Reconciler {
   private replan(host: HostRuntime): void {
     if (!this.revision) return;
     const { manifest, errors } = planHost(this.revision, host.facts);
+    host.selectable = selectableHost(host.facts, this.revision.byKind.HostGroup);
     host.desired = manifest;
     host.planErrors = errors;
   }
@@ -302,19 +326,36 @@ export class Reconciler {
   private dispatch(host: HostRuntime): void {
     const desired = host.desired;
     if (!desired || !host.connected) {
+      host.sendError = undefined;
       host.syncState = this.syncStateOf(host);
       return;
     }
     if (host.reportedHash === desired.hash && host.retry === undefined) {
+      host.sendError = undefined;
       host.syncState = this.syncStateOf(host);
       return;
     }
     const held = host.reportedHash ? host.sent.get(host.reportedHash) : undefined;
     const msg = manifestMessage(this.deps.newId(), held, desired);
-    if (this.deps.hub.send(host.facts.id, msg)) {
+    let sent = false;
+    const before = host.sendError;
+    try {
+      sent = this.deps.hub.send(host.facts.id, msg);
+      host.sendError = sent
+        ? undefined
+        : 'the manifest could not be sent (the agent session is closing); retried at the next resync';
+    } catch (err) {
+      // One host's unsendable manifest (too large for a frame, say) must not stop the others' rollout.
+      host.sendError = `the manifest could not be sent: ${(err as Error).message}; make the host's ConfigFiles smaller`;
+    }
+    if (sent) {
       host.sent.set(desired.hash, desired);
       host.sentHash = desired.hash;
       host.sentAt = this.deps.now();
+    } else {
+      host.sentHash = undefined;
+      if (host.sendError !== before)
+        this.deps.logger.warn('manifest not sent', { hostId: host.facts.id, reason: host.sendError });
     }
     host.syncState = this.syncStateOf(host);
   }
@@ -327,6 +368,7 @@ export class Reconciler {
       reportedHash: host.reportedHash,
       items: host.items,
       planErrors: host.planErrors.length,
+      sendFailed: host.sendError !== undefined,
     });
   }
 
@@ -432,6 +474,18 @@ export class Reconciler {
         updatedAt: nowIso,
       };
     });
+    if (host.sendError !== undefined && host.connected) {
+      statuses.push({
+        hostId: host.facts.id,
+        key: SEND_ERROR_KEY,
+        kind: 'Manifest',
+        name: 'send',
+        hash: host.desired?.hash ?? '',
+        state: 'Failed',
+        message: host.sendError,
+        updatedAt: nowIso,
+      });
+    }
     for (const e of host.planErrors) {
       const [kind = '', name = ''] = e.resource.split('/');
       statuses.push({

@@ -3,8 +3,9 @@
  * tree, check the signature when required, and record every revision seen. A rejected revision never
  * replaces the last good one.
  */
+import { lstat } from 'node:fs/promises';
 import type { SourceRevision } from '../source/revision.js';
-import { createSpecLoader, readTree } from '../spec/load.js';
+import { createSpecLoader, readTreeChecked, type SecretPolicy, type SizeLimits } from '../spec/load.js';
 import type { Revision, SpecError } from '../spec/types.js';
 import type { RevisionRecord, Store } from '../store/types.js';
 
@@ -17,6 +18,10 @@ export interface RevisionIngestorDeps {
   now(): number;
   /** Reject commits whose signature did not verify (when the source checks signatures). */
   requireSignature: boolean;
+  /** The secrets specs may reference; default none (every reference is refused). */
+  secrets?: SecretPolicy;
+  /** Size limits of a revision; default 1 MiB per spec file, 64 MiB per revision. */
+  limits?: Partial<SizeLimits>;
 }
 
 export class RevisionIngestor {
@@ -46,12 +51,25 @@ export class RevisionIngestor {
         },
       ];
     } else {
-      const tree = await readTree(src.treeDir).catch((err: unknown) => err);
-      if (tree instanceof Map) {
-        const result = this.loader.load(tree, { id: src.sha });
-        if (result.ok) revision = result.revision;
-        errors = result.ok ? [] : result.errors;
-      } else {
+      // The spec path itself committed as a symlink (`fleet -> /`) would make the whole filesystem the tree.
+      const rootIsLink = (await lstat(src.treeDir).catch(() => undefined))?.isSymbolicLink() === true;
+      const tree = rootIsLink
+        ? undefined
+        : await readTreeChecked(src.treeDir, this.deps.limits?.maxRevisionBytes).catch((err: unknown) =>
+            err instanceof Error ? err : new Error(String(err)),
+          );
+      if (tree === undefined) {
+        errors = [
+          {
+            file: '.',
+            line: 1,
+            col: 1,
+            path: '',
+            message:
+              'the spec path is a symlink in this commit; it must be a directory of the repo (commit the files themselves)',
+          },
+        ];
+      } else if (tree instanceof Error) {
         errors = [
           {
             file: src.treeDir,
@@ -61,6 +79,19 @@ export class RevisionIngestor {
             message: `cannot read the spec tree: ${String(tree)}`,
           },
         ];
+      } else if (tree.errors.length > 0) {
+        errors = tree.errors;
+      } else {
+        // Parsed on worker threads (when built), so a hostile file never blocks the API or the agents.
+        const result = await this.loader.loadAsync(tree.files, {
+          id: src.sha,
+          symlinks: tree.symlinks,
+          limits: this.deps.limits,
+          secrets: this.deps.secrets ?? { env: [] },
+          alwaysThreaded: true,
+        });
+        if (result.ok) revision = result.revision;
+        errors = result.ok ? [] : result.errors;
       }
     }
     const record: RevisionRecord = { ...base, status: revision ? 'accepted' : 'rejected', errors };

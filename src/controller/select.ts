@@ -6,8 +6,13 @@ import { BlockList, isIP } from 'node:net';
 import type { HostFacts } from '../protocol/manifest.js';
 import type { MatchExpression, Selector } from '../spec/types.js';
 
-/** The part of a host a selector looks at. */
-export type SelectableHost = Pick<HostFacts, 'name' | 'ips' | 'cloudId' | 'labels'>;
+/**
+ * The part of a host a selector looks at. `labels` are what Git gives the host (HostGroups); `agentLabels`
+ * are what its agent declared in hello, seen only by `matchAgentLabels`.
+ */
+export type SelectableHost = Pick<HostFacts, 'name' | 'ips' | 'cloudId' | 'labels'> & {
+  agentLabels?: Record<string, string>;
+};
 
 const globCache = new Map<string, RegExp>();
 
@@ -59,6 +64,11 @@ export function ipInCidrs(ip: string, cidrs: string[]): boolean {
   return cidrList(cidrs).check(ip, family === 6 ? 'ipv6' : 'ipv4');
 }
 
+/** Every wanted label is an own property of `labels` with that value. */
+function labelsMatch(wanted: Record<string, string>, labels: Record<string, string>): boolean {
+  return Object.entries(wanted).every(([k, v]) => Object.hasOwn(labels, k) && labels[k] === v);
+}
+
 function expressionHolds(expr: MatchExpression, labels: Record<string, string>): boolean {
   const has = Object.hasOwn(labels, expr.key);
   const value = labels[expr.key];
@@ -87,7 +97,11 @@ export function selectorMatches(selector: Selector | undefined, host: Selectable
   }
   if (selector.matchLabels && Object.keys(selector.matchLabels).length > 0) {
     clauses++;
-    for (const [k, v] of Object.entries(selector.matchLabels)) if (host.labels[k] !== v) return false;
+    if (!labelsMatch(selector.matchLabels, host.labels)) return false;
+  }
+  if (selector.matchAgentLabels && Object.keys(selector.matchAgentLabels).length > 0) {
+    clauses++;
+    if (!labelsMatch(selector.matchAgentLabels, host.agentLabels ?? {})) return false;
   }
   if (selector.matchExpressions?.length) {
     clauses++;

@@ -16,6 +16,8 @@ export interface HostObservation {
   items: ItemReport[];
   /** Resources the planner could not render for this host. */
   planErrors: number;
+  /** The last attempt to send the desired manifest failed (the hub refused or threw). */
+  sendFailed?: boolean;
 }
 
 /** One resource's state from the host's report about it. */
@@ -41,13 +43,15 @@ export function itemSyncState(
 
 /**
  * The host's state: Unknown when not connected; Failed when a resource cannot be planned or failed to
- * apply; Progressing while the manifest sent is not yet reported; OutOfSync when the host holds another
+ * apply, or its manifest could not be sent; Progressing while the manifest sent is not yet reported; OutOfSync when the host holds another
  * manifest (nothing sent yet) or drifted without healing; else Synced.
  */
 export function hostSyncState(obs: HostObservation): SyncState {
   if (!obs.connected) return 'Unknown';
   if (obs.planErrors > 0) return 'Failed';
   const desiredHash = obs.desired?.hash;
+  // A host never sent its manifest is not Synced or Progressing, whatever it reported before.
+  if (obs.sendFailed && obs.reportedHash !== desiredHash) return 'Failed';
   if (desiredHash === undefined) return 'Progressing';
   if (obs.reportedHash !== desiredHash) return obs.sentHash === desiredHash ? 'Progressing' : 'OutOfSync';
   const byKey = new Map(obs.items.map((r) => [`${r.kind}/${r.name}`, r]));

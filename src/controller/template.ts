@@ -38,12 +38,17 @@ function lookup(ctx: TemplateContext, path: string): string | undefined {
   const [scope, key, ...rest] = path.split('.');
   if (scope !== 'host' || key === undefined || rest.length === 0) return undefined;
   const name = rest.join('.');
-  if (key === 'labels') return host.labels[name];
-  if (key === 'facts') {
-    const v = host.facts?.[name];
-    return v === undefined ? undefined : String(v);
-  }
+  // Own properties only: `host.labels.constructor` or `__proto__` must be "not set", never Object internals.
+  if (key === 'labels') return ownValue(host.labels, name);
+  if (key === 'facts') return ownValue(host.facts, name);
   return undefined;
+}
+
+/** A map's own string, number or boolean value for `name` as text; anything else is "not set". */
+function ownValue(map: Readonly<Record<string, unknown>> | undefined, name: string): string | undefined {
+  if (!map || !Object.hasOwn(map, name)) return undefined;
+  const v = map[name];
+  return typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean' ? String(v) : undefined;
 }
 
 /** Renders `{{ path }}` tags; an unknown variable or a malformed tag is an error, never rendered as empty. */

@@ -62,12 +62,40 @@ function routeIssues(spec: RouteSpec): Issue[] {
   return issues;
 }
 
+/** Mode bits a ConfigFile may set only with `allowSpecialModes: true`, and what each is called. */
+const SPECIAL_MODE_BITS: ReadonlyArray<[number, string]> = [
+  [0o4000, 'setuid'],
+  [0o2000, 'setgid'],
+  [0o1000, 'sticky'],
+  [0o0002, 'world-writable'],
+];
+
+/**
+ * setuid/setgid/sticky and world-writable files are how a repo edit becomes root on a host (or lets any
+ * local user rewrite a managed file): refused unless the spec opts in explicitly.
+ */
+function modeIssues(mode: number, allowed: boolean): Issue[] {
+  if (allowed) return [];
+  const bits = SPECIAL_MODE_BITS.filter(([bit]) => (mode & bit) !== 0).map(([, name]) => name);
+  if (bits.length === 0) return [];
+  const octal = mode.toString(8).padStart(4, '0');
+  return [
+    {
+      path: ['spec', 'mode'],
+      message: `"${octal}" is ${bits.join(' and ')}; such modes are refused unless the ConfigFile sets allowSpecialModes: true (say so on purpose), or use a mode such as "0644" / "0755"`,
+    },
+  ];
+}
+
 /** Every problem in one resource that needs no other document. */
 export function resourceIssues(r: Resource): Issue[] {
   const issues: Issue[] = [];
   if (r.kind === 'HostGroup') issues.push(...selectorIssues(r.spec.match, ['spec', 'match']));
   else if ('hosts' in r.spec && r.spec.hosts) issues.push(...selectorIssues(r.spec.hosts, ['spec', 'hosts']));
   switch (r.kind) {
+    case 'ConfigFile':
+      issues.push(...modeIssues(r.spec.mode, r.spec.allowSpecialModes === true));
+      break;
     case 'Route':
       issues.push(...routeIssues(r.spec));
       break;

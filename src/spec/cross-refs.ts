@@ -96,7 +96,11 @@ export function isInsideRepo(path: string): boolean {
   return !path.startsWith('/') && path !== '..' && !path.startsWith('../') && path !== '.';
 }
 
-function sourceErrors({ sources }: Sorted, tree: ReadonlyMap<string, Buffer>): SpecError[] {
+function sourceErrors(
+  { sources }: Sorted,
+  tree: ReadonlyMap<string, Buffer>,
+  symlinks: ReadonlyMap<string, string>,
+): SpecError[] {
   const errors: SpecError[] = [];
   for (const d of sources) {
     const source = d.resource?.kind === 'ConfigFile' ? d.resource.spec.source : undefined;
@@ -104,7 +108,8 @@ function sourceErrors({ sources }: Sorted, tree: ReadonlyMap<string, Buffer>): S
     if (!isInsideRepo(source)) {
       const message = `"${source}" is outside the repo; name a file relative to the repo root`;
       errors.push(errorAt(d, ['spec', 'source'], message));
-    } else if (!tree.has(source)) {
+    } else if (!tree.has(source) && !onSymlink(source, symlinks)) {
+      // A source on a symlink is reported by the policy pass (policy-checks.ts), with the link.
       const close = closestMatch(source, tree.keys());
       const hint = close === undefined ? '' : `; did you mean "${close}"?`;
       errors.push(errorAt(d, ['spec', 'source'], `no file "${source}" in the repo${hint}`));
@@ -113,8 +118,17 @@ function sourceErrors({ sources }: Sorted, tree: ReadonlyMap<string, Buffer>): S
   return errors;
 }
 
+function onSymlink(path: string, symlinks: ReadonlyMap<string, string>): boolean {
+  const parts = path.split('/');
+  return parts.some((_, i) => symlinks.has(parts.slice(0, i + 1).join('/')));
+}
+
 /** Every cross-document error; `docs` in file order, so "first defined" is the earlier file. */
-export function crossRefErrors(docs: ValidatedDoc[], tree: ReadonlyMap<string, Buffer>): SpecError[] {
+export function crossRefErrors(
+  docs: ValidatedDoc[],
+  tree: ReadonlyMap<string, Buffer>,
+  symlinks: ReadonlyMap<string, string> = new Map(),
+): SpecError[] {
   const sorted = sortDocs(docs);
-  return [...sorted.duplicates, ...routeTargetErrors(sorted), ...sourceErrors(sorted, tree)];
+  return [...sorted.duplicates, ...routeTargetErrors(sorted), ...sourceErrors(sorted, tree, symlinks)];
 }

@@ -3,21 +3,22 @@
  * valid Revision or every error with its file:line:col.
  */
 import { createSpecLoader, type LoadOptions } from './loader.js';
-import { readTree } from './read-tree.js';
+import { readTreeChecked } from './read-tree.js';
 import type { LoadResult } from './types.js';
 
+export * from './limits.js';
 export { createSpecLoader, type LoadOptions, loadRevision, type SpecLoader } from './loader.js';
-export { readTree } from './read-tree.js';
+export { type ReadTreeResult, readTree, readTreeChecked } from './read-tree.js';
 export { closeSpecWorkers } from './worker-pool.js';
 
 /**
- * Reads `dir` (every file but `.git/`) and loads it, parsing on worker threads when the tree is large; an
+ * Reads `dir` (every regular file but `.git/`; symlinks recorded, never followed) and loads it, parsing on worker threads when the tree is large; an
  * unreadable directory is a SpecError, not a throw.
  */
 export async function loadRevisionFromDir(dir: string, opts?: LoadOptions): Promise<LoadResult> {
-  let tree: Map<string, Buffer>;
+  let tree: Awaited<ReturnType<typeof readTreeChecked>>;
   try {
-    tree = await readTree(dir);
+    tree = await readTreeChecked(dir, opts?.limits?.maxRevisionBytes);
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     return {
@@ -25,5 +26,6 @@ export async function loadRevisionFromDir(dir: string, opts?: LoadOptions): Prom
       errors: [{ file: dir, line: 1, col: 1, path: '', message: `cannot read the spec tree: ${reason}` }],
     };
   }
-  return createSpecLoader().loadAsync(tree, opts);
+  if (tree.errors.length > 0) return { ok: false, errors: tree.errors };
+  return createSpecLoader().loadAsync(tree.files, { ...opts, symlinks: tree.symlinks });
 }

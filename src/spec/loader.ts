@@ -6,7 +6,9 @@
 import { createHash } from 'node:crypto';
 import { crossRefErrors } from './cross-refs.js';
 import { sortSpecErrors } from './issue.js';
+import { DEFAULT_SIZE_LIMITS, formatBytes, type SecretPolicy, type SizeLimits } from './limits.js';
 import { type FileResult, loadSpecFile } from './load-file.js';
+import { policyErrors } from './policy-checks.js';
 import { isSpecFile } from './spec-files.js';
 import { KINDS, type LoadResult, type Resource, type Revision, type SpecError } from './types.js';
 import type { ValidatedDoc } from './validate-doc.js';
@@ -16,6 +18,14 @@ import { type FileJob, loadFilesInWorkers } from './worker-pool.js';
 export interface LoadOptions {
   /** The revision id (a Git SHA); default the SHA-256 of the sorted (path, SHA-256 of content) pairs. */
   id?: string;
+  /** Symlinks of the tree (path -> link text, from `readTreeChecked`); a ConfigFile source on one is an error. */
+  symlinks?: ReadonlyMap<string, string>;
+  /** Size limits; default DEFAULT_SIZE_LIMITS (1 MiB per spec file, 64 MiB per revision). */
+  limits?: Partial<SizeLimits>;
+  /** The secrets references may name; undefined (offline tools) leaves references unchecked. */
+  secrets?: SecretPolicy;
+  /** Parse on worker threads whatever the tree's size (the controller, so its event loop stays free). */
+  alwaysThreaded?: boolean;
 }
 
 /** A loader that remembers per-file results between loads. */
@@ -61,6 +71,16 @@ function buildRevision(id: string, docs: ValidatedDoc[], tree: ReadonlyMap<strin
   return { id, resources, byKind: byKind as unknown as Revision['byKind'], files };
 }
 
+function specFileTooLarge(path: string, bytes: number, limits: SizeLimits): SpecError {
+  const message = `spec file is ${formatBytes(bytes)}, over the limit of ${formatBytes(limits.maxSpecFileBytes)} per file; split it into smaller files (or raise --max-spec-file-bytes)`;
+  return { file: path, line: 1, col: 1, path: '', message };
+}
+
+function revisionTooLarge(bytes: number, limits: SizeLimits): SpecError {
+  const message = `the spec tree holds ${formatBytes(bytes)}, over the limit of ${formatBytes(limits.maxRevisionBytes)} per revision; keep large binaries out of the spec tree or raise --max-revision-bytes`;
+  return { file: '.', line: 1, col: 1, path: '', message };
+}
+
 interface HashedTree {
   /** Sorted paths with their content hash. */
   entries: Array<{ path: string; hash: string; spec: boolean }>;
@@ -85,16 +105,25 @@ export function createSpecLoader(): SpecLoader {
     const next = new Map<string, FileResult>();
     const docs: ValidatedDoc[] = [];
     const errors: SpecError[] = [];
+    const limits = { ...DEFAULT_SIZE_LIMITS, ...opts.limits };
+    const total = hashed.entries.reduce((n, e) => n + (tree.get(e.path)?.byteLength ?? 0), 0);
+    if (total > limits.maxRevisionBytes) return { ok: false, errors: [revisionTooLarge(total, limits)] };
     for (const { path, hash, spec } of hashed.entries) {
       if (!spec) continue;
+      const content = tree.get(path) as Buffer;
+      if (content.byteLength > limits.maxSpecFileBytes) {
+        errors.push(specFileTooLarge(path, content.byteLength, limits));
+        continue;
+      }
       const cached = cache.get(path);
-      const result = cached?.hash === hash ? cached : loadSpecFile(path, tree.get(path) as Buffer, hash);
+      const result = cached?.hash === hash ? cached : loadSpecFile(path, content, hash);
       next.set(path, result);
       docs.push(...result.docs);
       errors.push(...result.errors);
     }
     cache = next;
-    errors.push(...crossRefErrors(docs, tree));
+    errors.push(...crossRefErrors(docs, tree, opts.symlinks));
+    errors.push(...policyErrors(docs, { tree, symlinks: opts.symlinks ?? new Map(), secrets: opts.secrets }));
     if (errors.length > 0) return { ok: false, errors: sortSpecErrors(errors) };
     return { ok: true, revision: buildRevision(opts.id ?? hashed.id, docs, tree) };
   };
@@ -105,10 +134,13 @@ export function createSpecLoader(): SpecLoader {
     },
     async loadAsync(tree, opts = {}) {
       const hashed = hashTree(tree);
+      const maxSpecFileBytes = opts.limits?.maxSpecFileBytes ?? DEFAULT_SIZE_LIMITS.maxSpecFileBytes;
       const jobs: FileJob[] = hashed.entries
         .filter((e) => e.spec && cache.get(e.path)?.hash !== e.hash)
-        .map((e) => ({ path: e.path, hash: e.hash, content: tree.get(e.path) as Buffer }));
-      const results = await loadFilesInWorkers(jobs);
+        .map((e) => ({ path: e.path, hash: e.hash, content: tree.get(e.path) as Buffer }))
+        // Oversized files are refused by `assemble` without being parsed anywhere.
+        .filter((j) => j.content.byteLength <= maxSpecFileBytes);
+      const results = await loadFilesInWorkers(jobs, { always: opts.alwaysThreaded === true });
       results?.forEach((r, i) => {
         cache.set((jobs[i] as FileJob).path, r);
       });

@@ -33,7 +33,10 @@ export interface MatchExpression {
 /** A host selector: every present clause must hold (AND); within `names`, `cidrs`, `cloudIds` any may match. */
 export interface Selector {
   names?: string[];
+  /** Labels Git gives the host (HostGroups). */
   matchLabels?: Record<string, string>;
+  /** Labels the host's agent declared (`gse-agent --labels`): opted into explicitly, never by matchLabels. */
+  matchAgentLabels?: Record<string, string>;
   matchExpressions?: MatchExpression[];
   cidrs?: string[];
   cloudIds?: number[];
@@ -145,6 +148,8 @@ export interface ConfigFileSpec {
   content?: string;
   template: boolean;
   mode: number;
+  /** Lets `mode` set setuid, setgid, sticky or world-writable bits; default false (refused). */
+  allowSpecialModes?: boolean;
   owner?: string;
   onChange?: RunSpec;
   syncPolicy: SyncPolicy;

@@ -10,6 +10,7 @@ import { normalizeResource, type RawDocument } from './normalize.js';
 import type { YamlDocument } from './parse-yaml.js';
 import { schemaIssues } from './schema-errors.js';
 import { validateAgainstSchema } from './schemas.js';
+import { secretRefsIn } from './secret-refs.js';
 import { literalSecretIssues } from './secrets.js';
 import { API_VERSION, KINDS, type Kind, type Resource, type SourcePos, type SpecError } from './types.js';
 
@@ -41,6 +42,9 @@ function refPaths(resource: Resource): FieldPath[] {
     });
   }
   if (resource.kind === 'ConfigFile' && resource.spec.source !== undefined) paths.push(['spec', 'source']);
+  if (resource.kind === 'ConfigFile' && resource.spec.content !== undefined) paths.push(['spec', 'content']);
+  // Secret references are checked against the controller's allow-list on every load (policy-checks.ts).
+  for (const { path } of secretRefsIn(resource.spec, ['spec'])) paths.push(path);
   return paths;
 }
 

@@ -40,13 +40,16 @@ function workerUrl(): URL | undefined {
   return existsSync(fileURLToPath(url)) ? url : undefined;
 }
 
-function startPool(): Worker[] | undefined {
+/** Heap cap of one worker: a hostile file that gets past the size and alias limits fails its worker, not the controller. */
+const WORKER_HEAP_MB = 512;
+
+function startPool(always: boolean): Worker[] | undefined {
   if (workers) return workers;
   const url = workerUrl();
   const size = Math.min(MAX_WORKERS, availableParallelism());
-  if (!url || size < 2) return undefined;
-  workers = Array.from({ length: size }, () => {
-    const w = new Worker(url);
+  if (!url || (size < 2 && !always)) return undefined;
+  workers = Array.from({ length: Math.max(1, size) }, () => {
+    const w = new Worker(url, { resourceLimits: { maxOldGenerationSizeMb: WORKER_HEAP_MB } });
     w.unref();
     return w;
   });
@@ -100,14 +103,43 @@ function balance(jobs: FileJob[], n: number): FileJob[][] {
   return groups.map((g) => g.jobs).filter((g) => g.length > 0);
 }
 
+/** How to use the pool. */
+export interface WorkerLoadOptions {
+  /**
+   * Use threads whatever the size (the controller: parsing never blocks its event loop). A worker that
+   * fails then makes every job of the batch an error instead of a retry in the calling thread, since
+   * the file that killed the worker would stall or kill the caller too.
+   */
+  always?: boolean;
+}
+
+function failedResults(jobs: FileJob[], reason: string): FileResult[] {
+  return jobs.map((j) => ({
+    hash: j.hash,
+    docs: [],
+    errors: [
+      {
+        file: j.path,
+        line: 1,
+        col: 1,
+        path: '',
+        message: `could not be parsed (${reason}); make the file smaller or simpler (fewer aliases)`,
+      },
+    ],
+  }));
+}
+
 /**
  * Loads files on worker threads; results in `jobs` order. Undefined when threads are not worth it or not
  * available, or when a worker failed (the pool is then stopped): the caller loads in its own thread.
  */
-export async function loadFilesInWorkers(jobs: FileJob[]): Promise<FileResult[] | undefined> {
+export async function loadFilesInWorkers(
+  jobs: FileJob[],
+  opts: WorkerLoadOptions = {},
+): Promise<FileResult[] | undefined> {
   const bytes = jobs.reduce((n, j) => n + j.content.byteLength, 0);
-  if (bytes < PARALLEL_MIN_BYTES) return undefined;
-  const pool = startPool();
+  if (jobs.length === 0 || (bytes < PARALLEL_MIN_BYTES && !opts.always)) return undefined;
+  const pool = startPool(opts.always === true);
   if (!pool) return undefined;
   clearTimeout(idleTimer);
   try {
@@ -123,9 +155,9 @@ export async function loadFilesInWorkers(jobs: FileJob[]): Promise<FileResult[] 
     return jobs.map((j) => byPath.get(j.path)).every(Boolean)
       ? jobs.map((j) => byPath.get(j.path) as FileResult)
       : undefined;
-  } catch {
+  } catch (err) {
     await closeSpecWorkers();
-    return undefined;
+    return opts.always ? failedResults(jobs, `spec worker failed: ${(err as Error).message}`) : undefined;
   } finally {
     if (workers) {
       idleTimer = setTimeout(() => void closeSpecWorkers(), IDLE_SHUTDOWN_MS);

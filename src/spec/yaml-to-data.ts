@@ -3,9 +3,7 @@
  * plain objects (keys as strings), aliases are followed with a budget, and alias cycles are refused.
  */
 import { type Document, isAlias, isMap, isScalar, isSeq, type Node } from 'yaml';
-
-/** Alias expansions allowed per document (a guard against "billion laughs" documents). */
-const MAX_ALIAS_EXPANSIONS = 1000;
+import { MAX_YAML_ALIAS_NODES, MAX_YAML_ALIASES } from './limits.js';
 
 /** The document cannot be turned into data (alias cycle, too many aliases). */
 export class YamlDataError extends Error {
@@ -28,8 +26,17 @@ function keyString(key: unknown, convert: (n: unknown) => unknown): string {
 /** Converts the document's contents to plain data; throws YamlDataError on alias cycles or too many aliases. */
 export function yamlToData(doc: Document): unknown {
   let expansions = 0;
+  // Nodes produced while inside an alias: a few aliases of a large anchor are as bad as many small ones.
+  let aliasDepth = 0;
+  let aliasNodes = 0;
+  let aliasOffset = 0;
   const active = new Set<Node>();
   const convert = (node: unknown): unknown => {
+    if (aliasDepth > 0 && ++aliasNodes > MAX_YAML_ALIAS_NODES)
+      throw new YamlDataError(
+        `aliases expand to more than ${MAX_YAML_ALIAS_NODES} nodes in this document; write the repeated part out or use fewer aliases`,
+        aliasOffset,
+      );
     if (isScalar(node)) return node.value;
     if (isAlias(node)) {
       const target = node.resolve(doc);
@@ -37,8 +44,18 @@ export function yamlToData(doc: Document): unknown {
       if (!target) throw new YamlDataError(`unresolved alias *${node.source}`, offset);
       if (active.has(target))
         throw new YamlDataError(`alias *${node.source} refers to a node that contains it`, offset);
-      if (++expansions > MAX_ALIAS_EXPANSIONS) throw new YamlDataError('too many alias expansions', offset);
-      return convert(target);
+      if (++expansions > MAX_YAML_ALIASES)
+        throw new YamlDataError(
+          `too many alias expansions: more than ${MAX_YAML_ALIASES} aliases in this document; write the repeated part out or use fewer aliases`,
+          offset,
+        );
+      if (aliasDepth === 0) aliasOffset = offset;
+      aliasDepth++;
+      try {
+        return convert(target);
+      } finally {
+        aliasDepth--;
+      }
     }
     if (isMap(node)) {
       active.add(node);

@@ -22,9 +22,17 @@ const db1: HostFacts = {
 };
 const hosts = [web1, web2, db1];
 
+/**
+ * Hosts selected by `selector`. The hosts' labels are given by Git (one HostGroup per host, by name), since
+ * matchLabels and matchExpressions see only what HostGroups give; the agents declare none.
+ */
 function selected(hosts: HostFacts[], selector: Selector): string[] {
-  const rev = makeRevision([configFile('x', { hosts: selector, content: 'x' })]);
-  const plan = planManifests(rev, hosts);
+  const groups = hosts.map((h) => hostGroup(`g-${h.name}`, { names: [h.name] }, h.labels));
+  const rev = makeRevision([...groups, configFile('x', { hosts: selector, content: 'x' })]);
+  const plan = planManifests(
+    rev,
+    hosts.map((h) => ({ ...h, labels: {} })),
+  );
   return hosts.filter((h) => (plan.manifests.get(h.id)?.items.length ?? 0) > 0).map((h) => h.name);
 }
 
@@ -83,9 +91,42 @@ describe('planManifests selection', () => {
     expect(plan.manifests.get('a-1')?.items).toEqual([]);
   });
 
-  it('keeps the host label when a HostGroup sets the same key', () => {
+  it('lets the HostGroup label win when the agent declares the same key', () => {
     const rev = makeRevision([hostGroup('all', { names: ['*'] }, { role: 'generic', env: 'prod' })]);
-    expect(planHost(rev, web1).manifest.labels).toEqual({ role: 'web', zone: 'gz', env: 'prod' });
+    expect(planHost(rev, web1).manifest.labels).toEqual({ role: 'generic', zone: 'gz', env: 'prod' });
+  });
+
+  it('never selects by an agent-declared label through matchLabels or matchExpressions', () => {
+    // web-1's agent says role=web and zone=gz; Git gives no labels.
+    const rev = makeRevision([
+      configFile('by-labels', { hosts: { matchLabels: { role: 'web' } }, content: 'x' }),
+      configFile('by-expr', {
+        hosts: { matchExpressions: [{ key: 'zone', operator: 'Exists' }] },
+        content: 'x',
+      }),
+    ]);
+    expect(planHost(rev, web1).manifest.items).toEqual([]);
+  });
+
+  it('selects by an agent-declared label when the selector says matchAgentLabels', () => {
+    const rev = makeRevision([
+      configFile('canary', { hosts: { matchAgentLabels: { zone: 'gz' } }, content: 'x' }),
+    ]);
+    const plan = planManifests(rev, hosts);
+    expect(plan.manifests.get('a-1')?.items.map((i) => i.name)).toEqual(['canary']);
+    expect(plan.manifests.get('a-2')?.items).toEqual([]);
+  });
+
+  it('keeps an agent from claiming a HostGroup label to be selected', () => {
+    // db-1's agent claims role=web; Git says it is a db host: web resources must not reach it.
+    const liar: HostFacts = { ...db1, labels: { role: 'web' } };
+    const rev = makeRevision([
+      hostGroup('db', { names: ['db-*'] }, { role: 'db' }),
+      configFile('web-only', { hosts: { matchLabels: { role: 'web' } }, content: 'x' }),
+    ]);
+    const { manifest } = planHost(rev, liar);
+    expect(manifest.labels.role).toBe('db');
+    expect(manifest.items).toEqual([]);
   });
 
   it('gives an empty manifest to a host selected by nothing', () => {
@@ -127,6 +168,23 @@ describe('planHost templates', () => {
       },
     ]);
   });
+
+  it.each(['constructor', '__proto__', 'toString', 'hasOwnProperty', 'valueOf'])(
+    'treats host.labels.%s as not set when it is no label of the host',
+    (name) => {
+      const rev = makeRevision([
+        configFile('app', {
+          content: `x={{ host.labels.${name} }} y={{ host.facts.${name} }}`,
+          template: true,
+        }),
+      ]);
+      const { manifest, errors } = planHost(rev, { ...web1, facts: { cpus: 4 } });
+      expect(manifest.items).toEqual([]);
+      expect(errors[0]?.message).toBe(
+        `template: {{ host.labels.${name} }} is not set on host web-1; {{ host.facts.${name} }} is not set on host web-1`,
+      );
+    },
+  );
 
   it('reports a malformed tag', () => {
     const rev = makeRevision([configFile('app', { content: 'x={{ host name }}', template: true })]);

@@ -52,6 +52,16 @@ describe('hostSyncState', () => {
     { name: 'a resource failed', obs: { items: [item('failed')] }, expected: 'Failed' },
     { name: 'drifted and not healed', obs: { items: [item('drifted')] }, expected: 'OutOfSync' },
     { name: 'report lacks the resource', obs: { items: [] }, expected: 'Progressing' },
+    {
+      name: 'the new manifest could not be sent (the host holds an older one)',
+      obs: { reportedHash: 'H1', sendFailed: true },
+      expected: 'Failed',
+    },
+    {
+      name: 'a send failed but the host already holds the desired manifest',
+      obs: { sendFailed: true },
+      expected: 'Synced',
+    },
   ];
   it.each(table)('is $expected when $name', ({ obs, expected }) => {
     expect(hostSyncState({ ...base, ...obs })).toBe(expected);

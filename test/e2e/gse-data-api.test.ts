@@ -40,7 +40,8 @@ describe('GSE data-route endpoints', () => {
 
   beforeAll(async () => {
     repo = await gitRepo({ 'data.yaml': SPECS });
-    ctl = await startController(repo.dir);
+    // The spec references this env variable as a secret: the controller must allow it (--secret-env).
+    ctl = await startController(repo.dir, { secretEnv: ['GSE_TEST_UNSET_REDIS_PASSWORD'] });
     await waitFor('revision applied', () => ctl.controller.reconciler.current);
   });
   afterAll(async () => {

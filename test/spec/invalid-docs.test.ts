@@ -361,7 +361,7 @@ const cases: InvalidCase[] = [
     name: 'a literal Redis password',
     files: { 'a.yaml': `${STREAM_TARGET}    password: hunter2\n` },
     errors: [
-      'a.yaml:9:5: spec.redis.password: literal secret "password" is not allowed in Git; use passwordFrom: {env: NAME} or {file: PATH}',
+      'a.yaml:9:5: spec.redis.password: literal secret "password" is not allowed in Git; use passwordFrom: {env: NAME} or {file: NAME} (names the controller allows with --secret-env / --secret-dir)',
     ],
   },
   {
@@ -407,7 +407,7 @@ const cases: InvalidCase[] = [
     name: 'an empty selector',
     files: { 'a.yaml': CONFIG_FILE.replace('{ names: ["*"] }', '{}') },
     errors: [
-      'a.yaml:6:3: spec.hosts: must set at least one of names, matchLabels, matchExpressions, cidrs, cloudIds',
+      'a.yaml:6:3: spec.hosts: must set at least one of names, matchAgentLabels, matchLabels, matchExpressions, cidrs, cloudIds',
     ],
   },
   {

@@ -36,6 +36,21 @@ describe('loadFilesInWorkers', () => {
     expect(await loadFilesInWorkers(jobsOf(tree))).toBeUndefined();
   });
 
+  it.skipIf(!BUILT)('parses even a small tree on a thread when always is set (the controller)', async () => {
+    type Pool = typeof import('../../src/spec/worker-pool.js');
+    type LoadFile = typeof import('../../src/spec/load-file.js');
+    const pool = (await import(pathToFileURL(DIST('worker-pool.js')).href)) as Pool;
+    const { loadSpecFile } = (await import(pathToFileURL(DIST('load-file.js')).href)) as LoadFile;
+    const jobs = jobsOf(memTree({ 'a.yaml': CONFIG_FILE }));
+    try {
+      expect(await pool.loadFilesInWorkers(jobs)).toBeUndefined();
+      const threaded = await pool.loadFilesInWorkers(jobs, { always: true });
+      expect(threaded).toEqual(jobs.map((j) => loadSpecFile(j.path, j.content, j.hash)));
+    } finally {
+      await pool.closeSpecWorkers();
+    }
+  });
+
   it.skipIf(!BUILT)('gives what the calling thread gives when the tree is large', async () => {
     // Everything from the build, so that a stale build is compared with itself, not with the sources.
     type Pool = typeof import('../../src/spec/worker-pool.js');

@@ -31,6 +31,13 @@ export async function run(input: CommandInput): Promise<CommandResult> {
     metricsToken: str(v['metrics-token']),
     gnupgHome: str(v['gnupg-home']),
     sshAllowedSignersFile: str(v['allowed-signers']),
+    secretEnv: str(v['secret-env'])
+      ?.split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+    secretDir: str(v['secret-dir']),
+    maxSpecFileBytes: num(v['max-spec-file-bytes']),
+    maxRevisionBytes: num(v['max-revision-bytes']),
   });
   const logger = jsonLogger((str(v['log-level']) ?? 'info') as LogLevel);
   // Signals are taken from the start, so a stop during start-up still drains cleanly.

@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { ControllerOptionsError, compileControllerOptions } from '../../src/controller/options.js';
+import { DEFAULT_MAX_REVISION_BYTES, DEFAULT_MAX_SPEC_FILE_BYTES } from '../../src/spec/limits.js';
+
+const REQUIRED = {
+  repo: '/srv/fleet',
+  bootstrapToken: 'bootstrap-token-0123456789',
+  adminToken: 'admin-token-0123456789abcdef',
+};
+
+describe('compileControllerOptions (repo-content limits and secrets)', () => {
+  it('allows no secrets and uses the default size limits when nothing is set', () => {
+    const o = compileControllerOptions(REQUIRED, {});
+    expect(o.secretEnv).toEqual([]);
+    expect(o.secretDir).toBeUndefined();
+    expect(o.maxSpecFileBytes).toBe(DEFAULT_MAX_SPEC_FILE_BYTES);
+    expect(o.maxRevisionBytes).toBe(DEFAULT_MAX_REVISION_BYTES);
+  });
+
+  it('reads GSE_SECRET_ENV (comma-separated) and GSE_SECRET_DIR when no option is given', () => {
+    const o = compileControllerOptions(REQUIRED, {
+      GSE_SECRET_ENV: 'REDIS_PW, KAFKA_PW,',
+      GSE_SECRET_DIR: '/etc/gse/secrets/',
+    });
+    expect(o.secretEnv).toEqual(['REDIS_PW', 'KAFKA_PW']);
+    expect(o.secretDir).toBe('/etc/gse/secrets');
+  });
+
+  it('prefers the options to the environment', () => {
+    const o = compileControllerOptions(
+      { ...REQUIRED, secretEnv: ['A'], secretDir: '/s', maxSpecFileBytes: 10, maxRevisionBytes: 20 },
+      { GSE_SECRET_ENV: 'B', GSE_SECRET_DIR: '/t' },
+    );
+    expect(o).toMatchObject({
+      secretEnv: ['A'],
+      secretDir: '/s',
+      maxSpecFileBytes: 10,
+      maxRevisionBytes: 20,
+    });
+  });
+
+  const invalid: Array<{ name: string; input: object; error: string }> = [
+    {
+      name: 'a secret env name with a space',
+      input: { secretEnv: ['BAD NAME'] },
+      error: '--secret-env: "BAD NAME" is not an environment variable name',
+    },
+    {
+      name: 'a spec file limit that is not a number',
+      input: { maxSpecFileBytes: Number('1mb') },
+      error: '--max-spec-file-bytes: must be a whole number of bytes above 0, not NaN',
+    },
+    {
+      name: 'a zero revision limit',
+      input: { maxRevisionBytes: 0 },
+      error: '--max-revision-bytes: must be a whole number of bytes above 0, not 0',
+    },
+  ];
+  it.each(invalid)('throws ControllerOptionsError for $name', ({ input, error }) => {
+    expect(() => compileControllerOptions({ ...REQUIRED, ...input }, {})).toThrow(
+      new ControllerOptionsError(error.split(':')[0] as string, error.slice(error.indexOf(':') + 2)),
+    );
+  });
+});
