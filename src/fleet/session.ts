@@ -204,6 +204,7 @@ export class AgentSession {
   private async handle(msg: SpooledMessage): Promise<void> {
     const seen = this.handled.check(this.agentId, msg.id);
     if (seen === 'handled' || (seen !== 'new' && (await seen.running))) {
+      this.ctx.counters.replaysIgnored++;
       this.ctx.logger.debug('replayed message id acked, not handled again', {
         agentId: this.agentId,
         type: msg.type,

@@ -153,6 +153,7 @@ describe('FleetHub acks', () => {
     agent.send(dataFrame('d-1'));
     await vi.waitFor(() => expect(agent.ackedIds()).toEqual(['r-1', 'r-1', 'd-1', 'd-1']));
     expect(env.handlers.messages.map((m) => m.msg.id)).toEqual(['r-1', 'd-1']);
+    expect(env.hub.stats()).toMatchObject({ replaysIgnored: 2, messagesHandled: 2 });
     agent.close();
   });
 
