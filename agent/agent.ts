@@ -332,8 +332,9 @@ export class Agent {
     this.heartbeat.unref();
     // An older controller sends one window for everything: each lane then keeps within it, and that
     // controller, which queues what it reads while its window is full, still gets everything in order.
-    await this.outbox.connect({ control: window, data: dataWindow ?? window }, (msg) =>
-      this.connection.send(msg),
+    await this.outbox.connect(
+      { control: window, data: dataWindow ?? window },
+      { send: (msg) => this.connection.send(msg), bufferedAmount: () => this.connection.bufferedAmount },
     );
   }
 

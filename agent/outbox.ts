@@ -24,6 +24,20 @@ export interface LaneWindows {
 /** Sends one frame; false when the socket is not open. */
 export type SendFrame = (msg: SpooledMessage) => boolean;
 
+/** The socket a connection sends on: frames, and the bytes it holds that are not written yet. */
+export interface OutboxSocket {
+  send: SendFrame;
+  bufferedAmount(): number;
+}
+
+/**
+ * Data is not handed to the socket while it holds more than this unsent, so a report or exec result never
+ * waits behind megabytes of records on a slow link (control frames are not held back by it).
+ */
+export const DATA_SEND_BUFFER_BYTES = 1024 * 1024;
+/** How soon a data lane held back by a full send buffer looks again. */
+export const DATA_SEND_RETRY_MS = 20;
+
 export interface OutboxOptions {
   logger: Logger;
   /** Spool segment size (tests use small ones); default the spool's. */
@@ -34,7 +48,8 @@ export interface OutboxOptions {
 class OutboxLane {
   readonly inFlight = new Set<string>();
   window = 1;
-  private send: SendFrame | undefined;
+  private socket: OutboxSocket | undefined;
+  private retryTimer: NodeJS.Timeout | undefined;
   private flushing = false;
   private flushAgain = false;
   /** Bumped after each ack is applied, so a flush knows its spool read may list acked messages. */
@@ -42,19 +57,25 @@ class OutboxLane {
   /** Spool sequence of the last message sent this connection; 0 (after a reconnect or a retry) reads from the start. */
   private sentSeq = 0;
 
-  constructor(readonly spool: Spool) {}
+  /** `maxBufferedBytes`: hold back while the socket holds more unsent (default: never hold back). */
+  constructor(
+    readonly spool: Spool,
+    private readonly maxBufferedBytes = Number.POSITIVE_INFINITY,
+  ) {}
 
-  connect(window: number, send: SendFrame): void {
+  connect(window: number, socket: OutboxSocket): void {
     this.window = Math.max(1, window);
-    this.send = send;
+    this.socket = socket;
     this.inFlight.clear();
     this.sentSeq = 0;
   }
 
   disconnect(): void {
-    this.send = undefined;
+    this.socket = undefined;
     this.inFlight.clear();
     this.sentSeq = 0;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
   }
 
   async ack(ids: readonly string[]): Promise<void> {
@@ -88,21 +109,25 @@ class OutboxLane {
     try {
       do {
         this.flushAgain = false;
-        const send = this.send;
-        if (!send) return;
+        const socket = this.socket;
+        if (!socket) return;
         const room = this.window - this.inFlight.size;
         if (room <= 0) return;
         const acks = this.acksApplied;
         // Only what lies after the last message sent is read back from disk, not the in-flight ones again.
         const pending = await this.spool.pending(room, this.sentSeq);
-        if (acks !== this.acksApplied || send !== this.send) {
+        if (acks !== this.acksApplied || socket !== this.socket) {
           this.flushAgain = true;
           continue;
         }
         for (const entry of pending) {
           if (this.inFlight.size >= this.window) break;
           if (!this.inFlight.has(entry.message.id)) {
-            if (!send(entry.message)) return;
+            if (socket.bufferedAmount() > this.maxBufferedBytes) {
+              this.lookAgainSoon();
+              return;
+            }
+            if (!socket.send(entry.message)) return;
             this.inFlight.add(entry.message.id);
           }
           this.sentSeq = entry.seq;
@@ -113,6 +138,15 @@ class OutboxLane {
     } finally {
       this.flushing = false;
     }
+  }
+
+  private lookAgainSoon(): void {
+    if (this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      void this.flush();
+    }, DATA_SEND_RETRY_MS);
+    this.retryTimer.unref();
   }
 }
 
@@ -128,7 +162,10 @@ export class Outbox {
     const [control, data] = await Promise.all(
       LANES.map((l) => Spool.open(join(stateDir, LANE_SPOOL_DIRS[l]), spoolOptions)),
     );
-    return new Outbox({ control: new OutboxLane(control as Spool), data: new OutboxLane(data as Spool) });
+    return new Outbox({
+      control: new OutboxLane(control as Spool),
+      data: new OutboxLane(data as Spool, DATA_SEND_BUFFER_BYTES),
+    });
   }
 
   /** Spools `msg` in its lane (durable when this resolves) and sends what that lane's window allows. */
@@ -139,8 +176,9 @@ export class Outbox {
   }
 
   /** A connection was welcomed: sends from both lanes, control first, within their windows. */
-  async connect(windows: LaneWindows, send: SendFrame): Promise<void> {
-    for (const l of LANES) this.lanes[l].connect(windows[l], send);
+  async connect(windows: LaneWindows, socket: OutboxSocket | SendFrame): Promise<void> {
+    const s = typeof socket === 'function' ? { send: socket, bufferedAmount: () => 0 } : socket;
+    for (const l of LANES) this.lanes[l].connect(windows[l], s);
     await this.flush();
   }
 

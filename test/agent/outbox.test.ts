@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { silentLogger } from '../../agent/engine/deps.js';
 import { Spool } from '../../agent/engine/spool.js';
-import { Outbox } from '../../agent/outbox.js';
+import { DATA_SEND_BUFFER_BYTES, Outbox } from '../../agent/outbox.js';
 import type { SpooledMessage } from '../../src/protocol/messages.js';
 import { type Sandbox, sandbox } from './engine/helpers.js';
 
@@ -210,4 +210,32 @@ describe('Outbox', () => {
     await outbox.ack(['old-d1', 'old-r1']);
     expect(outbox.size()).toBe(0);
   });
+
+  it('holds data back while the socket has a megabyte unsent, but never a report', async () => {
+    const outbox = await openOutbox();
+    const sent: string[] = [];
+    let buffered = DATA_SEND_BUFFER_BYTES + 1;
+    await outbox.connect(
+      { control: 4, data: 4 },
+      {
+        send: (msg) => {
+          sent.push(msg.id);
+          return true;
+        },
+        bufferedAmount: () => buffered,
+      },
+    );
+    await outbox.append(data('d1'));
+    await outbox.append(report('r1'));
+    expect(sent).toEqual(['r1']);
+    buffered = 0;
+    await waitFor(() => sent.includes('d1'));
+    expect(sent).toEqual(['r1', 'd1']);
+  });
 });
+
+/** Polls until `check` holds (the data lane looks again on a short timer). */
+async function waitFor(check: () => boolean): Promise<void> {
+  for (let i = 0; i < 500 && !check(); i++) await new Promise((r) => setTimeout(r, 10));
+  expect(check()).toBe(true);
+}
