@@ -37,6 +37,11 @@ export interface OutboxSocket {
 export const DATA_SEND_BUFFER_BYTES = 1024 * 1024;
 /** How soon a data lane held back by a full send buffer looks again. */
 export const DATA_SEND_RETRY_MS = 20;
+/**
+ * Data messages read back from disk per step. A step parses what it reads in one go, and data messages are
+ * large (500 records): small steps let a report or an exec arriving meanwhile run between them.
+ */
+export const DATA_READ_BATCH = 8;
 
 export interface OutboxOptions {
   logger: Logger;
@@ -57,10 +62,14 @@ class OutboxLane {
   /** Spool sequence of the last message sent this connection; 0 (after a reconnect or a retry) reads from the start. */
   private sentSeq = 0;
 
-  /** `maxBufferedBytes`: hold back while the socket holds more unsent (default: never hold back). */
+  /**
+   * `maxBufferedBytes`: hold back while the socket holds more unsent (default: never hold back);
+   * `readBatch`: messages read from disk per step (default: as many as the window has room for).
+   */
   constructor(
     readonly spool: Spool,
     private readonly maxBufferedBytes = Number.POSITIVE_INFINITY,
+    private readonly readBatch = Number.POSITIVE_INFINITY,
   ) {}
 
   connect(window: number, socket: OutboxSocket): void {
@@ -115,7 +124,8 @@ class OutboxLane {
         if (room <= 0) return;
         const acks = this.acksApplied;
         // Only what lies after the last message sent is read back from disk, not the in-flight ones again.
-        const pending = await this.spool.pending(room, this.sentSeq);
+        const want = Math.min(room, this.readBatch);
+        const pending = await this.spool.pending(want, this.sentSeq);
         if (acks !== this.acksApplied || socket !== this.socket) {
           this.flushAgain = true;
           continue;
@@ -132,8 +142,9 @@ class OutboxLane {
           }
           this.sentSeq = entry.seq;
         }
-        // Entries already in flight (after a reset to 0) used up the read: read on while there is room.
-        if (pending.length === room && this.inFlight.size < this.window) this.flushAgain = true;
+        // The read was cut short (by the batch, or by entries already in flight after a reset to 0): read on
+        // while there is room.
+        if (pending.length === want && this.inFlight.size < this.window) this.flushAgain = true;
       } while (this.flushAgain);
     } finally {
       this.flushing = false;
@@ -164,7 +175,7 @@ export class Outbox {
     );
     return new Outbox({
       control: new OutboxLane(control as Spool),
-      data: new OutboxLane(data as Spool, DATA_SEND_BUFFER_BYTES),
+      data: new OutboxLane(data as Spool, DATA_SEND_BUFFER_BYTES, DATA_READ_BATCH),
     });
   }
 
@@ -201,10 +212,13 @@ export class Outbox {
     for (const l of LANES) if (this.lanes[l].retry(id)) await this.lanes[l].flush();
   }
 
-  /** Sends what the windows allow: control first, and data without waiting for control's disk reads. */
+  /**
+   * Sends what the windows allow, control first: data starts once control has sent what it could (a short
+   * wait: control messages are few and small), so on a new connection results never follow a burst of data.
+   */
   async flush(): Promise<void> {
-    const control = this.lanes.control.flush();
-    await Promise.all([control, this.lanes.data.flush()]);
+    await this.lanes.control.flush();
+    await this.lanes.data.flush();
   }
 
   /** Un-acked messages in a lane, or in both. */

@@ -101,7 +101,12 @@ async function trips(url: string, n: number): Promise<{ ms: number[]; lost: numb
 }
 
 function summary(ms: number[]) {
-  return { medianMs: round(median(ms)), p95Ms: round(p95(ms)), n: ms.length };
+  return {
+    medianMs: round(median(ms)),
+    p95Ms: round(p95(ms)),
+    n: ms.length,
+    tripsMs: ms.map((m) => round(m, 0)),
+  };
 }
 
 async function main(): Promise<void> {

@@ -110,6 +110,14 @@ describe('Outbox', () => {
     expect(w.sent.slice(2)).toEqual(['d1', 'd2', 'd3', 'e1']);
   });
 
+  it('fills a data window larger than one disk read, in order', async () => {
+    const outbox = await openOutbox();
+    for (let i = 1; i <= 30; i++) await outbox.append(data(`d${i}`));
+    const w = wire();
+    await outbox.connect({ control: 4, data: 20 }, w.send);
+    expect(w.sent).toEqual(Array.from({ length: 20 }, (_, i) => `d${i + 1}`));
+  });
+
   it('keeps the control lane within its own window', async () => {
     const outbox = await openOutbox();
     const w = wire();
