@@ -1,12 +1,13 @@
 /**
  * Control before data (issue #9 item 15): the exec round trip to a host (`POST /api/v1/exec` with `wait`,
  * until its result is recorded and streamed back), first idle, then while the same host pushes `--records`
- * records (`gse-agent push` into its ingest socket) to a Redis StreamTarget on a port nobody listens on,
- * with a target spool of `--spool-bytes` (small by default, so the target's spool fills and the data lane
- * saturates, the case that used to cut the host off). A real controller in this process, a real agent
- * child process. Progress goes to stderr; the last stdout line is one JSON object.
+ * records (`gse-agent push` into its ingest socket) to a Redis StreamTarget on a port nobody listens on.
+ * By default the target keeps its default spool (256 MiB), so records keep flowing into it during the trips;
+ * `--spool-bytes 1000000` makes the spool fill, so the data lane saturates (the case that used to cut the
+ * host off). A real controller in this process, a real agent child process. Progress goes to stderr; the
+ * last stdout line is one JSON object.
  *
- * Usage: npm run bench -- control-lane [--records 100000] [--trips 20] [--spool-bytes 1000000]
+ * Usage: npm run bench -- control-lane [--records 100000] [--trips 20] [--spool-bytes N]
  */
 import { spawn } from 'node:child_process';
 import { rm } from 'node:fs/promises';
@@ -62,8 +63,7 @@ kind: StreamTarget
 metadata: { name: dead-redis }
 spec:
   redis: { url: "redis://127.0.0.1:${port}", mode: stream, key: "bench:dead" }
-  spool: { maxBytes: ${spoolBytes} }
----
+${spoolBytes > 0 ? `  spool: { maxBytes: ${spoolBytes} }\n` : ''}---
 apiVersion: gse/v1
 kind: Route
 metadata: { name: metrics }
@@ -112,7 +112,7 @@ function summary(ms: number[]) {
 async function main(): Promise<void> {
   const records = intArg('records', 100_000);
   const n = intArg('trips', 20);
-  const spoolBytes = intArg('spool-bytes', 1_000_000);
+  const spoolBytes = intArg('spool-bytes', 0); // 0: the target's default spool
   const work = await tmpfsDir('gse-bench-lane-');
   try {
     const port = await deadPort();
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
     const ctl = await startBenchController(repo.dir, join(work, 'ctl'), { heartbeatMs: 1_000 });
     const root = join(work, 'agent');
     const stateDir = join(root, 'var/lib/gse-agent');
-    spawnNode([
+    const agent = spawnNode([
       AGENT_MAIN,
       '--controller',
       ctl.agentUrl,
@@ -173,7 +173,17 @@ async function main(): Promise<void> {
       READY_TIMEOUT_MS,
       20,
     );
+    // CPU both processes spent during the busy trips: on a small box, contention explains what lanes cannot.
+    const cpu0 = { agent: agent.cpuSeconds(), controller: process.cpuUsage() };
+    const b0 = performance.now();
     const busy = await trips(ctl.url, n);
+    const busyWallS = (performance.now() - b0) / 1000;
+    const ctlCpu = process.cpuUsage(cpu0.controller);
+    const busyCpu = {
+      wallSeconds: round(busyWallS),
+      agentCpuSeconds: round(agent.cpuSeconds() - cpu0.agent),
+      controllerCpuSeconds: round((ctlCpu.user + ctlCpu.system) / 1e6),
+    };
     const target = ctl.controller.data.current?.health()[0];
     const pushFinishedDuringTrips = pushDone;
     const session = ctl.controller.hub.session(HOST);
@@ -197,7 +207,7 @@ async function main(): Promise<void> {
       JSON.stringify({
         bench: 'control-lane',
         records,
-        spoolBytes,
+        spoolBytes: spoolBytes || 'default',
         idle: { ...idleS, lost: idle.lost },
         busy: { ...busyS, lost: busy.lost },
         ratio,
@@ -205,6 +215,7 @@ async function main(): Promise<void> {
         goalRatio: GOAL_RATIO,
         withinGoal: ratio <= GOAL_RATIO && busy.lost === 0,
         commitToSyncedMs: commitMs,
+        busyCpu,
         hostStatusDuringLoad: session?.status ?? 'disconnected',
         target: target
           ? { spoolDepth: target.spoolDepth, spoolBytes: target.spoolBytes, pressure: target.pressure }
