@@ -4,7 +4,8 @@
  * records (`gse-agent push` into its ingest socket) to a Redis StreamTarget on a port nobody listens on.
  * By default the target keeps its default spool (256 MiB), so records keep flowing into it during the trips;
  * `--spool-bytes 1000000` makes the spool fill, so the data lane saturates (the case that used to cut the
- * host off). A real controller in this process, a real agent child process. Progress goes to stderr; the
+ * host off). `busy` is the trips made while the push runs, `afterPush` those made after it, while the
+ * records wait in the agent's data lane and the dead target's spool. A real controller in this process, a real agent child process. Progress goes to stderr; the
  * last stdout line is one JSON object.
  *
  * Usage: npm run bench -- control-lane [--records 100000] [--trips 20] [--spool-bytes N]
@@ -194,8 +195,12 @@ async function main(): Promise<void> {
       controllerCpuSeconds: round((ctlCpu.user + ctlCpu.system) / 1e6),
       controllerLoopDelayP99Ms: round(loopDelay.percentile(99) / 1e6),
     };
-    const target = ctl.controller.data.current?.health()[0];
     const pushFinishedDuringTrips = pushDone;
+    // After the push: the records sit in the agent's data lane and the dead target's spool; control must be
+    // back to idle speed (the case that used to cut the host off for good when the spool was full).
+    await pushExited;
+    const after = await trips(ctl.url, n);
+    const target = ctl.controller.data.current?.health()[0];
     const session = ctl.controller.hub.session(HOST);
 
     // A commit must still reach the host while its data lane is saturated.
@@ -220,6 +225,8 @@ async function main(): Promise<void> {
         spoolBytes: spoolBytes || 'default',
         idle: { ...idleS, lost: idle.lost },
         busy: { ...busyS, lost: busy.lost },
+        afterPush: { ...summary(after.ms), lost: after.lost },
+        afterPushRatio: round(median(after.ms) / idleS.medianMs),
         ratio,
         p95Ratio: round(busyS.p95Ms / idleS.p95Ms),
         goalRatio: GOAL_RATIO,
