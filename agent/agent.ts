@@ -1,7 +1,7 @@
 /**
  * One agent: the session with the controller (hello, manifests, execs, acks) composed with the local
- * engine (converge, drift, process watch, remediation, spool). Everything it owes the controller goes
- * through the spool and leaves it only when acked.
+ * engine (converge, drift, process watch, remediation). Everything it owes the controller goes through
+ * the outbox (outbox.ts: a control lane and a data lane, each spooled) and leaves it only when acked.
  */
 import { randomUUID } from 'node:crypto';
 import { chmod, readFile, rename, rm, writeFile } from 'node:fs/promises';
@@ -43,12 +43,12 @@ import {
   probeWatches,
   processItemReport,
   type SharedFileWatcher,
-  Spool,
   TaskLedger,
 } from './engine/index.js';
 import { type Identity, readIdentity, writeIdentity } from './identity.js';
 import { IngestServer, ingestSocketPath } from './ingest.js';
 import { passiveItemReports } from './item-reports.js';
+import { Outbox } from './outbox.js';
 import { RemediationRunner } from './remediation.js';
 
 export interface AgentConfig {
@@ -106,17 +106,8 @@ export class Agent {
   private identity: Identity;
   private manifest: HostManifest | undefined;
   private readonly items = new Map<string, ItemReport>();
-  private readonly inFlight = new Set<string>();
-  private window = 1;
-  private welcomed = false;
   private heartbeat: NodeJS.Timeout | undefined;
   private applyQueue: Promise<void> = Promise.resolve();
-  private flushing = false;
-  private flushAgain = false;
-  /** Bumped after each ack is applied, so a flush knows its spool read may list acked messages. */
-  private acksApplied = 0;
-  /** Spool sequence of the last message sent this session; 0 (after a reconnect or a retry) reads from the start. */
-  private sentSeq = 0;
   private state: AgentLifecycle = 'starting';
   private lastRefusal: string | undefined;
   private lastErrorCode: string | undefined;
@@ -131,7 +122,7 @@ export class Agent {
     private readonly deps: AgentDeps,
     identity: Identity,
     manifest: HostManifest | undefined,
-    private readonly spool: Spool,
+    private readonly outbox: Outbox,
     private readonly ledger: TaskLedger,
     private readonly ownership: OwnershipLedger,
   ) {
@@ -178,13 +169,13 @@ export class Agent {
     const identity = (await readIdentity(config.stateDir)) ?? {
       agentId: config.agentId ?? config.facts.name,
     };
-    const [spool, ledger, ownership, manifest] = await Promise.all([
-      Spool.open(join(config.stateDir, 'spool'), { logger: deps.logger }),
+    const [outbox, ledger, ownership, manifest] = await Promise.all([
+      Outbox.open(config.stateDir, { logger: deps.logger }),
       TaskLedger.open(join(config.stateDir, 'tasks.log')),
       OwnershipLedger.open(join(config.stateDir, 'owned.json')),
       readManifest(config.stateDir),
     ]);
-    return new Agent(config, deps, identity, manifest, spool, ledger, ownership);
+    return new Agent(config, deps, identity, manifest, outbox, ledger, ownership);
   }
 
   get agentId(): string {
@@ -217,7 +208,8 @@ export class Agent {
       this.ingest = await IngestServer.start(
         { socketPath: ingestSocketPath(this.config.stateDir), httpPort: this.config.ingest?.httpPort },
         {
-          sink: { append: (msg) => this.send(msg), backlog: () => this.spool.size() },
+          // Only data counts: reports and results waiting must not stop a collector, nor the reverse.
+          sink: { append: (msg) => this.send(msg), backlog: () => this.outbox.size('data') },
           host: () => ({
             id: this.identity.agentId,
             name: facts.name,
@@ -269,7 +261,7 @@ export class Agent {
     await this.procs.stop();
     await this.drift.close();
     await this.ledger.close();
-    await this.spool.close();
+    await this.outbox.close();
     this.state = 'stopped';
   }
 
@@ -282,15 +274,13 @@ export class Agent {
       ...(credential ? { credential } : { bootstrapToken: this.config.bootstrapToken ?? '' }),
       facts: this.config.facts,
       manifestHash: this.manifest?.hash ?? '',
-      spoolHighWater: this.spool.highWater(),
+      spoolHighWater: this.outbox.highWater(),
     });
   }
 
   /** Decides whether to reconnect after the socket closed. */
   private onClose(code: number, reason: string): boolean {
-    this.welcomed = false;
-    this.inFlight.clear();
-    this.sentSeq = 0;
+    this.outbox.disconnect();
     clearInterval(this.heartbeat);
     const refusal = this.lastErrorCode;
     this.lastErrorCode = undefined;
@@ -311,7 +301,7 @@ export class Agent {
   private onMessage(msg: ControllerToAgent): void {
     switch (msg.type) {
       case 'welcome':
-        void this.onWelcome(msg.credential, msg.heartbeatMs, msg.window);
+        void this.onWelcome(msg.credential, msg.heartbeatMs, msg.window, msg.dataWindow);
         return;
       case 'manifest':
         this.enqueue(() => this.onManifest(msg));
@@ -340,21 +330,25 @@ export class Agent {
     credential: string | undefined,
     heartbeatMs: number,
     window: number,
+    dataWindow: number | undefined,
   ): Promise<void> {
     if (credential) {
       this.identity = { agentId: this.identity.agentId, credential };
       await writeIdentity(this.config.stateDir, this.identity);
     }
     this.lastRefusal = undefined;
-    this.window = Math.max(1, window);
-    this.welcomed = true;
     this.connection.markHealthy();
     clearInterval(this.heartbeat);
     this.heartbeat = setInterval(() => {
       this.connection.send({ v: 1, type: 'heartbeat', time: new Date(this.deps.clock.now()).toISOString() });
     }, heartbeatMs);
     this.heartbeat.unref();
-    await this.flush();
+    // An older controller sends one window for everything: each lane then keeps within it, and that
+    // controller, which queues what it reads while its window is full, still gets everything in order.
+    await this.outbox.connect(
+      { control: window, data: dataWindow ?? window },
+      { send: (msg) => this.connection.send(msg), bufferedAmount: () => this.connection.bufferedAmount },
+    );
   }
 
   /** Applies run one at a time, in order. */
@@ -488,25 +482,17 @@ export class Agent {
 
   /** The controller could not make a message durable: send it again after a pause (it stays spooled). */
   private retryLater(id: string): void {
-    const timer = setTimeout(() => {
-      this.inFlight.delete(id);
-      this.sentSeq = 0;
-      void this.flush();
-    }, HANDLER_RETRY_DELAY_MS);
+    const timer = setTimeout(() => void this.outbox.retry(id), HANDLER_RETRY_DELAY_MS);
     timer.unref();
   }
 
   private async onAck(ids: string[]): Promise<void> {
-    // Out of the spool before out of the window, and a flush that read the spool meanwhile reads it again:
-    // otherwise an acked message can look pending to a concurrent flush and be sent twice.
+    // The outbox keeps the ack race safe (see OutboxLane.ack): spool first, then window, then re-read.
     try {
-      await this.spool.ack(ids);
+      await this.outbox.ack(ids);
     } finally {
-      for (const id of ids) this.inFlight.delete(id);
-      this.acksApplied += 1;
+      this.ingest?.onBacklogShrunk();
     }
-    this.ingest?.onBacklogShrunk();
-    await this.flush();
   }
 
   /** A report of every item's last known state. */
@@ -526,46 +512,9 @@ export class Agent {
     };
   }
 
-  /** Spools a message (durable) and sends what the window allows. */
+  /** Spools a message in its lane (durable) and sends what that lane's window allows. */
   private async send(msg: SpooledMessage): Promise<void> {
-    await this.spool.append(msg);
-    await this.flush();
-  }
-
-  /** Sends pending spooled messages in order while the in-flight window has room. */
-  private async flush(): Promise<void> {
-    if (this.flushing) {
-      this.flushAgain = true;
-      return;
-    }
-    this.flushing = true;
-    try {
-      do {
-        this.flushAgain = false;
-        if (!this.welcomed) return;
-        const room = this.window - this.inFlight.size;
-        if (room <= 0) return;
-        const acks = this.acksApplied;
-        // Only what lies after the last message sent is read back from disk, not the in-flight ones again.
-        const pending = await this.spool.pending(room, this.sentSeq);
-        if (acks !== this.acksApplied) {
-          this.flushAgain = true;
-          continue;
-        }
-        for (const entry of pending) {
-          if (this.inFlight.size >= this.window) break;
-          if (!this.inFlight.has(entry.message.id)) {
-            if (!this.connection.send(entry.message)) return;
-            this.inFlight.add(entry.message.id);
-          }
-          this.sentSeq = entry.seq;
-        }
-        // Entries already in flight (after a reset to 0) used up the read: read on while there is room.
-        if (pending.length === room && this.inFlight.size < this.window) this.flushAgain = true;
-      } while (this.flushAgain);
-    } finally {
-      this.flushing = false;
-    }
+    await this.outbox.append(msg);
   }
 }
 

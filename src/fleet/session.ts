@@ -1,16 +1,19 @@
 /**
  * One authenticated agent connection: reads its frames after the handshake, answers heartbeats, runs the
- * message handler through the in-flight window and acks what the handler made durable.
+ * message handler through the in-flight window (one per lane: control never waits behind data) and acks
+ * what the handler made durable. A replayed id is acked again but not handled twice (see handled-ids.ts).
  */
 import type WebSocket from 'ws';
 import { decodeAgentFrame, encodeFrame, type RawFrame } from '../protocol/codec.js';
 import { CLOSE_CODES, ERROR_CODES } from '../protocol/codes.js';
+import { laneOf } from '../protocol/lanes.js';
 import type { ControllerToAgent, HelloMessage, SpooledMessage } from '../protocol/messages.js';
 import type { Clock, HubHandlers, Logger, SessionInfo } from './deps.js';
 import { FrameTooLargeError } from './errors.js';
+import { type HandledIds, handledIdsFor } from './handled-ids.js';
 import type { CompiledHubOptions } from './options.js';
 import type { HubCounters } from './stats.js';
-import { InFlightWindow } from './window.js';
+import { LanedWindow } from './window.js';
 import { closeSocket, sendMessage, sendText } from './wire.js';
 
 /** Bytes queued for sending to one agent beyond which it is deemed not reading and cut off. */
@@ -22,6 +25,8 @@ export interface SessionContext {
   logger: Logger;
   counters: HubCounters;
   handlers: HubHandlers;
+  /** Ids already handled, shared by the hub's sessions (default: one per `handlers` object). */
+  handled?: HandledIds;
 }
 
 export class AgentSession {
@@ -35,7 +40,8 @@ export class AgentSession {
   closedFor: string | undefined;
   private pendingAcks: string[] = [];
   private ackTimer: NodeJS.Immediate | undefined;
-  private readonly window: InFlightWindow<SpooledMessage>;
+  private readonly window: LanedWindow<SpooledMessage>;
+  private readonly handled: HandledIds;
 
   constructor(
     readonly ws: WebSocket,
@@ -46,15 +52,17 @@ export class AgentSession {
     this.agentId = hello.agentId;
     this.connectedAtMs = ctx.clock.now();
     this.lastSeenMs = this.connectedAtMs;
-    // Held until onConnect settles, so handlers see connect before messages.
-    this.window = new InFlightWindow(
-      ctx.opts.window,
+    this.handled = ctx.handled ?? handledIdsFor(ctx.handlers);
+    // Held until onConnect settles, so handlers see connect before messages. Both lanes get the window
+    // `welcome` announces: a new agent keeps that many in flight per lane, an old one that many in all.
+    this.window = new LanedWindow<SpooledMessage>(
+      { control: ctx.opts.window, data: ctx.opts.window, held: true },
+      laneOf,
       (msg) => this.handle(msg),
       {
         onFull: () => ws.pause(),
         onRoom: () => ws.resume(),
       },
-      { held: true },
     );
   }
 
@@ -105,9 +113,10 @@ export class AgentSession {
           ref: msg.ref,
         });
         return;
-      default:
-        if (!this.window.push(msg))
-          this.close(CLOSE_CODES.policyViolation, 'too many frames queued; honour the window');
+      default: {
+        const refused = this.window.push(msg);
+        if (refused) this.close(CLOSE_CODES.policyViolation, refused.message);
+      }
     }
   }
 
@@ -188,10 +197,35 @@ export class AgentSession {
     };
   }
 
+  /**
+   * Runs the handler once per id: an id already handled (in this session or an earlier one) is only acked
+   * again; one still being handled by an older session of this agent waits for that outcome.
+   */
   private async handle(msg: SpooledMessage): Promise<void> {
+    const seen = this.handled.check(this.agentId, msg.id);
+    if (seen === 'handled' || (seen !== 'new' && (await seen.running))) {
+      this.ctx.counters.replaysIgnored++;
+      this.ctx.logger.debug('replayed message id acked, not handled again', {
+        agentId: this.agentId,
+        type: msg.type,
+        id: msg.id,
+      });
+      this.queueAck(msg.id);
+      return;
+    }
+    let settle!: (ok: boolean) => void;
+    this.handled.track(
+      this.agentId,
+      msg.id,
+      new Promise<boolean>((resolve) => {
+        settle = resolve;
+      }),
+    );
     try {
       await this.ctx.handlers.onMessage(this.agentId, msg);
+      settle(true);
     } catch (err) {
+      settle(false);
       this.ctx.counters.handlerErrors++;
       this.ctx.logger.error('message handler failed; not acked', {
         agentId: this.agentId,
@@ -209,7 +243,11 @@ export class AgentSession {
       return;
     }
     this.ctx.counters.messagesHandled++;
-    this.pendingAcks.push(msg.id);
+    this.queueAck(msg.id);
+  }
+
+  private queueAck(id: string): void {
+    this.pendingAcks.push(id);
     // Coalesce: every handler that resolves in this tick shares one ack frame.
     this.ackTimer ??= setImmediate(() => this.flushAcks());
   }

@@ -18,6 +18,8 @@ export interface HubStats {
   /** Ack frames sent, and the ids they carried. */
   acksSent: number;
   idsAcked: number;
+  /** Messages whose id was already handled (a replay or a re-send): acked again, not handled twice. */
+  replaysIgnored: number;
   /** Handler calls running now, and frames read but waiting for a window slot, over all sessions. */
   inFlight: number;
   queued: number;
@@ -41,6 +43,7 @@ export class HubCounters {
   messagesHandled = 0;
   acksSent = 0;
   idsAcked = 0;
+  replaysIgnored = 0;
   sessionsReplaced = 0;
   duplicateSessionsRefused = 0;
   handshakesRejected = 0;
@@ -75,6 +78,7 @@ export function snapshotStats(
     messagesHandled: c.messagesHandled,
     acksSent: c.acksSent,
     idsAcked: c.idsAcked,
+    replaysIgnored: c.replaysIgnored,
     inFlight: sessions.reduce((n, s) => n + s.inFlight, 0),
     queued: sessions.reduce((n, s) => n + s.queued, 0),
     pausedSessions: sessions.filter((s) => s.paused).length,

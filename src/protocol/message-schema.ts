@@ -69,7 +69,7 @@ const hello = objectSchema(
 
 const welcome = objectSchema(
   { ...envelope('welcome'), agentId: agentIdString, heartbeatMs: positiveInt, window: positiveInt },
-  { credential: nonEmptyString },
+  { credential: nonEmptyString, dataWindow: positiveInt },
 );
 
 const manifestFull = objectSchema({

@@ -44,8 +44,13 @@ export interface WelcomeMessage {
   /** Only at enrollment: the credential to keep and present from now on. */
   credential?: string;
   heartbeatMs: number;
-  /** How many un-acked spooled messages the agent may have in flight. */
+  /** How many un-acked spooled messages the agent may have in flight (per lane, see lanes.ts). */
   window: number;
+  /**
+   * The data lane's window when it differs from `window` (added with the two lanes; absent: `window`).
+   * Older agents drop the unknown field and keep one window for everything, which stays within both.
+   */
+  dataWindow?: number;
 }
 
 export interface ManifestFullMessage {

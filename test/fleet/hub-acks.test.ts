@@ -1,5 +1,8 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { SpooledMessage } from '../../src/protocol/messages.js';
 import { deferred, helloFor, reportFrame, startHub, TestAgent, type TestHub } from './harness.js';
+
+const dataFrame = (id: string): SpooledMessage => ({ v: 1, type: 'data', id, records: [] });
 
 let env: TestHub | undefined;
 
@@ -103,6 +106,96 @@ describe('FleetHub acks', () => {
     await vi.waitFor(() =>
       expect(env?.hub.stats()).toMatchObject({ pausedSessions: 0, inFlight: 0, queued: 0 }),
     );
+    agent.close();
+  });
+
+  it('handles reports and answers heartbeats while every data handler is blocked', async () => {
+    const window = 4;
+    env = await startHub({ window });
+    const never = deferred();
+    env.handlers.impl = async (_id, msg) => {
+      if (msg.type === 'data') await never.promise;
+    };
+    const { agent } = await TestAgent.enroll(env.url, helloFor('sim-1'));
+    for (let i = 0; i < window; i++) agent.send(dataFrame(`d-${i}`));
+    await vi.waitFor(() => expect(env?.handlers.messages).toHaveLength(window));
+
+    agent.send(reportFrame('r-1'));
+    expect(await agent.next((m) => m.type === 'ack')).toEqual({ v: 1, type: 'ack', ids: ['r-1'] });
+    await agent.roundTrip();
+    expect(env.hub.stats()).toMatchObject({ pausedSessions: 0, inFlight: window });
+    never.resolve();
+    await vi.waitFor(() => expect(agent.ackedIds()).toHaveLength(window + 1));
+    agent.close();
+  });
+
+  it('closes a session that sends more data frames than its window allows', async () => {
+    env = await startHub({ window: 2 });
+    const never = deferred();
+    env.handlers.impl = () => never.promise;
+    const { agent } = await TestAgent.enroll(env.url, helloFor('sim-1'));
+    for (let i = 0; i < 5; i++) agent.send(dataFrame(`d-${i}`));
+    expect(await agent.closed).toEqual({
+      code: 1008,
+      reason: 'too many data frames in flight; honour the data window',
+    });
+    expect(env.handlers.messages).toHaveLength(2);
+    never.resolve();
+  });
+
+  it('acks a replayed id again without handling it twice', async () => {
+    env = await startHub();
+    const { agent } = await TestAgent.enroll(env.url, helloFor('sim-1'));
+    agent.send(reportFrame('r-1'));
+    await vi.waitFor(() => expect(agent.ackedIds()).toEqual(['r-1']));
+    agent.send(reportFrame('r-1'));
+    agent.send(dataFrame('d-1'));
+    agent.send(dataFrame('d-1'));
+    await vi.waitFor(() => expect(agent.ackedIds()).toEqual(['r-1', 'r-1', 'd-1', 'd-1']));
+    expect(env.handlers.messages.map((m) => m.msg.id)).toEqual(['r-1', 'd-1']);
+    expect(env.hub.stats()).toMatchObject({ replaysIgnored: 2, messagesHandled: 2 });
+    agent.close();
+  });
+
+  it('acks an id re-sent after a reconnect without handling it again', async () => {
+    env = await startHub();
+    const gate = deferred();
+    env.handlers.impl = () => gate.promise;
+    const first = await TestAgent.enroll(env.url, helloFor('sim-1'));
+    first.agent.send(reportFrame('r-1'));
+    await vi.waitFor(() => expect(env?.handlers.messages).toHaveLength(1));
+    // The connection drops while r-1 is being handled: its ack is lost, and the agent sends it again.
+    first.agent.close();
+    const again = await TestAgent.enroll(
+      env.url,
+      helloFor('sim-1', { credential: first.credential as string }),
+    );
+    again.agent.send(reportFrame('r-1'));
+    await again.agent.roundTrip();
+    expect(again.agent.ackedIds()).toEqual([]);
+    gate.resolve();
+    await vi.waitFor(() => expect(again.agent.ackedIds()).toEqual(['r-1']));
+    expect(env.handlers.messages.map((m) => m.msg.id)).toEqual(['r-1']);
+    // Handled and remembered: a later replay is acked at once.
+    again.agent.send(reportFrame('r-1'));
+    await vi.waitFor(() => expect(again.agent.ackedIds()).toEqual(['r-1', 'r-1']));
+    expect(env.handlers.messages).toHaveLength(1);
+    again.agent.close();
+  });
+
+  it('handles a re-sent id again when its first handling failed', async () => {
+    env = await startHub();
+    let calls = 0;
+    env.handlers.impl = async () => {
+      calls++;
+      if (calls === 1) throw new Error('store busy');
+    };
+    const { agent } = await TestAgent.enroll(env.url, helloFor('sim-1'));
+    agent.send(reportFrame('r-1'));
+    await agent.next((m) => m.type === 'error');
+    agent.send(reportFrame('r-1'));
+    await vi.waitFor(() => expect(agent.ackedIds()).toEqual(['r-1']));
+    expect(calls).toBe(2);
     agent.close();
   });
 });
