@@ -62,18 +62,3 @@ export class HandledIds {
 function key(agentId: string, id: string): string {
   return `${agentId}\u0000${id}`;
 }
-
-const perHub = new WeakMap<object, HandledIds>();
-
-/**
- * The HandledIds shared by every session of one hub, found by an object the hub passes to each of them
- * (its handlers), so sessions share it without the hub having to construct it.
- */
-export function handledIdsFor(owner: object): HandledIds {
-  let ids = perHub.get(owner);
-  if (!ids) {
-    ids = new HandledIds();
-    perHub.set(owner, ids);
-  }
-  return ids;
-}

@@ -25,6 +25,7 @@ import {
   systemClock,
 } from './deps.js';
 import { AgentNotFoundError, AgentStateError } from './errors.js';
+import { HandledIds } from './handled-ids.js';
 import { type HelloReceived, readHello } from './handshake.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { type CompiledHubOptions, compileHubOptions, type HubOptions } from './options.js';
@@ -56,6 +57,8 @@ export class FleetHub {
   /** Serialises onConnect/onDisconnect per agent id, so a successor's connect follows its predecessor's disconnect. */
   private readonly lifecycle = new KeyedQueue();
   private readonly reported = new WeakSet<AgentSession>();
+  /** Message ids already handled, across this hub's sessions: a replay is acked, not handled twice. */
+  private readonly handled = new HandledIds();
   private handshaking = 0;
   private state: HubLifecycle = 'running';
   private closing: Promise<void> | undefined;
@@ -322,6 +325,7 @@ export class FleetHub {
       logger: this.logger,
       counters: this.counters,
       handlers: this.handlers,
+      handled: this.handled,
     });
     const old = this.live.get(agentId);
     this.live.set(agentId, session);

@@ -10,7 +10,7 @@ import { laneOf } from '../protocol/lanes.js';
 import type { ControllerToAgent, HelloMessage, SpooledMessage } from '../protocol/messages.js';
 import type { Clock, HubHandlers, Logger, SessionInfo } from './deps.js';
 import { FrameTooLargeError } from './errors.js';
-import { type HandledIds, handledIdsFor } from './handled-ids.js';
+import { HandledIds } from './handled-ids.js';
 import type { CompiledHubOptions } from './options.js';
 import type { HubCounters } from './stats.js';
 import { LanedWindow } from './window.js';
@@ -25,7 +25,7 @@ export interface SessionContext {
   logger: Logger;
   counters: HubCounters;
   handlers: HubHandlers;
-  /** Ids already handled, shared by the hub's sessions (default: one per `handlers` object). */
+  /** Ids already handled, shared by the hub's sessions (default: a set of this session's own). */
   handled?: HandledIds;
 }
 
@@ -52,7 +52,7 @@ export class AgentSession {
     this.agentId = hello.agentId;
     this.connectedAtMs = ctx.clock.now();
     this.lastSeenMs = this.connectedAtMs;
-    this.handled = ctx.handled ?? handledIdsFor(ctx.handlers);
+    this.handled = ctx.handled ?? new HandledIds();
     // Held until onConnect settles, so handlers see connect before messages. Both lanes get the window
     // `welcome` announces: a new agent keeps that many in flight per lane, an old one that many in all.
     this.window = new LanedWindow<SpooledMessage>(
