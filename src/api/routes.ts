@@ -450,8 +450,11 @@ function metricsTokenMatches(header: string | undefined, digest: Buffer): boolea
   return m?.[1] !== undefined && timingSafeEqual(Buffer.from(hashToken(m[1]), 'hex'), digest);
 }
 
+/** What `runAs` may be: a POSIX-ish user name, optionally `:group` (the agent resolves both). */
+const RUN_AS = /^[a-z_][a-z0-9_.-]*(?::[a-z_][a-z0-9_.-]*)?$/i;
+
 /**
- * POST /api/v1/exec `{hosts: "role=web", script, timeoutMs?, interpreter?, wait?}`: sends the script and,
+ * POST /api/v1/exec `{hosts: "role=web", script, timeoutMs?, interpreter?, runAs?, wait?}`: sends the script and,
  * with `wait` (default true), streams one JSON line per host result as it arrives, then a summary line.
  */
 async function execHandler(c: Controller, ctx: RequestContext): Promise<unknown> {
@@ -465,11 +468,14 @@ async function execHandler(c: Controller, ctx: RequestContext): Promise<unknown>
   const timeoutMs = body.timeoutMs === undefined ? undefined : Number(body.timeoutMs);
   if (timeoutMs !== undefined && !(timeoutMs > 0))
     throw badRequest('timeoutMs: a positive number of milliseconds');
+  if (body.runAs !== undefined && (typeof body.runAs !== 'string' || !RUN_AS.test(body.runAs)))
+    throw badRequest('runAs: a user name or user:group, e.g. "nobody" or "www-data:www-data"');
   const started = await c.exec.start({
     selector: sel.selector,
     script: body.script,
     interpreter: typeof body.interpreter === 'string' ? body.interpreter : undefined,
     timeoutMs,
+    ...(typeof body.runAs === 'string' ? { runAs: body.runAs } : {}),
     requestedBy: ctx.actor?.name ?? 'unknown',
   });
   // Audited as soon as the task is out, not when the stream ends: a dropped stream must not hide it.

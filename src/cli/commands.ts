@@ -157,8 +157,13 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'exec',
     summary: 'Run a command on the hosts a selector picks; results stream as they come',
-    usage: 'gsectl exec --hosts SELECTOR [--timeout T] -- COMMAND',
-    flags: { ...remote, hosts: { type: 'string', short: 'H' }, timeout: { type: 'string' } },
+    usage: 'gsectl exec --hosts SELECTOR [--timeout T] [--run-as USER[:GROUP]] -- COMMAND',
+    flags: {
+      ...remote,
+      hosts: { type: 'string', short: 'H' },
+      timeout: { type: 'string' },
+      'run-as': { type: 'string' },
+    },
     details: `SELECTOR: comma-separated terms that must all hold: role=web, name=web-*, cidr=10.0.0.0/8, cloud=0, canary (label present), !canary (absent), * (every host). ${REMOTE_DETAILS}`,
     load: () => import('./commands/exec.js'),
   },

@@ -37,6 +37,8 @@ export interface ExecRequest {
   interpreter?: string;
   timeoutMs?: number;
   env?: Record<string, string>;
+  /** `user` or `user:group` the script runs as on each host; the agent refuses the task when it cannot switch. */
+  runAs?: string;
   requestedBy: string;
 }
 
@@ -124,6 +126,7 @@ export class ExecService {
         interpreter: req.interpreter,
         timeoutMs: req.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS,
         env: req.env,
+        ...(req.runAs ? { runAs: req.runAs } : {}),
         reason: 'adhoc',
       };
       await this.deps.store.putExecution({

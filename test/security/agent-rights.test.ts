@@ -245,6 +245,28 @@ describe.skipIf(!isRoot)('agent rights (issue #9 items 5, 6, 7)', () => {
     await fleetWorks();
   });
 
+  it('item 6: refuses to run an ad-hoc exec as root when the caller asks for runAs nobody', async () => {
+    const { body } = await ctl.api<{ taskId: string; hosts: string[] }>('/api/v1/exec', {
+      body: { hosts: 'name=web-2', script: 'id -u; id -g', runAs: 'nobody', wait: false },
+    });
+    expect(body.hosts).toEqual(['web-2']);
+    const row = await waitFor('the runAs exec result', async () => {
+      const items = (
+        await ctl.api<{ items: Array<{ id: string; status: string; stdoutTail?: string }> }>(
+          '/api/v1/executions?host=web-2',
+        )
+      ).body.items;
+      return items.find((e) => e.id === body.taskId && e.status !== 'running');
+    });
+    expect(row).toMatchObject({ status: 'succeeded', stdoutTail: '65534\n65534\n' });
+    const bad = await ctl.api<{ error: { message: string } }>('/api/v1/exec', {
+      body: { hosts: 'name=web-2', script: 'id', runAs: 'root; rm -rf /', wait: false },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.message).toContain('runAs: a user name or user:group');
+    await fleetWorks();
+  });
+
   it('item 6: refuses to run a script at all when its runAs user does not exist', async () => {
     const r = await waitFor('as-ghost Failed', async () => {
       const row = await resource('web-1', 'ConfigFile/as-ghost');

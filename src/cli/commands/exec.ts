@@ -24,7 +24,7 @@ export async function run(input: CommandInput): Promise<CommandResult> {
   if (typeof selector !== 'string' || script === '') {
     return {
       exitCode: 2,
-      stderr: ['gsectl exec: usage: gsectl exec --hosts SELECTOR [--timeout T] -- COMMAND'],
+      stderr: ['gsectl exec: usage: gsectl exec --hosts SELECTOR [--timeout T] [--run-as USER] -- COMMAND'],
     };
   }
   const timeoutText = typeof input.values.timeout === 'string' ? input.values.timeout : undefined;
@@ -36,7 +36,12 @@ export async function run(input: CommandInput): Promise<CommandResult> {
   let bad = 0;
   await new ApiClient(clientOptions(input.values)).stream(
     'exec',
-    { hosts: selector, script, timeoutMs },
+    {
+      hosts: selector,
+      script,
+      timeoutMs,
+      ...(typeof input.values['run-as'] === 'string' ? { runAs: input.values['run-as'] } : {}),
+    },
     (raw) => {
       const line = raw as ResultLine;
       lines.push(line);
