@@ -42,9 +42,10 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'validate',
     summary: 'Load and check a spec tree offline; print every error',
-    usage: 'gsectl validate [DIR]',
-    flags: { ...output },
-    details: 'DIR defaults to the current directory. Exit 0 when valid, 1 on any error.',
+    usage: 'gsectl validate [DIR] [--secret-env A,B] [--secret-dir D]',
+    flags: { ...output, 'secret-env': { type: 'string' }, 'secret-dir': { type: 'string' } },
+    details:
+      'DIR defaults to the current directory. Exit 0 when valid, 1 on any error. With --secret-env/--secret-dir (the values the controller runs with), secret references are checked as the controller checks them; without them they are not checked.',
     load: () => import('./commands/validate.js'),
   },
   {

@@ -1,14 +1,32 @@
 /** `gsectl validate [DIR]`: load and check a spec tree offline. */
 import { resolve } from 'node:path';
-import { loadRevisionFromDir } from '../../spec/load.js';
+import { loadRevisionFromDir, type SecretPolicy } from '../../spec/load.js';
 import { formatSpecError } from '../../spec/types.js';
 import type { CommandInput } from '../commands.js';
 import type { CommandResult } from '../output.js';
 
+/**
+ * The secret references the controller will allow, when the caller names them (`--secret-env`,
+ * `--secret-dir`): then references are checked as the controller checks them; otherwise left unchecked.
+ */
+function secretPolicy(values: CommandInput['values']): SecretPolicy | undefined {
+  const env = typeof values['secret-env'] === 'string' ? values['secret-env'] : undefined;
+  const dir = typeof values['secret-dir'] === 'string' ? values['secret-dir'] : undefined;
+  if (env === undefined && dir === undefined) return undefined;
+  return {
+    env: (env ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s !== ''),
+    ...(dir === undefined ? {} : { dir: resolve(dir) }),
+  };
+}
+
 /** Validates the tree; exit 1 with every error when it is invalid. */
 export async function run(input: CommandInput): Promise<CommandResult> {
   const dir = input.positionals[0] ?? '.';
-  const result = await loadRevisionFromDir(resolve(dir));
+  const secrets = secretPolicy(input.values);
+  const result = await loadRevisionFromDir(resolve(dir), secrets ? { secrets } : undefined);
   if (!result.ok) {
     const lines = result.errors.map(formatSpecError);
     return {
