@@ -100,6 +100,26 @@ describe('gsectl serve with --tls-cert/--tls-key', () => {
     }
   });
 
+  it('warns that tokens cross the network in clear when it serves plain HTTP on a non-loopback address', async () => {
+    const port = await freePort();
+    const s = serve(['--repo', repo.dir, '--state-dir', join(work, 'plain'), '--listen', `0.0.0.0:${port}`]);
+    try {
+      const log = await waitFor('the start-up log line', () => {
+        const text = s.stdout() + s.stderr();
+        return text.includes('controller running') && text;
+      });
+      expect(log).toContain('"tls":false');
+      const warning = await waitFor('the plain-HTTP warning', () => {
+        const text = s.stdout() + s.stderr();
+        return text.includes('serving plain HTTP') && text;
+      });
+      expect(warning).toContain('pass --tls-cert FILE --tls-key FILE');
+    } finally {
+      s.kill();
+      await s.code;
+    }
+  });
+
   it.each([
     {
       name: 'a certificate without a key',

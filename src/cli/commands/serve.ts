@@ -58,8 +58,21 @@ export async function run(input: CommandInput): Promise<CommandResult> {
     stateDir: options.stateDir,
     store: options.redisUrl ? 'redis' : 'sqlite',
   });
+  if (!options.tls && !isLoopback(addr.address))
+    logger.warn(
+      'serving plain HTTP on a non-loopback address: tokens and manifests cross the network in clear',
+      {
+        listen: `${addr.address}:${addr.port}`,
+        fix: 'pass --tls-cert FILE --tls-key FILE (see docs/SECURITY.md)',
+      },
+    );
   const signal = await signalled;
   logger.info('stopping', { signal });
   await controller.stop();
   return { exitCode: 0 };
+}
+
+/** True for 127.0.0.0/8 and ::1 (and their v4-mapped form): traffic that never leaves the machine. */
+function isLoopback(address: string): boolean {
+  return /^(?:::ffff:)?127\./.test(address) || address === '::1';
 }
