@@ -24,6 +24,7 @@ import type {
   SpooledMessage,
 } from '../src/protocol/messages.js';
 import { AgentConnection } from './connection.js';
+import { ControlPriority } from './control-priority.js';
 import {
   agentStartEvent,
   type Clock,
@@ -125,8 +126,13 @@ export class Agent {
     private readonly outbox: Outbox,
     private readonly ledger: TaskLedger,
     private readonly ownership: OwnershipLedger,
+    private readonly priority: ControlPriority,
   ) {
     this.identity = identity;
+    this.priority.onChange(() => {
+      this.ingest?.onPriorityChanged();
+      if (!this.priority.holding) void this.outbox.flush();
+    });
     this.manifest = manifest;
     this.connection = new AgentConnection(
       { url: config.controllerUrl, ca: config.ca },
@@ -169,13 +175,14 @@ export class Agent {
     const identity = (await readIdentity(config.stateDir)) ?? {
       agentId: config.agentId ?? config.facts.name,
     };
+    const priority = new ControlPriority();
     const [outbox, ledger, ownership, manifest] = await Promise.all([
-      Outbox.open(config.stateDir, { logger: deps.logger }),
+      Outbox.open(config.stateDir, { logger: deps.logger, dataHeld: () => priority.holding }),
       TaskLedger.open(join(config.stateDir, 'tasks.log')),
       OwnershipLedger.open(join(config.stateDir, 'owned.json')),
       readManifest(config.stateDir),
     ]);
-    return new Agent(config, deps, identity, manifest, outbox, ledger, ownership);
+    return new Agent(config, deps, identity, manifest, outbox, ledger, ownership, priority);
   }
 
   get agentId(): string {
@@ -218,6 +225,7 @@ export class Agent {
           }),
           clock: this.deps.clock,
           logger: this.deps.logger,
+          held: () => this.priority.holding,
         },
       );
     }
@@ -303,12 +311,17 @@ export class Agent {
       case 'welcome':
         void this.onWelcome(msg.credential, msg.heartbeatMs, msg.window, msg.dataWindow);
         return;
-      case 'manifest':
-        this.enqueue(() => this.onManifest(msg));
+      case 'manifest': {
+        // Control work from the moment it arrives: data work waits (control-priority.ts) until it is reported.
+        const end = this.priority.begin();
+        this.enqueue(() => this.onManifest(msg).finally(end));
         return;
-      case 'exec':
-        void this.onExec(msg);
+      }
+      case 'exec': {
+        const end = this.priority.begin();
+        void this.onExec(msg).finally(end);
         return;
+      }
       case 'ack':
         void this.onAck(msg.ids);
         return;

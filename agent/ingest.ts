@@ -64,6 +64,11 @@ export interface IngestDeps {
   logger: Logger;
   /** Message ids; default randomUUID. */
   newId?(): string;
+  /**
+   * True while control work has the agent's priority (control-priority.ts): sockets are not read then;
+   * call `onPriorityChanged()` when it changes. HTTP is not held (it would answer 503). Default: never.
+   */
+  held?(): boolean;
 }
 
 /** Counters and flow state, for tests and diagnostics. */
@@ -140,6 +145,11 @@ export class IngestServer {
     return this.isPaused;
   }
 
+  /** The agent calls this when control work starts or stops holding data work back. */
+  onPriorityChanged(): void {
+    for (const c of this.connections) c.updateFlow();
+  }
+
   /** The agent calls this after acks: reading resumes once the backlog is low enough. */
   onBacklogShrunk(): void {
     this.checkPressure();
@@ -193,7 +203,7 @@ export class IngestServer {
     }
     const conn = new IngestConnection(socket, {
       add: (inputs) => this.batcher.add(inputs),
-      serverPaused: () => this.isPaused,
+      serverPaused: () => this.isPaused || (this.deps.held?.() ?? false),
       onClose: (c) => this.connections.delete(c),
       onCounted: (a, r) => this.count(a, r),
       logger: this.deps.logger,

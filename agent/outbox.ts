@@ -47,6 +47,11 @@ export interface OutboxOptions {
   logger: Logger;
   /** Spool segment size (tests use small ones); default the spool's. */
   segmentMaxBytes?: number;
+  /**
+   * True while control work has the agent's priority (control-priority.ts): the data lane sends nothing
+   * then; call `flush()` when it turns false. Default: never.
+   */
+  dataHeld?: () => boolean;
 }
 
 /** One lane: a spool and the un-acked messages of it sent on the current connection. */
@@ -64,12 +69,14 @@ class OutboxLane {
 
   /**
    * `maxBufferedBytes`: hold back while the socket holds more unsent (default: never hold back);
-   * `readBatch`: messages read from disk per step (default: as many as the window has room for).
+   * `readBatch`: messages read from disk per step (default: as many as the window has room for);
+   * `held`: send nothing while it holds (the caller flushes again when it stops holding).
    */
   constructor(
     readonly spool: Spool,
     private readonly maxBufferedBytes = Number.POSITIVE_INFINITY,
     private readonly readBatch = Number.POSITIVE_INFINITY,
+    private readonly held: () => boolean = () => false,
   ) {}
 
   connect(window: number, socket: OutboxSocket): void {
@@ -119,7 +126,7 @@ class OutboxLane {
       do {
         this.flushAgain = false;
         const socket = this.socket;
-        if (!socket) return;
+        if (!socket || this.held()) return;
         const room = this.window - this.inFlight.size;
         if (room <= 0) return;
         const acks = this.acksApplied;
@@ -133,6 +140,7 @@ class OutboxLane {
         for (const entry of pending) {
           if (this.inFlight.size >= this.window) break;
           if (!this.inFlight.has(entry.message.id)) {
+            if (this.held()) return;
             if (socket.bufferedAmount() > this.maxBufferedBytes) {
               this.lookAgainSoon();
               return;
@@ -175,7 +183,7 @@ export class Outbox {
     );
     return new Outbox({
       control: new OutboxLane(control as Spool),
-      data: new OutboxLane(data as Spool, DATA_SEND_BUFFER_BYTES, DATA_READ_BATCH),
+      data: new OutboxLane(data as Spool, DATA_SEND_BUFFER_BYTES, DATA_READ_BATCH, options.dataHeld),
     });
   }
 

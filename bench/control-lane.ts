@@ -141,10 +141,13 @@ async function main(): Promise<void> {
       root,
       '--state-dir',
       stateDir,
+      '--insecure', // benches stay on plain ws (docs/ARCHITECTURE.md)
     ]);
     const head = ctl.controller.reconciler.current?.id ?? '';
     if (!(await pollUntil(() => ctl.syncedCount() >= 1, READY_TIMEOUT_MS, 20)))
-      throw new Error(`${HOST} did not become Synced within ${READY_TIMEOUT_MS} ms`);
+      throw new Error(
+        `${HOST} did not become Synced within ${READY_TIMEOUT_MS} ms; agent stderr: ${agent.tail().join('\n')}`,
+      );
     progress('agent Synced; idle round trips', { head: head.slice(0, 12), n });
     await trips(ctl.url, 3); // warm-up: shell, SQLite pages, JIT
     const idle = await trips(ctl.url, n);

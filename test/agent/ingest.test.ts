@@ -378,6 +378,31 @@ describe('IngestServer', () => {
     expect(sink.records()).toHaveLength(20_006);
   });
 
+  it('reads no socket while control work holds data work, and reads on once it stops', async () => {
+    let held = false;
+    const server = await IngestServer.start(
+      { socketPath, batch: { maxRecords: 3, maxDelayMs: 5 } },
+      { sink, host: () => HOST, clock: systemClock, logger: silentLogger, held: () => held },
+    );
+    servers.push(server);
+    const c = await client();
+    const line = '{"channel":"m","v":1}\n';
+    c.socket.write(line.repeat(3));
+    await waitFor(() => sink.records().length === 3, 'first records');
+    held = true;
+    server.onPriorityChanged();
+    await waitFor(() => server.stats().pausedConnections === 1, 'socket held');
+    c.socket.write(line.repeat(3));
+    await new Promise((r) => setTimeout(r, 50));
+    expect(sink.records()).toHaveLength(3);
+    held = false;
+    server.onPriorityChanged();
+    c.socket.end();
+    await c.closed;
+    expect(c.replies.at(-1)).toEqual({ done: true, accepted: 6, refused: 0 });
+    expect(sink.records()).toHaveLength(6);
+  });
+
   it('answers what it read, tells the pusher the rest was not read, and removes the socket when it closes', async () => {
     const server = await start();
     const c = await client();

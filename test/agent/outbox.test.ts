@@ -240,6 +240,22 @@ describe('Outbox', () => {
     await waitFor(() => sent.includes('d1'));
     expect(sent).toEqual(['r1', 'd1']);
   });
+
+  it('sends no data while control work holds it, and all of it on the flush after', async () => {
+    let held = true;
+    const outbox = await Outbox.open(box.dir, { logger: silentLogger, dataHeld: () => held });
+    open.push(outbox);
+    const w = wire();
+    await outbox.connect({ control: 4, data: 4 }, w.send);
+    await outbox.append(data('d1'));
+    await outbox.append(result('x1'));
+    await outbox.append(data('d2'));
+    expect(w.sent).toEqual(['x1']);
+    expect(outbox.size('data')).toBe(2);
+    held = false;
+    await outbox.flush();
+    expect(w.sent).toEqual(['x1', 'd1', 'd2']);
+  });
 });
 
 /** Polls until `check` holds (the data lane looks again on a short timer). */
