@@ -15,7 +15,7 @@ import { gitRepo } from '../helpers/git-repo.js';
 const COUNT = 200;
 const DIR = '/etc/many';
 /** Longest wait after the first sign of the converge before the kill (random below it). */
-const MAX_KILL_DELAY_MS = 40;
+const MAX_KILL_DELAY_MS = 120;
 
 const name = (i: number) => `f-${String(i).padStart(3, '0')}`;
 /** ~1 KiB, distinct per file and version. */
