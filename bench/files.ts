@@ -15,9 +15,14 @@
  * is there, are checked after each run. The root is in the OS temp dir (disk) unless `--tmpfs` (/dev/shm).
  * For scale, the same run also times `count` bare durable writes (temp file, write, fsync, rename, fsync of
  * the directory; what the agent does per changed file, without backup or ledger) and `count` plain writes
- * on the same file system. Prints medians and ratios to the peers as the last line.
+ * on the same file system. When `cf-agent` is installed (CFEngine; `$CF_AGENT`, /usr/bin or /var/cfengine/bin),
+ * the same run times its whole `cf-agent -K` process on the same three states (inline `content` promises,
+ * mode 0644, no `.cfsaved` backups) and prints the ratio to it; otherwise that part is skipped and the
+ * ratio is to BASELINES.md's figures. Prints medians and ratios to the peers as the last line.
  */
+import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import {
   appendFile,
   mkdir,
@@ -119,8 +124,9 @@ async function writeFloor(
   base: string,
   count: number,
   rounds: number,
-): Promise<{ durableMs: number; plainMs: number }> {
+): Promise<{ durableMs: number; batchedMs: number; plainMs: number }> {
   const durable: number[] = [];
+  const batched: number[] = [];
   const plain: number[] = [];
   for (let r = 0; r < rounds; r++) {
     const dir = await mkdtemp(join(base, 'gse-bench-floor-'));
@@ -142,13 +148,126 @@ async function writeFloor(
       await dh.close();
     }
     durable.push(performance.now() - t);
+    // The same durability as one batch (what the agent now does): all temps fsynced concurrently, then the
+    // renames, then one fsync of the directory.
+    await mkdir(join(dir, 'b'), { recursive: true });
+    t = performance.now();
+    await Promise.all(
+      Array.from({ length: count }, async (_, k) => {
+        const fh = await open(join(dir, 'b', `${fileName(k + 1)}.tmp`), 'wx', 0o600);
+        await fh.writeFile(contentOf(k + 1));
+        await fh.chmod(0o644);
+        await fh.sync();
+        await fh.close();
+      }),
+    );
+    await Promise.all(
+      Array.from({ length: count }, (_, k) =>
+        rename(join(dir, 'b', `${fileName(k + 1)}.tmp`), join(dir, 'b', fileName(k + 1))),
+      ),
+    );
+    const bh = await open(join(dir, 'b'), 'r');
+    await bh.sync();
+    await bh.close();
+    batched.push(performance.now() - t);
     t = performance.now();
     for (let i = 1; i <= count; i++)
       await writeFile(join(dir, 'p', fileName(i)), contentOf(i), { mode: 0o644 });
     plain.push(performance.now() - t);
     await removeDir(dir);
   }
-  return { durableMs: round(median(durable), 1), plainMs: round(median(plain), 1) };
+  return {
+    durableMs: round(median(durable), 1),
+    batchedMs: round(median(batched), 1),
+    plainMs: round(median(plain), 1),
+  };
+}
+
+/** The cf-agent binary to compare with, or undefined when CFEngine is not installed. */
+function findCfAgent(): string | undefined {
+  const candidates = [
+    process.env.CF_AGENT,
+    '/usr/bin/cf-agent',
+    '/var/cfengine/bin/cf-agent',
+    '/usr/sbin/cf-agent',
+  ];
+  return candidates.find((c): c is string => c !== undefined && c !== '' && existsSync(c));
+}
+
+/** A CFEngine policy promising the same `count` files under `root` (inline content, 0644, no backups). */
+function cfPolicy(root: string, count: number): string {
+  const promises = Array.from({ length: count }, (_, k) => {
+    const text = contentOf(k + 1);
+    if (/["\\$@]/.test(text)) throw new Error('bench content must not need CFEngine escaping');
+    return `    "${join(root, DIR, fileName(k + 1))}"\n      create => "true",\n      perms => m("0644"),\n      edit_defaults => nobackup,\n      content => "${text}";`;
+  });
+  return [
+    'body common control { bundlesequence => { "bench" }; }',
+    'body perms m(mode) { mode => "$(mode)"; rxdirs => "false"; }',
+    'body edit_defaults nobackup { edit_backup => "false"; }',
+    'bundle agent bench {',
+    '  files:',
+    ...promises,
+    '}',
+    '',
+  ].join('\n');
+}
+
+/** Wall ms of one whole `cf-agent -K -f policy` process; throws when it fails. */
+function timeCfAgent(cfAgent: string, policy: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const t0 = performance.now();
+    const child = spawn(cfAgent, ['-K', '-f', policy], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on('error', reject);
+    child.on('exit', (code) => {
+      const ms = performance.now() - t0;
+      if (code === 0) resolve(ms);
+      else reject(new Error(`cf-agent exited ${code}: ${stderr.slice(-300)}`));
+    });
+  });
+}
+
+/** Medians (s) of CFEngine's whole process on the bench's three states, each run verified like the agent's. */
+async function cfengineRuns(
+  cfAgent: string,
+  base: string,
+  manifest: HostManifest,
+  count: number,
+  edited: number,
+  rounds: number,
+): Promise<{ medianSeconds: Record<RunName, number>; verified: boolean }> {
+  const times: Record<RunName, number[]> = { a: [], b: [], c: [] };
+  let verified = true;
+  for (let r = 0; r <= rounds; r++) {
+    const root = await mkdtemp(join(base, 'gse-bench-cf-'));
+    roots.push(root);
+    const policy = join(root, 'policy.cf');
+    // cf-agent refuses a policy file others may write.
+    await writeFile(policy, cfPolicy(root, count), { mode: 0o600 });
+    const run = async (name: RunName) => {
+      const ms = await timeCfAgent(cfAgent, policy);
+      const v = await verify(root, manifest);
+      verified &&= v.ok;
+      if (r > 0) times[name].push(ms);
+      progress(`cfengine round ${r}${r === 0 ? ' (warm-up)' : ''} run ${name}`, {
+        ms: round(ms, 1),
+        verified: v.ok,
+      });
+    };
+    await run('a');
+    await run('b');
+    const step = Math.max(1, Math.floor(count / edited));
+    for (let k = 0; k < edited; k++)
+      await appendFile(join(root, DIR, fileName(1 + k * step)), `# edited by hand ${r}\n`);
+    await run('c');
+    await removeDir(root);
+  }
+  const med = (n: RunName) => round(median(times[n]) / 1000, 4);
+  return { medianSeconds: { a: med('a'), b: med('b'), c: med('c') }, verified };
 }
 
 function sha256(data: Buffer | string): string {
@@ -330,6 +449,17 @@ async function main(): Promise<void> {
   }
 
   const floor = await writeFloor(base, count, 3);
+  const cfAgent = findCfAgent();
+  const manifestForCf = planHost(revision, {
+    id: 'cf',
+    name: 'cf',
+    ips: [],
+    cloudId: 0,
+    labels: {},
+  }).manifest;
+  const cfengine = cfAgent
+    ? await cfengineRuns(cfAgent, base, manifestForCf, count, edited, runs)
+    : undefined;
   const med = (r: RunName) => round(median(samples[r]) / 1000, 4);
   const medians = { a: med('a'), b: med('b'), c: med('c') };
   const ratio = (peer: { a: number; b: number; c: number }) => ({
@@ -355,14 +485,28 @@ async function main(): Promise<void> {
     driftReportedBeforeC: driftReportsBeforeC,
     peers: PEERS,
     ratioToCfengine: ratio(PEERS.cfengine),
+    cfengineSameRun: cfengine
+      ? {
+          binary: cfAgent,
+          medianSeconds: cfengine.medianSeconds,
+          verified: cfengine.verified,
+          ratio: ratio(cfengine.medianSeconds),
+          aheadOfCfengine: {
+            a: medians.a < cfengine.medianSeconds.a,
+            b: medians.b < cfengine.medianSeconds.b,
+            c: medians.c < cfengine.medianSeconds.c,
+          },
+        }
+      : 'skipped: cf-agent not installed',
     ratioToPuppetApplyTime: ratio(PEERS.puppetApplyTime),
     verified: verifications.every((v) => v.ok),
     verificationFailures: verifications.filter((v) => !v.ok),
     agentPeakRssMiB: round(median(agentPeakMiB), 1),
     sameFsFloorMs: {
       [`${count}DurableWrites`]: floor.durableMs,
+      [`${count}DurableWritesBatched`]: floor.batchedMs,
       [`${count}PlainWrites`]: floor.plainMs,
-      note: 'durable = temp file, write, chmod, fsync, close, rename, fsync dir (no backup, no ownership ledger)',
+      note: 'durable = temp file, write, chmod, fsync, close, rename, fsync dir, one file after another; batched = the same with every temp fsynced concurrently and one dir fsync (no backup, no ownership ledger)',
     },
     loadAverage: loadAverage(),
     node: process.version,

@@ -2,7 +2,7 @@
 import { readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Clock } from './deps.js';
-import { sha256Hex, writeFileAtomic } from './fs-util.js';
+import { sha256Hex, writeFilesAtomic } from './fs-util.js';
 import { ensurePrivateDir } from './private-fs.js';
 
 /** Backups kept per managed path (the newest ones). */
@@ -45,15 +45,42 @@ export async function saveBackup(
   clock: Clock,
   keep = BACKUPS_KEPT_PER_PATH,
 ): Promise<string> {
-  const dir = backupDir(stateDir, path);
+  const [file] = await saveBackups(stateDir, [{ path, content }], clock, keep);
+  return file as string;
+}
+
+export interface BackupEntry {
+  path: string;
+  content: Buffer;
+}
+
+/**
+ * Saves each entry as the newest backup of its path in one durable batch (temp files fsynced concurrently,
+ * one fsync per backup directory) and deletes all but the newest `keep` of each. Returns the backup files.
+ */
+export async function saveBackups(
+  stateDir: string,
+  entries: readonly BackupEntry[],
+  clock: Clock,
+  keep = BACKUPS_KEPT_PER_PATH,
+): Promise<string[]> {
+  if (entries.length === 0) return [];
   await ensurePrivateDir(join(stateDir, 'backups'));
-  await ensurePrivateDir(dir);
-  counter = (counter + 1) % 10 ** COUNTER_DIGITS;
-  const stamp = `${String(clock.now()).padStart(TIME_DIGITS, '0')}-${String(counter).padStart(COUNTER_DIGITS, '0')}`;
-  const name = `${stamp}-${sha256Hex(content).slice(0, 12)}.bak`;
-  const file = join(dir, name);
-  await writeFileAtomic(file, content, 0o600);
-  const all = await listBackups(stateDir, path);
-  for (const old of all.slice(0, Math.max(0, all.length - keep))) await rm(old, { force: true });
-  return file;
+  const dirs = [...new Set(entries.map((e) => backupDir(stateDir, e.path)))];
+  await Promise.all(dirs.map((d) => ensurePrivateDir(d)));
+  const files = entries.map((e) => {
+    counter = (counter + 1) % 10 ** COUNTER_DIGITS;
+    const stamp = `${String(clock.now()).padStart(TIME_DIGITS, '0')}-${String(counter).padStart(COUNTER_DIGITS, '0')}`;
+    return join(backupDir(stateDir, e.path), `${stamp}-${sha256Hex(e.content).slice(0, 12)}.bak`);
+  });
+  await writeFilesAtomic(
+    entries.map((e, i) => ({ target: files[i] as string, data: e.content, mode: 0o600 })),
+  );
+  await Promise.all(
+    [...new Set(entries.map((e) => e.path))].map(async (path) => {
+      const all = await listBackups(stateDir, path);
+      for (const old of all.slice(0, Math.max(0, all.length - keep))) await rm(old, { force: true });
+    }),
+  );
+  return files;
 }

@@ -3,7 +3,6 @@
  * changed), prunes files that left, and probes ProcessWatches; returns per-item reports for the controller.
  * Deciding is in plan-files.ts; this is the thin acting loop.
  */
-import { lstat } from 'node:fs/promises';
 import {
   type HostManifest,
   itemKey,
@@ -11,7 +10,8 @@ import {
   type ManifestProcessWatch,
 } from '../../src/protocol/manifest.js';
 import type { ItemReport } from '../../src/protocol/messages.js';
-import { type ConfigFileDeps, convergeConfigFile, needsOnChange, pruneConfigFile } from './config-file.js';
+import { type ConfigFileDeps, type ConfigFileResult, needsOnChange, pruneConfigFile } from './config-file.js';
+import { convergeConfigFiles } from './converge-files.js';
 import { silentLogger } from './deps.js';
 import { errorText } from './errors.js';
 import type { ExecOutcome, ExecSpec } from './exec.js';
@@ -71,27 +71,11 @@ export async function convergeManifest(
   const plan = planFileActions(manifest, previous, deps.ownership.paths());
   const items: ItemReport[] = [];
   const execs: ReasonedExecOutcome[] = [];
-  // The files this apply will create are owned before any is written, in one durable write instead of one
-  // per file (a crash in between leaves an owned absent path, never an unowned created file).
-  const absent = await Promise.all(
-    plan.apply.map(async (f) => {
-      let abs: string;
-      try {
-        // A refused path (symlink, state dir) is never owned, so prune can never be aimed at it later.
-        abs = await resolveManagedSafe(deps.root, f.path, deps.stateDir);
-      } catch {
-        return undefined; // reported by the apply itself
-      }
-      // lstat: a symlink at the path counts as present (the apply refuses it; it is never owned).
-      return lstat(abs).then(
-        () => undefined,
-        () => f.path,
-      );
-    }),
-  );
-  await deps.ownership.addAll(absent.filter((p): p is string => p !== undefined));
-  for (const file of plan.apply) {
-    const result = await convergeConfigFile(file, deps);
+  // One durable batch for every file (ledger, backups, writes); onChange scripts then run in manifest order,
+  // each seeing every file of this apply in place.
+  const results = await convergeConfigFiles(plan.apply, deps);
+  for (const [i, file] of plan.apply.entries()) {
+    const result = results[i] as ConfigFileResult;
     const report: ItemReport = {
       kind: 'ConfigFile',
       name: file.name,

@@ -29,6 +29,13 @@ export const DEFAULT_REHASH_INTERVAL_MS = 30_000;
  */
 export const DRIFT_SETTLE_MS = 20;
 const DRIFT_SETTLE_ROUNDS = 5;
+/**
+ * Re-checks after the agent's own writes that run at once. A converge of 200 files ends 200 guards together:
+ * checked all at once they would fill the thread pool ahead of the manifest write and the report that
+ * finish the apply; a few at a time, they follow it. Deferring only delays when an edit made during the
+ * write is seen, never whether: each check compares the file as it is then.
+ */
+const POST_WRITE_CHECKS_AT_ONCE = 2;
 const HASH_PREFIX_CHARS = 12;
 
 export interface DriftReport {
@@ -128,6 +135,9 @@ export function observedInSync(
 
 export class DriftWatcher implements WriteGuard {
   private readonly entries = new Map<string, Entry>();
+  /** Files whose guard ended, waiting for their re-check (in order, each once). */
+  private readonly postWrite = new Map<Entry, boolean>();
+  private postWriteRunners = 0;
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly deps: DriftWatcherDeps) {}
@@ -199,8 +209,26 @@ export class DriftWatcher implements WriteGuard {
     e.guards = Math.max(0, e.guards - 1);
     if (e.guards > 0) return;
     e.armed = true;
-    this.deps.files.refresh(absPath);
-    void this.check(e, !ok);
+    // An earlier pending re-check of a failed write stays silent only if this one is silent too.
+    this.postWrite.set(e, (this.postWrite.get(e) ?? true) && !ok);
+    while (this.postWriteRunners < POST_WRITE_CHECKS_AT_ONCE) {
+      this.postWriteRunners += 1;
+      setImmediate(() => void this.drainPostWrite());
+    }
+  }
+
+  private async drainPostWrite(): Promise<void> {
+    try {
+      for (let next = this.postWrite.entries().next(); !next.done; next = this.postWrite.entries().next()) {
+        const [e, silent] = next.value;
+        this.postWrite.delete(e);
+        if (this.entries.get(e.absPath) !== e) continue;
+        this.deps.files.refresh(e.absPath);
+        await this.check(e, silent);
+      }
+    } finally {
+      this.postWriteRunners -= 1;
+    }
   }
 
   /**

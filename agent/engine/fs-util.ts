@@ -18,12 +18,39 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
+/** fsyncs each directory once, concurrently (a batch of renames needs one fsync per directory, not per file). */
+export async function fsyncDirs(dirs: Iterable<string>): Promise<void> {
+  await Promise.all([...new Set(dirs)].map((d) => fsyncDir(d)));
+}
+
+const TEMP_MARK = '.gse-tmp-';
+/**
+ * This process's temp-file prefix: the pid alone is not enough, since an agent restarted in a container may
+ * get the pid its killed predecessor had, and must still tell that predecessor's leftovers from its own.
+ */
+const PROCESS_TEMP_TAG = `${process.pid}-${randomBytes(4).toString('hex')}`;
+
 /** A temp-file name next to `target` (same directory, so a rename over `target` is atomic). */
 export function tempPathFor(target: string): string {
   return join(
     dirname(target),
-    `.${basename(target)}.gse-tmp-${process.pid}-${randomBytes(4).toString('hex')}`,
+    `.${basename(target)}${TEMP_MARK}${PROCESS_TEMP_TAG}-${randomBytes(4).toString('hex')}`,
   );
+}
+
+/**
+ * True when directory entry `name` is a temp file of `targetName` left by another (killed) process: this
+ * process's own temps may belong to a write in flight and are never stale.
+ */
+export function isStaleTempOf(name: string, targetName: string): boolean {
+  const prefix = `.${targetName}${TEMP_MARK}`;
+  return name.startsWith(prefix) && !name.startsWith(`${prefix}${PROCESS_TEMP_TAG}-`);
+}
+
+/** The target name a temp-file name belongs to, or undefined when `name` is not a temp file. */
+export function tempTargetName(name: string): string | undefined {
+  const at = name.lastIndexOf(TEMP_MARK);
+  return name.startsWith('.') && at > 1 ? name.slice(1, at) : undefined;
 }
 
 /** Replaces `target` atomically and durably: temp file, fsync, rename, fsync of the directory. */
@@ -32,23 +59,41 @@ export async function writeFileAtomic(
   data: Uint8Array | string,
   mode = 0o644,
 ): Promise<void> {
-  const tmp = tempPathFor(target);
-  const fh = await open(tmp, 'wx', mode);
+  await writeFilesAtomic([{ target, data, mode }]);
+}
+
+export interface AtomicWrite {
+  target: string;
+  data: Uint8Array | string;
+  /** Default 0644. */
+  mode?: number;
+}
+
+/**
+ * Replaces every target atomically and durably as one batch: all temp files written and fsynced
+ * concurrently, then renamed, then each directory fsynced once. A crash leaves each target old or new.
+ * Throws the first failure after removing the temp files it left (targets already renamed stay new).
+ */
+export async function writeFilesAtomic(writes: readonly AtomicWrite[]): Promise<void> {
+  const temps = writes.map((w) => tempPathFor(w.target));
   try {
-    await fh.chmod(mode); // the mode asked for, whatever the umask
-    await fh.writeFile(data);
-    await fh.sync();
+    await Promise.all(
+      writes.map(async (w, i) => {
+        const mode = w.mode ?? 0o644;
+        const fh = await open(temps[i] as string, 'wx', mode);
+        try {
+          await fh.chmod(mode); // the mode asked for, whatever the umask
+          await fh.writeFile(w.data);
+          await fh.sync();
+        } finally {
+          await fh.close();
+        }
+      }),
+    );
+    await Promise.all(writes.map((w, i) => rename(temps[i] as string, w.target)));
   } catch (err) {
-    await fh.close();
-    await rm(tmp, { force: true });
+    await Promise.all(temps.map((t) => rm(t, { force: true })));
     throw err;
   }
-  await fh.close();
-  try {
-    await rename(tmp, target);
-  } catch (err) {
-    await rm(tmp, { force: true });
-    throw err;
-  }
-  await fsyncDir(dirname(target));
+  await fsyncDirs(writes.map((w) => dirname(w.target)));
 }

@@ -2,6 +2,7 @@
 export * from './backups.js';
 export * from './config-file.js';
 export * from './converge.js';
+export * from './converge-files.js';
 export * from './deps.js';
 export * from './drift.js';
 export * from './errors.js';

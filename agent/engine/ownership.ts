@@ -69,6 +69,13 @@ export class OwnershipLedger {
     return this.persist();
   }
 
+  /** Forgets several paths in one durable write (creations that failed in a batch). */
+  removeAll(paths: Iterable<string>): Promise<void> {
+    let removed = false;
+    for (const p of paths) removed = this.owned.delete(p) || removed;
+    return removed ? this.persist() : this.writes;
+  }
+
   private persist(): Promise<void> {
     const body: OwnershipFile = { version: 1, paths: [...this.owned].sort() };
     const next = this.writes.then(() =>

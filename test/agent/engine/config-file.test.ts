@@ -2,11 +2,8 @@ import { chmod, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { BACKUPS_KEPT_PER_PATH, listBackups } from '../../../agent/engine/backups.js';
-import {
-  type ConfigFileDeps,
-  convergeConfigFile,
-  pruneConfigFile,
-} from '../../../agent/engine/config-file.js';
+import { type ConfigFileDeps, pruneConfigFile } from '../../../agent/engine/config-file.js';
+import { convergeConfigFile } from '../../../agent/engine/converge-files.js';
 import { OwnershipLedger } from '../../../agent/engine/ownership.js';
 import { configFile, type Sandbox, sandbox, sha256, steppingClock } from './helpers.js';
 

@@ -1,7 +1,8 @@
 import { chmod, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { type ConfigFileDeps, convergeConfigFile } from '../../../agent/engine/config-file.js';
+import type { ConfigFileDeps } from '../../../agent/engine/config-file.js';
+import { convergeConfigFile } from '../../../agent/engine/converge-files.js';
 import { systemClock } from '../../../agent/engine/deps.js';
 import { type DriftReport, DriftWatcher, driftDetail } from '../../../agent/engine/drift.js';
 import { OwnershipLedger } from '../../../agent/engine/ownership.js';

@@ -14,11 +14,8 @@ import {
 } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import {
-  type ConfigFileDeps,
-  convergeConfigFile,
-  pruneConfigFile,
-} from '../../../agent/engine/config-file.js';
+import { type ConfigFileDeps, pruneConfigFile } from '../../../agent/engine/config-file.js';
+import { convergeConfigFile } from '../../../agent/engine/converge-files.js';
 import { type DriftReport, DriftWatcher } from '../../../agent/engine/drift.js';
 import { OwnershipLedger } from '../../../agent/engine/ownership.js';
 import { SharedFileWatcher } from '../../../agent/engine/shared-watcher.js';
