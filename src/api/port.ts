@@ -29,6 +29,7 @@ import type {
   Store,
   SyncState,
 } from '../store/types.js';
+import type { ApiLogger } from './app.js';
 import type { TokenLookup } from './auth.js';
 import type { FleetHostView } from './gse-status.js';
 
@@ -44,10 +45,6 @@ export interface ApiConfig {
   webhookSecret?: string;
   /** The branch the controller follows (pushes to other branches are ignored). */
   branch: string;
-}
-
-export interface ApiPortLogger {
-  error(message: string, fields?: Record<string, unknown>): void;
 }
 
 /** Everything GET /api/v1/status reports, before the API shapes it. */
@@ -96,7 +93,7 @@ export interface ApiAgents {
 /** The controller as the API sees it. */
 export interface ApiPort {
   readonly config: ApiConfig;
-  readonly logger: ApiPortLogger;
+  readonly logger: ApiLogger;
 
   // Status and readiness.
   lifecycle(): ControllerLifecycle;
