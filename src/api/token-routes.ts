@@ -2,18 +2,22 @@
  * Named API tokens (`/api/v1/tokens`, admin) and the audit log (`/api/v1/audit`, operator). A token's
  * secret is returned once, by the call that creates it; only its sha256 is stored.
  */
-import type { JsonValue, Store, TokenRecord } from '../store/types.js';
+import type { JsonValue, TokenRecord } from '../store/types.js';
 import { TOKEN_ROLES, type TokenRole } from '../store/types.js';
 import { generateToken, hashToken } from './auth.js';
 import { badRequest, conflict, notFound } from './http-error.js';
 import { optional, page, timeParam } from './params.js';
+import type { ApiAuditLog, ApiTokenStore } from './port.js';
 import type { RequestContext, Route } from './router.js';
 
 /** Token names: short, printable, safe in a URL path and a log line. */
 const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
 export interface TokenRoutesDeps {
-  store: Store;
+  /** Where named tokens live (the Store satisfies it). */
+  store: Omit<ApiTokenStore, 'findTokenByHash' | 'markTokenUsed'>;
+  /** Where GET /api/v1/audit reads from. */
+  audit: Pick<ApiAuditLog, 'list'>;
   /** Names the flag tokens hold (admin, viewer): a named token may not take them. */
   reserved: readonly string[];
   now(): number;
@@ -97,7 +101,7 @@ export function tokenRoutes(deps: TokenRoutesDeps): Route[] {
       pattern: '/api/v1/audit',
       role: 'operator',
       handler: (ctx) =>
-        store.listAudit({ ...page(ctx), actor: optional(ctx, 'actor'), since: timeParam(ctx, 'since') }),
+        deps.audit.list({ ...page(ctx), actor: optional(ctx, 'actor'), since: timeParam(ctx, 'since') }),
     },
   ];
 }

@@ -1,0 +1,134 @@
+/**
+ * What the HTTP API needs of the controller, and nothing more: the routes see this port, never the
+ * controller's fields, so they can be built over plain objects in a test (src/controller/api-port.ts is the
+ * real implementation). Methods delegate; the decisions about status codes and JSON shapes stay in the routes.
+ */
+import type { ControllerLifecycle } from '../controller/controller.js';
+import type { ExecRequest, ExecStarted } from '../controller/exec-service.js';
+import type { PlanError } from '../controller/plan.js';
+import type { AgentRecord, HostState, HubStats, SessionInfo } from '../fleet/index.js';
+import type { HostManifest } from '../protocol/manifest.js';
+import type { RouterStats } from '../routing/router.js';
+import type { TargetHealth } from '../routing/types.js';
+import type { SourceStats } from '../source/git-source.js';
+import type { Revision } from '../spec/types.js';
+import type {
+  AuditQuery,
+  AuditRecord,
+  DriftQuery,
+  DriftRecord,
+  ExecutionQuery,
+  ExecutionRecord,
+  HostQuery,
+  HostRecord,
+  Page,
+  PageOptions,
+  ResourceStatus,
+  ResourceStatusQuery,
+  RevisionRecord,
+  Store,
+  SyncState,
+} from '../store/types.js';
+import type { ApiLogger } from './app.js';
+import type { TokenLookup } from './auth.js';
+import type { FleetHostView } from './gse-status.js';
+
+/** The serve flags the API reads. */
+export interface ApiConfig {
+  /** The admin bearer token (`--admin-token`). */
+  adminToken: string;
+  /** The read-only bearer token (`--viewer-token`), if any. */
+  viewerToken?: string;
+  /** When set, /metrics needs it as a bearer token; unset, /metrics is public. */
+  metricsToken?: string;
+  /** HMAC secret or token of the Git webhook; unset, unsigned hooks are taken. */
+  webhookSecret?: string;
+  /** The branch the controller follows (pushes to other branches are ignored). */
+  branch: string;
+}
+
+/** Everything GET /api/v1/status reports, before the API shapes it. */
+export interface StatusParts {
+  lifecycle: ControllerLifecycle;
+  startedAt: string;
+  applied: RevisionRecord | undefined;
+  lastRejected: RevisionRecord | undefined;
+  bySyncState: Record<SyncState, number>;
+  /** Agent sessions open now. */
+  connected: number;
+  source: SourceStats;
+  hub: HubStats;
+  targets: TargetHealth[];
+}
+
+/** The Route and StreamTarget specs of the applied revision (empty before the first one). */
+export type DataSpecs = Pick<Revision['byKind'], 'Route' | 'StreamTarget'>;
+
+/** The named-token half of the store: the token routes and the authenticator use it. */
+export type ApiTokenStore = TokenLookup & Pick<Store, 'putToken' | 'getToken' | 'listTokens' | 'revokeToken'>;
+
+/** The audit log. */
+export interface ApiAuditLog {
+  append(record: AuditRecord): Promise<void>;
+  list(query: AuditQuery): Promise<Page<AuditRecord>>;
+}
+
+/** Ad-hoc exec: start a task, hear its results. */
+export interface ApiExec {
+  start(req: ExecRequest): Promise<ExecStarted>;
+  /** Calls `listener` with each result of the task; returns the unsubscribe function. */
+  subscribe(taskId: string, listener: (record: ExecutionRecord) => void): () => void;
+}
+
+/** Approve, revoke and reset answer with the agent's record; the routes strip its credential hash. */
+export interface ApiAgents {
+  list(): Promise<AgentRecord[]>;
+  stateOf(agentId: string): HostState;
+  approve(agentId: string): Promise<AgentRecord>;
+  revoke(agentId: string): Promise<AgentRecord>;
+  /** Throws AgentNotFoundError (404) or AgentStateError (409). */
+  reset(agentId: string): Promise<AgentRecord>;
+}
+
+/** The controller as the API sees it. */
+export interface ApiPort {
+  readonly config: ApiConfig;
+  readonly logger: ApiLogger;
+
+  // Status and readiness.
+  lifecycle(): ControllerLifecycle;
+  /** Id of the revision the reconciler holds, or undefined before the first one. */
+  currentRevisionId(): string | undefined;
+  statusParts(): Promise<StatusParts>;
+  /** The Prometheus exposition and its content type. */
+  metricsText(): Promise<{ contentType: string; text: string }>;
+
+  // Hosts and listings.
+  getHost(hostId: string): Promise<HostRecord | undefined>;
+  listHosts(query: HostQuery): Promise<Page<HostRecord>>;
+  /** Every host the reconciler tracks, connected or not. */
+  hostIds(): string[];
+  session(hostId: string): SessionInfo | undefined;
+  manifestFor(hostId: string): HostManifest | undefined;
+  planErrorsFor(hostId: string): PlanError[];
+  listResourceStatuses(query: ResourceStatusQuery): Promise<Page<ResourceStatus>>;
+  listDrift(query: DriftQuery): Promise<Page<DriftRecord>>;
+  listExecutions(query: ExecutionQuery): Promise<Page<ExecutionRecord>>;
+  listRevisions(query: PageOptions): Promise<Page<RevisionRecord>>;
+  targetHealth(): TargetHealth[];
+  /** Counters of the live router, or undefined while no revision's routes are applied. */
+  routerStats(): RouterStats | undefined;
+  dataSpecs(): DataSpecs;
+  /** The live fleet as the GSE status endpoints see it. */
+  fleetView(): FleetHostView[];
+
+  // Actions.
+  /** Fetches Git now; the revision at the head of the branch, or undefined when there is none yet. */
+  fetchNow(): Promise<{ sha: string } | undefined>;
+  /** Re-sends manifests to `hostIds` (every host when undefined); the hosts it went to. */
+  forceSync(hostIds?: string[]): Promise<string[]>;
+  readonly exec: ApiExec;
+  readonly agents: ApiAgents;
+  readonly tokens: ApiTokenStore;
+  readonly audit: ApiAuditLog;
+}

@@ -1,0 +1,121 @@
+/** Hosts and what they report: the host list and detail, resources, drift, executions, and the diff. */
+import { parseSelectorText } from '../../controller/selector-text.js';
+import { badRequest, notFound } from '../http-error.js';
+import { boolParam, optional, page, syncStateParam, timeParam } from '../params.js';
+import type { ApiPort } from '../port.js';
+import type { RequestContext, Route } from '../router.js';
+
+/** How many resource statuses a host view and the diff read per host (a host has far fewer). */
+const MAX_RESOURCES_PER_HOST = 1000;
+/** How many recent drift and execution records the host view shows. */
+const RECENT_RECORDS = 20;
+
+function labelsParam(ctx: RequestContext): Record<string, string> | undefined {
+  const text = optional(ctx, 'labels');
+  if (!text) return undefined;
+  const parsed = parseSelectorText(text);
+  if (!parsed.ok || !parsed.selector.matchLabels)
+    throw badRequest(`labels: expected k=v[,k=v...], got "${text}"`);
+  return parsed.selector.matchLabels;
+}
+
+/** The host routes. */
+export function hostRoutes(port: ApiPort): Route[] {
+  return [
+    {
+      method: 'GET',
+      pattern: '/api/v1/hosts',
+      role: 'viewer',
+      handler: (ctx) =>
+        port.listHosts({
+          ...page(ctx),
+          syncState: syncStateParam(ctx, 'syncState'),
+          labels: labelsParam(ctx),
+        }),
+    },
+    {
+      method: 'GET',
+      pattern: '/api/v1/hosts/:id',
+      role: 'viewer',
+      handler: async (ctx) => {
+        const id = ctx.params.id as string;
+        const host = await port.getHost(id);
+        if (!host) throw notFound(`no host "${id}"`);
+        const [resources, drift, executions] = await Promise.all([
+          port.listResourceStatuses({ hostId: id, limit: MAX_RESOURCES_PER_HOST }),
+          port.listDrift({ hostId: id, limit: RECENT_RECORDS }),
+          port.listExecutions({ hostId: id, limit: RECENT_RECORDS }),
+        ]);
+        return {
+          host,
+          session: port.session(id) ?? null,
+          manifest: port.manifestFor(id) ?? null,
+          planErrors: port.planErrorsFor(id),
+          resources: resources.items,
+          drift: drift.items,
+          executions: executions.items,
+        };
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/api/v1/resources',
+      role: 'viewer',
+      handler: (ctx) =>
+        port.listResourceStatuses({
+          ...page(ctx),
+          hostId: optional(ctx, 'host'),
+          key: optional(ctx, 'resource'),
+          state: syncStateParam(ctx, 'state'),
+        }),
+    },
+    {
+      method: 'GET',
+      pattern: '/api/v1/drift',
+      role: 'viewer',
+      handler: (ctx) => {
+        const healed = boolParam(ctx, 'healed');
+        return port.listDrift({
+          ...page(ctx),
+          hostId: optional(ctx, 'host'),
+          key: optional(ctx, 'resource'),
+          since: timeParam(ctx, 'since'),
+          healed,
+        });
+      },
+    },
+    {
+      method: 'GET',
+      pattern: '/api/v1/executions',
+      role: 'viewer',
+      handler: (ctx) =>
+        port.listExecutions({
+          ...page(ctx),
+          hostId: optional(ctx, 'host'),
+          resource: optional(ctx, 'resource'),
+          since: timeParam(ctx, 'since'),
+        }),
+    },
+  ];
+}
+
+/** GET /api/v1/diff: resources not Synced, per host (every host, or the one `?host=` names even if clean). */
+export function diffRoute(port: ApiPort): Route {
+  return {
+    method: 'GET',
+    pattern: '/api/v1/diff',
+    role: 'viewer',
+    handler: async (ctx) => {
+      const only = optional(ctx, 'host');
+      if (only !== undefined && !(await port.getHost(only))) throw notFound(`no host "${only}"`);
+      const hosts = only ? [only] : port.hostIds();
+      const items = [];
+      for (const id of hosts) {
+        const statuses = await port.listResourceStatuses({ hostId: id, limit: MAX_RESOURCES_PER_HOST });
+        const pending = statuses.items.filter((s) => s.state !== 'Synced');
+        if (pending.length > 0 || only) items.push({ hostId: id, resources: pending });
+      }
+      return { items };
+    },
+  };
+}

@@ -1,0 +1,76 @@
+/** Every API route over the port, and the request handler with bearer-token auth and audit around them. */
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { createApiHandler } from '../app.js';
+import { type ApiToken, hashToken, TokenAuthenticator } from '../auth.js';
+import type { ApiPort } from '../port.js';
+import type { Route } from '../router.js';
+import { tokenRoutes } from '../token-routes.js';
+import { agentRoutes } from './agents.js';
+import { gseRoutes } from './gse.js';
+import { hookRoutes } from './hooks.js';
+import { diffRoute, hostRoutes } from './hosts.js';
+import { revisionRoutes, statusRoutes } from './status.js';
+import { syncExecRoutes } from './sync-exec.js';
+
+/** Names the flag tokens hold: a named token may never take them, whether the flag is set or not. */
+export const RESERVED_TOKEN_NAMES: readonly string[] = ['admin', 'viewer'];
+
+export interface ApiHandlerOptions {
+  /** Clock for token timestamps and audit times. Default Date.now. */
+  now?: () => number;
+  /** Audit record ids. Default randomUUID. */
+  newId?: () => string;
+}
+
+/** Every API route over the port. */
+export function apiRoutes(
+  port: ApiPort,
+  reservedTokenNames: readonly string[] = RESERVED_TOKEN_NAMES,
+  now: () => number = Date.now,
+): Route[] {
+  return [
+    ...statusRoutes(port),
+    ...hostRoutes(port),
+    ...revisionRoutes(port),
+    ...agentRoutes(port),
+    diffRoute(port),
+    ...syncExecRoutes(port),
+    ...hookRoutes(port),
+    ...gseRoutes(port),
+    ...tokenRoutes({ store: port.tokens, audit: port.audit, reserved: reservedTokenNames, now }),
+  ];
+}
+
+/** The `(req, res)` handler of the whole API over `port`: the flag tokens and named tokens, roles, audit. */
+export function buildApiHandler(
+  port: ApiPort,
+  options: ApiHandlerOptions = {},
+): (req: IncomingMessage, res: ServerResponse) => void {
+  const now = options.now ?? Date.now;
+  const newId = options.newId ?? randomUUID;
+  const tokens: ApiToken[] = [{ name: 'admin', role: 'admin', hash: hashToken(port.config.adminToken) }];
+  if (port.config.viewerToken)
+    tokens.push({ name: 'viewer', role: 'viewer', hash: hashToken(port.config.viewerToken) });
+  const auth = new TokenAuthenticator(
+    tokens,
+    port.tokens,
+    (err) => port.logger.error('token lastUsedAt write failed', { err: String(err) }),
+    now,
+  );
+  return createApiHandler(apiRoutes(port, RESERVED_TOKEN_NAMES, now), {
+    auth,
+    logger: port.logger,
+    audit: async (e) => {
+      await port.audit.append({
+        id: newId(),
+        at: new Date(now()).toISOString(),
+        actor: e.actor,
+        action: e.action,
+        target: e.target,
+        status: e.status,
+        ...(e.detail === undefined ? {} : { detail: e.detail }),
+      });
+    },
+  });
+}

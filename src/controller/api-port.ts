@@ -1,0 +1,103 @@
+/**
+ * The controller behind the API's port: each method reads or calls one part (store, hub, reconciler,
+ * source, data path, exec service). Only a type comes from src/api, so the controller still imports no
+ * API code at run time.
+ */
+
+import type { FleetHostView } from '../api/gse-status.js';
+import type { ApiPort, StatusParts } from '../api/port.js';
+import { type Controller, factsOf } from './controller.js';
+
+/** The API's view of a running controller. */
+export function controllerApiPort(c: Controller): ApiPort {
+  const { store } = c;
+  return {
+    config: {
+      adminToken: c.options.adminToken,
+      viewerToken: c.options.viewerToken,
+      metricsToken: c.options.metricsToken,
+      webhookSecret: c.options.webhookSecret,
+      branch: c.options.branch,
+    },
+    logger: c.logger,
+    lifecycle: () => c.lifecycle,
+    currentRevisionId: () => c.reconciler.current?.id,
+    statusParts: () => statusParts(c),
+    metricsText: async () => ({
+      contentType: c.metrics.registry.contentType,
+      text: await c.metrics.render(),
+    }),
+    getHost: (id) => store.getHost(id),
+    listHosts: (q) => store.listHosts(q),
+    hostIds: () => c.reconciler.hostStates().map((h) => h.hostId),
+    session: (id) => c.hub.session(id),
+    manifestFor: (id) => c.reconciler.desiredFor(id),
+    planErrorsFor: (id) => c.reconciler.planErrorsFor(id),
+    listResourceStatuses: (q) => store.listResourceStatuses(q),
+    listDrift: (q) => store.listDrift(q),
+    listExecutions: (q) => store.listExecutions(q),
+    listRevisions: (q) => store.listRevisions(q),
+    targetHealth: () => c.data.current?.health() ?? [],
+    routerStats: () => c.data.current?.stats(),
+    dataSpecs: () => c.reconciler.current?.byKind ?? { Route: [], StreamTarget: [] },
+    fleetView: () => fleetView(c),
+    fetchNow: () => c.source.fetchNow(),
+    forceSync: (ids) => c.reconciler.forceSync(ids),
+    exec: {
+      start: (req) => c.exec.start(req),
+      subscribe: (taskId, listener) => c.exec.subscribe(taskId, listener),
+    },
+    agents: {
+      list: () => c.hub.agents(),
+      stateOf: (id) => c.hub.hostState(id),
+      approve: (id) => c.hub.approve(id),
+      revoke: (id) => c.hub.revoke(id),
+      reset: (id) => c.hub.reset(id),
+    },
+    // The store satisfies the token half of the port as it is.
+    tokens: store,
+    audit: { append: (r) => store.appendAudit(r), list: (q) => store.listAudit(q) },
+  };
+}
+
+async function statusParts(c: Controller): Promise<StatusParts> {
+  const [appliedSha, lastRejected, bySyncState] = await Promise.all([
+    c.store.getAppliedRevision(),
+    c.store.getLastRejectedRevision(),
+    c.store.countHostsBySyncState(),
+  ]);
+  return {
+    lifecycle: c.lifecycle,
+    startedAt: c.startedAt,
+    applied: appliedSha ? await c.store.getRevision(appliedSha) : undefined,
+    lastRejected,
+    bySyncState,
+    connected: c.hub.sessions().length,
+    source: c.source.stats(),
+    hub: c.hub.stats(),
+    targets: c.data.current?.health() ?? [],
+  };
+}
+
+/** Each tracked host with its address facts, liveness, and the ProcessWatch states it last reported. */
+function fleetView(c: Controller): FleetHostView[] {
+  return c.reconciler.hostStates().map((h) => {
+    const session = c.hub.session(h.hostId);
+    const reported = c.reconciler.reportedItems(h.hostId);
+    const processes: FleetHostView['processes'] = {};
+    for (const item of c.reconciler.desiredFor(h.hostId)?.items ?? []) {
+      if (item.kind !== 'ProcessWatch') continue;
+      const r = reported.find((x) => x.kind === 'ProcessWatch' && x.name === item.name);
+      if (r?.process) processes[item.name] = { running: r.process.running, ensure: item.ensure };
+    }
+    const facts = session ? factsOf(session) : undefined;
+    return {
+      hostId: h.hostId,
+      ips: facts?.ips ?? [],
+      cloudId: facts?.cloudId ?? 0,
+      agentVersion: facts?.agentVersion,
+      alive: session?.status === 'Connected',
+      processes,
+    };
+  });
+}
