@@ -37,6 +37,15 @@ export interface ControllerDeps {
   /** Builds the HTTP request handler (the API and dashboard). */
   api: RequestHandlerFactory;
   now?: () => number;
+  /**
+   * The store; default: `openStore` on the state dir (SQLite) or `--redis-url`. Tests pass an in-memory
+   * one. The controller owns it either way: `stop()` closes it.
+   */
+  store?: Store;
+  /** Builds the fleet hub on the controller's server; default `FleetHub.create`. */
+  createHub?: typeof FleetHub.create;
+  /** Builds the Git source; default `GitSource.create`. */
+  createSource?: typeof GitSource.create;
 }
 
 export class ControllerStateError extends Error {
@@ -136,11 +145,13 @@ export class Controller {
   /** Opens the store, the hub (on the API's HTTP server) and the Git source; call `start` to listen. */
   static async create(options: CompiledControllerOptions, deps: ControllerDeps): Promise<Controller> {
     await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
-    const store = await openStore({ stateDir: options.stateDir, redisUrl: options.redisUrl });
+    const store = deps.store ?? (await openStore({ stateDir: options.stateDir, redisUrl: options.redisUrl }));
     const server = await createListener(options);
     const controller = new Controller(options, store, server, { ...deps, now: deps.now ?? Date.now });
     server.on('request', deps.api(controller));
-    controller.hub = await FleetHub.create(
+    const createHub = deps.createHub ?? FleetHub.create.bind(FleetHub);
+    const createSource = deps.createSource ?? GitSource.create.bind(GitSource);
+    controller.hub = await createHub(
       server,
       {
         bootstrapToken: options.bootstrapToken,
@@ -159,7 +170,7 @@ export class Controller {
         },
       },
     );
-    controller.source = await GitSource.create(
+    controller.source = await createSource(
       {
         repo: options.repo,
         branch: options.branch,

@@ -6,12 +6,23 @@
 import type { HostFacts, HostManifest } from '../protocol/manifest.js';
 import type { ItemReport, ManifestMessage, ReportMessage } from '../protocol/messages.js';
 import type { Revision } from '../spec/types.js';
-import type { DriftRecord, HostRecord, ResourceStatus, Store } from '../store/types.js';
+import type { DriftRecord, Store } from '../store/types.js';
 import { manifestMessage } from './delta.js';
+import { driftRecords } from './drift-records.js';
+import { hostRecord, resourceStatuses } from './host-records.js';
+import { connectedRuntime, type HostRuntime, restoredRuntime } from './host-runtime.js';
 import type { ControllerMetrics } from './metrics.js';
 import { type PlanError, planHost, selectableHost } from './plan.js';
+import {
+  dispatchDecision,
+  heldHashOnConnect,
+  reportDecision,
+  resyncDecision,
+  type SendOutcome,
+  sendErrorOf,
+} from './reconcile-decisions.js';
 import type { SelectableHost } from './select.js';
-import { hostSyncState, itemSyncState, type SyncState } from './sync-state.js';
+import { hostObservation, hostSyncState, type SyncState } from './sync-state.js';
 
 /** What the reconciler needs of the fleet hub. */
 export interface HubPort {
@@ -32,49 +43,8 @@ export interface ReconcilerDeps {
   newId(): string;
 }
 
-/** A sent manifest not reported on within this is sent again at the next resync. */
-export const PROGRESS_DEADLINE_MS = 30_000;
-export const BASE_RETRY_DELAY_MS = 1_000;
-export const MAX_RETRY_DELAY_MS = 5 * 60_000;
-
-/** What the controller keeps in memory about one host. */
-interface HostRuntime {
-  facts: HostFacts;
-  connected: boolean;
-  /** Connected, but its heartbeat is overdue: state Unknown until it is heard from again. */
-  silent?: boolean;
-  firstSeen: string;
-  lastSeen: string;
-  desired?: HostManifest;
-  /** The host as selectors see it under the current revision (kept for the data path's per-record matching). */
-  selectable?: SelectableHost;
-  planErrors: PlanError[];
-  /** Manifests sent and not yet superseded, by hash, so a report can be matched to what the host holds. */
-  sent: Map<string, HostManifest>;
-  sentHash?: string;
-  sentAt?: number;
-  reportedHash?: string;
-  reportedRevision?: string;
-  lastReportAt?: string;
-  items: ItemReport[];
-  /** A report arrived since this controller started: `items` says how each resource is. */
-  itemsKnown: boolean;
-  retry?: { attempts: number; nextAt: number };
-  /**
-   * Why the desired manifest could not be sent (the hub refused it: too large for a frame, or the session
-   * is gone). The host is Failed with this reason until a send succeeds; never Synced or Progressing.
-   */
-  sendError?: string;
-  syncState: SyncState;
-}
-
-/** The resource key under which a host's send failure is shown in its resource statuses. */
-export const SEND_ERROR_KEY = 'Manifest/send';
-
-/** Capped exponential delay before the n-th retry (1-based) of a host whose apply failed. */
-export function retryDelayMs(attempt: number): number {
-  return Math.min(MAX_RETRY_DELAY_MS, BASE_RETRY_DELAY_MS * 2 ** Math.max(0, attempt - 1));
-}
+// Kept importable from here, where it was first defined.
+export { SEND_ERROR_KEY } from './host-records.js';
 
 export class Reconciler {
   private revision: Revision | undefined;
@@ -152,29 +122,7 @@ export class Reconciler {
       const page = await this.deps.store.listHosts({ limit: 1000, cursor });
       for (const h of page.items) {
         if (this.hosts.has(h.hostId)) continue;
-        const host: HostRuntime = {
-          facts: {
-            id: h.hostId,
-            name: h.name,
-            ips: h.ips,
-            cloudId: h.cloudId,
-            os: h.os,
-            agentVersion: h.agentVersion,
-            labels: h.labels,
-            facts: h.facts,
-          },
-          connected: false,
-          firstSeen: h.firstSeen,
-          lastSeen: h.lastSeen,
-          planErrors: [],
-          sent: new Map(),
-          items: [],
-          itemsKnown: false,
-          syncState: 'Unknown',
-          reportedHash: h.reportedHash,
-          reportedRevision: h.revision,
-          lastReportAt: h.lastReportAt,
-        };
+        const host = restoredRuntime(h);
         this.hosts.set(h.hostId, host);
         if (h.connected) await this.persist(host);
       }
@@ -201,29 +149,15 @@ export class Reconciler {
     let host = this.hosts.get(facts.id);
     if (!host) {
       const stored = await this.deps.store.getHost(facts.id);
-      host = {
-        facts,
-        connected: true,
-        firstSeen: stored?.firstSeen ?? nowIso,
-        lastSeen: nowIso,
-        planErrors: [],
-        sent: new Map(),
-        items: [],
-        itemsKnown: false,
-        syncState: 'Unknown',
-        reportedHash: stored?.reportedHash,
-        reportedRevision: stored?.revision,
-      };
+      host = connectedRuntime(facts, stored, nowIso);
       this.hosts.set(facts.id, host);
     }
     host.facts = facts;
     host.connected = true;
     host.silent = false;
     host.lastSeen = nowIso;
-    // What the agent says it holds is the truth; forget what we sent to a previous session. When this
-    // controller has no report of the host's resources yet (it restarted), the full manifest goes out
-    // anyway: the agent re-verifies and reports, rather than the host staying Progressing.
-    host.reportedHash = host.itemsKnown ? heldHash || undefined : undefined;
+    // Forget what we sent to a previous session.
+    host.reportedHash = heldHashOnConnect(host.itemsKnown, heldHash);
     host.sentHash = undefined;
     host.retry = undefined;
     this.replan(host);
@@ -280,13 +214,14 @@ export class Reconciler {
     // Manifests older than the one reported can no longer be the base of a delta.
     for (const hash of host.sent.keys()) if (hash !== report.manifestHash) host.sent.delete(hash);
 
-    await this.recordDrift(host, report, previousRevision, nowIso);
-    const failed = report.items.some((i) => i.state === 'failed');
-    if (failed && report.manifestHash === host.desired?.hash) {
-      const attempts = (host.retry?.attempts ?? 0) + 1;
-      host.retry = { attempts, nextAt: this.deps.now() + retryDelayMs(attempts) };
-    } else if (!failed) host.retry = undefined;
-    if (report.manifestHash !== host.desired?.hash && host.sentHash === undefined) this.dispatch(host);
+    await this.recordDrift(driftRecords(host.facts.id, report, previousRevision, nowIso));
+    const decision = reportDecision(
+      report,
+      { desiredHash: host.desired?.hash, sentHash: host.sentHash, retry: host.retry },
+      this.deps.now(),
+    );
+    host.retry = decision.retry;
+    if (decision.dispatch) this.dispatch(host);
     await this.persist(host);
   }
 
@@ -299,16 +234,12 @@ export class Reconciler {
     const now = this.deps.now();
     const changed: HostRuntime[] = [];
     for (const host of this.hosts.values()) {
-      if (!host.connected || !host.desired) continue;
-      const stale = host.sentHash !== undefined && now - (host.sentAt ?? 0) > PROGRESS_DEADLINE_MS;
-      const wrong = host.reportedHash !== host.desired.hash && host.sentHash === undefined;
-      const retryDue = host.retry !== undefined && host.retry.nextAt <= now;
-      if (stale || wrong || retryDue) {
-        if (retryDue) host.reportedHash = undefined; // re-send in full so the agent re-applies everything
-        this.dispatch(host);
-        if (retryDue && host.retry) host.retry.nextAt = now + retryDelayMs(host.retry.attempts + 1);
-        changed.push(host);
-      }
+      const decision = resyncDecision(host, now);
+      if (!decision.resend) continue;
+      if (decision.full) host.reportedHash = undefined; // re-send in full so the agent re-applies everything
+      this.dispatch(host);
+      if (decision.nextRetryAt !== undefined && host.retry) host.retry.nextAt = decision.nextRetryAt;
+      changed.push(host);
     }
     for (const host of changed) await this.persist(host);
     end();
@@ -324,31 +255,24 @@ export class Reconciler {
 
   /** Sends the host what takes it from what it holds to what it should hold. */
   private dispatch(host: HostRuntime): void {
+    const decision = dispatchDecision(host);
+    if (!decision.send || !host.desired) {
+      host.sendError = undefined;
+      host.syncState = this.syncStateOf(host);
+      return;
+    }
     const desired = host.desired;
-    if (!desired || !host.connected) {
-      host.sendError = undefined;
-      host.syncState = this.syncStateOf(host);
-      return;
-    }
-    if (host.reportedHash === desired.hash && host.retry === undefined) {
-      host.sendError = undefined;
-      host.syncState = this.syncStateOf(host);
-      return;
-    }
-    const held = host.reportedHash ? host.sent.get(host.reportedHash) : undefined;
-    const msg = manifestMessage(this.deps.newId(), held, desired);
-    let sent = false;
+    const msg = manifestMessage(this.deps.newId(), decision.held, desired);
     const before = host.sendError;
+    let outcome: SendOutcome;
     try {
-      sent = this.deps.hub.send(host.facts.id, msg);
-      host.sendError = sent
-        ? undefined
-        : 'the manifest could not be sent (the agent session is closing); retried at the next resync';
+      outcome = this.deps.hub.send(host.facts.id, msg) ? { kind: 'sent' } : { kind: 'refused' };
     } catch (err) {
       // One host's unsendable manifest (too large for a frame, say) must not stop the others' rollout.
-      host.sendError = `the manifest could not be sent: ${(err as Error).message}; make the host's ConfigFiles smaller`;
+      outcome = { kind: 'threw', error: err instanceof Error ? err : new Error(String(err)) };
     }
-    if (sent) {
+    host.sendError = sendErrorOf(outcome);
+    if (outcome.kind === 'sent') {
       host.sent.set(desired.hash, desired);
       host.sentHash = desired.hash;
       host.sentAt = this.deps.now();
@@ -361,67 +285,14 @@ export class Reconciler {
   }
 
   private syncStateOf(host: HostRuntime): SyncState {
-    return hostSyncState({
-      connected: host.connected && !host.silent,
-      desired: host.desired,
-      sentHash: host.sentHash,
-      reportedHash: host.reportedHash,
-      items: host.items,
-      planErrors: host.planErrors.length,
-      sendFailed: host.sendError !== undefined,
-    });
+    return hostSyncState(hostObservation(host));
   }
 
-  /**
-   * Drift: a report item the agent found diverged is corrective (the host moved away from the same
-   * revision); an item changed because a new revision arrived is intentional.
-   */
-  private async recordDrift(
-    host: HostRuntime,
-    report: ReportMessage,
-    previousRevision: string | undefined,
-    nowIso: string,
-  ) {
-    for (const item of report.items) {
-      const key = `${item.kind}/${item.name}`;
-      let record: DriftRecord | undefined;
-      if (item.drift) {
-        record = {
-          id: `${host.facts.id}:${report.id}:${key}`,
-          hostId: host.facts.id,
-          key,
-          kind: 'corrective',
-          revision: report.revision,
-          detectedAt: item.drift.detectedAt,
-          healed: item.drift.healed,
-          healedAt: item.drift.healed ? nowIso : undefined,
-          detail: item.drift.detail,
-          expectedHash: item.hash,
-          observedHash: item.observedHash,
-        };
-      } else if (
-        item.state === 'changed' &&
-        previousRevision !== undefined &&
-        previousRevision !== report.revision
-      ) {
-        record = {
-          id: `${host.facts.id}:${report.id}:${key}`,
-          hostId: host.facts.id,
-          key,
-          kind: 'intentional',
-          revision: report.revision,
-          detectedAt: nowIso,
-          healed: true,
-          healedAt: nowIso,
-          detail: `applied revision ${report.revision.slice(0, 12)} (was ${previousRevision.slice(0, 12)})`,
-          expectedHash: item.hash,
-          observedHash: item.observedHash,
-        };
-      }
-      if (record) {
-        await this.deps.store.putDrift(record);
-        this.deps.metrics.driftEvents.inc({ kind: record.kind, healed: String(record.healed) });
-      }
+  /** Stores the drift a report yielded and counts it. */
+  private async recordDrift(records: readonly DriftRecord[]): Promise<void> {
+    for (const record of records) {
+      await this.deps.store.putDrift(record);
+      this.deps.metrics.driftEvents.inc({ kind: record.kind, healed: String(record.healed) });
     }
   }
 
@@ -431,74 +302,8 @@ export class Reconciler {
 
   private async persist(host: HostRuntime): Promise<void> {
     host.syncState = this.syncStateOf(host);
-    const record: HostRecord = {
-      hostId: host.facts.id,
-      name: host.facts.name,
-      ips: host.facts.ips,
-      cloudId: host.facts.cloudId,
-      os: host.facts.os,
-      agentVersion: host.facts.agentVersion,
-      labels: host.desired?.labels ?? host.facts.labels,
-      facts: host.facts.facts,
-      firstSeen: host.firstSeen,
-      lastSeen: host.lastSeen,
-      connected: host.connected,
-      syncState: host.syncState,
-      revision: host.reportedRevision,
-      desiredHash: host.desired?.hash,
-      reportedHash: host.reportedHash,
-      lastReportAt: host.lastReportAt,
-      retry: host.retry
-        ? { attempts: host.retry.attempts, nextAt: new Date(host.retry.nextAt).toISOString() }
-        : undefined,
-    };
-    await this.deps.store.upsertHost(record);
-    await this.deps.store.putResourceStatuses(host.facts.id, this.resourceStatuses(host));
-  }
-
-  private resourceStatuses(host: HostRuntime): ResourceStatus[] {
+    await this.deps.store.upsertHost(hostRecord(host));
     const nowIso = new Date(this.deps.now()).toISOString();
-    const reported = new Map(host.items.map((i) => [`${i.kind}/${i.name}`, i]));
-    const statuses: ResourceStatus[] = (host.desired?.items ?? []).map((item) => {
-      const key = `${item.kind}/${item.name}`;
-      const r = reported.get(key);
-      return {
-        hostId: host.facts.id,
-        key,
-        kind: item.kind,
-        name: item.name,
-        hash: item.hash,
-        state: itemSyncState(item.hash, r, host.connected),
-        message: r?.message,
-        observedHash: r?.observedHash,
-        updatedAt: nowIso,
-      };
-    });
-    if (host.sendError !== undefined && host.connected) {
-      statuses.push({
-        hostId: host.facts.id,
-        key: SEND_ERROR_KEY,
-        kind: 'Manifest',
-        name: 'send',
-        hash: host.desired?.hash ?? '',
-        state: 'Failed',
-        message: host.sendError,
-        updatedAt: nowIso,
-      });
-    }
-    for (const e of host.planErrors) {
-      const [kind = '', name = ''] = e.resource.split('/');
-      statuses.push({
-        hostId: host.facts.id,
-        key: e.resource,
-        kind,
-        name,
-        hash: '',
-        state: 'Failed',
-        message: e.message,
-        updatedAt: nowIso,
-      });
-    }
-    return statuses;
+    await this.deps.store.putResourceStatuses(host.facts.id, resourceStatuses(host, nowIso));
   }
 }

@@ -64,3 +64,25 @@ export function hostSyncState(obs: HostObservation): SyncState {
   }
   return state;
 }
+
+/** What `hostSyncState` needs of a host the reconciler holds (a silent host counts as not connected). */
+export function hostObservation(host: {
+  connected: boolean;
+  silent?: boolean;
+  desired?: HostManifest;
+  sentHash?: string;
+  reportedHash?: string;
+  items: ItemReport[];
+  planErrors: readonly unknown[];
+  sendError?: string;
+}): HostObservation {
+  return {
+    connected: host.connected && !host.silent,
+    desired: host.desired,
+    sentHash: host.sentHash,
+    reportedHash: host.reportedHash,
+    items: host.items,
+    planErrors: host.planErrors.length,
+    sendFailed: host.sendError !== undefined,
+  };
+}

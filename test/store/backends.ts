@@ -1,11 +1,13 @@
 /**
- * The store implementations the conformance suite runs against: a SQLite file in a temp dir, and a real
- * redis-server on a free port (one per backend run; each test gets its own key prefix).
+ * The store implementations the conformance suite runs against: a SQLite file in a temp dir, a real
+ * redis-server on a free port (one per backend run; each test gets its own key prefix), and the in-memory
+ * store (one data location per fixture).
  */
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll } from 'vitest';
+import { MemoryStore, MemoryStoreData } from '../../src/store/memory-store.js';
 import { RedisStore } from '../../src/store/redis-store.js';
 import { SqliteStore } from '../../src/store/sqlite-store.js';
 import type { Store } from '../../src/store/types.js';
@@ -67,6 +69,25 @@ export function redisBackend(): Backend {
     },
   };
 }
+
+/** In-memory stores; every `open()` of one fixture shares its data, as two handles on one file do. */
+export function memoryBackend(): Backend {
+  return {
+    setup: async () => {},
+    teardown: async () => {},
+    fresh: async () => {
+      const data = new MemoryStoreData();
+      return { open: async () => MemoryStore.open(data) };
+    },
+  };
+}
+
+/** Every backend, by name: the conformance suite runs once over each. */
+export const BACKENDS: ReadonlyArray<[string, () => Backend]> = [
+  ['sqlite', sqliteBackend],
+  ['redis', redisBackend],
+  ['memory', memoryBackend],
+];
 
 export interface StoreContext {
   backend: Backend;

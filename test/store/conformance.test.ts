@@ -1,6 +1,6 @@
-/** One conformance suite, run against every Store implementation (SQLite file, real redis-server). */
+/** One conformance suite, run against every Store implementation (backends.ts lists them). */
 import { describe } from 'vitest';
-import { type Backend, redisBackend, sqliteBackend, useBackend } from './backends.js';
+import { BACKENDS, type Backend, useBackend } from './backends.js';
 import { agentSuite, revisionSuite } from './suites/agents-revisions.js';
 import { auditSuite, driftSuite, executionSuite } from './suites/history.js';
 import { hostSuite, resourceStatusSuite } from './suites/hosts.js';
@@ -9,10 +9,7 @@ import { persistenceSuite, validationSuite } from './suites/persistence.js';
 import { retentionSuite, stateSuite } from './suites/state-retention.js';
 import { tokenSuite } from './suites/tokens.js';
 
-describe.each<[string, () => Backend]>([
-  ['sqlite', sqliteBackend],
-  ['redis', redisBackend],
-])('Store (%s)', (_name, makeBackend) => {
+describe.each<[string, () => Backend]>([...BACKENDS])('Store (%s)', (_name, makeBackend) => {
   const ctx = useBackend(makeBackend());
   agentSuite(ctx);
   revisionSuite(ctx);
