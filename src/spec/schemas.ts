@@ -1,13 +1,16 @@
 /**
- * The JSON Schemas of the spec language (`specs/*.schema.json`, the truth for validation and editors),
- * read from disk and compiled with ajv once per process.
+ * The JSON Schemas of the spec language (`specs/*.schema.json`, the truth for validation and editors) and
+ * their validators. The validators are compiled ahead of time (scripts/gen-spec-validators.mjs, run by
+ * `npm run build`, output in ./generated/): compiling them at start-up cost every process and every parse
+ * worker 100-200 ms and loaded all of ajv, which no longer loads to validate.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
+import type { ErrorObject, ValidateFunction } from 'ajv/dist/2020.js';
 import { SchemaLoadError } from './errors.js';
-import { KINDS, type Kind } from './types.js';
+import { SPEC_VALIDATORS } from './generated/spec-validators.js';
+import type { Kind } from './types.js';
 
 /** The schema file of each kind, in `specs/`. */
 export const SCHEMA_FILES: { readonly [K in Kind]: string } = {
@@ -23,21 +26,8 @@ export const SCHEMA_FILES: { readonly [K in Kind]: string } = {
 /** Definitions shared by every kind, referenced with `$ref: common.schema.json#/$defs/...`. */
 export const COMMON_SCHEMA_FILE = 'common.schema.json';
 
-/**
- * Keywords the schemas carry for editors (vscode-json-languageservice / yaml-language-server) and for our
- * error messages; ajv must know them in strict mode.
- */
-const MESSAGE_KEYWORDS = ['errorMessage', 'patternErrorMessage'];
-
 /** A JSON Schema object as read from disk. */
 export type SchemaObject = Record<string, unknown>;
-
-interface CompiledSchemas {
-  dir: string;
-  validators: Map<Kind, ValidateFunction>;
-}
-
-let compiled: CompiledSchemas | undefined;
 
 /** The `specs/` directory: the nearest ancestor of this module that holds `specs/common.schema.json`. */
 export function specsDir(): string {
@@ -64,32 +54,9 @@ function readSchema(dir: string, file: string): SchemaObject {
   }
 }
 
-function compileAll(): CompiledSchemas {
-  const dir = specsDir();
-  const ajv = new Ajv2020({
-    allErrors: true,
-    verbose: true,
-    strict: true,
-    // `oneOf: [{required: [a]}, {required: [b]}]` names properties declared beside it, not in the branch.
-    strictRequired: false,
-    allowUnionTypes: true,
-  });
-  ajv.addVocabulary(MESSAGE_KEYWORDS);
-  try {
-    ajv.addSchema(readSchema(dir, COMMON_SCHEMA_FILE));
-    const validators = new Map<Kind, ValidateFunction>();
-    for (const kind of KINDS) validators.set(kind, ajv.compile(readSchema(dir, SCHEMA_FILES[kind])));
-    return { dir, validators };
-  } catch (err) {
-    if (err instanceof SchemaLoadError) throw err;
-    throw new SchemaLoadError(`compiling the schemas in ${dir}: ${(err as Error).message}`, { cause: err });
-  }
-}
-
-/** The compiled validator of a kind; the schemas are compiled on first use, once per process. */
+/** The compiled validator of a kind (generated ahead of time from its schema). */
 export function schemaFor(kind: Kind): ValidateFunction {
-  compiled ??= compileAll();
-  const validate = compiled.validators.get(kind);
+  const validate = SPEC_VALIDATORS[kind];
   if (!validate) throw new SchemaLoadError(`no schema for kind ${kind}`);
   return validate;
 }
