@@ -280,7 +280,9 @@ describe('resourceStatuses', () => {
   });
 
   it('adds a Failed status per resource the planner could not render', () => {
-    const host = runtime({ planErrors: [{ hostId: 'h1', resource: 'ConfigFile/t', message: 'no fact "zone"' }] });
+    const host = runtime({
+      planErrors: [{ hostId: 'h1', resource: 'ConfigFile/t', message: 'no fact "zone"' }],
+    });
     expect(resourceStatuses(host, NOW_ISO).at(-1)).toMatchObject({
       key: 'ConfigFile/t',
       kind: 'ConfigFile',
