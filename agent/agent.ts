@@ -36,6 +36,7 @@ import {
   type ExecOutcome,
   type ExecSpec,
   type Logger,
+  OwedOnChanges,
   OwnershipLedger,
   openPrivateStateDir,
   PRIVATE_FILE_MODE,
@@ -126,6 +127,7 @@ export class Agent {
     private readonly outbox: Outbox,
     private readonly ledger: TaskLedger,
     private readonly ownership: OwnershipLedger,
+    private readonly owed: OwedOnChanges,
     private readonly priority: ControlPriority,
   ) {
     this.identity = identity;
@@ -176,13 +178,14 @@ export class Agent {
       agentId: config.agentId ?? config.facts.name,
     };
     const priority = new ControlPriority();
-    const [outbox, ledger, ownership, manifest] = await Promise.all([
+    const [outbox, ledger, ownership, owed, manifest] = await Promise.all([
       Outbox.open(config.stateDir, { logger: deps.logger, dataHeld: () => priority.holding }),
       TaskLedger.open(join(config.stateDir, 'tasks.log')),
       OwnershipLedger.open(join(config.stateDir, 'owned.json')),
+      OwedOnChanges.open(join(config.stateDir, 'onchange-owed.json')),
       readManifest(config.stateDir),
     ]);
-    return new Agent(config, deps, identity, manifest, outbox, ledger, ownership, priority);
+    return new Agent(config, deps, identity, manifest, outbox, ledger, ownership, owed, priority);
   }
 
   get agentId(): string {
@@ -416,6 +419,7 @@ export class Agent {
       clock: this.deps.clock,
       logger: this.deps.logger,
       ownership: this.ownership,
+      owed: this.owed,
       guard: this.drift,
       run: (spec) => this.runTask(spec),
       probe: (watches) =>

@@ -13,6 +13,7 @@ import type { ItemReport } from '../../src/protocol/messages.js';
 import { type ConfigFileDeps, type ConfigFileResult, needsOnChange, pruneConfigFile } from './config-file.js';
 import { convergeConfigFiles } from './converge-files.js';
 import { silentLogger } from './deps.js';
+import type { OwedOnChanges } from './owed-onchange.js';
 import { errorText } from './errors.js';
 import type { ExecOutcome, ExecSpec } from './exec.js';
 import { planFileActions } from './plan-files.js';
@@ -32,6 +33,8 @@ export interface ReasonedExecOutcome extends ExecOutcome {
 export interface ConvergeDeps extends ConfigFileDeps {
   /** Runs a script (exec.ts `runScript` bound to its deps). */
   run(spec: ExecSpec): Promise<ExecOutcome>;
+  /** onChanges due but not yet succeeded: marked before they run, cleared when they exit 0. */
+  owed: OwedOnChanges;
   /** Probes ProcessWatches (process-watch.ts `probeWatches`); without it they are not reported. */
   probe?(watches: readonly ManifestProcessWatch[]): Promise<Map<string, ProbeResult>>;
 }
@@ -74,6 +77,16 @@ export async function convergeManifest(
   // One durable batch for every file (ledger, backups, writes); onChange scripts then run in manifest order,
   // each seeing every file of this apply in place.
   const results = await convergeConfigFiles(plan.apply, deps);
+  // An onChange runs when its file really changed, or when an earlier one failed or was cut short (the file
+  // then already matches, yet the item is not done). Marked owed durably before any script runs.
+  const due = plan.apply.map((file, i) => {
+    const result = results[i] as ConfigFileResult;
+    if (!file.onChange || result.state === 'failed') return false;
+    return needsOnChange(file, result) || deps.owed.has(itemKey(file));
+  });
+  const owed = new Set([...deps.owed.keys()].filter((key) => manifestHasOnChange(manifest, key)));
+  for (const [i, file] of plan.apply.entries()) if (due[i]) owed.add(itemKey(file));
+  await deps.owed.set(owed);
   for (const [i, file] of plan.apply.entries()) {
     const result = results[i] as ConfigFileResult;
     const report: ItemReport = {
@@ -85,7 +98,7 @@ export async function convergeManifest(
       ...(result.observedOwner !== undefined ? { observedOwner: result.observedOwner } : {}),
       ...(result.message !== undefined ? { message: result.message } : {}),
     };
-    if (file.onChange && needsOnChange(file, result)) {
+    if (file.onChange && due[i]) {
       try {
         const exec = await runOnChange(file, file.onChange, result.path, deps);
         execs.push(exec);
@@ -93,6 +106,8 @@ export async function convergeManifest(
         if (failure) {
           report.state = 'failed';
           report.message = `${exec.reason} failed: ${failure}`;
+        } else {
+          owed.delete(itemKey(file));
         }
       } catch (err) {
         report.state = 'failed';
@@ -101,6 +116,7 @@ export async function convergeManifest(
     }
     items.push(report);
   }
+  await deps.owed.set(owed);
   const pruned: string[] = [];
   const prunedPaths: string[] = [];
   for (const action of plan.prune) {
@@ -117,6 +133,11 @@ export async function convergeManifest(
   }
   items.push(...(await processReports(manifest, deps)));
   return { items, pruned, prunedPaths, execs };
+}
+
+/** True when `manifest` still holds ConfigFile `key` with an onChange (else nothing is owed for it). */
+function manifestHasOnChange(manifest: HostManifest, key: string): boolean {
+  return manifest.items.some((i) => i.kind === 'ConfigFile' && i.onChange !== undefined && itemKey(i) === key);
 }
 
 async function runOnChange(

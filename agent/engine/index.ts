@@ -8,6 +8,7 @@ export * from './drift.js';
 export * from './errors.js';
 export * from './events.js';
 export * from './exec.js';
+export * from './owed-onchange.js';
 export * from './owner.js';
 export * from './ownership.js';
 export * from './paths.js';

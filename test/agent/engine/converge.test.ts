@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ConvergeDeps, convergeManifest, execFailure } from '../../../agent/engine/converge.js';
 import { systemClock } from '../../../agent/engine/deps.js';
 import { type ExecOutcome, runScript } from '../../../agent/engine/exec.js';
+import { OwedOnChanges } from '../../../agent/engine/owed-onchange.js';
 import { OwnershipLedger } from '../../../agent/engine/ownership.js';
 import { planFileActions } from '../../../agent/engine/plan-files.js';
 import { configFile, manifest, processWatch, type Sandbox, sandbox } from './helpers.js';
@@ -99,6 +100,7 @@ describe('convergeManifest', () => {
       stateDir,
       clock,
       ownership: await OwnershipLedger.open(join(stateDir, 'owned.json')),
+      owed: await OwedOnChanges.open(join(stateDir, 'onchange-owed.json')),
       run: (spec) => runScript(spec, { clock, baseEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }),
     };
   });
@@ -132,6 +134,43 @@ describe('convergeManifest', () => {
     const third = await convergeManifest(m2, m1, deps);
     expect(third.execs.map((e) => e.reason)).toEqual(['onChange:ConfigFile/web']);
     expect(await runs()).toHaveLength(3);
+  });
+
+  it('runs a failed onChange again on the next converge, until it succeeds, even though the file matches', async () => {
+    const flag = join(box.dir, 'healthy');
+    const picky = (content: string) =>
+      configFile('web', '/etc/web.conf', content, {
+        onChange: { run: `echo run >> ${counter}; test -e ${flag}`, timeoutMs: 10_000 },
+      });
+    const m1 = manifest([picky('v1')]);
+    const first = await convergeManifest(m1, undefined, deps);
+    expect(first.items.map((i) => [i.state, i.message])).toEqual([['failed', 'onChange:ConfigFile/web failed: exit code 1']]);
+
+    const again = await convergeManifest(m1, m1, deps);
+    expect(again.items.map((i) => i.state)).toEqual(['failed']);
+    expect(await runs()).toHaveLength(2);
+    // The ledger is on disk: a restarted agent still owes it.
+    const reopened = await OwedOnChanges.open(deps.owed.file);
+    expect([...reopened.keys()]).toEqual(['ConfigFile/web']);
+
+    await writeFile(flag, '');
+    const healed = await convergeManifest(m1, m1, { ...deps, owed: reopened });
+    expect(healed.items.map((i) => i.state)).toEqual(['ok']);
+    expect(healed.execs.map((e) => e.exitCode)).toEqual([0]);
+    const after = await convergeManifest(m1, m1, { ...deps, owed: reopened });
+    expect(after.execs).toEqual([]);
+    expect(await runs()).toHaveLength(3);
+  });
+
+  it('forgets an owed onChange when its item leaves the manifest or drops its onChange', async () => {
+    const failing = configFile('web', '/etc/web.conf', 'v1', { onChange: { run: 'exit 3', timeoutMs: 10_000 } });
+    const m1 = manifest([failing]);
+    await convergeManifest(m1, undefined, deps);
+    expect([...deps.owed.keys()]).toEqual(['ConfigFile/web']);
+    const m2 = manifest([configFile('web', '/etc/web.conf', 'v1')]);
+    const plain = await convergeManifest(m2, m1, deps);
+    expect(plain.execs).toEqual([]);
+    expect([...deps.owed.keys()]).toEqual([]);
   });
 
   it('runs onChange when only the mode changed', async () => {
