@@ -93,14 +93,17 @@ describe('agent process resilience', () => {
     const executions = await listExecutions(ctl, 'crash-1');
     expect(duplicates(executions)).toEqual([]);
     const onChange = executions.filter((e) => e.reason === 'onChange:ConfigFile/slow');
-    // v1's run succeeded; v2's run was cut short by the SIGKILL: reported once as killed, never re-run.
+    // v1's run succeeded; v2's run was cut short by the SIGKILL and reported once as killed; the restarted
+    // agent still owed v2's onChange (the file was already in place) and ran it again, to success.
     expect(onChange.map((e) => [e.status, e.killed]).sort()).toEqual([
       ['failed', true],
+      ['succeeded', false],
       ['succeeded', false],
     ]);
     expect(onChange.find((e) => e.status === 'failed')?.stderrTail).toContain('not run again');
     expect(duplicates(await listDrift(ctl, 'crash-1'))).toEqual([]);
-    expect((await logLines(a, 'slow.log')).filter((l) => l === 'start')).toHaveLength(2);
+    expect((await logLines(a, 'slow.log')).filter((l) => l === 'start')).toHaveLength(3);
+    expect(await logLines(a, 'slow.log')).toContain('done');
   });
 
   it('loses nothing the agent produced while the controller was down', async () => {
