@@ -17,6 +17,7 @@ import {
   type Clock,
   type ConvergeDeps,
   DriftWatcher,
+  errorText,
   type Logger,
   OwedOnChanges,
   OwnershipLedger,
@@ -122,7 +123,7 @@ export class Agent {
     } = parts);
     this.priority.onChange(() => {
       this.ingest?.onPriorityChanged();
-      if (!this.priority.holding) void this.outbox.flush();
+      if (!this.priority.holding) this.background('send', this.outbox.flush());
     });
     this.tasks = new ExecTasks({
       ledger: this.ledger,
@@ -169,7 +170,7 @@ export class Agent {
       stateDir: config.stateDir,
       scanner: deps.shared.scanner,
       baseEnv: deps.baseEnv,
-      onEvent: (e) => void this.onHostEvent(e),
+      onEvent: (e) => this.background('host event', this.onHostEvent(e)),
     });
     this.remediation = new RemediationRunner({
       clock: deps.clock,
@@ -302,7 +303,10 @@ export class Agent {
   private onMessage(msg: ControllerToAgent): void {
     switch (msg.type) {
       case 'welcome':
-        void this.onWelcome(msg.credential, msg.heartbeatMs, msg.window, msg.dataWindow);
+        this.background(
+          'welcome',
+          this.onWelcome(msg.credential, msg.heartbeatMs, msg.window, msg.dataWindow),
+        );
         return;
       case 'manifest': {
         // Control work from the moment it arrives: data work waits (control-priority.ts) until it is reported.
@@ -312,11 +316,11 @@ export class Agent {
       }
       case 'exec': {
         const end = this.priority.begin();
-        void this.tasks.onExec(msg).finally(end);
+        this.background('exec', this.tasks.onExec(msg).finally(end));
         return;
       }
       case 'ack':
-        void this.onAck(msg.ids);
+        this.background('ack', this.onAck(msg.ids));
         return;
       case 'error':
         if (msg.code === ERROR_CODES.handlerFailed && msg.ref) {
@@ -350,6 +354,16 @@ export class Agent {
       { control: window, data: dataWindow ?? window },
       { send: (msg) => this.connection.send(msg), bufferedAmount: () => this.connection.bufferedAmount },
     );
+  }
+
+  /**
+   * Work nobody awaits (socket callbacks, timers): a failure (a disk error, say) is logged, never an
+   * unhandled rejection that would end the process. What it owed stays spooled for the next attempt.
+   */
+  private background(what: string, work: Promise<unknown>): void {
+    work.catch((err: unknown) => {
+      this.deps.logger.error(`${what} failed`, { error: errorText(err) });
+    });
   }
 
   /** Applies run one at a time, in order. */
@@ -389,7 +403,7 @@ export class Agent {
 
   /** The controller could not make a message durable: send it again after a pause (it stays spooled). */
   private retryLater(id: string): void {
-    const timer = setTimeout(() => void this.outbox.retry(id), HANDLER_RETRY_DELAY_MS);
+    const timer = setTimeout(() => this.background('re-send', this.outbox.retry(id)), HANDLER_RETRY_DELAY_MS);
     timer.unref();
   }
 

@@ -312,7 +312,7 @@ Ctrl-C stops the controller, the agents and Redis.`);
   if (once) await stop(0);
 }
 
-main().catch((err) => {
+main().catch(async (err) => {
   console.error(`demo: ${err.message}`);
-  stop(1);
+  await stop(1);
 });

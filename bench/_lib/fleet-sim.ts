@@ -87,9 +87,10 @@ export async function startSimulator(opts: {
   let stopping = false;
   let died = false;
   for (const child of children) {
-    void child.exited.then(() => {
+    const exited = (): void => {
       if (!stopping) died = true;
-    });
+    };
+    child.exited.then(exited, exited);
   }
   return {
     children,
