@@ -1,7 +1,13 @@
 /** Builds the shared parts and deps an agent runs with, for the single agent and for simulated fleets. */
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { AgentDeps, AgentShared } from './agent.js';
 import { type Logger, ProcScanner, SharedFileWatcher, systemClock } from './engine/index.js';
+
+/** The agent's default state dir for a `--root` ('' is the real `/`): `<root>/var/lib/gse-agent`. */
+export function defaultStateDir(root: string): string {
+  return join(root || '/', 'var/lib/gse-agent');
+}
 
 /** One file watcher and one /proc scanner, shared by every agent in the process. */
 export function createShared(logger: Logger): AgentShared {
