@@ -1,4 +1,5 @@
 /** Reconnect timing: jittered exponential backoff, so a fleet that lost its controller does not return at once. */
+import { backoffDelayMs, equalJitterMs } from '../src/kernel/index.js';
 
 export const BASE_RECONNECT_DELAY_MS = 500;
 export const MAX_RECONNECT_DELAY_MS = 30_000;
@@ -9,6 +10,9 @@ export const MAX_RECONNECT_DELAY_MS = 30_000;
  * so a flapping controller is not hammered, and spread enough that 10,000 agents do not arrive together).
  */
 export function reconnectDelayMs(attempt: number, random: () => number = Math.random): number {
-  const step = Math.min(MAX_RECONNECT_DELAY_MS, BASE_RECONNECT_DELAY_MS * 2 ** Math.min(attempt, 30));
-  return Math.round(step * (0.5 + random() / 2));
+  const step = backoffDelayMs(attempt + 1, {
+    baseMs: BASE_RECONNECT_DELAY_MS,
+    maxMs: MAX_RECONNECT_DELAY_MS,
+  });
+  return equalJitterMs(step, random);
 }

@@ -124,10 +124,14 @@ export class IngestConnection {
   private onEnd(): void {
     if (this.stopping) return;
     this.take(this.splitter.end());
-    void this.chain.then(() => {
-      this.reply({ done: true, accepted: this.accepted, refused: this.refused });
-      this.socket.end();
-    });
+    this.chain
+      .then(() => {
+        this.reply({ done: true, accepted: this.accepted, refused: this.refused });
+        this.socket.end();
+      })
+      .catch((err: unknown) => {
+        this.deps.logger.error('ingest: closing a connection failed', { error: String(err) });
+      });
   }
 
   private reply(r: IngestReply): void {

@@ -2,6 +2,7 @@
  * Typed errors of the local ingest (the agent's `ingest.sock` and HTTP endpoint), and the codes of the
  * per-line problems it reports back to pushers.
  */
+import { CodedError } from '../src/kernel/index.js';
 
 export type IngestErrorCode = 'INGEST_SOCKET_IN_USE' | 'INGEST_PATH_TOO_LONG' | 'INGEST_LISTEN_FAILED';
 
@@ -15,13 +16,7 @@ export type LineProblemCode =
   | 'closing';
 
 /** Base class: `code` tells callers what went wrong without parsing the message. */
-export abstract class IngestError extends Error {
-  abstract readonly code: IngestErrorCode;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+export abstract class IngestError extends CodedError<IngestErrorCode> {}
 
 /** Another live process answers on the socket path (two agents on one state dir). */
 export class IngestSocketInUseError extends IngestError {

@@ -6,13 +6,12 @@
  * The only place that reads argv, handles signals and exits.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Agent } from './agent.js';
 import { collectFacts, parseLabels } from './facts.js';
 import { ingestSocketPath } from './ingest.js';
 import { checkControllerLink, LinkSecurityError } from './link-security.js';
-import { createShared, realDeps, stderrLogger } from './runtime.js';
+import { createShared, defaultStateDir, realDeps, stderrLogger } from './runtime.js';
 import { simulate } from './simulate.js';
 
 const USAGE = `Usage:
@@ -22,7 +21,8 @@ const USAGE = `Usage:
   gse-agent push [--state-dir D | --root DIR] [--channel C] < records.jsonl
 
 --token is the bootstrap token (or GSE_BOOTSTRAP_TOKEN); once enrolled, the agent keeps its own credential
-in the state dir (default <root>/var/lib/gse-agent). --root prefixes every managed path.
+in the state dir (default <root>/var/lib/gse-agent). --root prefixes every managed path. Simulated agent i
+has root DIR/sim-<i>, so "push --root DIR/sim-<i>" reaches it.
 --ca (or GSE_CA) is the PEM CA the controller's certificate must chain to (only it is trusted); a plain
 ws:// controller URL is refused unless --insecure is given (labs only).
 Local programs push JSON lines ({"channel": ..., ...fields}) to <state-dir>/ingest.sock, or with
@@ -67,7 +67,7 @@ async function main(): Promise<void> {
   }
   if (sub === 'push') {
     const { push } = await import('./push.js');
-    const stateDir = values['state-dir'] ?? join(values.root || '/', 'var/lib/gse-agent');
+    const stateDir = values['state-dir'] ?? defaultStateDir(values.root ?? '');
     const result = await push({
       socketPath: ingestSocketPath(stateDir),
       input: process.stdin,
@@ -130,7 +130,7 @@ async function main(): Promise<void> {
   }
 
   const root = values.root ?? '';
-  const stateDir = values['state-dir'] ?? join(root || '/', 'var/lib/gse-agent');
+  const stateDir = values['state-dir'] ?? defaultStateDir(root);
   const logger = stderrLogger(level);
   const shared = createShared(logger);
   const facts = collectFacts({ name: values.name, ips: values.ip, cloudId, labels });

@@ -10,7 +10,7 @@
 import { join } from 'node:path';
 import { LANES, type Lane, laneOf } from '../src/protocol/lanes.js';
 import type { SpooledMessage } from '../src/protocol/messages.js';
-import { type Logger, Spool } from './engine/index.js';
+import { errorText, type Logger, Spool, silentLogger } from './engine/index.js';
 
 /** Spool directories under the agent's state dir, by lane. */
 export const LANE_SPOOL_DIRS: Readonly<Record<Lane, string>> = { control: 'spool', data: 'spool-data' };
@@ -77,6 +77,7 @@ class OutboxLane {
     private readonly maxBufferedBytes = Number.POSITIVE_INFINITY,
     private readonly readBatch = Number.POSITIVE_INFINITY,
     private readonly held: () => boolean = () => false,
+    private readonly logger: Logger = silentLogger,
   ) {}
 
   connect(window: number, socket: OutboxSocket): void {
@@ -163,7 +164,9 @@ class OutboxLane {
     if (this.retryTimer) return;
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      void this.flush();
+      this.flush().catch((err: unknown) => {
+        this.logger.error('outbox: send failed', { error: errorText(err) });
+      });
     }, DATA_SEND_RETRY_MS);
     this.retryTimer.unref();
   }
@@ -182,8 +185,14 @@ export class Outbox {
       LANES.map((l) => Spool.open(join(stateDir, LANE_SPOOL_DIRS[l]), spoolOptions)),
     );
     return new Outbox({
-      control: new OutboxLane(control as Spool),
-      data: new OutboxLane(data as Spool, DATA_SEND_BUFFER_BYTES, DATA_READ_BATCH, options.dataHeld),
+      control: new OutboxLane(control as Spool, undefined, undefined, undefined, options.logger),
+      data: new OutboxLane(
+        data as Spool,
+        DATA_SEND_BUFFER_BYTES,
+        DATA_READ_BATCH,
+        options.dataHeld,
+        options.logger,
+      ),
     });
   }
 

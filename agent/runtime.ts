@@ -1,7 +1,14 @@
 /** Builds the shared parts and deps an agent runs with, for the single agent and for simulated fleets. */
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { jsonLinesLogger } from '../src/kernel/index.js';
 import type { AgentDeps, AgentShared } from './agent.js';
 import { type Logger, ProcScanner, SharedFileWatcher, systemClock } from './engine/index.js';
+
+/** The agent's default state dir for a `--root` ('' is the real `/`): `<root>/var/lib/gse-agent`. */
+export function defaultStateDir(root: string): string {
+  return join(root || '/', 'var/lib/gse-agent');
+}
 
 /** One file watcher and one /proc scanner, shared by every agent in the process. */
 export function createShared(logger: Logger): AgentShared {
@@ -20,17 +27,10 @@ export function realDeps(logger: Logger, shared: AgentShared, onFatal?: (reason:
   };
 }
 
-/** A logger writing JSON lines to stderr at `level` and above. */
+/** A logger writing JSON lines to stderr at `level` and above, with `fields` on every line. */
 export function stderrLogger(
   level: 'debug' | 'info' | 'warn' | 'error' = 'info',
   fields: Record<string, unknown> = {},
 ): Logger {
-  const rank = { debug: 0, info: 1, warn: 2, error: 3 } as const;
-  const log = (lvl: keyof typeof rank) => (msg: string, f?: Record<string, unknown>) => {
-    if (rank[lvl] < rank[level]) return;
-    process.stderr.write(
-      `${JSON.stringify({ time: new Date().toISOString(), level: lvl, msg, ...fields, ...f })}\n`,
-    );
-  };
-  return { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+  return jsonLinesLogger(level, (line) => process.stderr.write(line), fields);
 }

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { Agent } from './agent.js';
 import type { Logger } from './engine/index.js';
 import { AGENT_VERSION } from './facts.js';
-import { createShared, realDeps } from './runtime.js';
+import { createShared, defaultStateDir, realDeps } from './runtime.js';
 
 export interface SimulateOptions {
   count: number;
@@ -14,7 +14,7 @@ export interface SimulateOptions {
   /** PEM of the CA pinned for a wss:// controller (`--ca`). */
   ca?: string | Buffer;
   bootstrapToken?: string;
-  /** Instance i manages files under `root/sim-<i>/` and keeps state in `root/sim-<i>/.gse-agent/`. */
+  /** Instance i has root `root/sim-<i>/` and the agent's default state dir under it, `root/sim-<i>/var/lib/gse-agent/`. */
   root: string;
   labels: Record<string, string>;
   cloudId?: number;
@@ -51,7 +51,7 @@ export async function simulate(options: SimulateOptions, logger: Logger): Promis
             controllerUrl: options.controllerUrl,
             ca: options.ca,
             bootstrapToken: options.bootstrapToken,
-            stateDir: join(root, '.gse-agent'),
+            stateDir: defaultStateDir(root),
             root,
             facts: {
               name,

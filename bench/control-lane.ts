@@ -168,7 +168,7 @@ async function main(): Promise<void> {
       }),
     );
     const line = (i: number) => `{"value":${i},"msg":"${'x'.repeat(60)}"}\n`;
-    void (async () => {
+    (async () => {
       for (let i = 0; i < records; i += 1_000) {
         let chunk = '';
         for (let j = i; j < Math.min(records, i + 1_000); j++) chunk += line(j);

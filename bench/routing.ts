@@ -345,7 +345,7 @@ async function main(): Promise<void> {
       ]),
     );
     const sockets = Array.from({ length: AGENTS }, (_, i) =>
-      join(fleetRoot, `sim-${i + 1}`, '.gse-agent', 'ingest.sock'),
+      join(fleetRoot, `sim-${i + 1}`, 'var/lib/gse-agent', 'ingest.sock'),
     );
     await until(
       `${AGENTS} agents connected`,

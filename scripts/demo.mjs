@@ -305,14 +305,14 @@ Try it (in another shell, from ${root}):
   echo oops >> .demo/hosts/web-2/etc/motd; sleep 1; npx gsectl get drift
   npx gsectl exec --hosts role=web -- uname -a
   # data: push a record into web-1's agent; the host-events route sends it to Redis and the archive
-  echo '{"channel":"events","type":"disk.full","mount":"/data"}' | npx gse-agent push --state-dir .demo/hosts/web-1/var/lib/gse-agent
+  echo '{"channel":"events","type":"disk.full","mount":"/data"}' | npx gse-agent push --root .demo/hosts/web-1
   npx gsectl get routes; npx gsectl get targets
 
 Ctrl-C stops the controller, the agents and Redis.`);
   if (once) await stop(0);
 }
 
-main().catch((err) => {
+main().catch(async (err) => {
   console.error(`demo: ${err.message}`);
-  stop(1);
+  await stop(1);
 });

@@ -192,7 +192,9 @@ export class DriftWatcher implements WriteGuard {
         unregister: () => undefined,
       };
       this.entries.set(absPath, entry);
-      entry.unregister = this.deps.files.register(absPath, () => void this.check(entry, false));
+      entry.unregister = this.deps.files.register(absPath, () => {
+        this.check(entry, false).catch((err: unknown) => this.logFailure('drift: check failed', err));
+      });
     }
   }
 
@@ -213,7 +215,9 @@ export class DriftWatcher implements WriteGuard {
     this.postWrite.set(e, (this.postWrite.get(e) ?? true) && !ok);
     while (this.postWriteRunners < POST_WRITE_CHECKS_AT_ONCE) {
       this.postWriteRunners += 1;
-      setImmediate(() => void this.drainPostWrite());
+      setImmediate(() => {
+        this.drainPostWrite().catch((err: unknown) => this.logFailure('drift: re-check failed', err));
+      });
     }
   }
 
@@ -261,7 +265,9 @@ export class DriftWatcher implements WriteGuard {
   start(): void {
     const every = this.deps.rehashIntervalMs ?? DEFAULT_REHASH_INTERVAL_MS;
     if (every <= 0 || this.timer) return;
-    this.timer = setInterval(() => void this.checkAll(), every);
+    this.timer = setInterval(() => {
+      this.checkAll().catch((err: unknown) => this.logFailure('drift: re-hash failed', err));
+    }, every);
     this.timer.unref();
   }
 
@@ -289,6 +295,10 @@ export class DriftWatcher implements WriteGuard {
       this.logger.warn('drift: owner not resolved', { path: item.path, err: errorText(err) });
       return undefined;
     });
+  }
+
+  private logFailure(msg: string, err: unknown): void {
+    this.logger.error(msg, { err: errorText(err) });
   }
 
   private get logger(): Logger {

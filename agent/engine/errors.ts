@@ -1,4 +1,7 @@
 /** Typed errors of the agent engine: each has a stable `code`, readonly context and keeps its `cause`. */
+import { CodedError, errorText } from '../../src/kernel/index.js';
+
+export { errorText };
 
 export type EngineErrorCode =
   | 'PATH_RELATIVE'
@@ -16,13 +19,7 @@ export type EngineErrorCode =
   | 'STATE_DIR_SHARED';
 
 /** Base class: `code` tells callers what went wrong without parsing the message. */
-export abstract class EngineError extends Error {
-  abstract readonly code: EngineErrorCode;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+export abstract class EngineError extends CodedError<EngineErrorCode> {}
 
 /** A managed path that is not absolute (`etc/x`). */
 export class RelativePathError extends EngineError {
@@ -157,15 +154,6 @@ export class SharedStateDirError extends EngineError {
       `state dir ${dir} is a shared directory (sticky bit, like /tmp) or not a directory; give the agent a directory of its own with --state-dir`,
     );
   }
-}
-
-/** The message of any thrown value, prefixed by its code when it has one. */
-export function errorText(err: unknown): string {
-  if (err instanceof Error) {
-    const code = (err as { code?: unknown }).code;
-    return typeof code === 'string' && !err.message.includes(code) ? `${code}: ${err.message}` : err.message;
-  }
-  return String(err);
 }
 
 /** True when `err` is a Node system error with this `code` (ENOENT, EEXIST...). */

@@ -1,5 +1,7 @@
 /** Pure decisions of process watching: which processes match a watch, which events a probe emits, restart delays. */
+
 import { basename } from 'node:path';
+import { backoffDelayMs } from '../../src/kernel/index.js';
 import type { ManifestProcessWatch } from '../../src/protocol/manifest.js';
 import type { ProcInfo } from './proc-scan.js';
 
@@ -69,7 +71,7 @@ export function probeTransition(
 /** Wait before restart attempt `attempt` (0-based): 0, then BASE, 2*BASE, ... capped at MAX. */
 export function restartDelayMs(attempt: number): number {
   if (attempt <= 0) return 0;
-  return Math.min(RESTART_BACKOFF_BASE_MS * 2 ** (attempt - 1), RESTART_BACKOFF_MAX_MS);
+  return backoffDelayMs(attempt, { baseMs: RESTART_BACKOFF_BASE_MS, maxMs: RESTART_BACKOFF_MAX_MS });
 }
 
 /** Parses a pid file's text; null when it holds no positive integer. */

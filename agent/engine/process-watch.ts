@@ -157,7 +157,12 @@ export class ProcessMonitor {
     clearTimeout(this.timer);
     if (this.states.size === 0) return;
     const next = Math.min(...[...this.states.values()].map((s) => s.nextProbeAt));
-    this.timer = setTimeout(() => void this.tick(), Math.max(0, next - this.deps.clock.now()));
+    this.timer = setTimeout(
+      () => {
+        this.tick().catch((err: unknown) => this.logFailure('process watch: probe failed', err));
+      },
+      Math.max(0, next - this.deps.clock.now()),
+    );
     this.timer.unref();
   }
 
@@ -198,7 +203,13 @@ export class ProcessMonitor {
     s.attempts += 1;
     s.lastStartAt = now;
     s.nextProbeAt = now + START_RECHECK_MS;
-    void this.startProcess(watch);
+    this.startProcess(watch).catch((err: unknown) =>
+      this.logFailure(`process watch: start of ${watch.name} failed`, err),
+    );
+  }
+
+  private logFailure(msg: string, err: unknown): void {
+    (this.deps.logger ?? silentLogger).error(msg, { err: errorText(err) });
   }
 
   private async startProcess(watch: ManifestProcessWatch): Promise<void> {

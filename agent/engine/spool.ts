@@ -198,7 +198,7 @@ export class Spool {
     if (this.state === 'broken') throw new SpoolClosedError(this.dir, 'broken');
     if (this.active.size >= this.segmentMaxBytes) {
       await this.createSegment(this.high + 1);
-      void this.serial(() => this.compact()).catch((err: unknown) => {
+      this.serial(() => this.compact()).catch((err: unknown) => {
         this.logger.warn('spool: compaction failed', { err: String(err) });
       });
     }

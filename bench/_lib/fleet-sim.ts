@@ -87,9 +87,10 @@ export async function startSimulator(opts: {
   let stopping = false;
   let died = false;
   for (const child of children) {
-    void child.exited.then(() => {
+    const exited = (): void => {
       if (!stopping) died = true;
-    });
+    };
+    child.exited.then(exited, exited);
   }
   return {
     children,
@@ -104,14 +105,14 @@ export async function startSimulator(opts: {
   };
 }
 
-/** Writes `root/sim-<i>/.gse-agent/identity.json` = {agentId: sim-<offset+i>} for i in 1..n. */
+/** Writes `root/sim-<i>/var/lib/gse-agent/identity.json` = {agentId: sim-<offset+i>} for i in 1..n. */
 async function seedIdentities(root: string, n: number, offset: number): Promise<void> {
   const BATCH = 500;
   for (let start = 1; start <= n; start += BATCH) {
     await Promise.all(
       Array.from({ length: Math.min(BATCH, n - start + 1) }, async (_, j) => {
         const i = start + j;
-        const stateDir = join(root, `sim-${i}`, '.gse-agent');
+        const stateDir = join(root, `sim-${i}`, 'var/lib/gse-agent');
         await mkdir(stateDir, { recursive: true, mode: 0o700 });
         await writeFile(join(stateDir, 'identity.json'), JSON.stringify({ agentId: `sim-${offset + i}` }), {
           mode: 0o600,

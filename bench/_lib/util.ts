@@ -299,7 +299,13 @@ export function runBench(main: () => Promise<void>, cleanup: () => Promise<void>
   };
   for (const sig of ['SIGINT', 'SIGTERM'] as const) {
     process.once(sig, () => {
-      void clean().finally(() => process.exit(130));
+      clean().then(
+        () => process.exit(130),
+        (err: unknown) => {
+          console.error(`cleanup failed: ${String(err)}`);
+          process.exit(130);
+        },
+      );
     });
   }
   main()

@@ -301,7 +301,7 @@ export class Controller {
     await this.reconciler.setRevision(result.revision);
     // Not awaited: a target slow to connect must not hold back the hosts (ingest waits for it instead),
     // and one that cannot be opened (a secret not set here, say) is logged, its records left spooled.
-    void this.data.apply(result.revision).catch((err: unknown) => {
+    this.data.apply(result.revision).catch((err: unknown) => {
       this.deps.logger.error('routes not applied; records stay spooled on the agents', {
         sha: src.sha,
         error: String(err),

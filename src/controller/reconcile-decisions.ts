@@ -3,6 +3,7 @@
  * send it a manifest (and against which base), what a failed send means, what a report changes, and
  * what the periodic pass re-sends. The Reconciler applies these; tests drive them with tables.
  */
+import { backoffDelayMs } from '../kernel/index.js';
 import type { HostManifest } from '../protocol/manifest.js';
 import type { ReportMessage } from '../protocol/messages.js';
 import type { HostRuntime, RetrySchedule } from './host-runtime.js';
@@ -14,7 +15,7 @@ export const MAX_RETRY_DELAY_MS = 5 * 60_000;
 
 /** Capped exponential delay before the n-th retry (1-based) of a host whose apply failed. */
 export function retryDelayMs(attempt: number): number {
-  return Math.min(MAX_RETRY_DELAY_MS, BASE_RETRY_DELAY_MS * 2 ** Math.max(0, attempt - 1));
+  return backoffDelayMs(attempt, { baseMs: BASE_RETRY_DELAY_MS, maxMs: MAX_RETRY_DELAY_MS });
 }
 
 /** Send nothing, or send the desired manifest as a delta against `held` (a full one when absent). */

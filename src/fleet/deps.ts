@@ -1,4 +1,5 @@
 /** What the fleet hub depends on, injected through one deps object so tests swap fakes. */
+import type { Clock as KernelClock, Logger } from '../kernel/index.js';
 import type { AgentFacts, SpooledMessage } from '../protocol/messages.js';
 import type { AgentRegistry } from './registry.js';
 
@@ -6,20 +7,13 @@ import type { AgentRegistry } from './registry.js';
 export type CancelTimer = () => void;
 
 /** Time and timers, injectable so tests never wait for real. */
-export interface Clock {
-  /** Milliseconds since the epoch. */
-  now(): number;
+export interface Clock extends KernelClock {
   /** Runs `fn` once after `ms` milliseconds; the returned function cancels it. */
   setTimer(ms: number, fn: () => void): CancelTimer;
 }
 
-/** Structured logger; fields are plain JSON. */
-export interface Logger {
-  debug(msg: string, fields?: Record<string, unknown>): void;
-  info(msg: string, fields?: Record<string, unknown>): void;
-  warn(msg: string, fields?: Record<string, unknown>): void;
-  error(msg: string, fields?: Record<string, unknown>): void;
-}
+/** Structured logger; fields are plain JSON (the kernel's). */
+export type { Logger };
 
 export type HostState = 'Connected' | 'Unknown' | 'Disconnected';
 

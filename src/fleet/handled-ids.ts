@@ -39,7 +39,7 @@ export class HandledIds {
   track(agentId: string, id: string, handling: Promise<boolean>): void {
     const k = key(agentId, id);
     this.running.set(k, handling);
-    void handling.then(
+    handling.then(
       (ok) => {
         this.running.delete(k);
         if (ok) this.remember(k);

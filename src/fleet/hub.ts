@@ -242,7 +242,7 @@ export class FleetHub {
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {
-      void this.accept(ws, req.socket.remoteAddress ?? '').catch((err: unknown) => {
+      this.accept(ws, req.socket.remoteAddress ?? '').catch((err: unknown) => {
         this.logger.error('agent connection failed', { error: errorText(err) });
         closeSocket(ws, CLOSE_INTERNAL_ERROR, 'internal error');
       });
@@ -358,10 +358,11 @@ export class FleetHub {
     for (const frame of received.detach()) session.receive(frame.data, frame.isBinary);
     this.logger.info('agent connected', { agentId, remoteAddress, enrolled: credential !== undefined });
     const info = session.info(this.clock.now());
-    void this.lifecycle
+    this.lifecycle
       .run(agentId, async () => this.handlers.onConnect?.(info))
       .catch((err: unknown) => this.handlerFailed('onConnect', agentId, err))
-      .finally(() => session.open());
+      .then(() => session.open())
+      .catch((err: unknown) => this.handlerFailed('session open', agentId, err));
   }
 
   /** Calls onDisconnect once per session, after that agent id's earlier lifecycle callbacks. */
@@ -370,7 +371,7 @@ export class FleetHub {
     this.reported.add(session);
     const agentId = session.agentId;
     this.logger.info('agent disconnected', { agentId, reason });
-    void this.lifecycle
+    this.lifecycle
       .run(agentId, async () => this.handlers.onDisconnect?.(agentId, reason))
       .catch((err: unknown) => this.handlerFailed('onDisconnect', agentId, err));
   }
@@ -384,10 +385,11 @@ export class FleetHub {
   private within(work: Promise<unknown>): Promise<void> {
     return new Promise((resolve) => {
       const cancel = this.clock.setTimer(this.options.closeTimeoutMs, resolve);
-      void work.finally(() => {
+      const settle = (): void => {
         cancel();
         resolve();
-      });
+      };
+      work.then(settle, settle);
     });
   }
 

@@ -77,9 +77,9 @@ export class InFlightWindow<T> {
     while (!this.held && this.running < this.size && this.waiting.length > 0) {
       const item = this.waiting.shift() as T;
       this.running++;
-      void this.run(item)
-        .catch(() => {})
-        .finally(() => this.done());
+      // run's failures are its own to report; the window only counts the slot back either way.
+      const done = (): void => this.done();
+      this.run(item).then(done, done);
     }
     this.updateFull();
   }

@@ -1,4 +1,5 @@
 /** Capped exponential backoff for retrying a target. */
+import { backoffDelayMs } from '../kernel/index.js';
 
 /** Delay before the first retry after a failed write. */
 export const BASE_RETRY_DELAY_MS = 100;
@@ -7,6 +8,5 @@ export const MAX_RETRY_DELAY_MS = 5_000;
 
 /** The delay before retry number `attempt` (1-based): 100, 200, 400, ... capped at 5,000 ms. */
 export function retryDelayMs(attempt: number): number {
-  const exp = Math.min(Math.max(attempt, 1) - 1, 30);
-  return Math.min(BASE_RETRY_DELAY_MS * 2 ** exp, MAX_RETRY_DELAY_MS);
+  return backoffDelayMs(attempt, { baseMs: BASE_RETRY_DELAY_MS, maxMs: MAX_RETRY_DELAY_MS });
 }

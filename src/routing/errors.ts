@@ -1,4 +1,5 @@
 /** Typed errors of the router: each has a stable `code`, readonly context and keeps its `cause`. */
+import { CodedError } from '../kernel/index.js';
 
 export type RoutingErrorCode =
   | 'FILTER_INVALID'
@@ -12,13 +13,7 @@ export type RoutingErrorCode =
   | 'ROUTER_CLOSED';
 
 /** The base class: never construct directly, use one of the subclasses. */
-export abstract class RoutingError extends Error {
-  abstract readonly code: RoutingErrorCode;
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+export abstract class RoutingError extends CodedError<RoutingErrorCode> {}
 
 /** A Route's filter cannot be compiled (bad regex, wrong value type for the op). */
 export class FilterError extends RoutingError {

@@ -1,4 +1,5 @@
 /** Shared types of the router: what writers take, what runners report, and the injected dependencies. */
+import type { Logger } from '../kernel/index.js';
 
 /** One record as a target receives it: the serialised payload plus its identity. */
 export interface OutRecord {
@@ -53,12 +54,7 @@ export interface TargetHealth {
 
 export type RunnerState = 'running' | 'draining' | 'stopped';
 
-export interface Logger {
-  debug(msg: string, ctx?: Record<string, unknown>): void;
-  info(msg: string, ctx?: Record<string, unknown>): void;
-  warn(msg: string, ctx?: Record<string, unknown>): void;
-  error(msg: string, ctx?: Record<string, unknown>): void;
-}
+export type { Logger };
 
 /** Milliseconds since the epoch; injected so tests control time. */
 export type Clock = () => number;

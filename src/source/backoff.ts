@@ -1,4 +1,5 @@
 /** Delays between fetches: the jittered poll interval, and capped exponential backoff after failures. */
+import { backoffDelayMs } from '../kernel/index.js';
 
 /** First retry after a failed fetch. */
 export const BASE_RETRY_DELAY_MS = 1_000;
@@ -7,9 +8,7 @@ export const MAX_RETRY_DELAY_MS = 120_000;
 
 /** Delay before the next attempt after `failures` consecutive failures (>= 1): 1 s, 2 s, 4 s, ... capped at 120 s. */
 export function retryDelayMs(failures: number): number {
-  const exponent = Math.max(0, failures - 1);
-  // 2 ** 30 would overflow nothing but is far past the cap; clamp the exponent to keep the number small.
-  return Math.min(MAX_RETRY_DELAY_MS, BASE_RETRY_DELAY_MS * 2 ** Math.min(exponent, 30));
+  return backoffDelayMs(failures, { baseMs: BASE_RETRY_DELAY_MS, maxMs: MAX_RETRY_DELAY_MS });
 }
 
 /** Spreads `delayMs` uniformly by ±`ratio` using `random` in [0, 1); `random() = 0.5` returns it unchanged. */

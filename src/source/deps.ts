@@ -1,4 +1,5 @@
 /** What the Git source needs from the outside world, injectable so tests control time and output. */
+import type { Clock, Logger } from '../kernel/index.js';
 
 /** A pending timer; `clear()` cancels it (a no-op once fired). */
 export interface TimerHandle {
@@ -10,17 +11,10 @@ export interface SourceTimer {
   set(callback: () => void, delayMs: number): TimerHandle;
 }
 
-export interface Clock {
-  /** Milliseconds since the epoch. */
-  now(): number;
-}
+export type { Clock };
 
-export interface SourceLogger {
-  debug(message: string, fields?: Record<string, unknown>): void;
-  info(message: string, fields?: Record<string, unknown>): void;
-  warn(message: string, fields?: Record<string, unknown>): void;
-  error(message: string, fields?: Record<string, unknown>): void;
-}
+/** The kernel's logger, under the name the source's callers know. */
+export type SourceLogger = Logger;
 
 export interface SourceDeps {
   /** Default: `setTimeout`. */

@@ -2,6 +2,7 @@
  * Typed errors of the Git source. Each has a stable `code` (what the API, metrics and logs key on), readonly
  * context fields, and keeps the underlying git failure as `cause`.
  */
+import { CodedError } from '../kernel/index.js';
 
 export type SourceErrorCode =
   | 'SOURCE_INVALID_OPTIONS'
@@ -12,14 +13,7 @@ export type SourceErrorCode =
   | 'SOURCE_BAD_STATE';
 
 /** Base class: every error the source reports or throws is one of these. */
-export abstract class SourceError extends Error {
-  abstract readonly code: SourceErrorCode;
-
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
-}
+export abstract class SourceError extends CodedError<SourceErrorCode> {}
 
 /** An option given to `GitSource.create` is invalid; `field` names it. */
 export class SourceOptionsError extends SourceError {

@@ -160,7 +160,12 @@ export async function loadFilesInWorkers(
     return opts.always ? failedResults(jobs, `spec worker failed: ${(err as Error).message}`) : undefined;
   } finally {
     if (workers) {
-      idleTimer = setTimeout(() => void closeSpecWorkers(), IDLE_SHUTDOWN_MS);
+      idleTimer = setTimeout(() => {
+        // Idle workers that fail to terminate are dropped anyway; the next load starts fresh ones.
+        closeSpecWorkers().catch((err: unknown) => {
+          process.emitWarning(`spec workers did not close: ${(err as Error).message}`);
+        });
+      }, IDLE_SHUTDOWN_MS);
       idleTimer.unref();
     }
   }

@@ -1,4 +1,5 @@
 /** Typed errors of the state store: each has a stable `code`, readonly context and keeps its `cause`. */
+import { CodedError } from '../kernel/index.js';
 
 export type StoreErrorCode =
   | 'STORE_INVALID_RECORD'
@@ -11,9 +12,7 @@ export type StoreErrorCode =
   | 'STORE_CONFLICT';
 
 /** Base class of every error the store throws on purpose. */
-export abstract class StoreError extends Error {
-  abstract readonly code: StoreErrorCode;
-}
+export abstract class StoreError extends CodedError<StoreErrorCode> {}
 
 /** A record handed to the store does not have the shape its type promises (`path` names the field). */
 export class InvalidRecordError extends StoreError {

@@ -14,9 +14,11 @@ export class KeyQueue {
       () => undefined,
     );
     this.tails.set(key, tail);
-    void tail.then(() => {
+    // The tail never rejects: both outcomes only drop it once it is the last under its key.
+    const forget = (): void => {
       if (this.tails.get(key) === tail) this.tails.delete(key);
-    });
+    };
+    tail.then(forget, forget);
     return result;
   }
 }

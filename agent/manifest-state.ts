@@ -1,0 +1,151 @@
+/**
+ * The manifest the agent holds and what it last knows of each item: resolves a `manifest` message (full, or
+ * a delta against the held one), applies it (pending on disk first, converge, commit, report), reacts to
+ * drift of its files and keeps the per-item reports every `report` carries.
+ */
+import { randomUUID } from 'node:crypto';
+import { applyManifestDelta } from '../src/protocol/apply-delta.js';
+import {
+  type HostManifest,
+  itemKey,
+  type ManifestConfigFile,
+  type ManifestProcessWatch,
+} from '../src/protocol/manifest.js';
+import type { ItemReport, ManifestMessage, ReportMessage, SpooledMessage } from '../src/protocol/messages.js';
+import {
+  type ConvergeDeps,
+  convergeConfigFile,
+  convergeManifest,
+  type DriftReport,
+  type ProbeResult,
+  processItemReport,
+} from './engine/index.js';
+import { execResultMessage } from './exec-tasks.js';
+import { passiveItemReports } from './item-reports.js';
+import type { ManifestFiles } from './manifest-files.js';
+
+export interface ManifestStateDeps {
+  files: ManifestFiles;
+  /** The version this agent runs (AgentVersion items are reported against it). */
+  agentVersion: string;
+  /** The converge's deps (root, ledgers, write guard, task runner, probe). */
+  convergeDeps(): ConvergeDeps;
+  /** Tells the drift watcher which files are managed, before a converge writes them. */
+  guardFiles(files: ManifestConfigFile[]): void;
+  /** Points the watchers (drift, processes, remediation) at a manifest now held. */
+  watch(manifest: HostManifest): void;
+  /** Spools a message in the outbox. */
+  send(msg: SpooledMessage): Promise<void>;
+}
+
+/** The held manifest and its item reports; one per agent, driven through the agent's apply queue. */
+export class ManifestState {
+  private manifest: HostManifest | undefined;
+  private readonly items = new Map<string, ItemReport>();
+
+  constructor(
+    private readonly deps: ManifestStateDeps,
+    held: HostManifest | undefined,
+  ) {
+    this.manifest = held;
+  }
+
+  /** The manifest applied last. */
+  get current(): HostManifest | undefined {
+    return this.manifest;
+  }
+
+  /** A `manifest` message: a delta that does not fit the held manifest asks for the full one instead. */
+  async onManifest(msg: ManifestMessage): Promise<void> {
+    const target = msg.mode === 'full' ? msg.manifest : applyManifestDelta(this.manifest, msg);
+    if (!target) {
+      await this.deps.send(this.report({ needFull: true }));
+      return;
+    }
+    await this.apply(target);
+  }
+
+  /**
+   * Converges a manifest and reports. The target is written to disk first, as pending, so an agent killed
+   * mid-apply finishes this apply when it restarts instead of trusting a half-applied host.
+   */
+  async apply(target: HostManifest): Promise<void> {
+    await this.deps.files.writePending(target);
+    const previous = this.manifest;
+    // The drift watcher must know the files before the converge: its write guard (begin/end) is what arms
+    // a file for drift detection, and it ignores paths it does not know yet.
+    this.deps.guardFiles(configFiles(target));
+    const result = await convergeManifest(target, previous, this.deps.convergeDeps());
+    for (const exec of result.execs) await this.deps.send(execResultMessage(exec.taskId, exec.reason, exec));
+    this.manifest = target;
+    await this.deps.files.commit(target);
+    this.items.clear();
+    for (const item of [...result.items, ...passiveItemReports(target, this.deps.agentVersion)]) {
+      this.items.set(`${item.kind}/${item.name}`, item);
+    }
+    this.deps.watch(target);
+    await this.deps.send(this.report({ pruned: result.pruned }));
+  }
+
+  /** A managed file changed by hand: report it, and heal it when the resource's policy says selfHeal. */
+  async onDrift(r: DriftReport): Promise<void> {
+    const item = this.manifest?.items.find(
+      (i): i is ManifestConfigFile => i.kind === 'ConfigFile' && itemKey(i) === r.key,
+    );
+    // A report about the content an older manifest wanted is stale: this apply already replaced it.
+    if (!item || r.expectedHash !== item.contentHash) return;
+    let healed = false;
+    let observedHash = r.observedHash;
+    let message: string | undefined;
+    if (item.selfHeal) {
+      const result = await convergeConfigFile(item, this.deps.convergeDeps());
+      healed = result.state !== 'failed';
+      observedHash = result.observedHash;
+      message = result.message;
+    }
+    const base: ItemReport = {
+      kind: 'ConfigFile',
+      name: item.name,
+      hash: item.hash,
+      // A heal that was refused (a symlink planted at the path, say) is a failure, not mere drift.
+      state: healed ? 'changed' : item.selfHeal ? 'failed' : 'drifted',
+      observedHash,
+      ...(!healed && r.observedOwner ? { observedOwner: r.observedOwner } : {}),
+      ...(message ? { message } : { message: healed ? `healed: ${r.detail}` : `drifted: ${r.detail}` }),
+    };
+    this.items.set(r.key, base);
+    const report = this.report({});
+    const drifted = report.items.find((i) => `${i.kind}/${i.name}` === r.key);
+    if (drifted) drifted.drift = { detectedAt: r.detectedAt, healed, detail: r.detail };
+    await this.deps.send(report);
+  }
+
+  /** A watched process changed state: report it when the held manifest watches it. */
+  async onProcessStatus(resource: string, status: ProbeResult | undefined): Promise<void> {
+    const watch = this.manifest?.items.find(
+      (i): i is ManifestProcessWatch => i.kind === 'ProcessWatch' && itemKey(i) === resource,
+    );
+    if (!watch || !status) return;
+    this.items.set(itemKey(watch), processItemReport(watch, status));
+    await this.deps.send(this.report({}));
+  }
+
+  /** A report of every item's last known state. */
+  report(extra: { needFull?: boolean; pruned?: string[] }): ReportMessage {
+    return {
+      v: 1,
+      type: 'report',
+      id: randomUUID(),
+      manifestHash: this.manifest?.hash ?? '',
+      revision: this.manifest?.revision ?? '',
+      items: [...this.items.values()].map((i) => ({ ...i })),
+      ...(extra.needFull ? { needFull: true } : {}),
+      ...(extra.pruned && extra.pruned.length > 0 ? { pruned: extra.pruned } : {}),
+    };
+  }
+}
+
+/** The ConfigFile items of a manifest. */
+export function configFiles(manifest: HostManifest): ManifestConfigFile[] {
+  return manifest.items.filter((i): i is ManifestConfigFile => i.kind === 'ConfigFile');
+}

@@ -1,0 +1,5 @@
+/** The kernel: the few shapes every part may import (the agent included); it imports nothing itself. */
+export * from './backoff.js';
+export * from './clock.js';
+export * from './errors.js';
+export * from './logger.js';

@@ -1,0 +1,167 @@
+/** ExecService on the in-memory store with a recording hub: fan-out, result recording and refusals. */
+import { beforeEach, describe, expect, it } from 'vitest';
+import { ExecService, ManifestNotKnownError } from '../../src/controller/exec-service.js';
+import { ControllerMetrics } from '../../src/controller/metrics.js';
+import type { HostFacts, HostManifest } from '../../src/protocol/manifest.js';
+import type { ErrorMessage, ExecMessage, ExecResultMessage } from '../../src/protocol/messages.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import type { ExecutionRecord } from '../../src/store/types.js';
+
+const T0_MS = Date.parse('2026-01-01T00:00:00.000Z');
+const web1: HostFacts = { id: 'h1', name: 'web-1', ips: ['10.0.0.1'], cloudId: 0, labels: { role: 'web' } };
+const web2: HostFacts = { id: 'h2', name: 'web-2', ips: ['10.0.0.2'], cloudId: 0, labels: { role: 'web' } };
+const db1: HostFacts = { id: 'h3', name: 'db-1', ips: ['10.0.0.3'], cloudId: 0, labels: { role: 'db' } };
+const metrics = new ControllerMetrics(() => ({
+  hostsBySyncState: {},
+  agentConnections: 0,
+  git: { fetches: 0, fetchErrors: 0, lastFetchMs: null },
+  routes: {},
+  targets: {},
+}));
+
+// Only the fields resultRefusal reads: an item's kind, name and onChange.
+const manifestWithOnChange = {
+  hash: 'sha256:m',
+  revision: 'rev-1',
+  items: [{ kind: 'ConfigFile', name: 'motd', onChange: { run: 'true', timeoutMs: 1_000 } }],
+} as unknown as HostManifest;
+
+function result(taskId: string, over: Partial<ExecResultMessage> = {}): ExecResultMessage {
+  return {
+    v: 1,
+    type: 'execResult',
+    id: `r-${taskId}`,
+    taskId,
+    reason: 'adhoc',
+    exitCode: 0,
+    signal: null,
+    stdoutTail: 'ok\n',
+    stderrTail: '',
+    startedAt: '2026-01-01T00:00:01.000Z',
+    durationMs: 250,
+    timedOut: false,
+    killed: false,
+    ...over,
+  };
+}
+
+describe('ExecService', () => {
+  let store: MemoryStore;
+  let sent: Array<{ to: string; msg: ExecMessage | ErrorMessage }>;
+  let refuse: Set<string>;
+  let manifests: Map<string, HostManifest>;
+  let service: ExecService;
+
+  beforeEach(() => {
+    store = MemoryStore.open();
+    sent = [];
+    refuse = new Set();
+    manifests = new Map();
+    let n = 0;
+    service = new ExecService({
+      store,
+      hub: {
+        send(to, msg) {
+          if (refuse.has(to)) return false;
+          sent.push({ to, msg });
+          return true;
+        },
+      },
+      manifestOf: (id) => manifests.get(id),
+      connectedHosts: () => [web1, web2, db1],
+      metrics,
+      now: () => T0_MS,
+      newId: () => `id-${++n}`,
+    });
+  });
+
+  it('sends the script to the connected hosts the selector picks and records each as running', async () => {
+    const started = await service.start({
+      selector: { matchLabels: { role: 'web' } },
+      script: 'uname -a',
+      requestedBy: 'alice',
+    });
+    expect(started.hosts).toEqual(['h1', 'h2']);
+    expect(sent.map((s) => s.to)).toEqual(['h1', 'h2']);
+    expect(sent[0]?.msg).toMatchObject({
+      type: 'exec',
+      taskId: started.taskId,
+      reason: 'adhoc',
+      timeoutMs: 60_000,
+    });
+    const rec = await store.getExecution(started.taskId, 'h1');
+    expect(rec).toMatchObject({ status: 'running', command: 'uname -a', requestedBy: 'alice' });
+    expect(await store.getExecution(started.taskId, 'h3')).toBeUndefined();
+  });
+
+  it('leaves out of `hosts` a host whose session refused the task, though it is recorded', async () => {
+    refuse.add('h2');
+    const started = await service.start({
+      selector: { matchLabels: { role: 'web' } },
+      script: 'x',
+      requestedBy: 'a',
+    });
+    expect(started.hosts).toEqual(['h1']);
+    expect(await store.getExecution(started.taskId, 'h2')).toMatchObject({ status: 'running' });
+  });
+
+  it('stores a result of a task sent to the host, tells the listeners, and calls a re-send a duplicate', async () => {
+    const { taskId } = await service.start({
+      selector: { names: ['web-1'] },
+      script: 'uptime',
+      requestedBy: 'a',
+    });
+    const heard: ExecutionRecord[] = [];
+    const stop = service.subscribe(taskId, (r) => heard.push(r));
+    const msg = result(taskId, { exitCode: 3 });
+    expect(await service.recordResult('h1', msg)).toBe('stored');
+    expect(heard.map((r) => [r.hostId, r.status, r.command])).toEqual([['h1', 'failed', 'uptime']]);
+    expect(await store.getExecution(taskId, 'h1')).toMatchObject({
+      status: 'failed',
+      exitCode: 3,
+      finishedAt: '2026-01-01T00:00:01.250Z',
+      requestedBy: 'a',
+    });
+    expect(await service.recordResult('h1', msg)).toBe('duplicate');
+    stop();
+    expect(heard).toHaveLength(1);
+  });
+
+  it('refuses a different second result and answers the agent with result_refused', async () => {
+    const { taskId } = await service.start({ selector: { names: ['web-1'] }, script: 'x', requestedBy: 'a' });
+    await service.recordResult('h1', result(taskId));
+    sent.length = 0;
+    expect(await service.recordResult('h1', result(taskId, { exitCode: 1, id: 'again' }))).toBe('refused');
+    expect(sent).toEqual([
+      { to: 'h1', msg: expect.objectContaining({ type: 'error', code: 'result_refused', ref: 'again' }) },
+    ]);
+    expect(await store.getExecution(taskId, 'h1')).toMatchObject({ status: 'succeeded', exitCode: 0 });
+  });
+
+  it('refuses a result for a task never sent to that host', async () => {
+    const { taskId } = await service.start({ selector: { names: ['web-1'] }, script: 'x', requestedBy: 'a' });
+    expect(await service.recordResult('h2', result(taskId))).toBe('refused');
+    expect(await store.getExecution(taskId, 'h2')).toBeUndefined();
+  });
+
+  it('records an onChange result the manifest holds, timed out as timedOut, with its resource', async () => {
+    manifests.set('h1', manifestWithOnChange);
+    const msg = result('onChange:ConfigFile/motd@abc', {
+      reason: 'onChange:ConfigFile/motd',
+      timedOut: true,
+    });
+    expect(await service.recordResult('h1', msg)).toBe('stored');
+    expect(await store.getExecution(msg.taskId, 'h1')).toMatchObject({
+      status: 'timedOut',
+      resource: 'ConfigFile/motd',
+      command: 'onChange:ConfigFile/motd',
+    });
+  });
+
+  it('refuses an onChange result for a resource the manifest lacks, and throws while no manifest is known', async () => {
+    manifests.set('h1', manifestWithOnChange);
+    const other = result('onChange:ConfigFile/other@1', { reason: 'onChange:ConfigFile/other' });
+    expect(await service.recordResult('h1', other)).toBe('refused');
+    await expect(service.recordResult('h2', other)).rejects.toBeInstanceOf(ManifestNotKnownError);
+  });
+});
