@@ -80,7 +80,7 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = await spec.load();
   const result = await command.run({ values: parsed.values, positionals: parsed.positionals, rest });
-  const text = renderResult(result, format as OutputFormat);
+  const text = await renderResult(result, format as OutputFormat);
   if (text) process.stdout.write(`${text}\n`);
   for (const line of result.stderr ?? []) process.stderr.write(`${line}\n`);
   return result.exitCode;

@@ -1,6 +1,4 @@
 /** Renders command results as a table, JSON or YAML: the one place output formats are decided. */
-import { stringify } from 'yaml';
-
 export const OUTPUT_FORMATS = ['table', 'json', 'yaml'] as const;
 export type OutputFormat = (typeof OUTPUT_FORMATS)[number];
 
@@ -35,10 +33,16 @@ export function renderTable(
     .join('\n');
 }
 
+/** `data` as YAML; `yaml` is loaded only here, since it costs more start-up time than most commands use. */
+async function toYaml(data: unknown): Promise<string> {
+  const { stringify } = await import('yaml');
+  return stringify(data).trimEnd();
+}
+
 /** The text `main` prints for a result in the chosen format. */
-export function renderResult(result: CommandResult, format: OutputFormat): string {
+export async function renderResult(result: CommandResult, format: OutputFormat): Promise<string> {
   if (format === 'json') return JSON.stringify(result.data ?? null, null, 2);
-  if (format === 'yaml') return stringify(result.data ?? null).trimEnd();
+  if (format === 'yaml') return toYaml(result.data ?? null);
   if (result.table) return result.table();
-  return result.data === undefined ? '' : stringify(result.data).trimEnd();
+  return result.data === undefined ? '' : toYaml(result.data);
 }

@@ -40,6 +40,8 @@ export interface ExecRequest {
   /** `user` or `user:group` the script runs as on each host; the agent refuses the task when it cannot switch. */
   runAs?: string;
   requestedBy: string;
+  /** The task id to use, so a caller can subscribe to its results before any host is sent it; default a new id. */
+  taskId?: string;
 }
 
 export interface ExecStarted {
@@ -110,31 +112,21 @@ export class ExecService {
 
   constructor(private readonly deps: ExecServiceDeps) {}
 
-  /** Sends the script to every connected host the selector picks, recording each as running. */
+  /**
+   * Sends the script to every connected host the selector picks. The running rows are recorded in one store
+   * write before any host is sent the task, so no result can arrive for a row not yet stored.
+   */
   async start(req: ExecRequest): Promise<ExecStarted> {
-    const taskId = this.deps.newId();
+    const taskId = req.taskId ?? this.deps.newId();
     const startedAt = new Date(this.deps.now()).toISOString();
-    const hosts: string[] = [];
-    for (const host of this.deps.connectedHosts()) {
-      if (!selectorMatches(req.selector, host)) continue;
-      const msg: ExecMessage = {
-        v: 1,
-        type: 'exec',
-        id: this.deps.newId(),
-        taskId,
-        script: req.script,
-        interpreter: req.interpreter,
-        timeoutMs: req.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS,
-        env: req.env,
-        ...(req.runAs ? { runAs: req.runAs } : {}),
-        reason: 'adhoc',
-      };
-      await this.deps.store.putExecution({
+    const targets = this.deps.connectedHosts().filter((host) => selectorMatches(req.selector, host));
+    await this.deps.store.putExecutions(
+      targets.map((host) => ({
         id: taskId,
         hostId: host.id,
         reason: 'adhoc',
         command: req.script,
-        status: 'running',
+        status: 'running' as const,
         exitCode: null,
         signal: null,
         stdoutTail: '',
@@ -143,7 +135,23 @@ export class ExecService {
         timedOut: false,
         killed: false,
         requestedBy: req.requestedBy,
-      });
+      })),
+    );
+    const timeoutMs = req.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
+    const hosts: string[] = [];
+    for (const host of targets) {
+      const msg: ExecMessage = {
+        v: 1,
+        type: 'exec',
+        id: this.deps.newId(),
+        taskId,
+        script: req.script,
+        interpreter: req.interpreter,
+        timeoutMs,
+        env: req.env,
+        ...(req.runAs ? { runAs: req.runAs } : {}),
+        reason: 'adhoc',
+      };
       if (this.deps.hub.send(host.id, msg)) hosts.push(host.id);
     }
     return { taskId, hosts };

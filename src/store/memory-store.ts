@@ -296,6 +296,12 @@ export class MemoryStore implements Store {
     db.executions.set(key, execution);
   }
 
+  async putExecutions(records: ExecutionRecord[]): Promise<void> {
+    // Validate all first, so a bad record stores none (as the SQLite transaction does).
+    const executions = records.map((r) => parseExecution(r));
+    for (const execution of executions) await this.putExecution(execution);
+  }
+
   async getExecution(id: string, hostId: string): Promise<ExecutionRecord | undefined> {
     return copy(this.db.executions.get(executionKey(id, hostId)));
   }

@@ -258,6 +258,32 @@ export class RedisStore implements Store {
     );
   }
 
+  /** One pipeline reads every record, one writes them; a record another writer changed in between is redone alone. */
+  async putExecutions(records: ExecutionRecord[]): Promise<void> {
+    const executions = records.map((r) => parseExecution(r));
+    if (executions.length === 0) return;
+    const kind = this.keys.executions;
+    const keys = executions.map((e) => kind.recordPrefix + executionId(e.id, e.hostId));
+    const read = this.client.pipeline();
+    for (const key of keys) read.hmget(key, 'data', 'ver');
+    const current = (await replies(read, 'read executions')) as Array<[string | null, string | null]>;
+    const write = this.client.pipeline();
+    const written: ExecutionRecord[] = [];
+    executions.forEach((execution, i) => {
+      const [json, version] = current[i] ?? [null, null];
+      const key = keys[i] as string;
+      const existing = json == null ? undefined : decodeRecord(kind, json, key);
+      if (existing && existing.status !== 'running' && execution.status === 'running') return;
+      write.gseUpsert(key, version ?? '0', ...encodeRecord(kind, execution));
+      written.push(execution);
+    });
+    if (written.length === 0) return;
+    const results = await replies(write, 'write executions');
+    await Promise.all(
+      results.map((r, j) => (Number(r) >= 0 ? undefined : this.putExecution(written[j] as ExecutionRecord))),
+    );
+  }
+
   async getExecution(id: string, hostId: string): Promise<ExecutionRecord | undefined> {
     return this.get(this.keys.executions, executionId(id, hostId));
   }

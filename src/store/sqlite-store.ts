@@ -271,6 +271,15 @@ export class SqliteStore implements Store {
     this.prepare(upsertSql(EXECUTIONS, { where })).run(toRow(EXECUTIONS, parseExecution(record)));
   }
 
+  async putExecutions(records: ExecutionRecord[]): Promise<void> {
+    const rows = records.map((r) => toRow(EXECUTIONS, parseExecution(r)));
+    const where = "NOT (excluded.status = 'running' AND executions.status <> 'running')";
+    const statement = this.prepare(upsertSql(EXECUTIONS, { where }));
+    this.transaction(() => {
+      for (const row of rows) statement.run(row);
+    });
+  }
+
   async getExecution(id: string, hostId: string): Promise<ExecutionRecord | undefined> {
     return this.one(EXECUTIONS, 'id = ? AND hostId = ?', id, hostId);
   }

@@ -261,6 +261,8 @@ export interface Store extends AgentRegistry {
 
   /** Inserts or replaces by (id, hostId); a late `running` record never replaces a finished one. */
   putExecution(record: ExecutionRecord): Promise<void>;
+  /** `putExecution` for many records in one write (an exec fan-out), with the same rule per record. */
+  putExecutions(records: ExecutionRecord[]): Promise<void>;
   getExecution(id: string, hostId: string): Promise<ExecutionRecord | undefined>;
   /** Executions, newest `startedAt` first. */
   listExecutions(query?: ExecutionQuery): Promise<Page<ExecutionRecord>>;

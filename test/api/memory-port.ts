@@ -218,10 +218,18 @@ export class MemoryPort implements ApiPort {
   readonly execListeners = new Map<string, Set<(r: ExecutionRecord) => void>>();
   /** Hosts the next exec task goes to. */
   execHosts: string[] = [];
+  /** Results delivered to the task's listeners while start() runs, before it returns. */
+  execAnswersDuringStart: ExecutionRecord[] = [];
   readonly exec = {
     start: async (req: ExecRequest): Promise<ExecStarted> => {
       this.execRequests.push(req);
-      return { taskId: `task-${this.execRequests.length}`, hosts: [...this.execHosts] };
+      const started = {
+        taskId: req.taskId ?? `task-${this.execRequests.length}`,
+        hosts: [...this.execHosts],
+      };
+      // A host that answers before start() returns (as a fast agent can).
+      for (const rec of this.execAnswersDuringStart) this.emitResult({ ...rec, id: started.taskId });
+      return started;
     },
     subscribe: (taskId: string, listener: (r: ExecutionRecord) => void) => {
       const set = this.execListeners.get(taskId) ?? new Set();

@@ -182,9 +182,12 @@ describe('API audit', () => {
     const reader = res.body?.getReader();
     if (!reader) throw new Error('no body');
     const first = new TextDecoder().decode((await reader.read()).value);
+    // The route picks the task id (it subscribes to it before the task goes out).
+    const taskId = port.execRequests[0]?.taskId;
+    expect(taskId).toMatch(/^[0-9a-f-]{36}$/);
     expect(JSON.parse(first.split('\n')[0] ?? '')).toEqual({
       type: 'started',
-      taskId: 'task-1',
+      taskId,
       hosts: ['web-1'],
     });
     // The stream is still open (no result yet), and the audit record already exists.
@@ -193,10 +196,10 @@ describe('API audit', () => {
         actor: 'ci',
         action: 'POST /api/v1/exec',
         status: 200,
-        detail: { taskId: 'task-1', hosts: 1, selector: '*', script: 'echo hi' },
+        detail: { taskId, hosts: 1, selector: '*', script: 'echo hi' },
       }),
     ]);
-    port.emitResult(execution('task-1', 'web-1', 'succeeded'));
+    port.emitResult(execution(taskId as string, 'web-1', 'succeeded'));
     let rest = '';
     for (let r = await reader.read(); !r.done; r = await reader.read())
       rest += new TextDecoder().decode(r.value);
@@ -205,7 +208,7 @@ describe('API audit', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.map((l) => l.type)).toEqual(['result', 'summary']);
-    expect(lines[1]).toEqual({ type: 'summary', taskId: 'task-1', hosts: 1, succeeded: 1, pending: [] });
+    expect(lines[1]).toEqual({ type: 'summary', taskId, hosts: 1, succeeded: 1, pending: [] });
     expect(port.auditRecords).toHaveLength(1);
     expect(port.execRequests[0]?.requestedBy).toBe('ci');
   });

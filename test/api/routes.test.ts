@@ -290,7 +290,7 @@ describe('API sync and hooks', () => {
       token: ADMIN,
       body: { hosts: 'role=web', script: 'uptime', runAs: 'nobody:nogroup', timeoutMs: 500, wait: false },
     });
-    expect(await res.json()).toEqual({ taskId: 'task-1', hosts: ['web-1'] });
+    expect(await res.json()).toEqual({ taskId: port.execRequests[0]?.taskId, hosts: ['web-1'] });
     expect(port.execRequests).toEqual([
       {
         selector: { matchLabels: { role: 'web' } },
@@ -299,6 +299,7 @@ describe('API sync and hooks', () => {
         timeoutMs: 500,
         runAs: 'nobody:nogroup',
         requestedBy: 'admin',
+        taskId: expect.stringMatching(/^[0-9a-f-]{36}$/),
       },
     ]);
   });

@@ -1,5 +1,8 @@
 /** POST /api/v1/sync (re-send manifests after a fetch) and POST /api/v1/exec (ad-hoc scripts, streamed). */
+import { randomUUID } from 'node:crypto';
+import type { ExecStarted } from '../../controller/exec-service.js';
 import { parseSelectorText } from '../../controller/selector-text.js';
+import type { ExecutionRecord } from '../../store/types.js';
 import { badRequest, HttpError, notFound } from '../http-error.js';
 import type { ApiPort } from '../port.js';
 import { HANDLED, type RequestContext, type Route } from '../router.js';
@@ -52,23 +55,39 @@ async function execHandler(c: Pick<ApiPort, 'exec'>, ctx: RequestContext): Promi
     throw badRequest('timeoutMs: a positive number of milliseconds');
   if (body.runAs !== undefined && (typeof body.runAs !== 'string' || !RUN_AS.test(body.runAs)))
     throw badRequest('runAs: a user name or user:group, e.g. "nobody" or "www-data:www-data"');
-  const started = await c.exec.start({
-    selector: sel.selector,
-    script: body.script,
-    interpreter: typeof body.interpreter === 'string' ? body.interpreter : undefined,
-    timeoutMs,
-    ...(typeof body.runAs === 'string' ? { runAs: body.runAs } : {}),
-    requestedBy: ctx.actor?.name ?? 'unknown',
-  });
-  // Audited as soon as the task is out, not when the stream ends: a dropped stream must not hide it.
-  ctx.auditDetail = {
-    taskId: started.taskId,
-    hosts: started.hosts.length,
-    selector: body.hosts,
-    script: body.script.slice(0, MAX_AUDITED_SCRIPT_CHARS),
-  };
-  await ctx.auditNow();
-  if (body.wait === false) return started;
+  // Subscribed before the task goes out: a fast host can answer before start() resolves, and a result
+  // heard by nobody would leave the stream waiting until its deadline.
+  const taskId = randomUUID();
+  const early: ExecutionRecord[] = [];
+  let onRecord: (rec: ExecutionRecord) => void = (rec) => early.push(rec);
+  const unsubscribe = c.exec.subscribe(taskId, (rec) => onRecord(rec));
+  let started: ExecStarted;
+  try {
+    started = await c.exec.start({
+      selector: sel.selector,
+      script: body.script,
+      interpreter: typeof body.interpreter === 'string' ? body.interpreter : undefined,
+      timeoutMs,
+      ...(typeof body.runAs === 'string' ? { runAs: body.runAs } : {}),
+      requestedBy: ctx.actor?.name ?? 'unknown',
+      taskId,
+    });
+    // Audited as soon as the task is out, not when the stream ends: a dropped stream must not hide it.
+    ctx.auditDetail = {
+      taskId: started.taskId,
+      hosts: started.hosts.length,
+      selector: body.hosts,
+      script: body.script.slice(0, MAX_AUDITED_SCRIPT_CHARS),
+    };
+    await ctx.auditNow();
+  } catch (err) {
+    unsubscribe();
+    throw err;
+  }
+  if (body.wait === false) {
+    unsubscribe();
+    return started;
+  }
   const res = ctx.res;
   res.writeHead(200, { 'content-type': 'application/x-ndjson' });
   res.write(`${JSON.stringify({ type: 'started', ...started })}\n`);
@@ -80,15 +99,16 @@ async function execHandler(c: Pick<ApiPort, 'exec'>, ctx: RequestContext): Promi
       clearTimeout(timer);
       resolve();
     };
-    const unsubscribe = c.exec.subscribe(started.taskId, (rec) => {
+    onRecord = (rec) => {
       if (!pending.delete(rec.hostId)) return;
       counts[rec.status] = (counts[rec.status] ?? 0) + 1;
       res.write(`${JSON.stringify({ type: 'result', ...rec })}\n`);
       if (pending.size === 0) finish();
-    });
+    };
     // Hosts that never answer (disconnected mid-run) are reported as pending, not waited on forever.
     const timer = setTimeout(finish, (timeoutMs ?? 60_000) + 10_000);
     ctx.req.on('close', finish);
+    for (const rec of early.splice(0)) onRecord(rec);
     if (pending.size === 0) finish();
   });
   res.end(

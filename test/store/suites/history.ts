@@ -1,5 +1,6 @@
 /** Conformance: drift records, executions and the audit log (idempotent puts, filters, order). */
 import { describe, expect, it } from 'vitest';
+import type { ExecutionRecord } from '../../../src/store/types.js';
 import type { StoreContext } from '../backends.js';
 import { at, audit, drift, execution } from '../fixtures.js';
 
@@ -107,6 +108,43 @@ export function executionSuite(ctx: StoreContext): void {
       await store.putExecution(execution(1, { status: 'failed', exitCode: 2 }));
       await store.putExecution(execution(1, { status: 'running', exitCode: null }));
       expect((await store.getExecution('task-0001', 'host-0001'))?.status).toBe('failed');
+    });
+
+    it('stores every row of a fan-out written at once, filterable by host and status', async () => {
+      const store = await ctx.store();
+      const running = {
+        status: 'running' as const,
+        exitCode: null,
+        finishedAt: undefined,
+        durationMs: undefined,
+      };
+      const rows = Array.from({ length: 250 }, (_, i) =>
+        execution(1, { ...running, hostId: `h${String(i).padStart(3, '0')}` }),
+      );
+      await store.putExecutions(rows);
+      const page = await store.listExecutions({ status: 'running', limit: 500 });
+      expect(page.items.map((e) => e.hostId).sort()).toEqual(rows.map((r) => r.hostId));
+      expect(await store.getExecution('task-0001', 'h249')).toEqual(rows[249]);
+      expect((await store.listExecutions({ hostId: 'h007' })).items).toEqual([rows[7]]);
+    });
+
+    it('keeps finished results when a batch of running rows names the same tasks', async () => {
+      const store = await ctx.store();
+      await store.putExecution(execution(1, { hostId: 'h1', status: 'failed', exitCode: 2 }));
+      await store.putExecutions([
+        execution(1, { hostId: 'h1', status: 'running', exitCode: null }),
+        execution(1, { hostId: 'h2', status: 'running', exitCode: null }),
+      ]);
+      expect((await store.getExecution('task-0001', 'h1'))?.status).toBe('failed');
+      expect((await store.getExecution('task-0001', 'h2'))?.status).toBe('running');
+    });
+
+    it('stores nothing from a batch holding an invalid row, and takes an empty batch', async () => {
+      const store = await ctx.store();
+      await store.putExecutions([]);
+      const bad = { ...execution(2, { hostId: 'h2' }), status: 'bogus' } as unknown as ExecutionRecord;
+      await expect(store.putExecutions([execution(1, { hostId: 'h1' }), bad])).rejects.toThrow(/status/);
+      expect((await store.listExecutions()).items).toEqual([]);
     });
 
     it('filters by host, resource, since and status when given', async () => {

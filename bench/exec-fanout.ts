@@ -1,0 +1,178 @@
+/**
+ * `npm run bench -- exec-fanout [--count 1000] [--runs 5] [--per-process N]`
+ *
+ * The whole `gsectl exec` process (`node dist/src/cli/main.js exec ... -- true`, spawn to exit) against a
+ * real controller in this process (SQLite store) and `--count` simulated agents (`gse-agent simulate` in a
+ * child process), for 100 hosts (`name=sim-1??`: sim-100..sim-199) and for every host (`*`), beside a bare
+ * `node -e ''` in the same run (the floor). Every run must stream one succeeded result per host and exit 0,
+ * or it counts as lost. Medians of `--runs` runs after one warm-up. Prints one JSON object as its last line.
+ */
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { type BenchController, startBenchController } from './_lib/controller.js';
+import { type SimFleet, startSimulator } from './_lib/fleet-sim.js';
+import {
+  BENCH_ADMIN_TOKEN,
+  benchRepo,
+  ensureOpenFileLimit,
+  intArg,
+  loadAverage,
+  median,
+  motdSpec,
+  progress,
+  REPO_ROOT,
+  removeDir,
+  round,
+  runBench,
+  tmpfsDir,
+} from './_lib/util.js';
+
+const GSECTL = join(REPO_ROOT, 'dist', 'src', 'cli', 'main.js');
+/** Goals of issue #14: the whole CLI process, in seconds. */
+const GOAL_100_S = 0.25;
+const GOAL_1000_S = 1;
+const READY_TIMEOUT_MS = 180_000;
+/** Bound of one CLI run; a run that takes longer is killed and counted as lost. */
+const RUN_TIMEOUT_MS = 60_000;
+
+interface RunResult {
+  seconds: number;
+  ok: boolean;
+  results: number;
+  detail?: string;
+}
+
+/** Runs `node ARGS` to exit; seconds from spawn to exit, and its stdout. */
+function timeNode(
+  args: string[],
+): Promise<{ seconds: number; code: number; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const t0 = performance.now();
+    execFile(
+      process.execPath,
+      args,
+      { timeout: RUN_TIMEOUT_MS, maxBuffer: 64 * 2 ** 20 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        resolve({ seconds: (performance.now() - t0) / 1000, code, stdout, stderr });
+      },
+    );
+  });
+}
+
+/** One `gsectl exec` to `selector`; ok when it exited 0 with one succeeded result per expected host. */
+async function execRun(url: string, selector: string, expected: number): Promise<RunResult> {
+  const r = await timeNode([
+    GSECTL,
+    'exec',
+    '--hosts',
+    selector,
+    '--server',
+    url,
+    '--token',
+    BENCH_ADMIN_TOKEN,
+    '--timeout',
+    '30s',
+    '-o',
+    'json',
+    '--',
+    'true',
+  ]);
+  let results = 0;
+  try {
+    const lines = JSON.parse(r.stdout) as Array<{ type: string; status?: string }>;
+    results = lines.filter((l) => l.type === 'result' && l.status === 'succeeded').length;
+  } catch {
+    // not JSON: counted as lost below
+  }
+  const ok = r.code === 0 && results === expected;
+  return {
+    seconds: r.seconds,
+    ok,
+    results,
+    ...(ok ? {} : { detail: `exit ${r.code}, ${results}/${expected} results; ${r.stderr.slice(0, 300)}` }),
+  };
+}
+
+async function series(runs: number, once: () => Promise<RunResult>) {
+  await once(); // warm-up: page cache, SQLite pages, the agents' first shell
+  const all: RunResult[] = [];
+  for (let i = 0; i < runs; i++) all.push(await once());
+  const lost = all.filter((r) => !r.ok);
+  for (const r of lost) progress('run lost', { detail: r.detail });
+  return {
+    medianS: round(median(all.map((r) => r.seconds)), 3),
+    minS: round(Math.min(...all.map((r) => r.seconds)), 3),
+    runsS: all.map((r) => round(r.seconds, 3)),
+    lost: lost.length,
+  };
+}
+
+let work: string | undefined;
+let ctl: BenchController | undefined;
+let fleet: SimFleet | undefined;
+
+async function main(): Promise<void> {
+  const count = intArg('count', 1_000);
+  const runs = intArg('runs', 5);
+  // Agents per simulate process (default all in one; the 100-host selector assumes one): a real host forks its shells from a small agent process, while
+  // one process holding 1,000 agents pays for forking its whole heap on every spawn (~20 ms each).
+  const perProcess = intArg('per-process', count);
+  if (count < 200) throw new Error('--count must be at least 200 (the 100-host case is sim-100..sim-199)');
+  if (await ensureOpenFileLimit(count * 6 + 1_000)) return;
+  work = await tmpfsDir('gse-bench-exec-');
+  const repo = await benchRepo(join(work, 'repo'), {
+    'fleet/motd.yaml': motdSpec('motd', '/etc/motd', 'hi\n'),
+  });
+  ctl = await startBenchController(repo.dir, join(work, 'ctl'), { watchLocal: false });
+  fleet = await startSimulator({ count, agentUrl: ctl.agentUrl, root: join(work, 'agents'), perProcess });
+  const head = ctl.controller.reconciler.current?.id ?? '';
+  if (!(await ctl.waitSynced(head, count, READY_TIMEOUT_MS, 50)))
+    throw new Error(`only ${ctl.syncedCount(head)}/${count} agents Synced in ${READY_TIMEOUT_MS} ms`);
+  progress('fleet Synced', { count });
+  const c = ctl;
+
+  const floor = await series(runs, async () => {
+    const r = await timeNode(['-e', '']);
+    return { seconds: r.seconds, ok: r.code === 0, results: 0 };
+  });
+  const hundred = await series(runs, () => execRun(c.url, 'name=sim-1??', 100));
+  progress('100 hosts', hundred);
+  const all = await series(runs, () => execRun(c.url, '*', count));
+  progress(`${count} hosts`, all);
+  const cliStart = await series(runs, async () => {
+    const r = await timeNode([GSECTL, 'exec', '--help']);
+    return { seconds: r.seconds, ok: r.code === 0, results: 0 };
+  });
+  console.log(
+    JSON.stringify({
+      bench: 'exec-fanout',
+      count,
+      runs,
+      agentsPerProcess: perProcess,
+      floor: { nodeE: floor },
+      execHelp: { ...cliStart, ratioToNodeE: round(cliStart.medianS / floor.medianS) },
+      hosts100: {
+        ...hundred,
+        goalS: GOAL_100_S,
+        ratioToGoal: round(hundred.medianS / GOAL_100_S),
+        ratioToNodeE: round(hundred.medianS / floor.medianS),
+        withinGoal: hundred.medianS < GOAL_100_S && hundred.lost === 0,
+      },
+      [`hosts${count}`]: {
+        ...all,
+        goalS: count === 1_000 ? GOAL_1000_S : null,
+        ratioToNodeE: round(all.medianS / floor.medianS),
+        withinGoal: count === 1_000 ? all.medianS < GOAL_1000_S && all.lost === 0 : null,
+      },
+      loadAverage: loadAverage(),
+    }),
+  );
+}
+
+runBench(main, async () => {
+  await fleet?.stop();
+  await ctl?.stop();
+  await removeDir(work);
+});
