@@ -17,6 +17,7 @@ import {
   parseRevision,
   parseToken,
 } from './records.js';
+import { compareRollouts, parseRollout, type RolloutRecord } from './rollout-record.js';
 import { checkRetentionPolicy, emptyCounts, parseState, retentionCutoffMs, stateJson } from './shared.js';
 import type {
   AgentRecord,
@@ -41,7 +42,6 @@ import type {
   SyncState,
   TokenRecord,
 } from './types.js';
-import { compareRollouts, parseRollout, type RolloutRecord } from './rollout-record.js';
 import { isTime } from './validate.js';
 
 /**

@@ -3,7 +3,13 @@
  * listing and filter, kept in step by Lua scripts; read-modify-write goes through optimistic versions.
  */
 import { Redis } from 'ioredis';
-import { CorruptRecordError, InvalidRecordError, StoreClosedError, StoreConflictError, StoreConnectError } from './errors.js';
+import {
+  CorruptRecordError,
+  InvalidRecordError,
+  StoreClosedError,
+  StoreConflictError,
+  StoreConnectError,
+} from './errors.js';
 import { KeyQueue } from './key-queue.js';
 import { sinceTimeKey } from './paging.js';
 import {

@@ -77,7 +77,14 @@ function isArtifact(v: unknown): boolean {
   return v === undefined || (isObject(v) && typeof v.sha256 === 'string' && typeof v.url === 'string');
 }
 
-const INTS = ['generation', 'batchSize', 'maxUnavailable', 'maxFailures', 'pauseBetweenMs', 'healthDeadlineMs'];
+const INTS = [
+  'generation',
+  'batchSize',
+  'maxUnavailable',
+  'maxFailures',
+  'pauseBetweenMs',
+  'healthDeadlineMs',
+];
 
 /** The record, checked field by field; throws InvalidRecordError naming the first bad field. */
 export function parseRollout(value: unknown): RolloutRecord {
@@ -93,7 +100,10 @@ export function parseRollout(value: unknown): RolloutRecord {
   if (typeof value.undo !== 'boolean') throw bad('undo', 'must be a boolean');
   if (!Array.isArray(value.hosts) || !value.hosts.every((h) => typeof h === 'string'))
     throw bad('hosts', 'must be a list of host ids');
-  if (!Array.isArray(value.failures) || !value.failures.every((f) => isObject(f) && typeof f.hostId === 'string'))
+  if (
+    !Array.isArray(value.failures) ||
+    !value.failures.every((f) => isObject(f) && typeof f.hostId === 'string')
+  )
     throw bad('failures', 'must be a list of {hostId, batch, message}');
   if (!isArtifact(value.artifact)) throw bad('artifact', 'must be {sha256, url}');
   if (!isArtifact(value.fromArtifact)) throw bad('fromArtifact', 'must be {sha256, url}');
