@@ -63,8 +63,8 @@ import { isTime } from './validate.js';
 const BUSY_TIMEOUT_MS = 5_000;
 const APPLIED_REVISION = 'appliedRevision';
 /** State keys of rollouts: the prefix, then the rollout id; END bounds the prefix range. */
-const ROLLOUT_KEY_PREFIX = 'rollout/';
-const ROLLOUT_KEY_END = 'rollout0';
+const ROLLOUT_KEY_PREFIX = 'rollouts:';
+const ROLLOUT_KEY_END = 'rollouts;';
 
 /** A rollout read back from the state table; a bad one is a CorruptRecordError. */
 function readRollout(key: string, text: unknown): RolloutRecord {
