@@ -144,7 +144,9 @@ describe('convergeManifest', () => {
       });
     const m1 = manifest([picky('v1')]);
     const first = await convergeManifest(m1, undefined, deps);
-    expect(first.items.map((i) => [i.state, i.message])).toEqual([['failed', 'onChange:ConfigFile/web failed: exit code 1']]);
+    expect(first.items.map((i) => [i.state, i.message])).toEqual([
+      ['failed', 'onChange:ConfigFile/web failed: exit code 1'],
+    ]);
 
     const again = await convergeManifest(m1, m1, deps);
     expect(again.items.map((i) => i.state)).toEqual(['failed']);
@@ -163,7 +165,9 @@ describe('convergeManifest', () => {
   });
 
   it('forgets an owed onChange when its item leaves the manifest or drops its onChange', async () => {
-    const failing = configFile('web', '/etc/web.conf', 'v1', { onChange: { run: 'exit 3', timeoutMs: 10_000 } });
+    const failing = configFile('web', '/etc/web.conf', 'v1', {
+      onChange: { run: 'exit 3', timeoutMs: 10_000 },
+    });
     const m1 = manifest([failing]);
     await convergeManifest(m1, undefined, deps);
     expect([...deps.owed.keys()]).toEqual(['ConfigFile/web']);
