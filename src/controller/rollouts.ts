@@ -76,7 +76,8 @@ export class RolloutManager {
     for (const av of revision.byKind.AgentVersion) {
       const current = this.live.get(av.metadata.name);
       if (current && current.phase !== 'Superseded' && !gitChanged(av, current)) continue;
-      if (current && current.phase !== 'Superseded')
+      // A finished rollout stays Completed; a live one ends superseded.
+      if (current && (current.phase === 'Progressing' || current.phase === 'Paused'))
         await this.save(endRollout(current, `superseded by ${av.spec.version} (${revision.id})`, now));
       await this.save(startRollout(av, hostsOf(av), revision.id, current, now));
     }
