@@ -8,10 +8,12 @@ import type { ExecRequest, ExecStarted } from '../controller/exec-service.js';
 import type { PlanError } from '../controller/plan.js';
 import type { AgentRecord, HostState, HubStats, SessionInfo } from '../fleet/index.js';
 import type { HostManifest } from '../protocol/manifest.js';
+import type { RolloutHostState, RolloutHostView } from '../rollout/plan.js';
 import type { RouterStats } from '../routing/router.js';
 import type { TargetHealth } from '../routing/types.js';
 import type { SourceStats } from '../source/git-source.js';
 import type { Revision } from '../spec/types.js';
+import type { RolloutRecord } from '../store/rollout-record.js';
 import type {
   AuditQuery,
   AuditRecord,
@@ -90,6 +92,27 @@ export interface ApiAgents {
   reset(agentId: string): Promise<AgentRecord>;
 }
 
+/** A rollout with where its hosts stand. */
+export interface RolloutView {
+  rollout: RolloutRecord;
+  /** Batches reached, of `batches`. */
+  batch: number;
+  batches: number;
+  counts: Record<RolloutHostState, number>;
+  hosts: RolloutHostView[];
+  /** Why the next batch has not started, while it waits. */
+  waiting?: string;
+}
+
+/** AgentVersion rollouts; actions throw errors with `status` 404 (no rollout) or 409 (not now). */
+export interface ApiRollouts {
+  list(): Promise<RolloutView[]>;
+  get(name: string): Promise<RolloutView | undefined>;
+  pause(name: string, actor: string): Promise<RolloutView>;
+  resume(name: string, actor: string): Promise<RolloutView>;
+  undo(name: string, actor: string): Promise<RolloutView>;
+}
+
 /** The controller as the API sees it. */
 export interface ApiPort {
   readonly config: ApiConfig;
@@ -129,6 +152,7 @@ export interface ApiPort {
   forceSync(hostIds?: string[]): Promise<string[]>;
   readonly exec: ApiExec;
   readonly agents: ApiAgents;
+  readonly rollouts: ApiRollouts;
   readonly tokens: ApiTokenStore;
   readonly audit: ApiAuditLog;
 }

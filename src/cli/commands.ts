@@ -185,4 +185,12 @@ export const COMMANDS: CommandSpec[] = [
     details: `reset: the next bootstrap-token enrollment of that id gets a new credential (a wiped host); its live session is closed. ${REMOTE_DETAILS}`,
     load: () => import('./commands/agents.js'),
   },
+  {
+    name: 'rollout',
+    summary: 'Show, pause, resume or undo an AgentVersion rollout',
+    usage: 'gsectl rollout status|pause|resume|undo NAME [-o table|json|yaml]',
+    flags: remote,
+    details: `resume: a paused rollout goes on with the next attempt (failed hosts try again); in manual mode it starts the next batch. undo: every host returns to the version before, in one batch. ${REMOTE_DETAILS}`,
+    load: () => import('./commands/rollout.js'),
+  },
 ];

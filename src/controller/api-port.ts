@@ -7,6 +7,7 @@
 import type { FleetHostView } from '../api/gse-status.js';
 import type { ApiPort, StatusParts } from '../api/port.js';
 import { type Controller, factsOf } from './controller.js';
+import { rolloutApi } from './rollout-views.js';
 
 /** The API's view of a running controller. */
 export function controllerApiPort(c: Controller): ApiPort {
@@ -54,6 +55,7 @@ export function controllerApiPort(c: Controller): ApiPort {
       revoke: (id) => c.hub.revoke(id),
       reset: (id) => c.hub.reset(id),
     },
+    rollouts: rolloutApi(c.rollouts, c.reconciler),
     // The store satisfies the token half of the port as it is.
     tokens: store,
     audit: { append: (r) => store.appendAudit(r), list: (q) => store.listAudit(q) },

@@ -22,6 +22,7 @@ import { ControllerMetrics, type MetricsView } from './metrics.js';
 import { type CompiledControllerOptions, ControllerOptionsError } from './options.js';
 import { Reconciler } from './reconciler.js';
 import { RevisionIngestor } from './revisions.js';
+import { RolloutManager } from './rollouts.js';
 
 export type ControllerLifecycle = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
 
@@ -91,6 +92,8 @@ export class Controller {
   private readonly timers: NodeJS.Timeout[] = [];
   readonly metrics: ControllerMetrics;
   readonly reconciler: Reconciler;
+  /** AgentVersion rollouts (persisted in the store; resumed at start). */
+  readonly rollouts: RolloutManager;
   readonly exec: ExecService;
   readonly ingestor: RevisionIngestor;
   readonly data: DataPath;
@@ -107,6 +110,7 @@ export class Controller {
     this.startedAt = new Date(deps.now()).toISOString();
     this.metrics = new ControllerMetrics(() => this.metricsView());
     const hubPort = { send: (id: string, msg: Parameters<FleetHub['send']>[1]) => this.hub.send(id, msg) };
+    this.rollouts = new RolloutManager({ store, now: deps.now });
     this.reconciler = new Reconciler({
       store,
       hub: hubPort,
@@ -114,6 +118,7 @@ export class Controller {
       logger: deps.logger,
       now: deps.now,
       newId: randomUUID,
+      rollouts: this.rollouts,
     });
     this.exec = new ExecService({
       store,
@@ -192,6 +197,7 @@ export class Controller {
   async start(): Promise<AddressInfo> {
     if (this.state !== 'starting') throw new ControllerStateError(this.state, 'start');
     try {
+      await this.rollouts.load();
       await this.reconciler.restore();
       await new Promise<void>((resolve, reject) => {
         this.server.once('error', reject);

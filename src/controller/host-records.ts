@@ -40,14 +40,17 @@ export function resourceStatuses(host: HostRuntime, nowIso: string): ResourceSta
   const statuses: ResourceStatus[] = (host.desired?.items ?? []).map((item) => {
     const key = `${item.kind}/${item.name}`;
     const r = reported.get(key);
+    const state = itemSyncState(item.hash, r, host.connected);
+    // An AgentVersion item is Synced only once the agent runs Git's version.
+    const lagging = item.kind === 'AgentVersion' && state === 'Synced' && host.versionLag !== undefined;
     return {
       hostId: host.facts.id,
       key,
       kind: item.kind,
       name: item.name,
       hash: item.hash,
-      state: itemSyncState(item.hash, r, host.connected),
-      message: r?.message,
+      state: lagging ? 'OutOfSync' : state,
+      message: lagging ? host.versionLag : r?.message,
       observedHash: r?.observedHash,
       updatedAt: nowIso,
     };

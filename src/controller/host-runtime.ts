@@ -40,6 +40,8 @@ export interface HostRuntime {
    */
   sendError?: string;
   syncState: SyncState;
+  /** Why the host's agent version is not what Git says (a rollout has not reached it, or undo), if so. */
+  versionLag?: string;
 }
 
 /** A host the store knew before a restart: not connected (Unknown) until its agent returns. */

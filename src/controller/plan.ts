@@ -6,16 +6,22 @@ import {
   compareManifestItems,
   type HostFacts,
   type HostManifest,
-  type ManifestAgentVersion,
   type ManifestConfigFile,
   type ManifestItem,
   type ManifestProcessWatch,
   type ManifestRemediation,
 } from '../protocol/manifest.js';
+import { agentVersionItem, type VersionAssignment } from '../rollout/item.js';
 import type { ConfigFile, HostGroup, Revision } from '../spec/types.js';
 import { hashValue, sha256 } from './hash.js';
 import { type SelectableHost, selectorMatches } from './select.js';
 import { renderTemplate } from './template.js';
+
+/**
+ * What a rollout tells a host to run for AgentVersion `name`; undefined means Git's version. Keeps the
+ * planner pure: the rollout state is read by the caller.
+ */
+export type VersionsOf = (name: string, host: HostFacts) => VersionAssignment | undefined;
 
 /** A resource that could not be planned for a host (a template variable the host lacks, say). */
 export interface PlanError {
@@ -120,6 +126,7 @@ function isUtf8(bytes: Buffer): boolean {
 export function planHost(
   revision: Revision,
   host: HostFacts,
+  versions?: VersionsOf,
 ): { manifest: HostManifest; errors: PlanError[] } {
   const selectable = selectableHost(host, revision.byKind.HostGroup);
   const labels = { ...host.labels, ...selectable.labels };
@@ -170,13 +177,7 @@ export function planHost(
   }
   for (const av of revision.byKind.AgentVersion) {
     if (!selectorMatches(av.spec.hosts, target)) continue;
-    const item: Omit<ManifestAgentVersion, 'hash'> = {
-      kind: 'AgentVersion',
-      name: av.metadata.name,
-      version: av.spec.version,
-      artifact: av.spec.artifact,
-    };
-    items.push(withHash(item));
+    items.push(agentVersionItem(av, versions?.(av.metadata.name, host)));
   }
 
   items.sort(compareManifestItems);
@@ -185,11 +186,11 @@ export function planHost(
 }
 
 /** One manifest per host of the inventory; a host selected by nothing gets an empty manifest. */
-export function planManifests(revision: Revision, hosts: HostFacts[]): Plan {
+export function planManifests(revision: Revision, hosts: HostFacts[], versions?: VersionsOf): Plan {
   const manifests = new Map<string, HostManifest>();
   const errors: PlanError[] = [];
   for (const host of hosts) {
-    const planned = planHost(revision, host);
+    const planned = planHost(revision, host, versions);
     manifests.set(host.id, planned.manifest);
     errors.push(...planned.errors);
   }

@@ -5,7 +5,8 @@
  */
 import type { HostFacts, HostManifest } from '../protocol/manifest.js';
 import type { ItemReport, ManifestMessage, ReportMessage } from '../protocol/messages.js';
-import type { Revision } from '../spec/types.js';
+import type { RolloutHost } from '../rollout/plan.js';
+import type { AgentVersion, Revision } from '../spec/types.js';
 import type { DriftRecord, Store } from '../store/types.js';
 import { manifestMessage } from './delta.js';
 import { driftRecords } from './drift-records.js';
@@ -21,7 +22,8 @@ import {
   type SendOutcome,
   sendErrorOf,
 } from './reconcile-decisions.js';
-import type { SelectableHost } from './select.js';
+import type { RolloutManager } from './rollouts.js';
+import { type SelectableHost, selectorMatches } from './select.js';
 import { hostObservation, hostSyncState, type SyncState } from './sync-state.js';
 
 /** What the reconciler needs of the fleet hub. */
@@ -41,6 +43,8 @@ export interface ReconcilerDeps {
   logger: ReconcilerLogger;
   now(): number;
   newId(): string;
+  /** The AgentVersion rollouts; absent, every host is planned with Git's version at once. */
+  rollouts?: RolloutManager;
 }
 
 // Kept importable from here, where it was first defined.
@@ -134,6 +138,7 @@ export class Reconciler {
   async setRevision(revision: Revision): Promise<void> {
     const end = this.deps.metrics.reconcileSeconds.startTimer({ trigger: 'revision' });
     this.revision = revision;
+    await this.deps.rollouts?.applyRevision(revision, this.rolloutHostsOf);
     for (const host of this.hosts.values()) {
       this.replan(host);
       host.retry = undefined;
@@ -163,6 +168,7 @@ export class Reconciler {
     this.replan(host);
     this.dispatch(host);
     await this.persist(host);
+    await this.stepRollouts();
   }
 
   /** An agent's session ended. */
@@ -172,6 +178,7 @@ export class Reconciler {
     host.connected = false;
     host.lastSeen = new Date(this.deps.now()).toISOString();
     await this.persist(host);
+    await this.stepRollouts();
   }
 
   /** Marks a host seen (any frame), without a store write. */
@@ -223,6 +230,7 @@ export class Reconciler {
     host.retry = decision.retry;
     if (decision.dispatch) this.dispatch(host);
     await this.persist(host);
+    await this.stepRollouts();
   }
 
   /**
@@ -242,15 +250,51 @@ export class Reconciler {
       changed.push(host);
     }
     for (const host of changed) await this.persist(host);
+    await this.stepRollouts();
     end();
+  }
+
+  /** The hosts an AgentVersion selects, as the rollout planner sees them. */
+  readonly rolloutHostsOf = (av: AgentVersion): RolloutHost[] => {
+    const out: RolloutHost[] = [];
+    const groups = this.revision?.byKind.HostGroup ?? [];
+    for (const h of this.hosts.values()) {
+      if (!selectorMatches(av.spec.hosts, { ...h.facts, ...selectableHost(h.facts, groups) })) continue;
+      const report = h.items.find((i) => i.kind === 'AgentVersion' && i.name === av.metadata.name);
+      out.push({
+        id: h.facts.id,
+        online: h.connected && !h.silent,
+        ...(h.facts.agentVersion !== undefined && { runningVersion: h.facts.agentVersion }),
+        ...(report && { report: { hash: report.hash, state: report.state, message: report.message } }),
+      });
+    }
+    return out;
+  };
+
+  /** Steps the rollouts; when a batch moved (or a rollout paused or ended), re-plans and sends. */
+  async stepRollouts(): Promise<void> {
+    const rollouts = this.deps.rollouts;
+    if (!rollouts || !this.revision) return;
+    if (!(await rollouts.advance(this.revision, this.rolloutHostsOf))) return;
+    await this.replanAll();
+  }
+
+  /** Re-plans every host and sends the connected ones what changed (after an operator's rollout action). */
+  async replanAll(): Promise<void> {
+    for (const host of this.hosts.values()) {
+      this.replan(host);
+      if (host.connected) this.dispatch(host);
+    }
+    await this.persistAll();
   }
 
   private replan(host: HostRuntime): void {
     if (!this.revision) return;
-    const { manifest, errors } = planHost(this.revision, host.facts);
+    const { manifest, errors } = planHost(this.revision, host.facts, this.deps.rollouts?.versionsOf());
     host.selectable = selectableHost(host.facts, this.revision.byKind.HostGroup);
     host.desired = manifest;
     host.planErrors = errors;
+    host.versionLag = versionLagOf(this.revision, manifest, host.facts.agentVersion);
   }
 
   /** Sends the host what takes it from what it holds to what it should hold. */
@@ -306,4 +350,19 @@ export class Reconciler {
     const nowIso = new Date(this.deps.now()).toISOString();
     await this.deps.store.putResourceStatuses(host.facts.id, resourceStatuses(host, nowIso));
   }
+}
+
+/** Why a host's agent is not on the version Git declares for it, or undefined when it is. */
+function versionLagOf(
+  revision: Revision,
+  manifest: HostManifest,
+  running: string | undefined,
+): string | undefined {
+  for (const item of manifest.items) {
+    if (item.kind !== 'AgentVersion') continue;
+    const git = revision.byKind.AgentVersion.find((av) => av.metadata.name === item.name)?.spec.version;
+    if (git !== undefined && running !== git)
+      return `running ${running ?? 'an unknown version'}, Git says ${git}`;
+  }
+  return undefined;
 }

@@ -18,6 +18,8 @@ export interface HostObservation {
   planErrors: number;
   /** The last attempt to send the desired manifest failed (the hub refused or threw). */
   sendFailed?: boolean;
+  /** The agent runs another version than Git says (a Synced host is OutOfSync then). */
+  versionLag?: boolean;
 }
 
 /** One resource's state from the host's report about it. */
@@ -62,7 +64,7 @@ export function hostSyncState(obs: HostObservation): SyncState {
     if (s === 'OutOfSync') state = 'OutOfSync';
     else if (s === 'Progressing' && state === 'Synced') state = 'Progressing';
   }
-  return state;
+  return state === 'Synced' && obs.versionLag ? 'OutOfSync' : state;
 }
 
 /** What `hostSyncState` needs of a host the reconciler holds (a silent host counts as not connected). */
@@ -75,6 +77,7 @@ export function hostObservation(host: {
   items: ItemReport[];
   planErrors: readonly unknown[];
   sendError?: string;
+  versionLag?: string;
 }): HostObservation {
   return {
     connected: host.connected && !host.silent,
@@ -84,5 +87,6 @@ export function hostObservation(host: {
     items: host.items,
     planErrors: host.planErrors.length,
     sendFailed: host.sendError !== undefined,
+    versionLag: host.versionLag !== undefined,
   };
 }

@@ -65,8 +65,14 @@ export interface ManifestRemediation extends ManifestItemBase {
 
 export interface ManifestAgentVersion extends ManifestItemBase {
   kind: 'AgentVersion';
+  /** What THIS host must run now (the rollout decides; Git's version once the host's batch is reached). */
   version: string;
-  artifact?: { path?: string; url?: string; sha256: string };
+  /** The package of `version`: `url` absolute, or a controller path `/api/v1/artifacts/gse-agent-<v>.tgz`. */
+  artifact?: { sha256: string; url: string };
+  /** How long the new version has to connect and report before the launcher switches back. */
+  healthDeadlineMs: number;
+  /** From 1; bumped when an operator resumes a paused rollout. A failed (version, sha256, attempt) is never retried. */
+  attempt: number;
 }
 
 export type ManifestItem =

@@ -12,6 +12,7 @@ export const DEFAULTS = {
   rolloutMaxUnavailable: 1,
   rolloutMaxFailures: 0,
   rolloutPauseBetween: '0s',
+  rolloutHealthDeadline: '30s',
   rolloutMode: 'auto',
   configTemplate: false,
   configMode: '0644',

@@ -37,7 +37,10 @@ type RawRoute = Omit<RouteSpec, 'batch' | 'format'> & {
   format?: RouteSpec['format'];
 };
 type RawAgentVersion = Omit<AgentVersionSpec, 'rollout'> & {
-  rollout?: Partial<Omit<AgentVersionSpec['rollout'], 'pauseBetweenMs'>> & { pauseBetween?: string };
+  rollout?: Partial<Omit<AgentVersionSpec['rollout'], 'pauseBetweenMs' | 'healthDeadlineMs'>> & {
+    pauseBetween?: string;
+    healthDeadline?: string;
+  };
 };
 type RawConfigFile = Omit<ConfigFileSpec, 'template' | 'mode' | 'onChange' | 'syncPolicy'> & {
   template?: boolean;
@@ -110,6 +113,7 @@ function agentVersion(raw: RawAgentVersion): AgentVersionSpec {
       maxUnavailable: r.maxUnavailable ?? DEFAULTS.rolloutMaxUnavailable,
       maxFailures: r.maxFailures ?? DEFAULTS.rolloutMaxFailures,
       pauseBetweenMs: parseDurationMs(r.pauseBetween ?? DEFAULTS.rolloutPauseBetween),
+      healthDeadlineMs: parseDurationMs(r.healthDeadline ?? DEFAULTS.rolloutHealthDeadline),
       mode: r.mode ?? DEFAULTS.rolloutMode,
     },
   };

@@ -151,6 +151,9 @@ function oneIssue(
     }
     case 'uniqueItems':
       return { path, message: `must not repeat items (items ${p.j} and ${p.i} are equal)` };
+    case 'not':
+      // A field kept in the schema only to say why it is gone and what to use instead.
+      return { path, message: str(parent.errorMessage) ?? 'is not allowed here' };
     case 'oneOf':
     case 'anyOf': {
       const message = choiceMessage(e);

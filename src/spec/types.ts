@@ -129,13 +129,19 @@ export interface RouteSpec {
 
 export interface AgentVersionSpec {
   version: string;
-  artifact?: { path?: string; url?: string; sha256: string };
+  /** The package; without `url` agents fetch it from the controller's --artifact-dir. */
+  artifact?: { url?: string; sha256: string };
   hosts: Selector;
   rollout: {
+    /** A number of hosts, or a percentage ("25%") of the selected hosts. */
     batchSize: number | string;
+    /** Hosts upgrading or offline that still let the next batch start: a number or a percentage. */
     maxUnavailable: number | string;
+    /** Failed hosts a batch tolerates; one more pauses the rollout. */
     maxFailures: number;
     pauseBetweenMs: number;
+    /** How long a new version has to connect and report before the host rolls back. */
+    healthDeadlineMs: number;
     mode: 'auto' | 'manual';
   };
 }

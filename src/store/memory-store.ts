@@ -17,6 +17,7 @@ import {
   parseRevision,
   parseToken,
 } from './records.js';
+import { compareRollouts, parseRollout, type RolloutRecord } from './rollout-record.js';
 import { checkRetentionPolicy, emptyCounts, parseState, retentionCutoffMs, stateJson } from './shared.js';
 import type {
   AgentRecord,
@@ -61,6 +62,8 @@ export class MemoryStoreData {
   readonly tokens = new Map<string, TokenRecord>();
   /** State values as JSON text, so a caller never shares an object with the store. */
   readonly state = new Map<string, string>();
+  /** Rollouts by id, as JSON text. */
+  readonly rollouts = new Map<string, string>();
 }
 
 // The listings' orders and cursor names, as the SQLite tables define them.
@@ -378,6 +381,20 @@ export class MemoryStore implements Store {
   async setState(key: string, value: JsonValue): Promise<void> {
     const db = this.db;
     db.state.set(key, stateJson(key, value));
+  }
+
+  async putRollout(record: RolloutRecord): Promise<void> {
+    const db = this.db;
+    db.rollouts.set(record.id, JSON.stringify(parseRollout(record)));
+  }
+
+  async getRollout(id: string): Promise<RolloutRecord | undefined> {
+    const text = this.db.rollouts.get(id);
+    return text === undefined ? undefined : parseRollout(JSON.parse(text));
+  }
+
+  async listRollouts(): Promise<RolloutRecord[]> {
+    return [...this.db.rollouts.values()].map((t) => parseRollout(JSON.parse(t))).sort(compareRollouts);
   }
 
   async applyRetention(policy: RetentionPolicy, now: Date): Promise<RetentionResult> {

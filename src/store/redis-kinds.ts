@@ -177,6 +177,7 @@ export function redisLayout(prefix: string) {
   return {
     appliedRevision: key('appliedRevision'),
     state: (name: string) => key('state', name),
+    rollouts: key('rollouts'),
     revisionsByStatus,
     hostsBy,
     hostsByLabel,

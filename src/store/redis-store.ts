@@ -3,7 +3,13 @@
  * listing and filter, kept in step by Lua scripts; read-modify-write goes through optimistic versions.
  */
 import { Redis } from 'ioredis';
-import { InvalidRecordError, StoreClosedError, StoreConflictError, StoreConnectError } from './errors.js';
+import {
+  CorruptRecordError,
+  InvalidRecordError,
+  StoreClosedError,
+  StoreConflictError,
+  StoreConnectError,
+} from './errors.js';
 import { KeyQueue } from './key-queue.js';
 import { sinceTimeKey } from './paging.js';
 import {
@@ -28,6 +34,7 @@ import {
   scanIndex,
 } from './redis-scan.js';
 import { defineScripts } from './redis-scripts.js';
+import { compareRollouts, parseRollout, type RolloutRecord } from './rollout-record.js';
 import { checkRetentionPolicy, emptyCounts, parseState, stateJson } from './shared.js';
 import {
   type AgentRecord,
@@ -362,6 +369,23 @@ export class RedisStore implements Store {
     await this.client.set(this.keys.state(key), stateJson(key, value));
   }
 
+  // Rollouts are few and read whole: one hash, field = rollout id, value = its JSON.
+  async putRollout(record: RolloutRecord): Promise<void> {
+    await this.client.hset(this.keys.rollouts, record.id, JSON.stringify(parseRollout(record)));
+  }
+
+  async getRollout(id: string): Promise<RolloutRecord | undefined> {
+    const text = await this.client.hget(this.keys.rollouts, id);
+    return text === null ? undefined : readRollout(this.keys.rollouts, id, text);
+  }
+
+  async listRollouts(): Promise<RolloutRecord[]> {
+    const all = await this.client.hgetall(this.keys.rollouts);
+    return Object.entries(all)
+      .map(([id, text]) => readRollout(this.keys.rollouts, id, text))
+      .sort(compareRollouts);
+  }
+
   async applyRetention(policy: RetentionPolicy, now: Date): Promise<RetentionResult> {
     checkRetentionPolicy(policy);
     return {
@@ -385,5 +409,14 @@ function redactUrl(url: string): string {
     return parsed.toString();
   } catch {
     return 'redis (unparsable url)';
+  }
+}
+
+/** A rollout read back from Redis; a bad one is a CorruptRecordError. */
+function readRollout(key: string, id: string, text: string): RolloutRecord {
+  try {
+    return parseRollout(JSON.parse(text));
+  } catch (cause) {
+    throw new CorruptRecordError(`${key}[${id}]`, { cause });
   }
 }

@@ -15,6 +15,7 @@ import {
   parseRevision,
   parseToken,
 } from './records.js';
+import { compareRollouts, parseRollout, type RolloutRecord } from './rollout-record.js';
 import { checkRetentionPolicy, emptyCounts, parseState, stateJson } from './shared.js';
 import { equalities, listPage, retainRows } from './sqlite-queries.js';
 import { migrate } from './sqlite-schema.js';
@@ -61,6 +62,18 @@ import { isTime } from './validate.js';
 /** How long a write waits for another process's lock on the same file before failing. */
 const BUSY_TIMEOUT_MS = 5_000;
 const APPLIED_REVISION = 'appliedRevision';
+/** State keys of rollouts: the prefix, then the rollout id; END bounds the prefix range. */
+const ROLLOUT_KEY_PREFIX = 'rollouts:';
+const ROLLOUT_KEY_END = 'rollouts;';
+
+/** A rollout read back from the state table; a bad one is a CorruptRecordError. */
+function readRollout(key: string, text: unknown): RolloutRecord {
+  try {
+    return parseRollout(JSON.parse(String(text)));
+  } catch (cause) {
+    throw new CorruptRecordError(`state(${key})`, { cause });
+  }
+}
 
 /** The database holds agent credential hashes, tokens' audit and every execution's output: owner only. */
 const DB_FILE_MODE = 0o600;
@@ -352,6 +365,28 @@ export class SqliteStore implements Store {
     this.prepare(
       'INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
     ).run(key, stateJson(key, value));
+  }
+
+  // Rollouts are few and read whole: they live in the state table under ROLLOUT_KEY_PREFIX (no migration).
+  async putRollout(record: RolloutRecord): Promise<void> {
+    const value = JSON.stringify(parseRollout(record));
+    this.prepare(
+      'INSERT INTO state (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value',
+    ).run(`${ROLLOUT_KEY_PREFIX}${record.id}`, value);
+  }
+
+  async getRollout(id: string): Promise<RolloutRecord | undefined> {
+    const key = `${ROLLOUT_KEY_PREFIX}${id}`;
+    const text: unknown = this.prepare('SELECT value FROM state WHERE key = ?').pluck().get(key);
+    return text === undefined ? undefined : readRollout(key, text);
+  }
+
+  async listRollouts(): Promise<RolloutRecord[]> {
+    const rows = this.prepare('SELECT key, value FROM state WHERE key >= ? AND key < ?').all(
+      ROLLOUT_KEY_PREFIX,
+      ROLLOUT_KEY_END,
+    ) as Array<{ key: string; value: unknown }>;
+    return rows.map((r) => readRollout(r.key, r.value)).sort(compareRollouts);
   }
 
   async applyRetention(policy: RetentionPolicy, now: Date): Promise<RetentionResult> {

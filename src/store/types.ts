@@ -2,6 +2,9 @@
  * The state store's records and its one interface. Records are plain JSON-able objects with ISO time
  * strings, so the API can serve them as they are; every implementation passes one conformance suite.
  */
+import type { RolloutRecord } from './rollout-record.js';
+
+export type { RolloutRecord } from './rollout-record.js';
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
@@ -293,6 +296,12 @@ export interface Store extends AgentRegistry {
     guard?: (value: JsonValue) => value is T,
   ): Promise<T | undefined>;
   setState(key: string, value: JsonValue): Promise<void>;
+
+  /** Inserts or replaces a rollout (by id). */
+  putRollout(record: RolloutRecord): Promise<void>;
+  getRollout(id: string): Promise<RolloutRecord | undefined>;
+  /** Every rollout, by name, then generation. */
+  listRollouts(): Promise<RolloutRecord[]>;
 
   /** Deletes executions and drift beyond the policy's age and count, measured at `now`. */
   applyRetention(policy: RetentionPolicy, now: Date): Promise<RetentionResult>;

@@ -6,7 +6,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FleetHostView } from '../../src/api/gse-status.js';
-import type { ApiConfig, ApiPort, DataSpecs, StatusParts } from '../../src/api/port.js';
+import type { ApiConfig, ApiPort, DataSpecs, RolloutView, StatusParts } from '../../src/api/port.js';
 import { buildApiHandler } from '../../src/api/routes/index.js';
 import type { ControllerLifecycle } from '../../src/controller/controller.js';
 import type { ExecRequest, ExecStarted } from '../../src/controller/exec-service.js';
@@ -241,6 +241,23 @@ export class MemoryPort implements ApiPort {
   /** Delivers a result to the task's listeners, as the exec service does when an agent reports. */
   emitResult(rec: ExecutionRecord): void {
     for (const l of this.execListeners.get(rec.id) ?? []) l(rec);
+  }
+
+  /** Rollouts the routes see; actions here only record what was asked. */
+  rolloutViews = new Map<string, RolloutView>();
+  rolloutActions: string[] = [];
+  readonly rollouts = {
+    list: async () => [...this.rolloutViews.values()],
+    get: async (name: string) => this.rolloutViews.get(name),
+    pause: async (name: string, actor: string) => this.rolloutAct('pause', name, actor),
+    resume: async (name: string, actor: string) => this.rolloutAct('resume', name, actor),
+    undo: async (name: string, actor: string) => this.rolloutAct('undo', name, actor),
+  };
+  private rolloutAct(action: string, name: string, actor: string): RolloutView {
+    const v = this.rolloutViews.get(name);
+    if (!v) throw Object.assign(new Error(`no rollout "${name}"`), { status: 404 });
+    this.rolloutActions.push(`${action} ${name} by ${actor}`);
+    return v;
   }
 
   agentRecords = new Map<string, AgentRecord>();

@@ -282,6 +282,23 @@ const cases: InvalidCase[] = [
     errors: ['a.yaml:7:60: spec.artifact.sha256: invalid value "abc": must be 64 lower-case hex digits'],
   },
   {
+    name: 'an artifact kept in the repo',
+    files: {
+      'a.yaml': yaml(
+        'apiVersion: gse/v1',
+        'kind: AgentVersion',
+        'metadata: { name: a }',
+        'spec:',
+        '  version: 1.2.0',
+        '  hosts: { names: ["*"] }',
+        `  artifact: { path: a.tgz, sha256: ${'a'.repeat(64)} }`,
+      ),
+    },
+    errors: [
+      'a.yaml:7:21: spec.artifact.path: a package in the repo is not supported (revisions are size-capped)',
+    ],
+  },
+  {
     name: 'a Kafka broker without a port',
     files: {
       'a.yaml': yaml(

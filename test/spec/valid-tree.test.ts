@@ -79,7 +79,14 @@ describe('loadRevisionFromDir (valid trees)', () => {
     expect(spec('AgentVersion')).toEqual({
       version: '1.4.2',
       hosts: { names: ['*'] },
-      rollout: { batchSize: '25%', maxUnavailable: 1, maxFailures: 0, pauseBetweenMs: 0, mode: 'auto' },
+      rollout: {
+        batchSize: '25%',
+        maxUnavailable: 1,
+        maxFailures: 0,
+        pauseBetweenMs: 0,
+        healthDeadlineMs: 30_000,
+        mode: 'auto',
+      },
     });
     expect(spec('ConfigFile')).toEqual({
       hosts: { names: ['*'] },

@@ -6,6 +6,7 @@ import { auditSuite, driftSuite, executionSuite } from './suites/history.js';
 import { hostSuite, resourceStatusSuite } from './suites/hosts.js';
 import { pagingSuite } from './suites/paging.js';
 import { persistenceSuite, validationSuite } from './suites/persistence.js';
+import { rolloutSuite } from './suites/rollouts.js';
 import { retentionSuite, stateSuite } from './suites/state-retention.js';
 import { tokenSuite } from './suites/tokens.js';
 
@@ -20,6 +21,7 @@ describe.each<[string, () => Backend]>([...BACKENDS])('Store (%s)', (_name, make
   auditSuite(ctx);
   tokenSuite(ctx);
   stateSuite(ctx);
+  rolloutSuite(ctx);
   retentionSuite(ctx);
   pagingSuite(ctx);
   persistenceSuite(ctx);

@@ -10,6 +10,7 @@ import { agentRoutes } from './agents.js';
 import { gseRoutes } from './gse.js';
 import { hookRoutes } from './hooks.js';
 import { diffRoute, hostRoutes } from './hosts.js';
+import { rolloutRoutes } from './rollouts.js';
 import { revisionRoutes, statusRoutes } from './status.js';
 import { syncExecRoutes } from './sync-exec.js';
 
@@ -36,6 +37,7 @@ export function apiRoutes(
     ...agentRoutes(port),
     diffRoute(port),
     ...syncExecRoutes(port),
+    ...rolloutRoutes(port),
     ...hookRoutes(port),
     ...gseRoutes(port),
     ...tokenRoutes({ store: port.tokens, audit: port.audit, reserved: reservedTokenNames, now }),
