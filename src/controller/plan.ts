@@ -17,6 +17,9 @@ import { hashValue, sha256 } from './hash.js';
 import { type SelectableHost, selectorMatches } from './select.js';
 import { renderTemplate } from './template.js';
 
+/** How long a new agent version has to connect and report before its launcher rolls it back. */
+const DEFAULT_HEALTH_DEADLINE_MS = 30_000;
+
 /** A resource that could not be planned for a host (a template variable the host lacks, say). */
 export interface PlanError {
   hostId: string;
@@ -174,7 +177,17 @@ export function planHost(
       kind: 'AgentVersion',
       name: av.metadata.name,
       version: av.spec.version,
-      artifact: av.spec.artifact,
+      // Until the rollout engine fills these per batch: the controller's artifact dir, 30 s, attempt 1.
+      ...(av.spec.artifact
+        ? {
+            artifact: {
+              sha256: av.spec.artifact.sha256,
+              url: av.spec.artifact.url ?? `/api/v1/artifacts/gse-agent-${av.spec.version}.tgz`,
+            },
+          }
+        : {}),
+      healthDeadlineMs: DEFAULT_HEALTH_DEADLINE_MS,
+      attempt: 1,
     };
     items.push(withHash(item));
   }

@@ -67,8 +67,14 @@ const remediationSchema = objectSchema({
 });
 
 const agentVersionSchema = objectSchema(
-  { kind: { const: 'AgentVersion' }, ...itemBase, version: nonEmptyString },
-  { artifact: objectSchema({ sha256: anyString }, { path: anyString, url: anyString }) },
+  {
+    kind: { const: 'AgentVersion' },
+    ...itemBase,
+    version: nonEmptyString,
+    healthDeadlineMs: nonNegativeInt,
+    attempt: { type: 'integer', minimum: 1 },
+  },
+  { artifact: objectSchema({ sha256: anyString, url: nonEmptyString }) },
 );
 
 /** The item kinds a manifest may carry, in the order of `ManifestItem`. */

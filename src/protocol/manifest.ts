@@ -65,8 +65,17 @@ export interface ManifestRemediation extends ManifestItemBase {
 
 export interface ManifestAgentVersion extends ManifestItemBase {
   kind: 'AgentVersion';
+  /** The version THIS host must run now (the controller gates it per rollout batch). */
   version: string;
-  artifact?: { path?: string; url?: string; sha256: string };
+  /**
+   * The package of `version`: its sha256 and where to get it, an absolute http(s) URL or a path on the
+   * controller (`/api/v1/artifacts/gse-agent-1.2.0.tgz`) resolved against the agent's controller URL.
+   */
+  artifact?: { sha256: string; url: string };
+  /** The new version must connect and report within this long, else the launcher rolls it back. */
+  healthDeadlineMs: number;
+  /** From 1; bumped by the controller on resume/retry. A failed (version, sha256, attempt) is never retried. */
+  attempt: number;
 }
 
 export type ManifestItem =

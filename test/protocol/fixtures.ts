@@ -52,7 +52,9 @@ export const hostManifest = {
       name: 'agents',
       hash: 'h0',
       version: '0.2.0',
-      artifact: { path: 'dist/agent.tgz', sha256: 'ff' },
+      artifact: { url: '/api/v1/artifacts/gse-agent-0.2.0.tgz', sha256: 'ff' },
+      healthDeadlineMs: 30_000,
+      attempt: 1,
     },
     {
       kind: 'ConfigFile',
