@@ -53,7 +53,7 @@ export async function linkedVersion(link: string): Promise<string | undefined> {
 }
 
 /** Points `link` at `versions/<version>` (relative, so the install dir can move) in one rename. */
-export async function switchLink(layout: InstallLayout, link: string, version: string): Promise<void> {
+export async function switchLink(link: string, version: string): Promise<void> {
   const tmp = `${link}.tmp-${randomBytes(4).toString('hex')}`;
   await symlink(join('versions', version), tmp);
   try {
