@@ -11,7 +11,7 @@ import { ArtifactDownloadError, ArtifactHashMismatchError } from '../../../agent
 import { installLayout, linkedVersion, switchLink } from '../../../agent/upgrade/layout.js';
 import { readUpgradeRecord, withFailure, writeUpgradeRecord } from '../../../agent/upgrade/record.js';
 
-const BODY = Buffer.from('x'.repeat(100_000) + 'end');
+const BODY = Buffer.from(`${'x'.repeat(100_000)}end`);
 const SHA = createHash('sha256').update(BODY).digest('hex');
 
 describe('downloadArtifact', () => {
