@@ -13,9 +13,9 @@ import type { ItemReport } from '../../src/protocol/messages.js';
 import { type ConfigFileDeps, type ConfigFileResult, needsOnChange, pruneConfigFile } from './config-file.js';
 import { convergeConfigFiles } from './converge-files.js';
 import { silentLogger } from './deps.js';
-import type { OwedOnChanges } from './owed-onchange.js';
 import { errorText } from './errors.js';
 import type { ExecOutcome, ExecSpec } from './exec.js';
+import type { OwedOnChanges } from './owed-onchange.js';
 import { planFileActions } from './plan-files.js';
 import type { ProbeResult } from './process-match.js';
 import { processWatches } from './process-watch.js';
@@ -137,7 +137,9 @@ export async function convergeManifest(
 
 /** True when `manifest` still holds ConfigFile `key` with an onChange (else nothing is owed for it). */
 function manifestHasOnChange(manifest: HostManifest, key: string): boolean {
-  return manifest.items.some((i) => i.kind === 'ConfigFile' && i.onChange !== undefined && itemKey(i) === key);
+  return manifest.items.some(
+    (i) => i.kind === 'ConfigFile' && i.onChange !== undefined && itemKey(i) === key,
+  );
 }
 
 async function runOnChange(

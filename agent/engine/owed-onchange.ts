@@ -53,7 +53,9 @@ export class OwedOnChanges {
     if (next.size === this.owed.size && [...next].every((k) => this.owed.has(k))) return this.writes;
     this.owed = next;
     const body: OwedFile = { version: 1, items: [...next].sort() };
-    const write = this.writes.then(() => writeFileAtomic(this.file, `${JSON.stringify(body, null, 2)}\n`, 0o600));
+    const write = this.writes.then(() =>
+      writeFileAtomic(this.file, `${JSON.stringify(body, null, 2)}\n`, 0o600),
+    );
     this.writes = write.catch(() => undefined);
     return write;
   }
