@@ -1,8 +1,22 @@
 /** What the agent tells the controller about its host in `hello`. */
+import { readFileSync } from 'node:fs';
 import { hostname, networkInterfaces, platform, release } from 'node:os';
 import type { AgentFacts } from '../src/protocol/messages.js';
 
-export const AGENT_VERSION = '0.1.0';
+/** The version of a checkout that was not packed by `gsectl artifact build`. */
+const DEVELOPMENT_VERSION = '0.1.0';
+
+/** The packed version (`dist/VERSION`, written by `gsectl artifact build --version`), else the checkout's. */
+function packedVersion(): string {
+  try {
+    const text = readFileSync(new URL('../VERSION', import.meta.url), 'utf8').trim();
+    return text || DEVELOPMENT_VERSION;
+  } catch {
+    return DEVELOPMENT_VERSION;
+  }
+}
+
+export const AGENT_VERSION = packedVersion();
 
 export interface FactOverrides {
   name?: string;

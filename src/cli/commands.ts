@@ -101,6 +101,15 @@ export const COMMANDS: CommandSpec[] = [
     load: () => import('./commands/serve.js'),
   },
   {
+    name: 'artifact',
+    summary: 'Pack the built agent into gse-agent-<V>.tgz and print its path, version and sha256',
+    usage: 'gsectl artifact build [--version V] [--out DIR] [-o table|json|yaml]',
+    flags: { ...output, version: { type: 'string' }, out: { type: 'string' } },
+    details:
+      'Packs dist/agent, the dist files it imports, the npm packages it needs, bin/gse-agent and dist/VERSION (what the agent reports; --version overrides the checkout version, so two versions can be built from one checkout). Run npm run build first. -o json prints {"path","version","sha256"}.',
+    load: () => import('./commands/artifact.js'),
+  },
+  {
     name: 'status',
     summary: 'Applied revision, last rejected revision and its errors, hosts by sync state, targets',
     usage: 'gsectl status [-o table|json|yaml]',

@@ -65,13 +65,16 @@ export interface ManifestRemediation extends ManifestItemBase {
 
 export interface ManifestAgentVersion extends ManifestItemBase {
   kind: 'AgentVersion';
-  /** What THIS host must run now (the rollout decides; Git's version once the host's batch is reached). */
+  /** The version THIS host must run now (the controller gates it per rollout batch). */
   version: string;
-  /** The package of `version`: `url` absolute, or a controller path `/api/v1/artifacts/gse-agent-<v>.tgz`. */
+  /**
+   * The package of `version`: its sha256 and where to get it, an absolute http(s) URL or a path on the
+   * controller (`/api/v1/artifacts/gse-agent-1.2.0.tgz`) resolved against the agent's controller URL.
+   */
   artifact?: { sha256: string; url: string };
-  /** How long the new version has to connect and report before the launcher switches back. */
+  /** The new version must connect and report within this long, else the launcher rolls it back. */
   healthDeadlineMs: number;
-  /** From 1; bumped when an operator resumes a paused rollout. A failed (version, sha256, attempt) is never retried. */
+  /** From 1; bumped by the controller on resume/retry. A failed (version, sha256, attempt) is never retried. */
   attempt: number;
 }
 
