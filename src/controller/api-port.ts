@@ -7,7 +7,7 @@
 import type { FleetHostView } from '../api/gse-status.js';
 import type { ApiPort, StatusParts } from '../api/port.js';
 import { type Controller, factsOf } from './controller.js';
-import { rolloutApi } from './rollout-views.js';
+import { rolloutApi } from './api-port-rollouts.js';
 
 /** The API's view of a running controller. */
 export function controllerApiPort(c: Controller): ApiPort {
