@@ -6,8 +6,8 @@
 
 import type { FleetHostView } from '../api/gse-status.js';
 import type { ApiPort, StatusParts } from '../api/port.js';
-import { type Controller, factsOf } from './controller.js';
 import { rolloutApi } from './api-port-rollouts.js';
+import { type Controller, factsOf } from './controller.js';
 
 /** The API's view of a running controller. */
 export function controllerApiPort(c: Controller): ApiPort {
