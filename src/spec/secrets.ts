@@ -51,8 +51,22 @@ export function keyWords(key: string): string[] {
     .map((w) => w.toLowerCase());
 }
 
+/** Verdicts by key: a fleet repeats a few hundred field names across thousands of documents. */
+const verdicts = new Map<string, boolean>();
+/** Keys remembered at most (keys come from the repo; a hostile one cannot grow this without bound). */
+const MAX_VERDICTS = 10_000;
+
 /** True when a key names a secret by the rule above (whatever its value). */
 export function isSecretKeyName(key: string): boolean {
+  let verdict = verdicts.get(key);
+  if (verdict === undefined) {
+    verdict = secretKeyName(key);
+    if (verdicts.size < MAX_VERDICTS) verdicts.set(key, verdict);
+  }
+  return verdict;
+}
+
+function secretKeyName(key: string): boolean {
   const words = keyWords(key);
   const first = words[0];
   const last = words.at(-1);
