@@ -241,7 +241,11 @@ function existingDir(field: string, dir: string | undefined): string | undefined
   const abs = resolve(dir);
   const st = statSync(abs, { throwIfNoEntry: false });
   if (st === undefined)
-    throw new ControllerOptionsError(field, `${abs} does not exist; create it (mkdir -p ${abs}) or pass another directory`);
-  if (!st.isDirectory()) throw new ControllerOptionsError(field, `${abs} is not a directory; pass a directory`);
+    throw new ControllerOptionsError(
+      field,
+      `${abs} does not exist; create it (mkdir -p ${abs}) or pass another directory`,
+    );
+  if (!st.isDirectory())
+    throw new ControllerOptionsError(field, `${abs} is not a directory; pass a directory`);
   return abs;
 }

@@ -87,7 +87,9 @@ async function authenticate(ctx: RequestContext, port: ApiPort, tokens: Authenti
   if (auth.ok) return auth.actor.name;
   if (auth.reason === 'revoked')
     throw challenge(`token "${auth.name}" was revoked; ask an admin for a new one`);
-  throw challenge('artifacts need an agent credential (HTTP Basic agentId:credential) or an API bearer token');
+  throw challenge(
+    'artifacts need an agent credential (HTTP Basic agentId:credential) or an API bearer token',
+  );
 }
 
 /** Opens `path` without following a symlink; a missing file, a symlink or a FIFO is a 404 naming `name`. */
