@@ -10,10 +10,12 @@ import { request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readIdentity } from '../../agent/identity.js';
 import { downloadArtifact } from '../../agent/upgrade/download.js';
 import { ArtifactHashMismatchError } from '../../agent/upgrade/errors.js';
 import { hashCredential } from '../../src/fleet/index.js';
 import type { AgentRecord } from '../../src/fleet/registry.js';
+import { startAgentProcess } from '../helpers/agent-process.js';
 import { type RunningController, startController, waitFor } from '../helpers/controller.js';
 import { type GitRepo, gitRepo } from '../helpers/git-repo.js';
 import { ADMIN, MemoryPort, serveApi } from './memory-port.js';
@@ -272,6 +274,27 @@ describe('GET /api/v1/artifacts/:file', () => {
       expect(res.headers['www-authenticate']).toBe('Basic realm="gse-artifacts"');
       expect(res.body.length).toBeLessThan(1000);
       expect(jsonError(res).code).toBe('unauthorized');
+    });
+
+    it('serves a real enrolled agent with the credential its handshake gave it', async () => {
+      const proc = await startAgentProcess({ controllerUrl: ctl.agentUrl, name: 'real-agent' });
+      try {
+        const identity = await waitFor('the agent enrolled', async () => {
+          const id = await readIdentity(proc.stateDir);
+          return id?.credential === undefined ? undefined : id;
+        });
+        const res = await artifact({ authorization: basic(identity.agentId, identity.credential as string) });
+        expect(res.status).toBe(200);
+        expect(sha256(res.body)).toBe(sha256(content));
+        // Its revocation holds from the next request on.
+        expect((await ctl.api(`/api/v1/agents/${identity.agentId}/revoke`, { body: {} })).status).toBe(200);
+        const after = await artifact({
+          authorization: basic(identity.agentId, identity.credential as string),
+        });
+        expect(after.status).toBe(401);
+      } finally {
+        await proc.cleanup();
+      }
     });
 
     it('does not tell an unauthenticated caller which files exist', async () => {
