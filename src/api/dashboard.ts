@@ -35,6 +35,9 @@ export const DASHBOARD_HTML = `<!doctype html>
   #login input { width:380px; padding:8px; font-family:ui-monospace, monospace; }
   .muted { color:var(--muted); }
   .wide { grid-column:1/-1; }
+  .running { background:var(--prog); } .paused { background:var(--warn); } .done { background:var(--ok); } .superseded { background:var(--unk); }
+  progress { width:140px; height:10px; vertical-align:middle; accent-color:var(--ok); }
+  .reason { color:var(--bad); white-space:normal; }
 </style>
 </head>
 <body>
@@ -44,6 +47,7 @@ export const DASHBOARD_HTML = `<!doctype html>
 <main id="main">
   <section><h2>Hosts by sync state</h2><div class="counts" id="counts"></div><div id="rejected"></div></section>
   <section><h2>Targets</h2><table id="targets"></table></section>
+  <section class="wide"><h2>Rollouts</h2><table id="rollouts"></table></section>
   <section class="wide"><h2>Hosts</h2><table id="hosts"></table></section>
   <section><h2>Recent drift</h2><table id="drift"></table></section>
   <section><h2>Recent executions</h2><table id="execs"></table></section>
@@ -55,6 +59,16 @@ const pill = (s) => '<span class="pill ' + esc(s) + '">' + esc(s) + '</span>';
 const ago = (t) => { if (!t) return '-'; const s = Math.round((Date.now() - Date.parse(t)) / 1000); return s < 60 ? s + 's ago' : s < 3600 ? Math.round(s/60) + 'm ago' : Math.round(s/3600) + 'h ago'; };
 function table(el, head, rows) { el.innerHTML = '<tr>' + head.map((h) => '<th>' + h + '</th>').join('') + '</tr>' + rows.map((r) => '<tr>' + r.join('') + '</tr>').join(''); }
 const td = (v, cls) => '<td' + (cls ? ' class="' + cls + '"' : '') + '>' + v + '</td>';
+// A rollout's phase as the operator reads it: running, paused (with why), done, or superseded (with why).
+const ROLLOUT_STATE = { Progressing: 'running', Paused: 'paused', Completed: 'done', Superseded: 'superseded' };
+function rolloutRow(v) {
+  const r = v.rollout, c = v.counts ?? {}, total = (v.hosts ?? []).length;
+  const state = ROLLOUT_STATE[r.phase] ?? r.phase;
+  const why = r.phase === 'Paused' ? r.pauseReason : r.phase === 'Superseded' ? r.endReason : r.phase === 'Progressing' ? v.waiting : undefined;
+  const bar = '<progress max="' + esc(total) + '" value="' + esc(c.upgraded ?? 0) + '"></progress> ' + esc(c.upgraded ?? 0) + '/' + esc(total);
+  const counts = ['upgraded', 'upgrading', 'pending', 'failed', 'waiting'].map((k) => k + ' ' + esc(c[k] ?? 0)).join(' · ');
+  return [td(esc(r.name), 'mono'), td(esc(r.fromVersion ?? '?') + ' → ' + esc(r.version) + (r.undo ? ' (undo)' : ''), 'mono'), td(pill(state) + (why ? ' <span class="reason">' + esc(why) + '</span>' : '')), td(esc(v.batch) + '/' + esc(v.batches)), td(bar), td(counts)];
+}
 async function get(path) {
   const res = await fetch('/api/v1/' + path, { headers: { authorization: 'Bearer ' + localStorage.getItem('gseToken') } });
   if (res.status === 401) { showLogin(); throw new Error('unauthorized'); }
@@ -65,7 +79,7 @@ $('save').onclick = () => { localStorage.setItem('gseToken', $('token').value.tr
 async function refresh() {
   if (!localStorage.getItem('gseToken')) return showLogin();
   try {
-    const [status, hosts, drift, execs, targets] = await Promise.all([get('status'), get('hosts?limit=200'), get('drift?limit=15'), get('executions?limit=15'), get('targets')]);
+    const [status, hosts, drift, execs, targets, rollouts] = await Promise.all([get('status'), get('hosts?limit=200'), get('drift?limit=15'), get('executions?limit=15'), get('targets'), get('rollouts')]);
     const applied = status.revision?.applied;
     $('rev').textContent = applied ? 'applied ' + applied.sha.slice(0, 10) + ' · ' + applied.message : 'no revision applied yet';
     $('updated').textContent = 'updated ' + new Date().toLocaleTimeString();
@@ -73,6 +87,8 @@ async function refresh() {
     const rej = status.revision?.lastRejected;
     $('rejected').innerHTML = rej ? '<p><b>Rejected ' + esc(rej.sha.slice(0, 10)) + '</b> ' + esc(rej.message) + '</p><div class="errors">' + rej.errors.map((e) => esc(e.file + ':' + e.line + ':' + e.col + ': ' + (e.path ? e.path + ': ' : '') + e.message)).join('\\n') + '</div>' : '';
     table($('hosts'), ['host', 'state', 'ips', 'labels', 'revision', 'last seen'], (hosts.items ?? []).map((h) => [td(esc(h.hostId), 'mono'), td(pill(h.syncState)), td(esc(h.ips.join(' ')), 'mono'), td(esc(Object.entries(h.labels).map(([k, v]) => k + '=' + v).join(' ')), 'mono'), td(esc((h.revision ?? '').slice(0, 10)), 'mono'), td(ago(h.lastSeen))]));
+    const rolloutItems = rollouts.items ?? [];
+    table($('rollouts'), ['rollout', 'version', 'state', 'batch', 'progress', 'hosts'], rolloutItems.length ? rolloutItems.map(rolloutRow) : [[td('no rollouts', 'muted')]]);
     table($('drift'), ['when', 'host', 'resource', 'kind', 'healed'], (drift.items ?? []).map((d) => [td(ago(d.detectedAt)), td(esc(d.hostId), 'mono'), td(esc(d.key), 'mono'), td(esc(d.kind)), td(d.healed ? 'yes' : '<b>no</b>')]));
     table($('execs'), ['when', 'host', 'reason', 'status', 'exit'], (execs.items ?? []).map((e) => [td(ago(e.startedAt)), td(esc(e.hostId), 'mono'), td(esc(e.reason), 'mono'), td(esc(e.status)), td(esc(e.exitCode))]));
     table($('targets'), ['target', 'type', 'connected', 'spool', 'last error'], (targets.items ?? []).map((t) => [td(esc(t.name), 'mono'), td(esc(t.type)), td(t.connected ? 'yes' : '<b>no</b>'), td(esc(t.spoolDepth)), td(esc(t.lastError ?? ''))]));

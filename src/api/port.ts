@@ -47,6 +47,8 @@ export interface ApiConfig {
   webhookSecret?: string;
   /** The branch the controller follows (pushes to other branches are ignored). */
   branch: string;
+  /** Absolute path of `--artifact-dir`, whose files GET /api/v1/artifacts/:file serves; unset, none. */
+  artifactDir?: string;
 }
 
 /** Everything GET /api/v1/status reports, before the API shapes it. */
@@ -90,6 +92,8 @@ export interface ApiAgents {
   revoke(agentId: string): Promise<AgentRecord>;
   /** Throws AgentNotFoundError (404) or AgentStateError (409). */
   reset(agentId: string): Promise<AgentRecord>;
+  /** True when `agentId` is approved and `credential` is its own (compared timing-safe, as at the handshake). */
+  verifyCredential(agentId: string, credential: string): Promise<boolean>;
 }
 
 /** A rollout with where its hosts stand. */
@@ -116,7 +120,8 @@ export interface ApiRollouts {
 /** The controller as the API sees it. */
 export interface ApiPort {
   readonly config: ApiConfig;
-  readonly logger: ApiLogger;
+  /** `debug`, when there, hears what is not worth an audit line (artifact downloads). */
+  readonly logger: ApiLogger & { debug?(message: string, fields?: Record<string, unknown>): void };
 
   // Status and readiness.
   lifecycle(): ControllerLifecycle;

@@ -6,6 +6,8 @@
 
 import type { FleetHostView } from '../api/gse-status.js';
 import type { ApiPort, StatusParts } from '../api/port.js';
+import { hashCredential, secretsEqual } from '../fleet/auth.js';
+import type { AgentRecord } from '../fleet/index.js';
 import { rolloutApi } from './api-port-rollouts.js';
 import { type Controller, factsOf } from './controller.js';
 
@@ -19,6 +21,7 @@ export function controllerApiPort(c: Controller): ApiPort {
       metricsToken: c.options.metricsToken,
       webhookSecret: c.options.webhookSecret,
       branch: c.options.branch,
+      artifactDir: c.options.artifactDir,
     },
     logger: c.logger,
     lifecycle: () => c.lifecycle,
@@ -54,12 +57,19 @@ export function controllerApiPort(c: Controller): ApiPort {
       approve: (id) => c.hub.approve(id),
       revoke: (id) => c.hub.revoke(id),
       reset: (id) => c.hub.reset(id),
+      verifyCredential: async (id, credential) => credentialAccepted(await store.getAgent(id), credential),
     },
     rollouts: rolloutApi(c.rollouts, c.reconciler),
     // The store satisfies the token half of the port as it is.
     tokens: store,
     audit: { append: (r) => store.appendAudit(r), list: (q) => store.listAudit(q) },
   };
+}
+
+/** The handshake's credential check (fleet/auth.ts): an approved record whose stored hash matches. */
+function credentialAccepted(rec: AgentRecord | undefined, credential: string): boolean {
+  if (rec === undefined || rec.status !== 'approved' || rec.credentialHash === '') return false;
+  return secretsEqual(hashCredential(credential), rec.credentialHash);
 }
 
 async function statusParts(c: Controller): Promise<StatusParts> {

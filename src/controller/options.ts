@@ -2,6 +2,7 @@
  * The controller's options: every one optional with a documented default, except the two secrets;
  * `compileControllerOptions` fills defaults, checks them, and is the only place that reads the environment.
  */
+import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { DEFAULT_MAX_REVISION_BYTES, DEFAULT_MAX_SPEC_FILE_BYTES } from '../spec/limits.js';
 
@@ -64,6 +65,8 @@ export interface ControllerOptions {
   maxSpecFileBytes?: number;
   /** Largest spec tree (all files together) loaded. Default 64 MiB. */
   maxRevisionBytes?: number;
+  /** A directory whose files (directly in it) agents may download at /api/v1/artifacts/. Env GSE_ARTIFACT_DIR. Default none. */
+  artifactDir?: string;
 }
 
 export interface CompiledControllerOptions {
@@ -97,6 +100,8 @@ export interface CompiledControllerOptions {
   secretDir?: string;
   maxSpecFileBytes: number;
   maxRevisionBytes: number;
+  /** Absolute path of the directory artifacts are served from; undefined: none are. */
+  artifactDir?: string;
 }
 
 export class ControllerOptionsError extends Error {
@@ -184,7 +189,9 @@ export function compileControllerOptions(
     opts.maxRevisionBytes,
     DEFAULT_MAX_REVISION_BYTES,
   );
+  const artifactDir = existingDir('--artifact-dir', opts.artifactDir ?? (env.GSE_ARTIFACT_DIR || undefined));
   return {
+    ...(artifactDir === undefined ? {} : { artifactDir }),
     secretEnv,
     secretDir: secretDir === undefined ? undefined : resolve(secretDir),
     maxSpecFileBytes,
@@ -226,4 +233,19 @@ function optionalPositiveInt(field: string, value: number | undefined): number |
   if (!Number.isSafeInteger(value) || value < 1)
     throw new ControllerOptionsError(field, `must be a positive integer, got ${value}`);
   return value;
+}
+
+/** The absolute path of `dir` when it is an existing directory, undefined when absent; throws otherwise. */
+function existingDir(field: string, dir: string | undefined): string | undefined {
+  if (dir === undefined) return undefined;
+  const abs = resolve(dir);
+  const st = statSync(abs, { throwIfNoEntry: false });
+  if (st === undefined)
+    throw new ControllerOptionsError(
+      field,
+      `${abs} does not exist; create it (mkdir -p ${abs}) or pass another directory`,
+    );
+  if (!st.isDirectory())
+    throw new ControllerOptionsError(field, `${abs} is not a directory; pass a directory`);
+  return abs;
 }

@@ -10,7 +10,7 @@ import type { ApiConfig, ApiPort, DataSpecs, RolloutView, StatusParts } from '..
 import { buildApiHandler } from '../../src/api/routes/index.js';
 import type { ControllerLifecycle } from '../../src/controller/controller.js';
 import type { ExecRequest, ExecStarted } from '../../src/controller/exec-service.js';
-import type { AgentRecord, HostState, SessionInfo } from '../../src/fleet/index.js';
+import { type AgentRecord, type HostState, hashCredential, type SessionInfo } from '../../src/fleet/index.js';
 import type {
   AuditRecord,
   DriftQuery,
@@ -271,6 +271,10 @@ export class MemoryPort implements ApiPort {
     reset: async (id: string) => {
       if (this.resetError) throw this.resetError;
       return this.setAgent(id, 'pending');
+    },
+    verifyCredential: async (id: string, credential: string) => {
+      const rec = this.agentRecords.get(id);
+      return rec?.status === 'approved' && rec.credentialHash === hashCredential(credential);
     },
   };
   private setAgent(id: string, status: AgentRecord['status']): AgentRecord {

@@ -2,11 +2,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createApiHandler } from '../app.js';
-import { type ApiToken, hashToken, TokenAuthenticator } from '../auth.js';
+import { type ApiToken, type Authenticator, hashToken, TokenAuthenticator } from '../auth.js';
 import type { ApiPort } from '../port.js';
 import type { Route } from '../router.js';
 import { tokenRoutes } from '../token-routes.js';
 import { agentRoutes } from './agents.js';
+import { artifactRoutes } from './artifacts.js';
 import { gseRoutes } from './gse.js';
 import { hookRoutes } from './hooks.js';
 import { diffRoute, hostRoutes } from './hosts.js';
@@ -24,11 +25,15 @@ export interface ApiHandlerOptions {
   newId?: () => string;
 }
 
-/** Every API route over the port. */
+/**
+ * Every API route over the port. `tokens` authenticates the artifact downloads' bearer tokens (they take
+ * agent credentials too, so they check auth themselves); without it they accept agent credentials only.
+ */
 export function apiRoutes(
   port: ApiPort,
   reservedTokenNames: readonly string[] = RESERVED_TOKEN_NAMES,
   now: () => number = Date.now,
+  tokens: Authenticator = { authenticate: async () => ({ ok: false, reason: 'missing' }) },
 ): Route[] {
   return [
     ...statusRoutes(port),
@@ -38,6 +43,7 @@ export function apiRoutes(
     diffRoute(port),
     ...syncExecRoutes(port),
     ...rolloutRoutes(port),
+    ...artifactRoutes(port, tokens),
     ...hookRoutes(port),
     ...gseRoutes(port),
     ...tokenRoutes({ store: port.tokens, audit: port.audit, reserved: reservedTokenNames, now }),
@@ -60,7 +66,7 @@ export function buildApiHandler(
     (err) => port.logger.error('token lastUsedAt write failed', { err: String(err) }),
     now,
   );
-  return createApiHandler(apiRoutes(port, RESERVED_TOKEN_NAMES, now), {
+  return createApiHandler(apiRoutes(port, RESERVED_TOKEN_NAMES, now, auth), {
     auth,
     logger: port.logger,
     audit: async (e) => {

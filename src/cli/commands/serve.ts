@@ -38,6 +38,7 @@ export async function run(input: CommandInput): Promise<CommandResult> {
     secretDir: str(v['secret-dir']),
     maxSpecFileBytes: num(v['max-spec-file-bytes']),
     maxRevisionBytes: num(v['max-revision-bytes']),
+    artifactDir: str(v['artifact-dir']),
   });
   const logger = jsonLogger((str(v['log-level']) ?? 'info') as LogLevel);
   // Signals are taken from the start, so a stop during start-up still drains cleanly.
