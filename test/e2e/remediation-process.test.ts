@@ -101,7 +101,7 @@ describe('a Remediation matching the documented process key', () => {
     await waitFor(
       'the restart and the process.up rule to run',
       async () => (await log()).includes('up '),
-      30_000,
+      20_000,
     );
     const restarted = await waitFor('the restarted sleep', async () => {
       const pids = (await sleepPids()).filter((p) => p !== firstPid);
@@ -123,5 +123,5 @@ describe('a Remediation matching the documented process key', () => {
     ]);
     // The rule for another watch never ran.
     expect(await log()).not.toContain('wrong');
-  });
+  }, 90_000);
 });
