@@ -145,7 +145,7 @@ export class ExecService {
     );
     const timeoutMs = req.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
     const hosts: string[] = [];
-    const offline = await this.offlineTargets(req.selector, new Set(targets.map((h) => h.id)));
+    const unsent: string[] = [];
     for (const host of targets) {
       const msg: ExecMessage = {
         v: 1,
@@ -160,9 +160,11 @@ export class ExecService {
         reason: 'adhoc',
       };
       if (this.deps.hub.send(host.id, msg)) hosts.push(host.id);
-      else offline.push(host.id);
+      else unsent.push(host.id);
     }
-    return { taskId, hosts, offline: [...new Set(offline)].sort() };
+    // Looked up once the task is out, so a large registry does not delay the sends.
+    const offline = await this.offlineTargets(req.selector, new Set(targets.map((h) => h.id)));
+    return { taskId, hosts, offline: [...new Set([...offline, ...unsent])].sort() };
   }
 
   /**
