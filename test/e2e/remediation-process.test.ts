@@ -75,8 +75,11 @@ describe('a Remediation matching the documented process key', () => {
   let ctl: RunningController;
   let agent: AgentProcess;
   let markers: string;
+  let firstPid: number;
 
   beforeAll(async () => {
+    // Running before the agent first probes it, so the first probe sees it up (no event).
+    firstPid = spawn('sleep', [DURATION], { stdio: 'ignore' }).pid as number;
     markers = await mkdtemp(join(tmpdir(), 'gse-remediation-'));
     repo = await gitRepo(fleet(markers));
     ctl = await startController(repo.dir, { path: 'fleet' });
@@ -91,10 +94,8 @@ describe('a Remediation matching the documented process key', () => {
   });
 
   it('restarts a killed watched process, runs the process.up rule, and records both runs', async () => {
-    const sleeper = spawn('sleep', [DURATION], { stdio: 'ignore' });
-    const firstPid = sleeper.pid as number;
     await waitSynced(ctl, [HOST], await repo.head());
-    sleeper.kill('SIGKILL');
+    process.kill(firstPid, 'SIGKILL');
     await waitFor('the killed sleep to be gone', () => processGone(firstPid));
 
     const log = () => readFile(join(markers, 'log'), 'utf8').catch(() => '');
