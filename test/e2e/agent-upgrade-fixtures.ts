@@ -16,6 +16,8 @@ export function agentVersionYaml(opts: {
     rollout: {
       batchSize: opts.batchSize ?? 2,
       maxFailures: 0,
+      // A host restarting into a new version is offline for a moment: with 0, the next batch waits for it.
+      maxUnavailable: 0,
       ...(opts.healthDeadline ? { healthDeadline: opts.healthDeadline } : {}),
     },
   };

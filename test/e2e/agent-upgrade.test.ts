@@ -85,7 +85,12 @@ describe('agent upgrade through the launcher (five hosts)', () => {
     );
     for (const a of agents) {
       expect(await a.currentVersion()).toBe('1.1.0');
-      expect((await a.record()).current).toMatchObject({ from: '1.0.0', to: '1.1.0', state: 'healthy' });
+      // The new version marks the record healthy once its first report is acked (the rollout counts the hello).
+      const record = await waitFor(`${a.name} healthy`, async () => {
+        const r = await a.record();
+        return r.current?.state === 'healthy' ? r : undefined;
+      });
+      expect(record.current).toMatchObject({ from: '1.0.0', to: '1.1.0', state: 'healthy' });
     }
     // One launcher per host the whole time; each now runs a 1.1.0 agent.
     for (const a of agents) expect(a.launcher.exitCode).toBeNull();
