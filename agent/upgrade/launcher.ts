@@ -7,7 +7,7 @@
  * loop is tested without processes.
  */
 import { spawn as spawnProcess } from 'node:child_process';
-import { writeFile } from 'node:fs/promises';
+import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../src/kernel/index.js';
 import { planExit, planLaunch } from './decide.js';
@@ -94,6 +94,7 @@ export class Launcher {
         record.current?.state === 'switched' && record.current.to === version ? record.current : undefined;
       const startedAt = this.deps.now();
       const child = this.start(version);
+      await this.writePids(child, version);
       let deadlineMissed = false;
       const exit = watched
         ? await this.watchHealth(child, startedAt + watched.healthDeadlineMs, () => {
@@ -138,12 +139,6 @@ export class Launcher {
     const env = { ...(this.deps.env ?? process.env), [INSTALL_DIR_ENV]: this.layout.dir };
     const child = this.deps.spawn(this.deps.node ?? process.execPath, [main, ...this.agentArgs], env);
     this.child = child;
-    this.background(
-      writeFile(
-        this.layout.pids,
-        `${JSON.stringify({ launcher: process.pid, agent: child.pid, version })}\n`,
-      ),
-    );
     this.deps.logger.info('agent started', { version, pid: child.pid });
     return child;
   }
@@ -180,10 +175,19 @@ export class Launcher {
     return exited;
   }
 
-  private background(work: Promise<unknown>): void {
-    work.catch((err: unknown) => {
+  /** `launcher.json`: who runs now (for operators and tests); written whole, a failure only logged. */
+  private async writePids(child: LaunchedChild, version: string): Promise<void> {
+    const tmp = `${this.layout.pids}.tmp`;
+    try {
+      await writeFile(
+        tmp,
+        `${JSON.stringify({ launcher: process.pid, agent: child.pid, version })}
+`,
+      );
+      await rename(tmp, this.layout.pids);
+    } catch (err) {
       this.deps.logger.warn('cannot write launcher.json', { error: String(err) });
-    });
+    }
   }
 
   private iso(): string {
