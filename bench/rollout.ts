@@ -65,7 +65,11 @@ function agentVersionYaml(version: string, url: string, sha256: string, batchSiz
   return `apiVersion: gse/v1\nkind: AgentVersion\nmetadata: {"name": "agents"}\nspec: ${JSON.stringify(spec)}\n`;
 }
 
-async function simulated(count: number, batch: string | number, delayMs: number): Promise<Record<string, unknown>> {
+async function simulated(
+  count: number,
+  batch: string | number,
+  delayMs: number,
+): Promise<Record<string, unknown>> {
   work = await mkdtemp(join(tmpdir(), 'gse-bench-rollout-'));
   agentsRoot = await tmpfsDir('gse-bench-rollout-agents-');
   const repo = await benchRepo(join(work, 'repo'), {
