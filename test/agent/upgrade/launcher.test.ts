@@ -207,6 +207,26 @@ describe('Launcher (injected spawn and clock)', () => {
     expect(await linkedVersion(layout().current)).toBe('1.1.0');
   });
 
+  it('starts the new version after the old one was SIGKILLed between switching and its exit', async () => {
+    onSpawn = (c, n) => {
+      if (n > 1) {
+        markHealthy();
+        launcher.stop();
+        return;
+      }
+      (async () => {
+        await switchLink(layout().current, '1.1.0');
+        await writeUpgradeRecord(layout().record, { current: attempt('switched'), failed: [] });
+        c.exit(null, 'SIGKILL');
+      })().catch(() => {});
+    };
+    await launcher.run();
+    expect(children.map(versionOf)).toEqual(['1.0.0', '1.1.0']);
+    expect(sleeps[0]).toBe(RESTART_BASE_DELAY_MS);
+    expect(await linkedVersion(layout().current)).toBe('1.1.0');
+    expect((await readUpgradeRecord(layout().record)).current?.state).toBe('healthy');
+  });
+
   it('finishes a switch the agent was killed in before it starts the new version', async () => {
     await writeUpgradeRecord(layout().record, { current: attempt('switching'), failed: [] });
     onSpawn = () => launcher.stop();
