@@ -13,7 +13,7 @@ import type { HostManifest, ManifestAgentVersion } from '../../src/protocol/mani
 import type { ItemReport } from '../../src/protocol/messages.js';
 import { decideAgentVersion, mustReapplyOnStart, type VersionDecision } from './decide.js';
 import { downloadArtifact } from './download.js';
-import { installLayout, normalizeVersion, switchLink } from './layout.js';
+import { installLayout, linkedVersion, normalizeVersion, switchLink } from './layout.js';
 import {
   readUpgradeRecord,
   type UpgradeRecord,
@@ -204,12 +204,14 @@ class InstallUpgrader implements Upgrader {
         headers,
         ...(sameOrigin && this.ctx.ca ? { ca: this.ctx.ca } : {}),
       });
+      // Neither the running version nor the one whose code runs the launcher is ever replaced.
+      const launcher = await linkedVersion(this.layout.launcher);
       await unpackVersion({
         tgz: dest,
         versionsDir: this.layout.versions,
         version: item.version,
         sha256: artifact.sha256,
-        inUse: (v) => normalizeVersion(v) === normalizeVersion(running),
+        inUse: (v) => normalizeVersion(v) === normalizeVersion(running) || v === launcher,
       });
       await rm(dest, { force: true });
       await step('unpacked');
