@@ -3,11 +3,12 @@
  * `gse-agent install` on five hosts, each supervised by `gse-agent launch`, a real controller on TLS and the
  * packages served over HTTP. 1.0.0 -> 1.1.0 in batches of two, then `undo` returns everyone to 1.0.0.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningController, startController, waitFor } from '../helpers/controller.js';
+import { pendingSpoolRecords } from '../helpers/e2e-fleet.js';
 import { type GitRepo, gitRepo } from '../helpers/git-repo.js';
 import {
   type Artifact,
@@ -61,6 +62,15 @@ describe('agent upgrade through the launcher (five hosts)', () => {
       },
       60_000,
     );
+    const identity = (a: LaunchedAgent) => readFile(join(a.stateDir, 'identity.json'), 'utf8');
+    const identities = await Promise.all(
+      agents.map((a) =>
+        waitFor(`${a.name} enrolled`, async () => {
+          const text = await identity(a);
+          return text.includes('credential') ? text : undefined;
+        }),
+      ),
+    );
     await repo.commit(
       {
         'fleet/agents.yaml': agentVersionYaml({
@@ -94,6 +104,13 @@ describe('agent upgrade through the launcher (five hosts)', () => {
     }
     // One launcher per host the whole time; each now runs a 1.1.0 agent.
     for (const a of agents) expect(a.launcher.exitCode).toBeNull();
+    // The state dir outlived the switch: same identity (no re-enrollment), and the spool drains to empty.
+    expect(await Promise.all(agents.map(identity))).toEqual(identities);
+    for (const a of agents)
+      await waitFor(
+        `${a.name}'s spool drained`,
+        async () => (await pendingSpoolRecords(a.stateDir)).length === 0,
+      );
   }, 120_000);
 
   it('undo returns every host to 1.0.0', async () => {
