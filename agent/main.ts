@@ -256,7 +256,14 @@ async function launch(argv: string[]): Promise<void> {
   });
   process.on('SIGTERM', () => launcher.stop('SIGTERM'));
   process.on('SIGINT', () => launcher.stop('SIGINT'));
-  await launcher.run();
+  const { UpgradeError } = await import('./upgrade/errors.js');
+  try {
+    await launcher.run();
+  } catch (err) {
+    if (!(err instanceof UpgradeError)) throw err;
+    process.stderr.write(`gse-agent launch: ${err.message}\n`);
+    process.exitCode = 1;
+  }
 }
 
 function waitForSignal(): Promise<void> {

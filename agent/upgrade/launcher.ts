@@ -11,6 +11,7 @@ import { rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../../src/kernel/index.js';
 import { planExit, planLaunch } from './decide.js';
+import { NotInstalledError } from './errors.js';
 import {
   INSTALL_DIR_ENV,
   type InstallLayout,
@@ -89,7 +90,7 @@ export class Launcher {
         logger.info('finished a switch the agent was killed in', { to: plan.attempt.to });
       }
       const version = await linkedVersion(this.layout.current);
-      if (!version) throw new Error(`${this.layout.current} is missing: run gse-agent install first`);
+      if (!version) throw new NotInstalledError(this.layout.dir);
       const watched =
         record.current?.state === 'switched' && record.current.to === version ? record.current : undefined;
       const startedAt = this.deps.now();

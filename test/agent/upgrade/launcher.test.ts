@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { RESTART_BASE_DELAY_MS } from '../../../agent/upgrade/decide.js';
+import { NotInstalledError } from '../../../agent/upgrade/errors.js';
 import {
   abortableSleep,
   type LaunchedChild,
@@ -234,6 +235,12 @@ describe('Launcher (injected spawn and clock)', () => {
     expect(children.map(versionOf)).toEqual(['1.1.0']);
     expect(await linkedVersion(layout().current)).toBe('1.1.0');
     expect((await readUpgradeRecord(layout().record)).current?.state).toBe('switched');
+  });
+
+  it('refuses to start without a current version, naming the install command', async () => {
+    await rm(layout().current);
+    await expect(launcher.run()).rejects.toThrow(new NotInstalledError(dir).message);
+    expect(children).toHaveLength(0);
   });
 
   it('does not restart after it was told to stop while waiting to restart', async () => {
