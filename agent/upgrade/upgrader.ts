@@ -4,9 +4,10 @@
  * verify (download.ts), unpack beside the running version (unpack.ts), `switching`, switch `current`,
  * `switched`, then ask the process to restart (exit 75: the launcher starts the new version). A version
  * that finds the record `switched` to itself marks it `healthy` once a report of its own was acked. Every
- * step is restartable: a killed agent resumes the download, or the launcher finishes the switch.
+ * step is restartable: a killed agent resumes the download, or the launcher finishes the switch. Once
+ * healthy, version dirs other than the new one, the one before and the launcher's are removed.
  */
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { type Clock, errorText, type Logger } from '../../src/kernel/index.js';
 import type { HostManifest, ManifestAgentVersion } from '../../src/protocol/manifest.js';
@@ -153,10 +154,23 @@ class InstallUpgrader implements Upgrader {
     if (cur?.state === 'switched' && normalizeVersion(cur.to) === normalizeVersion(this.ctx.running)) {
       await writeUpgradeRecord(this.layout.record, withState(record, 'healthy', this.iso()));
       this.ctx.logger.info('upgrade healthy', { from: cur.from, to: cur.to });
+      await this.prune([cur.to, cur.from]).catch((err: unknown) => {
+        this.ctx.logger.warn('cannot remove old versions', { error: errorText(err) });
+      });
     } else if (cur?.state === 'failed' && !cur.reported) {
       await writeUpgradeRecord(this.layout.record, { ...record, current: { ...cur, reported: true } });
     }
     this.ackWanted = false;
+  }
+
+  /** Removes the version dirs other than `keep` and the launcher's (`from` stays, for a quick undo). */
+  private async prune(keep: string[]): Promise<void> {
+    const launcher = await linkedVersion(this.layout.launcher);
+    const kept = new Set([...keep, ...(launcher ? [launcher] : [])]);
+    for (const name of await readdir(this.layout.versions)) {
+      if (kept.has(name)) continue;
+      await rm(join(this.layout.versions, name), { recursive: true, force: true });
+    }
   }
 
   /** The upgrade steps; a failure is recorded (never retried for this attempt) and reported. */

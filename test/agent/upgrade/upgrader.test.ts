@@ -4,7 +4,7 @@
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -310,8 +310,12 @@ describe('the install upgrader', () => {
       }),
     );
     expect(report).toMatchObject({ state: 'ok', message: 'running 1.1.0' });
+    // Versions from long ago are removed once healthy; the one before (undo) and the launcher's stay.
+    await mkdir(join(h.layout.versions, '0.9.0'), { recursive: true });
+    await mkdir(join(h.layout.versions, '1.0.0'), { recursive: true });
     await h.upgrader.reportAcked();
     expect((await readUpgradeRecord(h.layout.record)).current?.state).toBe('healthy');
+    expect((await readdir(h.layout.versions)).sort()).toEqual(['1.0.0', '1.1.0']);
     expect(h.upgrader.wantsAck).toBe(false);
     expect(await h.upgrader.mustReapply()).toBe(false);
   });
