@@ -36,6 +36,7 @@ import { ManifestFiles } from './manifest-files.js';
 import { configFiles, ManifestState } from './manifest-state.js';
 import { Outbox } from './outbox.js';
 import { RemediationRunner } from './remediation.js';
+import { launcherlessUpgrader, type Upgrader, type UpgraderFactory } from './upgrade/upgrader.js';
 
 export interface AgentConfig {
   controllerUrl: string;
@@ -67,6 +68,8 @@ export interface AgentDeps {
   random(): number;
   /** Variables added to the minimal environment scripts run with (default none; never process.env). */
   baseEnv?: Record<string, string>;
+  /** The agent's upgrader (agent/upgrade/upgrader.ts); default: one that says it has no launcher. */
+  upgrader?: UpgraderFactory;
   /** Called when the controller refused the agent for good (revoked, bad bootstrap token). */
   onFatal?(reason: string): void;
 }
@@ -106,6 +109,9 @@ export class Agent {
   private readonly procs: ProcessMonitor;
   private readonly remediation: RemediationRunner;
   private ingest: IngestServer | undefined;
+  private readonly upgrader: Upgrader;
+  /** Reports this process spooled while the upgrader waits for one to be acked (health). */
+  private readonly reportIds = new Set<string>();
 
   private constructor(
     private readonly config: AgentConfig,
@@ -133,10 +139,19 @@ export class Agent {
       baseEnv: deps.baseEnv,
       send: (msg) => this.send(msg),
     });
+    this.upgrader = (deps.upgrader ?? launcherlessUpgrader)({
+      running: config.facts.agentVersion,
+      controllerUrl: config.controllerUrl,
+      ...(config.ca ? { ca: config.ca } : {}),
+      credentials: () => this.handshake.credentials,
+      report: async (item) => this.enqueue(() => this.manifests.updateItem(item)),
+      clock: deps.clock,
+      logger: deps.logger,
+    });
     this.manifests = new ManifestState(
       {
         files: this.files,
-        agentVersion: config.facts.agentVersion,
+        versionReports: (manifest) => this.upgrader.versionReports(manifest),
         convergeDeps: () => this.convergeDeps(),
         guardFiles: (files) => this.drift.setItems(files),
         watch: (manifest) => this.watch(manifest),
@@ -248,6 +263,9 @@ export class Agent {
     if (pending) {
       // The last run died while applying this manifest: finish the apply before anything else.
       this.enqueue(() => this.manifests.apply(pending));
+    } else if (held && (await this.upgrader.mustReapply())) {
+      // An upgrade left something to report (this version is new, or the one before was rolled back).
+      this.enqueue(() => this.manifests.apply(held));
     } else if (held) {
       // The held manifest was fully applied by an earlier run: what differs now was edited while the agent
       // was down, and is drift like any other.
@@ -414,10 +432,15 @@ export class Agent {
     } finally {
       this.ingest?.onBacklogShrunk();
     }
+    if (this.reportIds.size > 0 && ids.some((id) => this.reportIds.has(id))) {
+      this.reportIds.clear();
+      await this.upgrader.reportAcked();
+    }
   }
 
   /** Spools a message in its lane (durable) and sends what that lane's window allows. */
   private async send(msg: SpooledMessage): Promise<void> {
+    if (msg.type === 'report' && this.upgrader.wantsAck) this.reportIds.add(msg.id);
     await this.outbox.append(msg);
   }
 }

@@ -50,6 +50,14 @@ export class Handshake {
     return this.identity.agentId;
   }
 
+  /** The id and credential (once enrolled), for the controller's artifact downloads. */
+  get credentials(): { agentId: string; credential?: string } {
+    return {
+      agentId: this.identity.agentId,
+      ...(this.identity.credential ? { credential: this.identity.credential } : {}),
+    };
+  }
+
   /** Why the controller last refused this agent, if it did. */
   get refusal(): string | undefined {
     return this.lastRefusal;

@@ -13,12 +13,17 @@ import { ingestSocketPath } from './ingest.js';
 import { checkControllerLink, LinkSecurityError } from './link-security.js';
 import { createShared, defaultStateDir, realDeps, stderrLogger } from './runtime.js';
 import { simulate } from './simulate.js';
+import { EXIT_RESTART_NEW_VERSION, INSTALL_DIR_ENV } from './upgrade/layout.js';
+import { installUpgrader } from './upgrade/upgrader.js';
 
 const USAGE = `Usage:
   gse-agent --controller wss://HOST:PORT/agent --ca CA_FILE --token TOKEN [--name NAME] [--root DIR]
             [--state-dir D] [--labels k=v,...] [--ip IP] [--cloud-id N] [--ingest-http PORT] [--log-level info]
   gse-agent simulate --count N --controller URL --ca CA_FILE --token TOKEN --root DIR [--labels k=v,...]
+            [--upgrade-delay-ms 50]
   gse-agent push [--state-dir D | --root DIR] [--channel C] < records.jsonl
+  gse-agent install --artifact gse-agent-V.tgz --install-dir D
+  gse-agent launch --install-dir D -- <agent args>
 
 --token is the bootstrap token (or GSE_BOOTSTRAP_TOKEN); once enrolled, the agent keeps its own credential
 in the state dir (default <root>/var/lib/gse-agent). --root prefixes every managed path. Simulated agent i
@@ -27,7 +32,10 @@ has root DIR/sim-<i>, so "push --root DIR/sim-<i>" reaches it.
 ws:// controller URL is refused unless --insecure is given (labs only).
 Local programs push JSON lines ({"channel": ..., ...fields}) to <state-dir>/ingest.sock, or with
 --ingest-http PORT as POST http://127.0.0.1:PORT/v1/records; push prints "pushed N records" and exits 1
-when the agent refused some.`;
+when the agent refused some.
+install unpacks a package built by "gsectl artifact build" as D/versions/<V> and makes it D/current; launch
+supervises D/current (what a systemd unit runs): it restarts the agent, starts a new version the agent
+upgraded to, and switches back to the old one when the new one does not report within its health deadline.`;
 
 const FLAGS = {
   controller: { type: 'string' },
@@ -44,8 +52,13 @@ const FLAGS = {
   'log-level': { type: 'string' },
   ca: { type: 'string' },
   insecure: { type: 'boolean' },
+  artifact: { type: 'string' },
+  'install-dir': { type: 'string' },
+  'upgrade-delay-ms': { type: 'string' },
   help: { type: 'boolean', short: 'h' },
 } as const;
+
+const SUBCOMMANDS = new Set(['simulate', 'push', 'install', 'launch']);
 
 function fail(message: string): never {
   process.stderr.write(`gse-agent: ${message}\n${USAGE}\n`);
@@ -54,7 +67,8 @@ function fail(message: string): never {
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  const sub = argv[0] === 'simulate' || argv[0] === 'push' ? argv.shift() : undefined;
+  const sub = SUBCOMMANDS.has(argv[0] ?? '') ? argv.shift() : undefined;
+  if (sub === 'launch') return launch(argv);
   let values: ReturnType<typeof parseArgs<{ options: typeof FLAGS }>>['values'];
   try {
     ({ values } = parseArgs({ args: argv, options: FLAGS, strict: true }));
@@ -63,6 +77,23 @@ async function main(): Promise<void> {
   }
   if (values.help) {
     process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  if (sub === 'install') {
+    if (!values.artifact || !values['install-dir'])
+      fail('install: --artifact FILE and --install-dir D are required');
+    const { installArtifact } = await import('./upgrade/install.js');
+    const { UpgradeError } = await import('./upgrade/errors.js');
+    try {
+      const done = await installArtifact({ artifact: values.artifact, installDir: values['install-dir'] });
+      process.stdout.write(
+        `installed gse-agent ${done.version} in ${done.installDir} (sha256 ${done.sha256})${done.previous && done.previous !== done.version ? `, was ${done.previous}` : ''}\n`,
+      );
+    } catch (err) {
+      if (!(err instanceof UpgradeError)) throw err;
+      process.stderr.write(`gse-agent install: ${err.message}\n`);
+      process.exitCode = 1;
+    }
     return;
   }
   if (sub === 'push') {
@@ -120,8 +151,21 @@ async function main(): Promise<void> {
     const count = Number(values.count);
     if (!Number.isInteger(count) || count < 1) fail('simulate: --count N (N >= 1) is required');
     if (!values.root) fail('simulate: --root DIR is required');
+    const delay = values['upgrade-delay-ms'];
+    const upgradeDelayMs = delay === undefined ? undefined : Number(delay);
+    if (upgradeDelayMs !== undefined && !(Number.isInteger(upgradeDelayMs) && upgradeDelayMs >= 0))
+      fail('simulate: --upgrade-delay-ms must be a whole number of milliseconds');
     const fleet = await simulate(
-      { count, controllerUrl: url, ca, bootstrapToken: token, root: values.root, labels, cloudId },
+      {
+        count,
+        controllerUrl: url,
+        ca,
+        bootstrapToken: token,
+        root: values.root,
+        labels,
+        cloudId,
+        ...(upgradeDelayMs !== undefined ? { upgradeDelayMs } : {}),
+      },
       stderrLogger(level),
     );
     await waitForSignal();
@@ -138,6 +182,14 @@ async function main(): Promise<void> {
   const refused = new Promise<string>((resolve) => {
     onFatal = resolve;
   });
+  let onRestart: () => void = () => {};
+  const restart = new Promise<'restart'>((resolve) => {
+    onRestart = () => resolve('restart');
+  });
+  // Under `gse-agent launch` the agent upgrades itself; run on its own it reports that it cannot.
+  const installDir = process.env[INSTALL_DIR_ENV];
+  const deps = realDeps(logger, shared, onFatal);
+  if (installDir) deps.upgrader = installUpgrader({ installDir, restart: () => onRestart() });
   const agent = await Agent.create(
     {
       controllerUrl: url,
@@ -148,7 +200,7 @@ async function main(): Promise<void> {
       facts,
       ingest: { httpPort: ingestHttp },
     },
-    realDeps(logger, shared, onFatal),
+    deps,
   );
   await agent.start();
   logger.info('agent started', {
@@ -159,11 +211,57 @@ async function main(): Promise<void> {
     ingest: ingestSocketPath(stateDir),
     ...(agent.dataIngest?.httpPort !== undefined ? { ingestHttpPort: agent.dataIngest.httpPort } : {}),
   });
-  const refusal = await Promise.race([waitForSignal().then(() => undefined), refused]);
+  const ended = await Promise.race([waitForSignal().then(() => undefined), refused, restart]);
   await agent.stop();
   await shared.files.close();
+  if (ended === 'restart') {
+    // The spool is closed with everything in it: the new version sends it.
+    process.exitCode = EXIT_RESTART_NEW_VERSION;
+    return;
+  }
+  const refusal = ended;
   if (refusal) {
     process.stderr.write(`gse-agent: refused by the controller: ${refusal}\n`);
+    process.exitCode = 1;
+  }
+}
+
+/** `launch --install-dir D -- <agent args>`: supervises D/current until SIGTERM/SIGINT. */
+async function launch(argv: string[]): Promise<void> {
+  const split = argv.indexOf('--');
+  const own = split === -1 ? argv : argv.slice(0, split);
+  const agentArgs = split === -1 ? [] : argv.slice(split + 1);
+  let installDir: string | undefined;
+  let level: string | undefined;
+  try {
+    const { values } = parseArgs({
+      args: own,
+      options: { 'install-dir': { type: 'string' }, 'log-level': { type: 'string' } },
+      strict: true,
+    });
+    installDir = values['install-dir'];
+    level = values['log-level'];
+  } catch (err) {
+    fail(`launch: ${(err as Error).message}`);
+  }
+  if (!installDir) fail("launch: --install-dir D is required (then -- and the agent's own arguments)");
+  const { Launcher, abortableSleep, spawnAgent } = await import('./upgrade/launcher.js');
+  const { resolve } = await import('node:path');
+  const logger = stderrLogger((level ?? 'info') as 'info', { part: 'launcher' });
+  const launcher = new Launcher(resolve(installDir), agentArgs, {
+    spawn: spawnAgent,
+    now: () => Date.now(),
+    sleep: abortableSleep,
+    logger,
+  });
+  process.on('SIGTERM', () => launcher.stop('SIGTERM'));
+  process.on('SIGINT', () => launcher.stop('SIGINT'));
+  const { UpgradeError } = await import('./upgrade/errors.js');
+  try {
+    await launcher.run();
+  } catch (err) {
+    if (!(err instanceof UpgradeError)) throw err;
+    process.stderr.write(`gse-agent launch: ${err.message}\n`);
     process.exitCode = 1;
   }
 }

@@ -26,8 +26,8 @@ import type { ManifestFiles } from './manifest-files.js';
 
 export interface ManifestStateDeps {
   files: ManifestFiles;
-  /** The version this agent runs (AgentVersion items are reported against it). */
-  agentVersion: string;
+  /** Reports of the AgentVersion items (the upgrader decides, and starts an upgrade one asks for). */
+  versionReports(manifest: HostManifest): Promise<ItemReport[]>;
   /** The converge's deps (root, ledgers, write guard, task runner, probe). */
   convergeDeps(): ConvergeDeps;
   /** Tells the drift watcher which files are managed, before a converge writes them. */
@@ -80,7 +80,8 @@ export class ManifestState {
     this.manifest = target;
     await this.deps.files.commit(target);
     this.items.clear();
-    for (const item of [...result.items, ...passiveItemReports(target, this.deps.agentVersion)]) {
+    const versions = await this.deps.versionReports(target);
+    for (const item of [...result.items, ...versions, ...passiveItemReports(target)]) {
       this.items.set(`${item.kind}/${item.name}`, item);
     }
     this.deps.watch(target);
@@ -127,6 +128,15 @@ export class ManifestState {
     );
     if (!watch || !status) return;
     this.items.set(itemKey(watch), processItemReport(watch, status));
+    await this.deps.send(this.report({}));
+  }
+
+  /** An item's state changed outside an apply (an upgrade failed): report it when the held manifest has it. */
+  async updateItem(report: ItemReport): Promise<void> {
+    const key = `${report.kind}/${report.name}`;
+    const held = this.manifest?.items.find((i) => itemKey(i) === key);
+    if (!held || held.hash !== report.hash) return;
+    this.items.set(key, report);
     await this.deps.send(this.report({}));
   }
 

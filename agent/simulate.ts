@@ -7,6 +7,7 @@ import { Agent } from './agent.js';
 import type { Logger } from './engine/index.js';
 import { AGENT_VERSION } from './facts.js';
 import { createShared, defaultStateDir, realDeps } from './runtime.js';
+import { simulatedUpgrader } from './upgrade/upgrader.js';
 
 export interface SimulateOptions {
   count: number;
@@ -20,6 +21,8 @@ export interface SimulateOptions {
   cloudId?: number;
   /** Instances created at once (each opens a few files). */
   batchSize?: number;
+  /** How long a simulated upgrade (download + restart) takes; default SIMULATED_UPGRADE_DELAY_MS. */
+  upgradeDelayMs?: number;
 }
 
 export interface SimulatedFleet {
@@ -34,37 +37,57 @@ export function simulatedIp(i: number): string {
   return `127.${1 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}`;
 }
 
-/** Creates and starts `count` agents named sim-1..sim-N. */
+/**
+ * Creates and starts `count` agents named sim-1..sim-N. An AgentVersion asking another version "upgrades" an
+ * instance: after the simulated delay it is stopped and replaced by one with the same state dir that says it
+ * runs the new version (no files are downloaded).
+ */
 export async function simulate(options: SimulateOptions, logger: Logger): Promise<SimulatedFleet> {
   const shared = createShared(logger);
   const deps = realDeps(logger, shared, (reason) => logger.error('simulated agent refused', { reason }));
   const agents: Agent[] = [];
   const batch = options.batchSize ?? DEFAULT_BATCH;
+  let stopping = false;
+  const create = (i: number, version: string, restarted: boolean): Promise<Agent> => {
+    const name = `sim-${i}`;
+    const root = join(options.root, name);
+    return Agent.create(
+      {
+        controllerUrl: options.controllerUrl,
+        ca: options.ca,
+        bootstrapToken: options.bootstrapToken,
+        stateDir: defaultStateDir(root),
+        root,
+        facts: {
+          name,
+          ips: [simulatedIp(i)],
+          cloudId: options.cloudId ?? 0,
+          os: `${process.platform} (simulated)`,
+          agentVersion: version,
+          labels: options.labels,
+        },
+      },
+      {
+        ...deps,
+        upgrader: simulatedUpgrader({
+          ...(options.upgradeDelayMs !== undefined ? { delayMs: options.upgradeDelayMs } : {}),
+          restarted,
+          restart: async (to) => {
+            if (stopping) return;
+            await agents[i - 1]?.stop();
+            const next = await create(i, to, true);
+            agents[i - 1] = next;
+            await next.start();
+          },
+        }),
+      },
+    );
+  };
   for (let start = 1; start <= options.count; start += batch) {
     const created = await Promise.all(
-      Array.from({ length: Math.min(batch, options.count - start + 1) }, (_, k) => {
-        const i = start + k;
-        const name = `sim-${i}`;
-        const root = join(options.root, name);
-        return Agent.create(
-          {
-            controllerUrl: options.controllerUrl,
-            ca: options.ca,
-            bootstrapToken: options.bootstrapToken,
-            stateDir: defaultStateDir(root),
-            root,
-            facts: {
-              name,
-              ips: [simulatedIp(i)],
-              cloudId: options.cloudId ?? 0,
-              os: `${process.platform} (simulated)`,
-              agentVersion: AGENT_VERSION,
-              labels: options.labels,
-            },
-          },
-          deps,
-        );
-      }),
+      Array.from({ length: Math.min(batch, options.count - start + 1) }, (_, k) =>
+        create(start + k, AGENT_VERSION, false),
+      ),
     );
     for (const a of created) await a.start();
     agents.push(...created);
@@ -73,6 +96,7 @@ export async function simulate(options: SimulateOptions, logger: Logger): Promis
   return {
     agents,
     async stop() {
+      stopping = true;
       await Promise.all(agents.map((a) => a.stop()));
       await shared.files.close();
     },

@@ -44,3 +44,14 @@ export class ArtifactContentError extends UpgradeError {
     this.name = 'ArtifactContentError';
   }
 }
+
+/** The launcher's install dir has no `current` version. */
+export class NotInstalledError extends UpgradeError {
+  override readonly code = 'not_installed';
+  constructor(readonly installDir: string) {
+    super(
+      `${installDir}/current is missing: install a package first (gse-agent install --artifact FILE --install-dir ${installDir})`,
+    );
+    this.name = 'NotInstalledError';
+  }
+}

@@ -46,6 +46,8 @@ export async function startSimulator(opts: {
   root: string;
   /** Cap per process (default: what the open-file limit allows). */
   perProcess?: number;
+  /** `--upgrade-delay-ms`: how long a simulated agent upgrade takes (default the agent's). */
+  delayMs?: number;
 }): Promise<SimFleet> {
   const { hard } = openFileLimit();
   const perProcess = Math.min(opts.perProcess ?? Number.MAX_SAFE_INTEGER, maxAgentsPerProcess(hard));
@@ -78,6 +80,7 @@ export async function startSimulator(opts: {
         BENCH_BOOTSTRAP_TOKEN,
         '--root',
         roots[k] as string,
+        ...(opts.delayMs !== undefined ? ['--upgrade-delay-ms', String(opts.delayMs)] : []),
         '--log-level',
         'warn',
       ],

@@ -1,0 +1,67 @@
+/** Spec and rollout shapes shared by the agent upgrade e2e files. */
+import { type RunningController, waitFor } from '../helpers/controller.js';
+
+/** One AgentVersion document for every host (JSON is valid YAML). */
+export function agentVersionYaml(opts: {
+  version: string;
+  url: string;
+  sha256: string;
+  batchSize?: number;
+  healthDeadline?: string;
+}): string {
+  const spec = {
+    version: opts.version,
+    artifact: { url: opts.url, sha256: opts.sha256 },
+    hosts: { names: ['*'] },
+    rollout: {
+      batchSize: opts.batchSize ?? 2,
+      maxFailures: 0,
+      // A host restarting into a new version is offline for a moment: with 0, the next batch waits for it.
+      maxUnavailable: 0,
+      ...(opts.healthDeadline ? { healthDeadline: opts.healthDeadline } : {}),
+    },
+  };
+  return [
+    'apiVersion: gse/v1',
+    'kind: AgentVersion',
+    'metadata: {"name": "agents"}',
+    `spec: ${JSON.stringify(spec)}`,
+    '',
+  ].join('\n');
+}
+
+export interface RolloutView {
+  rollout: {
+    id: string;
+    version: string;
+    phase: string;
+    undo: boolean;
+    pauseReason?: string;
+    failures: Array<{ hostId: string; message: string }>;
+  };
+  batch: number;
+  batches: number;
+  hosts: Array<{ hostId: string; batch: number; state: string; runningVersion?: string; message?: string }>;
+}
+
+/** Waits until GET /api/v1/rollouts/NAME satisfies `ok`. */
+export function waitRollout(
+  ctl: RunningController,
+  name: string,
+  ok: (v: RolloutView) => boolean,
+  timeoutMs = 60_000,
+): Promise<RolloutView> {
+  let last: RolloutView | undefined;
+  return waitFor(
+    `rollout ${name}`,
+    async () => {
+      const { status, body } = await ctl.api<RolloutView>(`/api/v1/rollouts/${name}`);
+      if (status !== 200) return undefined;
+      last = body;
+      return ok(body) ? body : undefined;
+    },
+    timeoutMs,
+  ).catch((err: unknown) => {
+    throw new Error(`${(err as Error).message}; last seen: ${JSON.stringify(last)}`);
+  });
+}
