@@ -14,7 +14,7 @@ export function rolloutApi(rollouts: RolloutManager, reconciler: Reconciler): Ap
     const hash = av
       ? agentVersionItem(av, { version: r.version, artifact: r.artifact, attempt: r.attempt }).hash
       : '';
-    const p = rolloutProgress(r, hosts, hash);
+    const p = rolloutProgress(r, hosts, hash, rollouts.now());
     const batches = batchCount(r);
     return {
       rollout: r,

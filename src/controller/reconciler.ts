@@ -257,19 +257,39 @@ export class Reconciler {
   /** The hosts an AgentVersion selects, as the rollout planner sees them. */
   readonly rolloutHostsOf = (av: AgentVersion): RolloutHost[] => {
     const out: RolloutHost[] = [];
-    const groups = this.revision?.byKind.HostGroup ?? [];
     for (const h of this.hosts.values()) {
-      if (!selectorMatches(av.spec.hosts, { ...h.facts, ...selectableHost(h.facts, groups) })) continue;
+      if (!selectorMatches(av.spec.hosts, this.selectableOf(h.facts))) continue;
       const report = h.items.find((i) => i.kind === 'AgentVersion' && i.name === av.metadata.name);
+      const online = h.connected && !h.silent;
       out.push({
         id: h.facts.id,
-        online: h.connected && !h.silent,
+        online,
+        ...(!online && { lastSeenMs: Date.parse(h.lastSeen) }),
         ...(h.facts.agentVersion !== undefined && { runningVersion: h.facts.agentVersion }),
         ...(report && { report: { hash: report.hash, state: report.state, message: report.message } }),
       });
     }
     return out;
   };
+
+  /**
+   * A host's facts with its HostGroup labels, as selectors see them; kept per facts object for the
+   * current revision (the rollout planner asks on every connect and report, for every host).
+   */
+  private selectableOf(facts: HostFacts): HostFacts & SelectableHost {
+    if (this.selectableRevision !== this.revision) {
+      this.selectableRevision = this.revision;
+      this.selectables = new WeakMap();
+    }
+    let target = this.selectables.get(facts);
+    if (!target) {
+      target = { ...facts, ...selectableHost(facts, this.revision?.byKind.HostGroup ?? []) };
+      this.selectables.set(facts, target);
+    }
+    return target;
+  }
+  private selectableRevision: Revision | undefined;
+  private selectables = new WeakMap<HostFacts, HostFacts & SelectableHost>();
 
   /** Steps the rollouts; when a batch moved (or a rollout paused or ended), re-plans and sends. */
   async stepRollouts(): Promise<void> {

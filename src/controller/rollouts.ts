@@ -42,6 +42,11 @@ export class RolloutManager {
 
   constructor(private readonly deps: { store: Pick<Store, 'putRollout' | 'listRollouts'>; now(): number }) {}
 
+  /** The clock the rollouts are stepped with (views use it for the same verdicts). */
+  now(): number {
+    return this.deps.now();
+  }
+
   /** Loads the latest rollout of each name (a restarted controller resumes them). */
   async load(): Promise<void> {
     for (const r of await this.deps.store.listRollouts()) this.remember(r);

@@ -11,6 +11,8 @@ import { specArtifact, type VersionAssignment } from './item.js';
 export interface RolloutHost {
   id: string;
   online: boolean;
+  /** When an offline host was last seen (ms since the epoch). */
+  lastSeenMs?: number;
   /** The version its agent said it runs (hello facts). */
   runningVersion?: string;
   /** Its last report of this AgentVersion item. */
@@ -18,6 +20,12 @@ export interface RolloutHost {
 }
 
 export type RolloutHostState = 'upgraded' | 'upgrading' | 'failed' | 'pending' | 'waiting';
+
+/**
+ * Beyond its health deadline, how long a reached host that went offline still counts as upgrading: the
+ * launcher's rollback and the old version's reconnect and report. Past it, the host is pending.
+ */
+export const ROLLBACK_GRACE_MS = 15_000;
 
 /** How failed hosts are listed in a pause reason at most. */
 const MAX_LISTED_FAILURES = 3;
@@ -181,11 +189,17 @@ export interface RolloutProgress {
   unavailable: number;
 }
 
-/** Where each selected host stands; `targetHash` is the hash of the item the reached hosts are sent. */
+/**
+ * Where each selected host stands; `targetHash` is the hash of the item the reached hosts are sent. A
+ * reached host that went offline within its health deadline (plus ROLLBACK_GRACE_MS) is upgrading, not
+ * pending: it is restarting into the new version, or its launcher is rolling a bad one back, so its batch
+ * has not settled and the next batch waits for the verdict.
+ */
 export function rolloutProgress(
   r: RolloutRecord,
   hosts: readonly RolloutHost[],
   targetHash: string,
+  now: number,
 ): RolloutProgress {
   const index = hostIndex(r);
   const reached = reachedCount(r);
@@ -205,7 +219,7 @@ export function rolloutProgress(
     let message: string | undefined;
     if (h.runningVersion === r.version) state = 'upgraded';
     else if (i !== undefined && i >= reached) state = 'waiting';
-    else if (!h.online) state = 'pending';
+    else if (!h.online) state = restartingSince(h, r, now) ? 'upgrading' : 'pending';
     else if (h.report?.hash === targetHash && h.report.state === 'failed') {
       state = 'failed';
       message = h.report.message;
@@ -223,6 +237,11 @@ export function rolloutProgress(
   }
   views.sort((a, b) => (index.get(a.hostId) ?? -1) - (index.get(b.hostId) ?? -1) || byId(a.hostId, b.hostId));
   return { hosts: views, counts, settled: counts.upgrading === 0, unavailable };
+}
+
+/** Whether an offline reached host went away recently enough to be restarting in its upgrade. */
+function restartingSince(h: RolloutHost, r: RolloutRecord, now: number): boolean {
+  return h.lastSeenMs !== undefined && now < h.lastSeenMs + r.healthDeadlineMs + ROLLBACK_GRACE_MS;
 }
 
 /** The result of one planner step: the next record and whether anything in it changed. */
@@ -262,7 +281,7 @@ export function advanceRollout(
   now: number,
 ): RolloutStep {
   if (current.phase === 'Superseded')
-    return { record: current, changed: false, progress: rolloutProgress(current, hosts, targetHash) };
+    return { record: current, changed: false, progress: rolloutProgress(current, hosts, targetHash, now) };
   let r = current;
   let changed = false;
   const at = new Date(now).toISOString();
@@ -272,7 +291,7 @@ export function advanceRollout(
     r = { ...r, hosts: [...r.hosts, ...added.sort(byId)] };
     changed = true;
   }
-  let progress = rolloutProgress(r, hosts, targetHash);
+  let progress = rolloutProgress(r, hosts, targetHash, now);
   let waiting: string | undefined;
   for (;;) {
     if (r.phase !== 'Progressing') break;
@@ -329,7 +348,7 @@ export function advanceRollout(
     }
     r = { ...r, reached: r.reached + 1, settledAt: undefined };
     changed = true;
-    progress = rolloutProgress(r, hosts, targetHash);
+    progress = rolloutProgress(r, hosts, targetHash, now);
   }
   if (changed) r = { ...r, updatedAt: at };
   return { record: r, changed, progress, ...(waiting && { waiting }) };

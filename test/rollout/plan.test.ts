@@ -7,6 +7,7 @@ import {
   gitChanged,
   hostIndex,
   pauseRollout,
+  ROLLBACK_GRACE_MS,
   type RolloutHost,
   resolveCount,
   resumeRollout,
@@ -193,6 +194,31 @@ describe('advanceRollout', () => {
     expect(s.progress.hosts.find((h) => h.hostId === 'h2')?.state).toBe('pending');
     const loose = advanceRollout({ ...r0, maxUnavailable: 1 }, hosts, hashOf(r0), T0);
     expect(loose.record.reached).toBe(2);
+  });
+
+  it('holds the next batch while a reached host that just went offline may be restarting or rolling back', () => {
+    // batchSize 1: h1 got the version, exited to restart into it and is offline; maxUnavailable allows one.
+    const r0 = startRollout(
+      av('1.1.0', { batchSize: 1, maxUnavailable: 1 }),
+      fleet('1.0.0'),
+      'rev-2',
+      undefined,
+      T0,
+    );
+    const gone = T0 + 1_000;
+    const hosts = fleet('1.0.0', { h1: { online: false, lastSeenMs: gone } });
+    const deadline = gone + r0.healthDeadlineMs + ROLLBACK_GRACE_MS;
+    const early = step(r0, hosts, deadline - 1);
+    expect(early.progress.hosts.find((h) => h.hostId === 'h1')?.state).toBe('upgrading');
+    expect(early.progress.settled).toBe(false);
+    expect(early.record.reached).toBe(1);
+    // Past its deadline and the rollback grace, an offline host is pending and the rollout moves on.
+    const late = step(r0, hosts, deadline);
+    expect(late.progress.hosts.find((h) => h.hostId === 'h1')?.state).toBe('pending');
+    expect(late.record.reached).toBe(2);
+    // A host that was offline before the batch reached it (long gone) is pending at once.
+    const longGone = step(r0, fleet('1.0.0', { h1: { online: false, lastSeenMs: T0 - 3_600_000 } }), T0);
+    expect(longGone.record.reached).toBe(2);
   });
 
   it('in manual mode waits for resume before each next batch', () => {
