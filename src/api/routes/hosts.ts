@@ -1,5 +1,7 @@
 /** Hosts and what they report: the host list and detail, resources, drift, executions, and the diff. */
+import { listSelectedHosts } from '../../controller/selected-hosts.js';
 import { parseSelectorText } from '../../controller/selector-text.js';
+import type { Selector } from '../../spec/types.js';
 import { badRequest, notFound } from '../http-error.js';
 import { boolParam, optional, page, syncStateParam, timeParam } from '../params.js';
 import type { ApiPort } from '../port.js';
@@ -10,13 +12,14 @@ const MAX_RESOURCES_PER_HOST = 1000;
 /** How many recent drift and execution records the host view shows. */
 const RECENT_RECORDS = 20;
 
-function labelsParam(ctx: RequestContext): Record<string, string> | undefined {
-  const text = optional(ctx, 'labels');
-  if (!text) return undefined;
+/** `?hosts=SELECTOR` (or its older name `?labels=`): the selector syntax of `gsectl exec --hosts`. */
+function selectorParam(ctx: RequestContext): Selector | undefined {
+  const name = ctx.query.has('hosts') ? 'hosts' : 'labels';
+  const text = optional(ctx, name);
+  if (text === undefined) return undefined;
   const parsed = parseSelectorText(text);
-  if (!parsed.ok || !parsed.selector.matchLabels)
-    throw badRequest(`labels: expected k=v[,k=v...], got "${text}"`);
-  return parsed.selector.matchLabels;
+  if (!parsed.ok) throw badRequest(`${name}: ${parsed.error}`);
+  return parsed.selector;
 }
 
 /** The host routes. */
@@ -26,12 +29,13 @@ export function hostRoutes(port: ApiPort): Route[] {
       method: 'GET',
       pattern: '/api/v1/hosts',
       role: 'viewer',
-      handler: (ctx) =>
-        port.listHosts({
-          ...page(ctx),
-          syncState: syncStateParam(ctx, 'syncState'),
-          labels: labelsParam(ctx),
-        }),
+      handler: (ctx) => {
+        const query = { ...page(ctx), syncState: syncStateParam(ctx, 'syncState') };
+        const selector = selectorParam(ctx);
+        return selector
+          ? listSelectedHosts((q) => port.listHosts(q), query, selector)
+          : port.listHosts(query);
+      },
     },
     {
       method: 'GET',
