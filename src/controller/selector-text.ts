@@ -230,6 +230,7 @@ const LABEL_OPERATOR: Record<Operator, MatchExpression['operator']> = {
 export function parseSelectorText(text: string): SelectorParse {
   try {
     const selector: Selector = {};
+    const labels: Record<string, string> = {};
     const exprs: MatchExpression[] = [];
     const seen = new Map<string, Term>();
     for (const t of parseTerms(text)) {
@@ -243,6 +244,11 @@ export function parseSelectorText(text: string): SelectorParse {
           throw new SelectorSyntaxError(
             `'${t.text}' at column ${t.column}: '${t.key}' is not a label key (letters, digits, "-", "_" and ".", with an optional DNS prefix and "/"); for a host-name glob use name=${t.key}`,
           );
+        // key=value reads as matchLabels, as in YAML; a key given twice goes on as an expression (AND).
+        if (t.op === '=' && !Object.hasOwn(labels, t.key)) {
+          labels[t.key] = t.values[0] as string;
+          continue;
+        }
         const operator = LABEL_OPERATOR[t.op];
         exprs.push(
           operator === 'In' || operator === 'NotIn'
@@ -251,6 +257,7 @@ export function parseSelectorText(text: string): SelectorParse {
         );
       }
     }
+    if (Object.keys(labels).length > 0) selector.matchLabels = labels;
     if (exprs.length > 0) selector.matchExpressions = exprs;
     return { ok: true, selector };
   } catch (err) {

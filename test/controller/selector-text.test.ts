@@ -65,7 +65,14 @@ describe('parseSelectorText', () => {
   });
 
   it.each([
-    { input: 'role=web', selector: { matchExpressions: [{ key: 'role', operator: 'In', values: ['web'] }] } },
+    { input: 'role=web', selector: { matchLabels: { role: 'web' } } },
+    {
+      input: 'role=web,role=db',
+      selector: {
+        matchLabels: { role: 'web' },
+        matchExpressions: [{ key: 'role', operator: 'In', values: ['db'] }],
+      },
+    },
     { input: '*', selector: { names: ['*'] } },
     { input: 'cidr=10.0.0.0/8,cloud=2', selector: { cidrs: ['10.0.0.0/8'], cloudIds: [2] } },
     {
