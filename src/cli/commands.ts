@@ -70,7 +70,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'serve',
     summary: 'Run the controller (API, dashboard, agent endpoint) on a Git repo',
     usage:
-      'gsectl serve --repo URL_OR_PATH [--branch B] [--path P] [--listen HOST:PORT] [--state-dir D] [--redis URL] [--bootstrap-token T] [--admin-token T] [--tls-cert FILE --tls-key FILE] [--artifact-dir D]',
+      'gsectl serve --repo URL_OR_PATH [--branch B] [--path P] [--listen HOST:PORT] [--state-dir D] [--redis URL] [--bootstrap-token T] [--admin-token T] [--tls-cert FILE --tls-key FILE] [--artifact-dir D] [--host-retention DURATION]',
     flags: {
       repo: { type: 'string' },
       branch: { type: 'string' },
@@ -96,9 +96,10 @@ export const COMMANDS: CommandSpec[] = [
       'max-spec-file-bytes': { type: 'string' },
       'max-revision-bytes': { type: 'string' },
       'artifact-dir': { type: 'string' },
+      'host-retention': { type: 'string' },
     },
     details:
-      'With --tls-cert FILE --tls-key FILE (PEM) the API, dashboard and agent endpoint are served over HTTPS/WSS (agents then use wss:// with --ca). Secrets come from flags or env: GSE_BOOTSTRAP_TOKEN (agents enroll with it), GSE_ADMIN_TOKEN (an admin API token), GSE_WEBHOOK_SECRET, GSE_REDIS_URL, GSE_METRICS_TOKEN (--metrics-token: /metrics then needs it as a bearer token; without it /metrics is public). Specs may reference as secrets only the env variables named by --secret-env A,B (GSE_SECRET_ENV) and files directly in --secret-dir D (GSE_SECRET_DIR). --max-spec-file-bytes (default 1048576) and --max-revision-bytes (default 67108864) cap what a revision may hold. --verify-signatures checks every commit since the applied revision against the keys in --gnupg-home DIR (GPG) or --allowed-signers FILE (SSH). --max-handshakes N caps agent handshakes in progress (default 256). --artifact-dir D (GSE_ARTIFACT_DIR) serves the files directly in D (gse-agent-<version>.tgz from gsectl artifact build) at /api/v1/artifacts/NAME to agents (HTTP Basic agentId:credential) and API tokens, with range requests; without it no artifacts are served. Defaults: --listen 127.0.0.1:7070, --state-dir ./.gse-state, --branch main.',
+      'With --tls-cert FILE --tls-key FILE (PEM) the API, dashboard and agent endpoint are served over HTTPS/WSS (agents then use wss:// with --ca). Secrets come from flags or env: GSE_BOOTSTRAP_TOKEN (agents enroll with it), GSE_ADMIN_TOKEN (an admin API token), GSE_WEBHOOK_SECRET, GSE_REDIS_URL, GSE_METRICS_TOKEN (--metrics-token: /metrics then needs it as a bearer token; without it /metrics is public). Specs may reference as secrets only the env variables named by --secret-env A,B (GSE_SECRET_ENV) and files directly in --secret-dir D (GSE_SECRET_DIR). --max-spec-file-bytes (default 1048576) and --max-revision-bytes (default 67108864) cap what a revision may hold. --verify-signatures checks every commit since the applied revision against the keys in --gnupg-home DIR (GPG) or --allowed-signers FILE (SSH). --max-handshakes N caps agent handshakes in progress (default 256). --artifact-dir D (GSE_ARTIFACT_DIR) serves the files directly in D (gse-agent-<version>.tgz from gsectl artifact build) at /api/v1/artifacts/NAME to agents (HTTP Basic agentId:credential) and API tokens, with range requests; without it no artifacts are served. --host-retention DURATION (e.g. 30d): hosts not seen for that long leave the host list, status and GSE views (their drift and executions stay; a returning agent is listed again); default off. Defaults: --listen 127.0.0.1:7070, --state-dir ./.gse-state, --branch main.',
     load: () => import('./commands/serve.js'),
   },
   {

@@ -62,12 +62,24 @@ export class Reconciler {
   }
 
   /** Hosts known in memory with their state (for the API and metrics). */
-  hostStates(): Array<{ hostId: string; connected: boolean; syncState: SyncState }> {
+  hostStates(): Array<{ hostId: string; connected: boolean; syncState: SyncState; lastSeen: string }> {
     return [...this.hosts.values()].map((h) => ({
       hostId: h.facts.id,
       connected: h.connected,
       syncState: h.syncState,
+      lastSeen: h.lastSeen,
     }));
+  }
+
+  /**
+   * Drops a host from the fleet views: from memory and the store, with its resource statuses; its drift and
+   * executions stay as history. An agent that connects again is a new host. False when it was unknown.
+   */
+  async forgetHost(hostId: string): Promise<boolean> {
+    const known = this.hosts.delete(hostId);
+    const stored = await this.deps.store.deleteHost(hostId);
+    await this.stepRollouts();
+    return known || stored;
   }
 
   /** The manifest a host should hold now, if it is known. */
@@ -345,6 +357,8 @@ export class Reconciler {
   }
 
   private async persist(host: HostRuntime): Promise<void> {
+    // A host forgotten while a handler awaited must not be written back.
+    if (this.hosts.get(host.facts.id) !== host) return;
     host.syncState = this.syncStateOf(host);
     await this.deps.store.upsertHost(hostRecord(host));
     const nowIso = new Date(this.deps.now()).toISOString();

@@ -2,7 +2,7 @@
 import { listSelectedHosts } from '../../controller/selected-hosts.js';
 import { parseSelectorText } from '../../controller/selector-text.js';
 import type { Selector } from '../../spec/types.js';
-import { badRequest, notFound } from '../http-error.js';
+import { badRequest, HttpError, notFound } from '../http-error.js';
 import { boolParam, optional, page, syncStateParam, timeParam } from '../params.js';
 import type { ApiPort } from '../port.js';
 import type { RequestContext, Route } from '../router.js';
@@ -62,6 +62,12 @@ export function hostRoutes(port: ApiPort): Route[] {
       },
     },
     {
+      method: 'DELETE',
+      pattern: '/api/v1/hosts/:id',
+      role: 'operator',
+      handler: (ctx) => deleteHost(port, ctx),
+    },
+    {
       method: 'GET',
       pattern: '/api/v1/resources',
       role: 'viewer',
@@ -101,6 +107,24 @@ export function hostRoutes(port: ApiPort): Route[] {
         }),
     },
   ];
+}
+
+/**
+ * DELETE /api/v1/hosts/:id[?force=true]: revokes the host's agent and drops the host from the views (its
+ * drift and executions stay). A connected host needs force: deleting it cuts a live agent off.
+ */
+async function deleteHost(port: ApiPort, ctx: RequestContext): Promise<unknown> {
+  const id = ctx.params.id as string;
+  const force = boolParam(ctx, 'force') ?? false;
+  ctx.auditDetail = { host: id, force };
+  if (!(await port.getHost(id)) && !port.hostIds().includes(id)) throw notFound(`no host "${id}"`);
+  if (port.session(id) && !force)
+    throw new HttpError(
+      409,
+      'connected',
+      `host "${id}" is connected; deleting it revokes its agent's credential and closes its session, so it cannot reconnect until an operator approves it again (gsectl agents approve ${id}). To do that, pass force: gsectl hosts delete ${id} --force (API: ?force=true)`,
+    );
+  return port.deleteHost(id);
 }
 
 /** GET /api/v1/diff: resources not Synced, per host (every host, or the one `?host=` names even if clean). */
