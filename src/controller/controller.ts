@@ -363,7 +363,7 @@ export class Controller {
 
   /** Drops hosts not seen for `retentionMs` from the fleet views (not revoked: an agent that returns is back). */
   private async dropSilentHosts(retentionMs: number): Promise<void> {
-    const silent = hostsPastRetention(this.reconciler.hostStates(), this.deps.now(), retentionMs);
+    const silent = hostsPastRetention(this.reconciler.hostsLastSeen(), this.deps.now(), retentionMs);
     for (const hostId of silent) {
       if (this.hub.session(hostId)) continue;
       await this.reconciler.forgetHost(hostId);

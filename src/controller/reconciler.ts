@@ -62,11 +62,19 @@ export class Reconciler {
   }
 
   /** Hosts known in memory with their state (for the API and metrics). */
-  hostStates(): Array<{ hostId: string; connected: boolean; syncState: SyncState; lastSeen: string }> {
+  hostStates(): Array<{ hostId: string; connected: boolean; syncState: SyncState }> {
     return [...this.hosts.values()].map((h) => ({
       hostId: h.facts.id,
       connected: h.connected,
       syncState: h.syncState,
+    }));
+  }
+
+  /** Each host with whether it is connected and when it was last heard from (the retention sweep). */
+  hostsLastSeen(): Array<{ hostId: string; connected: boolean; lastSeen: string }> {
+    return [...this.hosts.values()].map((h) => ({
+      hostId: h.facts.id,
+      connected: h.connected,
       lastSeen: h.lastSeen,
     }));
   }
