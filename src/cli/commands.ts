@@ -38,6 +38,9 @@ const remote: Flags = {
 const REMOTE_DETAILS =
   'The controller is --server URL or GSE_SERVER (default http://127.0.0.1:7070); the API token is --token or GSE_TOKEN; for https:// the CA that signed the controller certificate is --ca FILE or GSE_CA.';
 
+const SELECTOR_DETAILS =
+  "SELECTOR: comma-separated terms that must ALL hold (Kubernetes label-selector style): role=web, role!=web, 'role in (web,db)', 'role notin (web,db)', canary (label present), !canary (absent), name=web-* or web-* (host name glob), 'name in (web-*,db-1)', cidr=10.0.0.0/8, cloud=0, * (every host). role=web,role=db picks hosts with both, so none; for either write 'role in (web,db)'. Quote sets and ! in the shell.";
+
 export const COMMANDS: CommandSpec[] = [
   {
     name: 'validate',
@@ -123,10 +126,11 @@ export const COMMANDS: CommandSpec[] = [
     name: 'get',
     summary: 'List hosts, resources, drift, executions, revisions, agents, routes, targets or audit',
     usage:
-      'gsectl get hosts|resources|drift|executions|revisions|agents|routes|targets|audit [--host ID] [--resource KEY] [--since ISO|DURATION] [--actor NAME] [--state S] [-l k=v] [--limit N]',
+      'gsectl get hosts|resources|drift|executions|revisions|agents|routes|targets|audit [--host ID] [--resource KEY] [--since ISO|DURATION] [--actor NAME] [--state S] [--hosts SELECTOR | -l SELECTOR] [--limit N]',
     flags: {
       ...remote,
       host: { type: 'string' },
+      hosts: { type: 'string', short: 'H' },
       resource: { type: 'string' },
       since: { type: 'string' },
       state: { type: 'string' },
@@ -134,7 +138,7 @@ export const COMMANDS: CommandSpec[] = [
       limit: { type: 'string' },
       actor: { type: 'string' },
     },
-    details: REMOTE_DETAILS,
+    details: `get hosts --hosts SELECTOR (or -l) lists the hosts the selector picks. ${SELECTOR_DETAILS} ${REMOTE_DETAILS}`,
     load: () => import('./commands/get.js'),
   },
   {
@@ -156,14 +160,15 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'sync',
     summary: 'Fetch Git and reconcile now; --wait shows converged/total until done',
-    usage: 'gsectl sync [--host ID] [--wait] [--timeout T]',
+    usage: 'gsectl sync [--host ID | --hosts SELECTOR] [--wait] [--timeout T]',
     flags: {
       ...remote,
       host: { type: 'string' },
+      hosts: { type: 'string', short: 'H' },
       wait: { type: 'boolean', short: 'w' },
       timeout: { type: 'string' },
     },
-    details: `A manual sync re-sends the full manifest, so agents re-apply every resource whatever its selfHeal policy. ${REMOTE_DETAILS}`,
+    details: `A manual sync re-sends the full manifest, so agents re-apply every resource whatever its selfHeal policy. --hosts SELECTOR syncs the connected hosts it picks. ${SELECTOR_DETAILS} ${REMOTE_DETAILS}`,
     load: () => import('./commands/sync.js'),
   },
   {
@@ -176,7 +181,7 @@ export const COMMANDS: CommandSpec[] = [
       timeout: { type: 'string' },
       'run-as': { type: 'string' },
     },
-    details: `SELECTOR: comma-separated terms that must all hold: role=web, name=web-*, cidr=10.0.0.0/8, cloud=0, canary (label present), !canary (absent), * (every host). ${REMOTE_DETAILS}`,
+    details: `${SELECTOR_DETAILS} ${REMOTE_DETAILS}`,
     load: () => import('./commands/exec.js'),
   },
   {
@@ -195,6 +200,14 @@ export const COMMANDS: CommandSpec[] = [
     flags: remote,
     details: `reset: the next bootstrap-token enrollment of that id gets a new credential (a wiped host); its live session is closed. ${REMOTE_DETAILS}`,
     load: () => import('./commands/agents.js'),
+  },
+  {
+    name: 'hosts',
+    summary: 'Delete a host: revoke its agent, drop it from the views, keep its history',
+    usage: 'gsectl hosts delete NAME [--force]',
+    flags: { ...remote, force: { type: 'boolean' } },
+    details: `A connected host is refused unless --force: deleting it closes its agent's session. The agent's credential is revoked (the same as gsectl agents revoke), so it cannot reconnect until an operator runs gsectl agents approve NAME and it enrolls again. Its drift and executions stay (gsectl get drift|executions --host NAME). ${REMOTE_DETAILS}`,
+    load: () => import('./commands/hosts.js'),
   },
   {
     name: 'rollout',

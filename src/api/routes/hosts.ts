@@ -22,6 +22,26 @@ function selectorParam(ctx: RequestContext): Selector | undefined {
   return parsed.selector;
 }
 
+/**
+ * The connected hosts a `hosts` selector in a JSON body picks (POST /api/v1/sync), or undefined when the
+ * body has none; 400 for anything but a valid selector.
+ */
+export async function selectedConnectedHosts(port: ApiPort, value: unknown): Promise<string[] | undefined> {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string')
+    throw badRequest('hosts: a selector such as role=web, role in (web,db) or web-*');
+  const parsed = parseSelectorText(value);
+  if (!parsed.ok) throw badRequest(`hosts: ${parsed.error}`);
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await listSelectedHosts((q) => port.listHosts(q), { limit: 1000, cursor }, parsed.selector);
+    for (const h of page.items) if (port.session(h.hostId)) ids.push(h.hostId);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return ids;
+}
+
 /** The host routes. */
 export function hostRoutes(port: ApiPort): Route[] {
   return [
