@@ -78,6 +78,33 @@ describe('GET /api/v1/hosts?hosts=SELECTOR', () => {
   });
 });
 
+describe('POST /api/v1/sync {hosts: SELECTOR}', () => {
+  it('syncs the connected hosts the selector picks, and audits the selector', async () => {
+    const res = await api.call('/api/v1/sync', { token: OPERATOR, body: { hosts: 'role=web' } });
+    expect(res.status).toBe(200);
+    // web-2 matches too but is not connected.
+    expect(port.synced).toEqual([['web-1']]);
+    expect(port.auditRecords[0]).toMatchObject({ status: 200, detail: { hosts: 'role=web' } });
+  });
+
+  it('syncs nothing (never everything) when the selector picks no host', async () => {
+    const res = await api.call('/api/v1/sync', { token: OPERATOR, body: { hosts: 'role=web,role=db' } });
+    expect(res.status).toBe(200);
+    expect(port.synced).toEqual([[]]);
+  });
+
+  it('answers 400 for a selector that is not a string or does not parse', async () => {
+    const notText = await api.call('/api/v1/sync', { token: OPERATOR, body: { hosts: ['web-1'] } });
+    expect(notText.status).toBe(400);
+    const bad = await api.call('/api/v1/sync', { token: OPERATOR, body: { hosts: 'role notin web' } });
+    expect(bad.status).toBe(400);
+    expect(((await bad.json()) as { error: { message: string } }).error.message).toBe(
+      "hosts: 'role notin web' at column 12: notin takes a set in parentheses: role notin (a,b)",
+    );
+    expect(port.synced).toEqual([]);
+  });
+});
+
 describe('DELETE /api/v1/hosts/:id', () => {
   it('deletes a disconnected host, revokes its agent and audits the call', async () => {
     const res = await api.call('/api/v1/hosts/web-2', { method: 'DELETE', token: OPERATOR });

@@ -171,3 +171,49 @@ describe('gsectl hosts delete and --hosts selectors against a live controller', 
     expect(unknown.stderr).toContain('no host "web-1"');
   });
 });
+
+describe('--host-retention against a live controller', () => {
+  let repo: GitRepo;
+  let ctl: RunningController;
+  let agentProcess: AgentProcess | undefined;
+
+  beforeAll(async () => {
+    repo = await gitRepo({
+      'fleet/motd.yaml': configFileYaml({ name: 'motd', path: '/etc/motd', content: 'managed\n' }),
+    });
+    // Short on purpose: the sweep runs every resync pass (500 ms in tests).
+    ctl = await startController(repo.dir, { path: 'fleet', hostRetentionMs: 1_000 });
+    agentProcess = await startAgentProcess({ controllerUrl: ctl.agentUrl, name: 'old-1' });
+    await waitSynced(ctl, ['old-1'], await repo.head(), 40_000);
+  });
+  afterAll(async () => {
+    await agentProcess?.cleanup();
+    await ctl?.cleanup();
+    await repo?.cleanup();
+  });
+
+  it('drops a host silent past retention from the views, keeps a connected one, and lists it again when it returns', async () => {
+    const a = agentProcess as AgentProcess;
+    // Connected for longer than the retention plus a few sweeps: never dropped while connected.
+    await waitFor(
+      'retention and a few sweeps to pass while connected',
+      async () => {
+        const row = (await listHosts(ctl)).find((h) => h.hostId === 'old-1') as
+          | { firstSeen?: string }
+          | undefined;
+        return row?.firstSeen !== undefined && Date.now() - Date.parse(row.firstSeen) > 3_000;
+      },
+      30_000,
+    );
+    expect((await listHosts(ctl)).map((h) => h.hostId)).toEqual(['old-1']);
+
+    await a.stop();
+    await waitFor('old-1 dropped after retention', async () => (await listHosts(ctl)).length === 0);
+    const { body: status } = await ctl.api<{ hosts: { total: number } }>('/api/v1/status');
+    expect(status.hosts.total).toBe(0);
+
+    // Not revoked: retention only tidies the views.
+    await a.restart();
+    await waitSynced(ctl, ['old-1'], undefined, 40_000);
+  });
+});
