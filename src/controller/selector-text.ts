@@ -111,7 +111,7 @@ function parseTerm(s: Scanner): Term {
   s.skipSpaces();
   const c = s.peek();
   if (s.done || c === ',') return { key, op: 'exists', values: [], text: text(), column };
-  if (c === '=' || c === '!') {
+  if (c === '=' || (c === '!' && s.text[s.i + 1] === '=')) {
     const op = c === '=' ? '=' : '!=';
     s.i += op === '!=' || s.text[s.i + 1] === '=' ? 2 : 1;
     s.skipSpaces();
@@ -127,7 +127,7 @@ function parseTerm(s: Scanner): Term {
   const word = s.word();
   if (word !== 'in' && word !== 'notin')
     s.fail(
-      `'${text()}' ${at(opAt)}: expected =, !=, in (...), notin (...) or a comma after '${key}'${word ? `, got '${word}'` : ''}`,
+      `'${text()}' ${at(opAt)}: expected =, !=, in (...), notin (...) or a comma after '${key}', got '${word || s.peek()}'`,
     );
   s.skipSpaces();
   const open = s.i;

@@ -131,6 +131,16 @@ describe('parseSelectorText', () => {
       error: "'role=web zone=gz' at column 1: unexpected 'z' at column 10; join terms with a comma",
     },
     {
+      name: 'a stray !',
+      input: 'role !x',
+      error: "'role !x' at column 6: expected =, !=, in (...), notin (...) or a comma after 'role', got '!'",
+    },
+    {
+      name: 'a stray )',
+      input: 'role)',
+      error: "'role)' at column 5: expected =, !=, in (...), notin (...) or a comma after 'role', got ')'",
+    },
+    {
       name: 'negated pair',
       input: '!role=web',
       error: "'!' takes a key alone; to exclude a value write role!=VALUE",
