@@ -23,6 +23,8 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Where the generated module lives, relative to the repository root. */
 export const GENERATED_PATH = 'src/spec/generated/spec-validators.ts';
 const COMMON_SCHEMA_FILE = 'common.schema.json';
+/** The event vocabulary: read by the loader as data (src/spec/event-types.ts), not a kind to validate. */
+const EVENTS_SCHEMA_FILE = 'events.schema.json';
 
 /**
  * The options the validators are compiled with. Any change here changes error objects (and so messages):
@@ -88,7 +90,7 @@ export function generateSpecValidators(specsDir = join(ROOT, 'specs')) {
   /** kind -> schema $id: each kind schema says its kind as `properties.kind.const`. */
   const exportsByKind = {};
   for (const { file, text } of schemaFiles(specsDir)) {
-    if (file === COMMON_SCHEMA_FILE) continue;
+    if (file === COMMON_SCHEMA_FILE || file === EVENTS_SCHEMA_FILE) continue;
     const schema = JSON.parse(text);
     const kind = schema?.properties?.kind?.const;
     if (typeof kind !== 'string') throw new Error(`specs/${file}: no properties.kind.const`);

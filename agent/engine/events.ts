@@ -1,4 +1,7 @@
-/** Builders of the HostEvents the agent emits, timed by the injected clock. */
+/**
+ * Builders of the HostEvents the agent emits, timed by the injected clock. Each type's fields are declared
+ * in specs/events.schema.json (the vocabulary a Remediation's `match` is checked against).
+ */
 import type { HostEvent } from '../../src/protocol/messages.js';
 import { type Clock, isoNow } from './deps.js';
 
@@ -33,8 +36,8 @@ export function agentStopEvent(clock: Clock, fields: { reason: string }): HostEv
 }
 
 export interface ProcessEventFields {
-  /** The ProcessWatch name. */
-  name: string;
+  /** The ProcessWatch name (the documented `match` key; also sent as `name` for older readers). */
+  process: string;
   pids: number[];
   ensure: 'running' | 'observed';
   /** Restarts the agent made since the process was last stable. */
@@ -48,18 +51,18 @@ export function processEvent(
   resource: string,
   fields: ProcessEventFields,
 ): HostEvent {
-  return hostEvent(clock, type, { ...fields }, resource);
+  return hostEvent(clock, type, { ...fields, name: fields.process }, resource);
 }
 
 /** `disk.full`: a file system ran out of space (ENOSPC seen, or usage above a threshold). */
 export function diskFullEvent(
   clock: Clock,
-  fields: { path: string; usedPct?: number; detail?: string },
+  fields: { mount: string; usedPercent?: number; thresholdPercent?: number; detail?: string },
 ): HostEvent {
   return hostEvent(clock, 'disk.full', { ...fields });
 }
 
 /** `disk.readonly`: a file system refused a write with EROFS. */
-export function diskReadonlyEvent(clock: Clock, fields: { path: string; detail?: string }): HostEvent {
+export function diskReadonlyEvent(clock: Clock, fields: { mount: string; detail?: string }): HostEvent {
   return hostEvent(clock, 'disk.readonly', { ...fields });
 }

@@ -185,7 +185,7 @@ export class ProcessMonitor {
     s.last = result;
     s.nextProbeAt = now + Math.max(MIN_PROBE_INTERVAL_MS, watch.probeIntervalMs);
     if (transition) {
-      const fields = { name: watch.name, pids: result.pids, ensure: watch.ensure, restarts: s.attempts };
+      const fields = { process: watch.name, pids: result.pids, ensure: watch.ensure, restarts: s.attempts };
       this.deps.onEvent(processEvent(this.deps.clock, transition, key, fields));
     }
     if (result.running) {

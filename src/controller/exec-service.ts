@@ -1,6 +1,7 @@
 /**
  * Executions: ad-hoc scripts fanned out to the hosts a selector picks, and every result an agent reports
- * (ad-hoc, onChange, remediation), recorded in the store and streamed to whoever waits for them.
+ * (ad-hoc, onChange, remediation), recorded in the store and streamed to whoever waits for them. Hosts the
+ * selector picks that are not connected are named as offline (not run), never silently skipped.
  *
  * An agent speaks only for work it was given: an ad-hoc result must answer a task sent to that host, an
  * onChange/remediation result must name a resource that host's manifest holds, and a finished execution is
@@ -48,7 +49,12 @@ export interface ExecStarted {
   taskId: string;
   /** Hosts the task was sent to. */
   hosts: string[];
+  /** Hosts the selector picks that are not connected (known to the registry, or whose send failed): not run. */
+  offline: string[];
 }
+
+/** Hosts read per page when looking for offline hosts the selector picks. */
+const HOST_PAGE_SIZE = 500;
 
 type Listener = (record: ExecutionRecord) => void;
 
@@ -139,6 +145,7 @@ export class ExecService {
     );
     const timeoutMs = req.timeoutMs ?? DEFAULT_EXEC_TIMEOUT_MS;
     const hosts: string[] = [];
+    const unsent: string[] = [];
     for (const host of targets) {
       const msg: ExecMessage = {
         v: 1,
@@ -153,8 +160,35 @@ export class ExecService {
         reason: 'adhoc',
       };
       if (this.deps.hub.send(host.id, msg)) hosts.push(host.id);
+      else unsent.push(host.id);
     }
-    return { taskId, hosts };
+    // Looked up once the task is out, so a large registry does not delay the sends.
+    const offline = await this.offlineTargets(req.selector, new Set(targets.map((h) => h.id)));
+    return { taskId, hosts, offline: [...new Set([...offline, ...unsent])].sort() };
+  }
+
+  /**
+   * Hosts of the registry the selector picks that are not connected now, with the labels Git gives them
+   * (their planned manifest's) when they have a plan, else the labels last recorded.
+   */
+  private async offlineTargets(selector: Selector, connected: ReadonlySet<string>): Promise<string[]> {
+    const out: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await this.deps.store.listHosts({ limit: HOST_PAGE_SIZE, ...(cursor ? { cursor } : {}) });
+      for (const rec of page.items) {
+        if (connected.has(rec.hostId)) continue;
+        const host = {
+          name: rec.name,
+          ips: rec.ips,
+          cloudId: rec.cloudId,
+          labels: this.deps.manifestOf(rec.hostId)?.labels ?? rec.labels,
+        };
+        if (selectorMatches(selector, host)) out.push(rec.hostId);
+      }
+      cursor = page.nextCursor;
+    } while (cursor);
+    return out;
   }
 
   /**

@@ -149,9 +149,17 @@ export class RedisWriter implements TargetWriter {
     }
   }
 
-  /** Connected when the client is `ready`; `detail` is the ioredis status. */
+  /**
+   * Connected when the client is `ready` and its socket still writable (the server's FIN ends the socket
+   * a moment before ioredis leaves `ready`, and writes in that moment fail); `detail` is the ioredis status.
+   */
   health(): WriterHealth {
-    return { connected: this.client.status === 'ready', detail: this.client.status };
+    const writable = this.client.stream?.writable === true;
+    const connected = this.client.status === 'ready' && writable;
+    return {
+      connected,
+      detail: connected || this.client.status !== 'ready' ? this.client.status : 'closing',
+    };
   }
 
   /** QUIT when connected, else drop the connection; never throws. */

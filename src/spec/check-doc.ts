@@ -1,7 +1,8 @@
 /**
  * Checks on one schema-valid resource that its schema cannot express (selectors, filter operands,
- * regular expressions, agent.lost runners). Paths are those of the YAML document.
+ * regular expressions, event types and match keys, agent.lost runners). Paths are those of the YAML document.
  */
+import { triggerIssues } from './event-types.js';
 import type { FieldPath } from './field-path.js';
 import type { Issue } from './issue.js';
 import { selectorIssues } from './selector-checks.js';
@@ -100,6 +101,7 @@ export function resourceIssues(r: Resource): Issue[] {
       issues.push(...routeIssues(r.spec));
       break;
     case 'Remediation':
+      issues.push(...triggerIssues(r.spec.on));
       if (r.spec.on.event === 'agent.lost' && !r.spec.runner) {
         issues.push({
           path: ['spec', 'runner'],

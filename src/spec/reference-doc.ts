@@ -2,7 +2,8 @@
  * The spec language reference (docs/spec-reference.md), rendered from the JSON Schemas in `specs/` so the
  * two can never disagree: `npm run docs` writes it, and a test fails when it is stale.
  */
-import { SCHEMA_FILES, type SchemaObject, schemaDocument } from './schemas.js';
+import { CUSTOM_EVENT_PREFIX } from './event-types.js';
+import { EVENTS_SCHEMA_FILE, SCHEMA_FILES, type SchemaObject, schemaDocument } from './schemas.js';
 import { KINDS } from './types.js';
 
 type Node = Record<string, unknown>;
@@ -64,6 +65,23 @@ function table(node: Node, prefix = ''): string {
   return out.join('\n');
 }
 
+/** The event vocabulary: each type with the fields its events carry (what a Remediation's `match` names). */
+function eventsSection(): string[] {
+  const doc = schemaDocument('events') as SchemaObject & { $defs: Record<string, Node> };
+  const parts = [
+    '## Events',
+    '',
+    `${cell(doc.description)} Schema: \`specs/${EVENTS_SCHEMA_FILE}\`.`,
+    '',
+    `A Remediation's \`on.match\` may name the single-value fields (not lists) of its event type. Custom types are named \`${CUSTOM_EVENT_PREFIX}<name>\` and accept any match key.`,
+    '',
+  ];
+  for (const [type, def] of Object.entries(doc.$defs)) {
+    parts.push(`### ${type}`, '', cell(def.description), '', table(def), '');
+  }
+  return parts;
+}
+
 /** The whole reference as Markdown. */
 export function renderSpecReference(): string {
   const parts: string[] = [
@@ -89,6 +107,7 @@ export function renderSpecReference(): string {
       '',
     );
   }
+  parts.push(...eventsSection());
   const common = schemaDocument('common') as SchemaObject & { $defs: Record<string, Node> };
   parts.push('## Shared definitions', '');
   for (const [name, def] of Object.entries(common.$defs)) {

@@ -26,6 +26,9 @@ export const SCHEMA_FILES: { readonly [K in Kind]: string } = {
 /** Definitions shared by every kind, referenced with `$ref: common.schema.json#/$defs/...`. */
 export const COMMON_SCHEMA_FILE = 'common.schema.json';
 
+/** The event vocabulary: one definition per event type (not a kind; no validator is generated for it). */
+export const EVENTS_SCHEMA_FILE = 'events.schema.json';
+
 /** A JSON Schema object as read from disk. */
 export type SchemaObject = Record<string, unknown>;
 
@@ -67,7 +70,9 @@ export function validateAgainstSchema(kind: Kind, data: unknown): ErrorObject[] 
   return validate(data) ? [] : [...(validate.errors ?? [])];
 }
 
-/** The JSON Schema document of a kind (or of the shared definitions), as published in `specs/`. */
-export function schemaDocument(kind: Kind | 'common'): SchemaObject {
-  return readSchema(specsDir(), kind === 'common' ? COMMON_SCHEMA_FILE : SCHEMA_FILES[kind]);
+/** The JSON Schema document of a kind (or of the shared definitions, or of the events), as published in `specs/`. */
+export function schemaDocument(kind: Kind | 'common' | 'events'): SchemaObject {
+  const file =
+    kind === 'common' ? COMMON_SCHEMA_FILE : kind === 'events' ? EVENTS_SCHEMA_FILE : SCHEMA_FILES[kind];
+  return readSchema(specsDir(), file);
 }

@@ -39,7 +39,15 @@ describe('POST /api/v1/exec', () => {
       ['result', 'web-2'],
       ['summary', undefined],
     ]);
-    expect(lines[3]).toEqual({ type: 'summary', taskId, hosts: 2, succeeded: 1, failed: 1, pending: [] });
+    expect(lines[3]).toEqual({
+      type: 'summary',
+      taskId,
+      hosts: 2,
+      succeeded: 1,
+      failed: 1,
+      pending: [],
+      offline: [],
+    });
     // Nobody listens once the stream ended.
     expect(port.execListeners.get(taskId as string)?.size ?? 0).toBe(0);
   });

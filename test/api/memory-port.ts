@@ -227,6 +227,8 @@ export class MemoryPort implements ApiPort {
   readonly execListeners = new Map<string, Set<(r: ExecutionRecord) => void>>();
   /** Hosts the next exec task goes to. */
   execHosts: string[] = [];
+  /** Hosts the next exec task names as offline (not run). */
+  execOffline: string[] = [];
   /** Results delivered to the task's listeners while start() runs, before it returns. */
   execAnswersDuringStart: ExecutionRecord[] = [];
   readonly exec = {
@@ -235,6 +237,7 @@ export class MemoryPort implements ApiPort {
       const started = {
         taskId: req.taskId ?? `task-${this.execRequests.length}`,
         hosts: [...this.execHosts],
+        offline: [...this.execOffline],
       };
       // A host that answers before start() returns (as a fast agent can).
       for (const rec of this.execAnswersDuringStart) this.emitResult({ ...rec, id: started.taskId });

@@ -189,6 +189,7 @@ describe('API audit', () => {
       type: 'started',
       taskId,
       hosts: ['web-1'],
+      offline: [],
     });
     // The stream is still open (no result yet), and the audit record already exists.
     expect(port.auditRecords).toEqual([
@@ -208,7 +209,7 @@ describe('API audit', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as Record<string, unknown>);
     expect(lines.map((l) => l.type)).toEqual(['result', 'summary']);
-    expect(lines[1]).toEqual({ type: 'summary', taskId, hosts: 1, succeeded: 1, pending: [] });
+    expect(lines[1]).toEqual({ type: 'summary', taskId, hosts: 1, succeeded: 1, pending: [], offline: [] });
     expect(port.auditRecords).toHaveLength(1);
     expect(port.execRequests[0]?.requestedBy).toBe('ci');
   });

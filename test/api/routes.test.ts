@@ -289,7 +289,7 @@ describe('API sync and hooks', () => {
       token: ADMIN,
       body: { hosts: 'role=web', script: 'uptime', runAs: 'nobody:nogroup', timeoutMs: 500, wait: false },
     });
-    expect(await res.json()).toEqual({ taskId: port.execRequests[0]?.taskId, hosts: ['web-1'] });
+    expect(await res.json()).toEqual({ taskId: port.execRequests[0]?.taskId, hosts: ['web-1'], offline: [] });
     expect(port.execRequests).toEqual([
       {
         selector: { matchLabels: { role: 'web' } },

@@ -21,5 +21,8 @@ describe('docs/spec-reference.md', () => {
     ]) {
       expect(text).toContain(`\`${field}`);
     }
+    for (const type of ['process.down', 'process.restart_failed', 'disk.full', 'corefile', 'agent.lost'])
+      expect(text).toContain(`### ${type}\n`);
+    expect(text).toContain('| `process` (required) | string |');
   });
 });

@@ -519,6 +519,72 @@ const cases: InvalidCase[] = [
     errors: ['a.yaml:6:12: spec.runner: is required for agent.lost'],
   },
   {
+    name: 'a match key the event type does not carry',
+    files: {
+      'a.yaml': yaml(
+        'apiVersion: gse/v1',
+        'kind: Remediation',
+        'metadata: { name: r }',
+        'spec:',
+        '  on:',
+        '    event: process.down',
+        '    match: { proces: nginx }',
+        '  hosts: { names: ["*"] }',
+        '  run: { script: echo }',
+      ),
+    },
+    errors: [
+      'a.yaml:7:14: spec.on.match.proces: process.down events have no field "proces"; did you mean "process"? Match keys allowed: process, name, ensure, restarts',
+    ],
+  },
+  {
+    name: 'a match on a list field',
+    files: {
+      'a.yaml': yaml(
+        'apiVersion: gse/v1',
+        'kind: Remediation',
+        'metadata: { name: r }',
+        'spec:',
+        '  on: { event: process.up, match: { pids: 1 } }',
+        '  hosts: { names: ["*"] }',
+        '  run: { script: echo }',
+      ),
+    },
+    errors: ['a.yaml:5:37: spec.on.match.pids: "pids" of process.up is an array, which match cannot compare'],
+  },
+  {
+    name: 'a match value of the wrong type',
+    files: {
+      'a.yaml': yaml(
+        'apiVersion: gse/v1',
+        'kind: Remediation',
+        'metadata: { name: r }',
+        'spec:',
+        '  on: { event: process.down, match: { restarts: "3" } }',
+        '  hosts: { names: ["*"] }',
+        '  run: { script: echo }',
+      ),
+    },
+    errors: ['a.yaml:5:49: spec.on.match.restarts: "restarts" of process.down is an integer, not "3"'],
+  },
+  {
+    name: 'an unknown event type',
+    files: {
+      'a.yaml': yaml(
+        'apiVersion: gse/v1',
+        'kind: Remediation',
+        'metadata: { name: r }',
+        'spec:',
+        '  on: { event: process.dwon }',
+        '  hosts: { names: ["*"] }',
+        '  run: { script: echo }',
+      ),
+    },
+    errors: [
+      'a.yaml:5:16: spec.on.event: unknown event type "process.dwon"; did you mean "process.down"? Event types: process.down, process.up, process.restarted, process.restart_failed, disk.full, disk.readonly, corefile, check.failed, agent.lost, agent.start, agent.stop; a custom event is named custom.<name>',
+    ],
+  },
+  {
     name: 'a process cmdline that is not a regular expression',
     files: { 'a.yaml': PROCESS_WATCH.replace('process: { name: nginx }', 'process: { cmdline: "java (" }') },
     errors: ['a.yaml:6:23: spec.process.cmdline: invalid regular expression: Unterminated group'],

@@ -4,7 +4,7 @@ import { DEFAULTS } from '../../src/spec/defaults.js';
 import { SCHEMA_FILES, type SchemaObject, schemaDocument, schemaFor } from '../../src/spec/schemas.js';
 import { KINDS } from '../../src/spec/types.js';
 
-const DOCS = ['common' as const, ...KINDS].map((k) => [k, schemaDocument(k)] as const);
+const DOCS = ['common' as const, 'events' as const, ...KINDS].map((k) => [k, schemaDocument(k)] as const);
 
 interface Visit {
   pointer: string;
@@ -52,7 +52,12 @@ describe('specs/*.schema.json', () => {
   });
 
   it.each(DOCS)('gives the %s schema a $id under gse-gitops.dev and draft 2020-12', (kind, doc) => {
-    const file = kind === 'common' ? 'common.schema.json' : SCHEMA_FILES[kind];
+    const file =
+      kind === 'common'
+        ? 'common.schema.json'
+        : kind === 'events'
+          ? 'events.schema.json'
+          : SCHEMA_FILES[kind];
     expect(doc.$id).toBe(`https://gse-gitops.dev/specs/${file}`);
     expect(doc.$schema).toBe('https://json-schema.org/draft/2020-12/schema');
   });

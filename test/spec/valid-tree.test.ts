@@ -134,7 +134,7 @@ describe('loadRevisionFromDir (valid trees)', () => {
         'kind: Remediation',
         'metadata: { name: r }',
         'spec:',
-        '  on: { event: agent.lost, match: { cloud: 2, critical: true } }',
+        '  on: { event: agent.lost, match: { cloud: 2, host: web-1 } }',
         '  hosts: { names: ["*"] }',
         '  run: { run: notify, timeout: 500ms }',
         '  runner: { webhook: "https://ops.example.com/hook" }',
@@ -159,12 +159,38 @@ describe('loadRevisionFromDir (valid trees)', () => {
       syncPolicy: { selfHeal: true, prune: true },
     });
     expect(remediation?.spec).toMatchObject({
-      on: { event: 'agent.lost', match: { cloud: 2, critical: true } },
+      on: { event: 'agent.lost', match: { cloud: 2, host: 'web-1' } },
       run: { run: 'notify', script: 'notify', timeoutMs: 500 },
       runner: { webhook: 'https://ops.example.com/hook' },
       cooldownMs: 3_600_000,
       dryRun: true,
     });
+  });
+
+  it('accepts a custom event type with any match keys, and a declared type matched by its fields', async () => {
+    const rev = await load({
+      'r.yaml': yaml(
+        'apiVersion: gse/v1',
+        'kind: Remediation',
+        'metadata: { name: custom }',
+        'spec:',
+        '  on: { event: custom.backup_failed, match: { job: nightly, anything: 3 } }',
+        '  hosts: { names: ["*"] }',
+        '  run: { script: echo }',
+        '---',
+        'apiVersion: gse/v1',
+        'kind: Remediation',
+        'metadata: { name: nginx }',
+        'spec:',
+        '  on: { event: process.down, match: { process: nginx, ensure: running, restarts: 0 } }',
+        '  hosts: { names: ["*"] }',
+        '  run: { script: echo }',
+      ),
+    });
+    expect(rev.resources.map((r) => (r.kind === 'Remediation' ? r.spec.on : undefined))).toEqual([
+      { event: 'custom.backup_failed', match: { job: 'nightly', anything: 3 } },
+      { event: 'process.down', match: { process: 'nginx', ensure: 'running', restarts: 0 } },
+    ]);
   });
 
   it('loads every document of a multi-document file when some are empty', async () => {

@@ -43,7 +43,9 @@ const RUN_AS = /^[a-z_][a-z0-9_.-]*(?::[a-z_][a-z0-9_.-]*)?$/i;
 
 /**
  * POST /api/v1/exec `{hosts: "role=web", script, timeoutMs?, interpreter?, runAs?, wait?}`: sends the script and,
- * with `wait` (default true), streams one JSON line per host result as it arrives, then a summary line.
+ * with `wait` (default true), streams one JSON line per host result as it arrives, then a summary line. Hosts
+ * the selector picks that are not connected are not run: each gets an `offline` line, and the summary (and
+ * the `wait: false` answer) lists them as `offline`.
  */
 async function execHandler(c: Pick<ApiPort, 'exec'>, ctx: RequestContext): Promise<unknown> {
   const body = await ctx.jsonObject();
@@ -94,6 +96,8 @@ async function execHandler(c: Pick<ApiPort, 'exec'>, ctx: RequestContext): Promi
   const res = ctx.res;
   res.writeHead(200, { 'content-type': 'application/x-ndjson' });
   res.write(`${JSON.stringify({ type: 'started', ...started })}\n`);
+  for (const hostId of started.offline)
+    res.write(`${JSON.stringify({ type: 'offline', taskId: started.taskId, hostId, status: 'offline' })}\n`);
   const pending = new Set(started.hosts);
   const counts: Record<string, number> = {};
   await new Promise<void>((resolve) => {
@@ -115,7 +119,7 @@ async function execHandler(c: Pick<ApiPort, 'exec'>, ctx: RequestContext): Promi
     if (pending.size === 0) finish();
   });
   res.end(
-    `${JSON.stringify({ type: 'summary', taskId: started.taskId, hosts: started.hosts.length, ...counts, pending: [...pending] })}\n`,
+    `${JSON.stringify({ type: 'summary', taskId: started.taskId, hosts: started.hosts.length, ...counts, pending: [...pending], offline: started.offline })}\n`,
   );
   return HANDLED;
 }

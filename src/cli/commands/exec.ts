@@ -5,7 +5,7 @@ import { parseDurationMs } from '../duration.js';
 import type { CommandResult } from '../output.js';
 
 interface ResultLine {
-  type: 'started' | 'result' | 'summary';
+  type: 'started' | 'offline' | 'result' | 'summary';
   hostId?: string;
   status?: string;
   exitCode?: number | null;
@@ -15,9 +15,13 @@ interface ResultLine {
   hosts?: number | string[];
   taskId?: string;
   pending?: string[];
+  offline?: string[];
 }
 
-/** Streams each host's result to stdout as it arrives; exit 1 when any host failed or did not answer. */
+/**
+ * Streams each host's result to stdout as it arrives, naming each targeted host that is not connected as
+ * `offline (not run)`; exit 1 when any host failed, did not answer or was offline.
+ */
 export async function run(input: CommandInput): Promise<CommandResult> {
   const selector = input.values.hosts;
   const script = input.rest.join(' ');
@@ -49,6 +53,7 @@ export async function run(input: CommandInput): Promise<CommandResult> {
       if (json) return;
       if (line.type === 'started')
         process.stdout.write(`task ${line.taskId}: sent to ${(line.hosts as string[]).length} host(s)\n`);
+      if (line.type === 'offline') process.stdout.write(`--- ${line.hostId}  offline (not run)\n`);
       if (line.type === 'result') {
         process.stdout.write(
           `--- ${line.hostId}  ${line.status}  exit=${line.exitCode ?? '-'}  ${line.durationMs ?? '-'}ms\n`,
@@ -64,10 +69,12 @@ export async function run(input: CommandInput): Promise<CommandResult> {
   );
   const summary = lines.find((l) => l.type === 'summary');
   const pending = summary?.pending ?? [];
+  // A controller older than the offline lines sends none: nothing is offline then.
+  const offline = summary?.offline ?? lines.filter((l) => l.type === 'offline').map((l) => l.hostId ?? '');
   return {
-    exitCode: bad > 0 || pending.length > 0 ? 1 : 0,
+    exitCode: bad > 0 || pending.length > 0 || offline.length > 0 ? 1 : 0,
     data: lines,
     table: () =>
-      `${summary?.hosts ?? 0} host(s): ${(summary?.hosts as number) - bad - pending.length} succeeded, ${bad} failed${pending.length ? `, no answer from ${pending.join(', ')}` : ''}`,
+      `${summary?.hosts ?? 0} host(s): ${(summary?.hosts as number) - bad - pending.length} succeeded, ${bad} failed${pending.length ? `, no answer from ${pending.join(', ')}` : ''}${offline.length ? `; offline (not run): ${offline.join(', ')}` : ''}`,
   };
 }

@@ -1,3 +1,4 @@
+import { Ajv2020 } from 'ajv/dist/2020.js';
 import { describe, expect, it } from 'vitest';
 import type { Clock } from '../../../agent/engine/deps.js';
 import {
@@ -7,6 +8,12 @@ import {
   diskReadonlyEvent,
   processEvent,
 } from '../../../agent/engine/events.js';
+import { schemaDocument } from '../../../src/spec/schemas.js';
+
+// The vocabulary in specs/ is the truth: what the agent builds must fit it.
+const EVENTS_DOC = schemaDocument('events');
+const EVENTS_ID = String(EVENTS_DOC.$id);
+const EVENTS = new Ajv2020({ strict: true, allowUnionTypes: true }).addSchema(EVENTS_DOC);
 
 const clock: Clock = { now: () => Date.UTC(2024, 4, 6, 7, 8, 9, 10) };
 const time = '2024-05-06T07:08:09.010Z';
@@ -26,7 +33,7 @@ describe('host events', () => {
     {
       name: 'process.down',
       event: processEvent(clock, 'process.down', 'ProcessWatch/nginx', {
-        name: 'nginx',
+        process: 'nginx',
         pids: [],
         ensure: 'running',
         restarts: 0,
@@ -35,20 +42,25 @@ describe('host events', () => {
         type: 'process.down',
         time,
         resource: 'ProcessWatch/nginx',
-        fields: { name: 'nginx', pids: [], ensure: 'running', restarts: 0 },
+        fields: { process: 'nginx', name: 'nginx', pids: [], ensure: 'running', restarts: 0 },
       },
     },
     {
       name: 'disk.full',
-      event: diskFullEvent(clock, { path: '/var', usedPct: 99 }),
-      want: { type: 'disk.full', time, fields: { path: '/var', usedPct: 99 } },
+      event: diskFullEvent(clock, { mount: '/var', usedPercent: 99 }),
+      want: { type: 'disk.full', time, fields: { mount: '/var', usedPercent: 99 } },
     },
     {
       name: 'disk.readonly',
-      event: diskReadonlyEvent(clock, { path: '/data' }),
-      want: { type: 'disk.readonly', time, fields: { path: '/data' } },
+      event: diskReadonlyEvent(clock, { mount: '/data' }),
+      want: { type: 'disk.readonly', time, fields: { mount: '/data' } },
     },
-  ])('builds $name with the ISO time of the injected clock', ({ event, want }) => {
-    expect(event).toEqual(want);
-  });
+  ])(
+    'builds $name with the ISO time of the injected clock, with the fields its schema declares',
+    ({ event, want }) => {
+      expect(event).toEqual(want);
+      const validate = EVENTS.getSchema(`${EVENTS_ID}#/$defs/${event.type}`);
+      expect(validate?.(event.fields), JSON.stringify(validate?.errors)).toBe(true);
+    },
+  );
 });

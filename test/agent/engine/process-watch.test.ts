@@ -181,7 +181,7 @@ describe('process watching on /proc', () => {
     expect(events[0]).toMatchObject({
       type: 'process.down',
       resource: key,
-      fields: { name: 'sleeper', pids: [], ensure: 'observed', restarts: 0 },
+      fields: { process: 'sleeper', name: 'sleeper', pids: [], ensure: 'observed', restarts: 0 },
     });
   });
 
