@@ -5,6 +5,7 @@
  */
 import type { ControllerLifecycle } from '../controller/controller.js';
 import type { ExecRequest, ExecStarted } from '../controller/exec-service.js';
+import type { HostRemoval } from '../controller/host-removal.js';
 import type { PlanError } from '../controller/plan.js';
 import type { AgentRecord, HostState, HubStats, SessionInfo } from '../fleet/index.js';
 import type { HostManifest } from '../protocol/manifest.js';
@@ -155,6 +156,8 @@ export interface ApiPort {
   fetchNow(): Promise<{ sha: string } | undefined>;
   /** Re-sends manifests to `hostIds` (every host when undefined); the hosts it went to. */
   forceSync(hostIds?: string[]): Promise<string[]>;
+  /** Revokes the host's agent (closing a live session) and drops the host from the views; history stays. */
+  deleteHost(hostId: string): Promise<HostRemoval>;
   readonly exec: ApiExec;
   readonly agents: ApiAgents;
   readonly rollouts: ApiRollouts;

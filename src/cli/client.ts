@@ -107,6 +107,11 @@ export class ApiClient {
     return this.request<T>('POST', path, body);
   }
 
+  /** DELETE a path under /api/v1; the response as JSON. */
+  delete<T>(path: string): Promise<T> {
+    return this.request<T>('DELETE', path);
+  }
+
   /** POST and read the response as JSON lines, calling `onLine` for each as it arrives. */
   async stream(path: string, body: unknown, onLine: (line: unknown) => void): Promise<void> {
     const res = await this.send('POST', path, body);

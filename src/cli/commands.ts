@@ -38,6 +38,9 @@ const remote: Flags = {
 const REMOTE_DETAILS =
   'The controller is --server URL or GSE_SERVER (default http://127.0.0.1:7070); the API token is --token or GSE_TOKEN; for https:// the CA that signed the controller certificate is --ca FILE or GSE_CA.';
 
+const SELECTOR_DETAILS =
+  "SELECTOR: comma-separated terms that must ALL hold (Kubernetes label-selector style): role=web, role!=web, 'role in (web,db)', 'role notin (web,db)', canary (label present), !canary (absent), name=web-* or web-* (host name glob), 'name in (web-*,db-1)', cidr=10.0.0.0/8, cloud=0, * (every host). role=web,role=db picks hosts with both, so none; for either write 'role in (web,db)'. Quote sets and ! in the shell.";
+
 export const COMMANDS: CommandSpec[] = [
   {
     name: 'validate',
@@ -70,7 +73,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'serve',
     summary: 'Run the controller (API, dashboard, agent endpoint) on a Git repo',
     usage:
-      'gsectl serve --repo URL_OR_PATH [--branch B] [--path P] [--listen HOST:PORT] [--state-dir D] [--redis URL] [--bootstrap-token T] [--admin-token T] [--tls-cert FILE --tls-key FILE] [--artifact-dir D]',
+      'gsectl serve --repo URL_OR_PATH [--branch B] [--path P] [--listen HOST:PORT] [--state-dir D] [--redis URL] [--bootstrap-token T] [--admin-token T] [--tls-cert FILE --tls-key FILE] [--artifact-dir D] [--host-retention DURATION]',
     flags: {
       repo: { type: 'string' },
       branch: { type: 'string' },
@@ -96,9 +99,10 @@ export const COMMANDS: CommandSpec[] = [
       'max-spec-file-bytes': { type: 'string' },
       'max-revision-bytes': { type: 'string' },
       'artifact-dir': { type: 'string' },
+      'host-retention': { type: 'string' },
     },
     details:
-      'With --tls-cert FILE --tls-key FILE (PEM) the API, dashboard and agent endpoint are served over HTTPS/WSS (agents then use wss:// with --ca). Secrets come from flags or env: GSE_BOOTSTRAP_TOKEN (agents enroll with it), GSE_ADMIN_TOKEN (an admin API token), GSE_WEBHOOK_SECRET, GSE_REDIS_URL, GSE_METRICS_TOKEN (--metrics-token: /metrics then needs it as a bearer token; without it /metrics is public). Specs may reference as secrets only the env variables named by --secret-env A,B (GSE_SECRET_ENV) and files directly in --secret-dir D (GSE_SECRET_DIR). --max-spec-file-bytes (default 1048576) and --max-revision-bytes (default 67108864) cap what a revision may hold. --verify-signatures checks every commit since the applied revision against the keys in --gnupg-home DIR (GPG) or --allowed-signers FILE (SSH). --max-handshakes N caps agent handshakes in progress (default 256). --artifact-dir D (GSE_ARTIFACT_DIR) serves the files directly in D (gse-agent-<version>.tgz from gsectl artifact build) at /api/v1/artifacts/NAME to agents (HTTP Basic agentId:credential) and API tokens, with range requests; without it no artifacts are served. Defaults: --listen 127.0.0.1:7070, --state-dir ./.gse-state, --branch main.',
+      'With --tls-cert FILE --tls-key FILE (PEM) the API, dashboard and agent endpoint are served over HTTPS/WSS (agents then use wss:// with --ca). Secrets come from flags or env: GSE_BOOTSTRAP_TOKEN (agents enroll with it), GSE_ADMIN_TOKEN (an admin API token), GSE_WEBHOOK_SECRET, GSE_REDIS_URL, GSE_METRICS_TOKEN (--metrics-token: /metrics then needs it as a bearer token; without it /metrics is public). Specs may reference as secrets only the env variables named by --secret-env A,B (GSE_SECRET_ENV) and files directly in --secret-dir D (GSE_SECRET_DIR). --max-spec-file-bytes (default 1048576) and --max-revision-bytes (default 67108864) cap what a revision may hold. --verify-signatures checks every commit since the applied revision against the keys in --gnupg-home DIR (GPG) or --allowed-signers FILE (SSH). --max-handshakes N caps agent handshakes in progress (default 256). --artifact-dir D (GSE_ARTIFACT_DIR) serves the files directly in D (gse-agent-<version>.tgz from gsectl artifact build) at /api/v1/artifacts/NAME to agents (HTTP Basic agentId:credential) and API tokens, with range requests; without it no artifacts are served. --host-retention DURATION (e.g. 30d): hosts not seen for that long leave the host list, status and GSE views (their drift and executions stay; a returning agent is listed again); default off. Defaults: --listen 127.0.0.1:7070, --state-dir ./.gse-state, --branch main.',
     load: () => import('./commands/serve.js'),
   },
   {
@@ -122,10 +126,11 @@ export const COMMANDS: CommandSpec[] = [
     name: 'get',
     summary: 'List hosts, resources, drift, executions, revisions, agents, routes, targets or audit',
     usage:
-      'gsectl get hosts|resources|drift|executions|revisions|agents|routes|targets|audit [--host ID] [--resource KEY] [--since ISO|DURATION] [--actor NAME] [--state S] [-l k=v] [--limit N]',
+      'gsectl get hosts|resources|drift|executions|revisions|agents|routes|targets|audit [--host ID] [--resource KEY] [--since ISO|DURATION] [--actor NAME] [--state S] [--hosts SELECTOR | -l SELECTOR] [--limit N]',
     flags: {
       ...remote,
       host: { type: 'string' },
+      hosts: { type: 'string', short: 'H' },
       resource: { type: 'string' },
       since: { type: 'string' },
       state: { type: 'string' },
@@ -133,7 +138,7 @@ export const COMMANDS: CommandSpec[] = [
       limit: { type: 'string' },
       actor: { type: 'string' },
     },
-    details: REMOTE_DETAILS,
+    details: `get hosts --hosts SELECTOR (or -l) lists the hosts the selector picks. ${SELECTOR_DETAILS} ${REMOTE_DETAILS}`,
     load: () => import('./commands/get.js'),
   },
   {
@@ -155,14 +160,15 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'sync',
     summary: 'Fetch Git and reconcile now; --wait shows converged/total until done',
-    usage: 'gsectl sync [--host ID] [--wait] [--timeout T]',
+    usage: 'gsectl sync [--host ID | --hosts SELECTOR] [--wait] [--timeout T]',
     flags: {
       ...remote,
       host: { type: 'string' },
+      hosts: { type: 'string', short: 'H' },
       wait: { type: 'boolean', short: 'w' },
       timeout: { type: 'string' },
     },
-    details: `A manual sync re-sends the full manifest, so agents re-apply every resource whatever its selfHeal policy. ${REMOTE_DETAILS}`,
+    details: `A manual sync re-sends the full manifest, so agents re-apply every resource whatever its selfHeal policy. --hosts SELECTOR syncs the connected hosts it picks. ${SELECTOR_DETAILS} ${REMOTE_DETAILS}`,
     load: () => import('./commands/sync.js'),
   },
   {
@@ -175,7 +181,7 @@ export const COMMANDS: CommandSpec[] = [
       timeout: { type: 'string' },
       'run-as': { type: 'string' },
     },
-    details: `SELECTOR: comma-separated terms that must all hold: role=web, name=web-*, cidr=10.0.0.0/8, cloud=0, canary (label present), !canary (absent), * (every host). ${REMOTE_DETAILS}`,
+    details: `${SELECTOR_DETAILS} ${REMOTE_DETAILS}`,
     load: () => import('./commands/exec.js'),
   },
   {
@@ -194,6 +200,14 @@ export const COMMANDS: CommandSpec[] = [
     flags: remote,
     details: `reset: the next bootstrap-token enrollment of that id gets a new credential (a wiped host); its live session is closed. ${REMOTE_DETAILS}`,
     load: () => import('./commands/agents.js'),
+  },
+  {
+    name: 'hosts',
+    summary: 'Delete a host: revoke its agent, drop it from the views, keep its history',
+    usage: 'gsectl hosts delete NAME [--force]',
+    flags: { ...remote, force: { type: 'boolean' } },
+    details: `A connected host is refused unless --force: deleting it closes its agent's session. The agent's credential is revoked (the same as gsectl agents revoke), so it cannot reconnect until an operator runs gsectl agents approve NAME and it enrolls again. Its drift and executions stay (gsectl get drift|executions --host NAME). ${REMOTE_DETAILS}`,
+    load: () => import('./commands/hosts.js'),
   },
   {
     name: 'rollout',

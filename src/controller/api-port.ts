@@ -47,6 +47,7 @@ export function controllerApiPort(c: Controller): ApiPort {
     fleetView: () => fleetView(c),
     fetchNow: () => c.source.fetchNow(),
     forceSync: (ids) => c.reconciler.forceSync(ids),
+    deleteHost: (id) => c.deleteHost(id),
     exec: {
       start: (req) => c.exec.start(req),
       subscribe: (taskId, listener) => c.exec.subscribe(taskId, listener),

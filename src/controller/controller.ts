@@ -17,6 +17,7 @@ import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { DataPath } from './data-path.js';
 import { ExecService } from './exec-service.js';
+import { type HostRemoval, hostsPastRetention, removeHost } from './host-removal.js';
 import type { Logger } from './logger.js';
 import { ControllerMetrics, type MetricsView } from './metrics.js';
 import { type CompiledControllerOptions, ControllerOptionsError } from './options.js';
@@ -214,6 +215,9 @@ export class Controller {
         await this.reconciler.resync();
       });
       this.every(RETENTION_INTERVAL_MS, () => this.applyRetention());
+      const hostRetentionMs = this.options.hostRetentionMs;
+      if (hostRetentionMs !== undefined)
+        this.every(this.options.resyncIntervalMs, () => this.dropSilentHosts(hostRetentionMs));
       this.state = 'running';
       return this.server.address() as AddressInfo;
     } catch (err) {
@@ -344,6 +348,27 @@ export class Controller {
       cloudId: facts?.cloudId ?? 0,
     };
     await this.data.ingest(msg, host);
+  }
+
+  /**
+   * Deletes a host (`DELETE /api/v1/hosts/:id`): revokes its agent's credential, closing a live session,
+   * and drops it from the fleet views; its drift and executions stay.
+   */
+  deleteHost(hostId: string): Promise<HostRemoval> {
+    return removeHost(
+      { revoke: (id) => this.hub.revoke(id), forgetHost: (id) => this.reconciler.forgetHost(id) },
+      hostId,
+    );
+  }
+
+  /** Drops hosts not seen for `retentionMs` from the fleet views (not revoked: an agent that returns is back). */
+  private async dropSilentHosts(retentionMs: number): Promise<void> {
+    const silent = hostsPastRetention(this.reconciler.hostsLastSeen(), this.deps.now(), retentionMs);
+    for (const hostId of silent) {
+      if (this.hub.session(hostId)) continue;
+      await this.reconciler.forgetHost(hostId);
+      this.deps.logger.info('host dropped after retention', { hostId, retentionMs });
+    }
   }
 
   private async applyRetention(): Promise<void> {

@@ -47,6 +47,11 @@ export interface ControllerOptions {
   retentionMaxCount?: number;
   /** Keep executions and drift at most this long. Default 30 days. */
   retentionMaxAgeMs?: number;
+  /**
+   * Hosts not seen for this long leave the fleet views (hosts, status, GSE; their history stays), checked
+   * every resync pass. Default off: hosts are kept until deleted.
+   */
+  hostRetentionMs?: number;
   /** PEM certificate (chain) file: serve the API, dashboard and agent endpoint over HTTPS/WSS. Needs tlsKey. */
   tlsCert?: string;
   /** PEM private key file of tlsCert. */
@@ -91,6 +96,7 @@ export interface CompiledControllerOptions {
   heartbeatMs: number;
   retentionMaxCount: number;
   retentionMaxAgeMs: number;
+  hostRetentionMs?: number;
   /** Absolute paths of the certificate and key when the controller serves TLS; undefined: plain HTTP. */
   tls?: { certFile: string; keyFile: string };
   gnupgHome?: string;
@@ -218,6 +224,7 @@ export function compileControllerOptions(
     heartbeatMs: opts.heartbeatMs ?? 10_000,
     retentionMaxCount: opts.retentionMaxCount ?? DEFAULT_RETENTION_MAX_COUNT,
     retentionMaxAgeMs: opts.retentionMaxAgeMs ?? DEFAULT_RETENTION_MAX_AGE_MS,
+    hostRetentionMs: optionalPositiveInt('--host-retention', opts.hostRetentionMs),
     ...(opts.tlsCert && opts.tlsKey
       ? { tls: { certFile: resolve(opts.tlsCert), keyFile: resolve(opts.tlsKey) } }
       : {}),

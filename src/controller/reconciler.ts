@@ -70,6 +70,26 @@ export class Reconciler {
     }));
   }
 
+  /** Each host with whether it is connected and when it was last heard from (the retention sweep). */
+  hostsLastSeen(): Array<{ hostId: string; connected: boolean; lastSeen: string }> {
+    return [...this.hosts.values()].map((h) => ({
+      hostId: h.facts.id,
+      connected: h.connected,
+      lastSeen: h.lastSeen,
+    }));
+  }
+
+  /**
+   * Drops a host from the fleet views: from memory and the store, with its resource statuses; its drift and
+   * executions stay as history. An agent that connects again is a new host. False when it was unknown.
+   */
+  async forgetHost(hostId: string): Promise<boolean> {
+    const known = this.hosts.delete(hostId);
+    const stored = await this.deps.store.deleteHost(hostId);
+    await this.stepRollouts();
+    return known || stored;
+  }
+
   /** The manifest a host should hold now, if it is known. */
   desiredFor(hostId: string): HostManifest | undefined {
     return this.hosts.get(hostId)?.desired;
@@ -365,6 +385,8 @@ export class Reconciler {
   }
 
   private async persist(host: HostRuntime): Promise<void> {
+    // A host forgotten while a handler awaited must not be written back.
+    if (this.hosts.get(host.facts.id) !== host) return;
     host.syncState = this.syncStateOf(host);
     await this.deps.store.upsertHost(hostRecord(host));
     const nowIso = new Date(this.deps.now()).toISOString();

@@ -224,6 +224,11 @@ export class MemoryStore implements Store {
     return copyPage(listPage(this.db.hosts.values(), HOSTS, keep, query));
   }
 
+  async deleteHost(hostId: string): Promise<boolean> {
+    this.db.statuses.delete(hostId);
+    return this.db.hosts.delete(hostId);
+  }
+
   async countHostsBySyncState(): Promise<Record<SyncState, number>> {
     const counts = emptyCounts();
     for (const h of this.db.hosts.values()) counts[h.syncState]++;

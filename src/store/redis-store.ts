@@ -195,6 +195,16 @@ export class RedisStore implements Store {
     return listByFilters(this.client, this.keys.hosts, filters, query);
   }
 
+  async deleteHost(hostId: string): Promise<boolean> {
+    const statuses = this.keys.statuses;
+    // One MULTI: the host record (with its index entries) and all its statuses go together.
+    const tx = this.client.multi();
+    tx.gseRemove(this.keys.hosts.recordPrefix + hostId);
+    tx.gsePrune(this.keys.statusesBy('hostId', hostId), statuses.recordPrefix);
+    const [removed] = await replies(tx, `host ${hostId}`);
+    return Number(removed) === 1;
+  }
+
   async countHostsBySyncState(): Promise<Record<SyncState, number>> {
     const batch = this.client.pipeline();
     for (const state of SYNC_STATES) batch.zcard(this.keys.hostsBy('syncState', state));

@@ -216,6 +216,14 @@ export class SqliteStore implements Store {
     return listPage(this.prepare, HOSTS, where, params, query);
   }
 
+  async deleteHost(hostId: string): Promise<boolean> {
+    return this.transaction(() => {
+      this.prepare('DELETE FROM resource_statuses WHERE hostId = ?').run(hostId);
+      this.prepare('DELETE FROM host_labels WHERE hostId = ?').run(hostId);
+      return this.prepare('DELETE FROM hosts WHERE hostId = ?').run(hostId).changes > 0;
+    });
+  }
+
   async countHostsBySyncState(): Promise<Record<SyncState, number>> {
     const counts = emptyCounts();
     const rows: unknown[] = this.prepare('SELECT syncState, COUNT(*) AS n FROM hosts GROUP BY syncState')

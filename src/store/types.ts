@@ -247,6 +247,11 @@ export interface Store extends AgentRegistry {
   getHost(hostId: string): Promise<HostRecord | undefined>;
   /** Hosts ordered by id. */
   listHosts(query?: HostQuery): Promise<Page<HostRecord>>;
+  /**
+   * Deletes a host and its resource statuses (its drift and executions stay, as history); false when the
+   * host was unknown.
+   */
+  deleteHost(hostId: string): Promise<boolean>;
   /** Every sync state with its host count (zeros included). */
   countHostsBySyncState(): Promise<Record<SyncState, number>>;
 

@@ -159,10 +159,10 @@ const CASES: BadInput[] = [
     message: /^syncState: "Bogus" is not one of Synced/,
   },
   {
-    name: 'a label selector that is not k=v',
+    name: 'a label selector with a bare !',
     path: '/api/v1/hosts?labels=%21%21',
     status: 400,
-    message: /^labels: expected k=v/,
+    message: /^labels: '!' at column 1 needs a label key: write !canary/,
   },
   { name: 'an unknown host', path: '/api/v1/hosts/nope', status: 404, message: 'no host "nope"' },
   {

@@ -208,6 +208,15 @@ export class MemoryPort implements ApiPort {
     if (this.head instanceof Error) throw this.head;
     return this.head;
   };
+  /** Hosts deleted through the port, in order. */
+  readonly deleted: string[] = [];
+  deleteHost = async (id: string) => {
+    this.deleted.push(id);
+    this.hosts.delete(id);
+    const rec = this.agentRecords.get(id);
+    if (rec) rec.status = 'revoked';
+    return { hostId: id, revoked: rec !== undefined };
+  };
   forceSync = async (ids?: string[]) => {
     this.synced.push(ids);
     return ids ?? this.hostIds();

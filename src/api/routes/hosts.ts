@@ -1,6 +1,8 @@
 /** Hosts and what they report: the host list and detail, resources, drift, executions, and the diff. */
+import { listSelectedHosts } from '../../controller/selected-hosts.js';
 import { parseSelectorText } from '../../controller/selector-text.js';
-import { badRequest, notFound } from '../http-error.js';
+import type { Selector } from '../../spec/types.js';
+import { badRequest, HttpError, notFound } from '../http-error.js';
 import { boolParam, optional, page, syncStateParam, timeParam } from '../params.js';
 import type { ApiPort } from '../port.js';
 import type { RequestContext, Route } from '../router.js';
@@ -10,13 +12,34 @@ const MAX_RESOURCES_PER_HOST = 1000;
 /** How many recent drift and execution records the host view shows. */
 const RECENT_RECORDS = 20;
 
-function labelsParam(ctx: RequestContext): Record<string, string> | undefined {
-  const text = optional(ctx, 'labels');
-  if (!text) return undefined;
+/** `?hosts=SELECTOR` (or its older name `?labels=`): the selector syntax of `gsectl exec --hosts`. */
+function selectorParam(ctx: RequestContext): Selector | undefined {
+  const name = ctx.query.has('hosts') ? 'hosts' : 'labels';
+  const text = optional(ctx, name);
+  if (text === undefined) return undefined;
   const parsed = parseSelectorText(text);
-  if (!parsed.ok || !parsed.selector.matchLabels)
-    throw badRequest(`labels: expected k=v[,k=v...], got "${text}"`);
-  return parsed.selector.matchLabels;
+  if (!parsed.ok) throw badRequest(`${name}: ${parsed.error}`);
+  return parsed.selector;
+}
+
+/**
+ * The connected hosts a `hosts` selector in a JSON body picks (POST /api/v1/sync), or undefined when the
+ * body has none; 400 for anything but a valid selector.
+ */
+export async function selectedConnectedHosts(port: ApiPort, value: unknown): Promise<string[] | undefined> {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string')
+    throw badRequest('hosts: a selector such as role=web, role in (web,db) or web-*');
+  const parsed = parseSelectorText(value);
+  if (!parsed.ok) throw badRequest(`hosts: ${parsed.error}`);
+  const ids: string[] = [];
+  let cursor: string | undefined;
+  do {
+    const page = await listSelectedHosts((q) => port.listHosts(q), { limit: 1000, cursor }, parsed.selector);
+    for (const h of page.items) if (port.session(h.hostId)) ids.push(h.hostId);
+    cursor = page.nextCursor;
+  } while (cursor);
+  return ids;
 }
 
 /** The host routes. */
@@ -26,12 +49,13 @@ export function hostRoutes(port: ApiPort): Route[] {
       method: 'GET',
       pattern: '/api/v1/hosts',
       role: 'viewer',
-      handler: (ctx) =>
-        port.listHosts({
-          ...page(ctx),
-          syncState: syncStateParam(ctx, 'syncState'),
-          labels: labelsParam(ctx),
-        }),
+      handler: (ctx) => {
+        const query = { ...page(ctx), syncState: syncStateParam(ctx, 'syncState') };
+        const selector = selectorParam(ctx);
+        return selector
+          ? listSelectedHosts((q) => port.listHosts(q), query, selector)
+          : port.listHosts(query);
+      },
     },
     {
       method: 'GET',
@@ -56,6 +80,12 @@ export function hostRoutes(port: ApiPort): Route[] {
           executions: executions.items,
         };
       },
+    },
+    {
+      method: 'DELETE',
+      pattern: '/api/v1/hosts/:id',
+      role: 'operator',
+      handler: (ctx) => deleteHost(port, ctx),
     },
     {
       method: 'GET',
@@ -97,6 +127,24 @@ export function hostRoutes(port: ApiPort): Route[] {
         }),
     },
   ];
+}
+
+/**
+ * DELETE /api/v1/hosts/:id[?force=true]: revokes the host's agent and drops the host from the views (its
+ * drift and executions stay). A connected host needs force: deleting it cuts a live agent off.
+ */
+async function deleteHost(port: ApiPort, ctx: RequestContext): Promise<unknown> {
+  const id = ctx.params.id as string;
+  const force = boolParam(ctx, 'force') ?? false;
+  ctx.auditDetail = { host: id, force };
+  if (!(await port.getHost(id)) && !port.hostIds().includes(id)) throw notFound(`no host "${id}"`);
+  if (port.session(id) && !force)
+    throw new HttpError(
+      409,
+      'connected',
+      `host "${id}" is connected; deleting it revokes its agent's credential and closes its session, so it cannot reconnect until an operator approves it again (gsectl agents approve ${id}). To do that, pass force: gsectl hosts delete ${id} --force (API: ?force=true)`,
+    );
+  return port.deleteHost(id);
 }
 
 /** GET /api/v1/diff: resources not Synced, per host (every host, or the one `?host=` names even if clean). */

@@ -6,6 +6,7 @@ import type { ExecutionRecord } from '../../store/types.js';
 import { badRequest, HttpError, notFound } from '../http-error.js';
 import type { ApiPort } from '../port.js';
 import { HANDLED, type RequestContext, type Route } from '../router.js';
+import { selectedConnectedHosts } from './hosts.js';
 
 /** The sync and exec routes. */
 export function syncExecRoutes(port: ApiPort): Route[] {
@@ -19,12 +20,14 @@ export function syncExecRoutes(port: ApiPort): Route[] {
         if (body.host !== undefined && typeof body.host !== 'string')
           throw badRequest('host: must be a host id (a string), or left out for every host');
         const host = body.host;
-        ctx.auditDetail = host === undefined ? {} : { host };
+        ctx.auditDetail =
+          host === undefined ? (typeof body.hosts === 'string' ? { hosts: body.hosts } : {}) : { host };
         if (host !== undefined && !(await port.getHost(host))) throw notFound(`no host "${host}"`);
+        const selected = await selectedConnectedHosts(port, body.hosts);
         const revision = await port.fetchNow();
         if (host !== undefined && !port.session(host))
           throw new HttpError(409, 'not_connected', `host "${host}" is not connected`);
-        const hosts = await port.forceSync(host === undefined ? undefined : [host]);
+        const hosts = await port.forceSync(host === undefined ? selected : [host]);
         return { revision: revision?.sha ?? null, hosts };
       },
     },

@@ -154,6 +154,7 @@ export async function run(input: CommandInput): Promise<CommandResult> {
     since: 'since',
     state: 'syncState',
     selector: 'labels',
+    hosts: 'hosts',
     limit: 'limit',
     actor: 'actor',
   };
@@ -165,6 +166,11 @@ export async function run(input: CommandInput): Promise<CommandResult> {
       param === 'since' ? sinceToIso(v) : v,
     );
   }
+  if ((q.has('labels') || q.has('hosts')) && kind !== 'hosts')
+    return {
+      exitCode: 2,
+      stderr: [`gsectl get ${kind}: --hosts/-l select hosts; use them with gsectl get hosts`],
+    };
   const qs = q.toString();
   const page = await new ApiClient(clientOptions(input.values)).get<{ items: Row[]; nextCursor?: string }>(
     `${listing.path}${qs ? `?${qs}` : ''}`,

@@ -4,6 +4,7 @@ import { Controller } from '../../controller/controller.js';
 import { jsonLogger, type LogLevel } from '../../controller/logger.js';
 import { compileControllerOptions } from '../../controller/options.js';
 import type { CommandInput } from '../commands.js';
+import { parseDurationMs } from '../duration.js';
 import type { CommandResult } from '../output.js';
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
@@ -12,6 +13,15 @@ const num = (v: unknown): number | undefined => (typeof v === 'string' ? Number(
 /** Starts the controller and resolves when a signal has stopped it. */
 export async function run(input: CommandInput): Promise<CommandResult> {
   const v = input.values;
+  const retentionText = str(v['host-retention']);
+  const hostRetentionMs = retentionText === undefined ? undefined : parseDurationMs(retentionText);
+  if (retentionText !== undefined && !hostRetentionMs)
+    return {
+      exitCode: 2,
+      stderr: [
+        `gsectl serve: --host-retention ${retentionText}: expected a duration such as 30d, 12h or 90m`,
+      ],
+    };
   const options = compileControllerOptions({
     repo: str(v.repo),
     branch: str(v.branch),
@@ -39,6 +49,7 @@ export async function run(input: CommandInput): Promise<CommandResult> {
     maxSpecFileBytes: num(v['max-spec-file-bytes']),
     maxRevisionBytes: num(v['max-revision-bytes']),
     artifactDir: str(v['artifact-dir']),
+    hostRetentionMs,
   });
   const logger = jsonLogger((str(v['log-level']) ?? 'info') as LogLevel);
   // Signals are taken from the start, so a stop during start-up still drains cleanly.

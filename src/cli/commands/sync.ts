@@ -1,4 +1,4 @@
-/** `gsectl sync [--host ID] [--wait] [--timeout T]`: fetch Git and reconcile now; optionally wait for convergence. */
+/** `gsectl sync [--host ID | --hosts SELECTOR] [--wait] [--timeout T]`: fetch Git and reconcile now; optionally wait for convergence. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ApiClient, clientOptions } from '../client.js';
 import type { CommandInput } from '../commands.js';
@@ -18,13 +18,16 @@ interface HostRow {
 export async function run(input: CommandInput): Promise<CommandResult> {
   const client = new ApiClient(clientOptions(input.values));
   const host = typeof input.values.host === 'string' ? input.values.host : undefined;
+  const selector = typeof input.values.hosts === 'string' ? input.values.hosts : undefined;
+  if (host !== undefined && selector !== undefined)
+    return { exitCode: 2, stderr: ['gsectl sync: give --host ID or --hosts SELECTOR, not both'] };
   const timeoutText = typeof input.values.timeout === 'string' ? input.values.timeout : undefined;
   const timeoutMs = timeoutText === undefined ? DEFAULT_TIMEOUT_MS : parseDurationMs(timeoutText);
   if (timeoutMs === undefined)
     return { exitCode: 2, stderr: [`gsectl sync: --timeout ${timeoutText}: expected e.g. 60s or 5m`] };
   const started = await client.post<{ revision: string | null; hosts: string[] }>(
     'sync',
-    host ? { host } : {},
+    host ? { host } : selector ? { hosts: selector } : {},
   );
   if (input.values.wait !== true) {
     return {
@@ -39,7 +42,9 @@ export async function run(input: CommandInput): Promise<CommandResult> {
   let last = '';
   for (;;) {
     const rows = await allHosts(client);
-    const relevant = rows.filter((h) => h.connected && (!host || h.hostId === host));
+    const relevant = rows.filter(
+      (h) => h.connected && (selector ? started.hosts.includes(h.hostId) : !host || h.hostId === host),
+    );
     const synced = relevant.filter((h) => h.syncState === 'Synced').length;
     const failed = relevant.filter((h) => h.syncState === 'Failed').map((h) => h.hostId);
     const line = `converged ${synced}/${relevant.length}${failed.length ? `, failed: ${failed.join(', ')}` : ''}`;

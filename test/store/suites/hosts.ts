@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidRecordError } from '../../../src/store/errors.js';
 import type { StoreContext } from '../backends.js';
-import { at, fullHost, host, status } from '../fixtures.js';
+import { at, drift, execution, fullHost, host, status } from '../fixtures.js';
 
 export function hostSuite(ctx: StoreContext): void {
   describe('hosts', () => {
@@ -78,6 +78,33 @@ export function hostSuite(ctx: StoreContext): void {
       expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(1);
       const final = await store.getHost('host-0001');
       expect((await store.listHosts({ syncState: final?.syncState })).items).toHaveLength(1);
+    });
+
+    it('deletes a host with its statuses and keeps its drift and executions when the host is deleted', async () => {
+      const store = await ctx.store();
+      await store.upsertHost(host(1, { labels: { role: 'web' }, syncState: 'Failed' }));
+      await store.upsertHost(host(2, { labels: { role: 'web' } }));
+      await store.putResourceStatuses('host-0001', [status('host-0001', 'a'), status('host-0001', 'b')]);
+      await store.putResourceStatuses('host-0002', [status('host-0002', 'a')]);
+      await store.putDrift(drift(1));
+      await store.putExecution(execution(1));
+
+      expect(await store.deleteHost('host-0001')).toBe(true);
+      expect(await store.deleteHost('host-0001')).toBe(false);
+      expect(await store.getHost('host-0001')).toBeUndefined();
+      expect((await store.listHosts({})).items.map((h) => h.hostId)).toEqual(['host-0002']);
+      expect((await store.listHosts({ labels: { role: 'web' } })).items.map((h) => h.hostId)).toEqual([
+        'host-0002',
+      ]);
+      expect((await store.countHostsBySyncState()).Failed).toBe(0);
+      expect((await store.listResourceStatuses({ hostId: 'host-0001' })).items).toEqual([]);
+      expect((await store.listResourceStatuses({})).items.map((s) => s.hostId)).toEqual(['host-0002']);
+      expect((await store.listDrift({ hostId: 'host-0001' })).items).toEqual([drift(1)]);
+      expect((await store.listExecutions({ hostId: 'host-0001' })).items).toEqual([execution(1)]);
+
+      // A host that returns is a new record (firstSeen starts again).
+      await store.upsertHost(host(1, { firstSeen: at(90) }));
+      expect((await store.getHost('host-0001'))?.firstSeen).toBe(at(90));
     });
   });
 }
