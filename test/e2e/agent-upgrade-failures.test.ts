@@ -113,7 +113,10 @@ describe('agent upgrades that fail, through the launcher', () => {
     // The host runs the old version again, connected and reporting.
     const host = paused.hosts.find((h) => h.hostId === 'bad-1');
     expect(host).toMatchObject({ state: 'failed', runningVersion: '1.0.0' });
+    // With the default maxUnavailable (1), bad-1 restarting into 1.2.0 still held the next batch until
+    // its verdict: bad-2 never received the version.
     expect(paused.hosts.find((h) => h.hostId === 'bad-2')).toMatchObject({ state: 'waiting' });
+    expect((await (agents[1] as LaunchedAgent).record()).current?.to).not.toBe('1.2.0');
   }, 90_000);
 
   it('ends on a running agent when the agent is SIGKILLed in the middle of its download', async () => {

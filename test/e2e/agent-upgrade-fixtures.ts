@@ -4,20 +4,22 @@ import { type RunningController, waitFor } from '../helpers/controller.js';
 /** One AgentVersion document for every host (JSON is valid YAML). */
 export function agentVersionYaml(opts: {
   version: string;
-  url: string;
+  /** Absent: agents fetch the package from the controller's --artifact-dir. */
+  url?: string;
   sha256: string;
   batchSize?: number;
   healthDeadline?: string;
+  /** Absent: the default (1); a reached host restarting into its new version holds the next batch anyway. */
+  maxUnavailable?: number;
 }): string {
   const spec = {
     version: opts.version,
-    artifact: { url: opts.url, sha256: opts.sha256 },
+    artifact: { ...(opts.url ? { url: opts.url } : {}), sha256: opts.sha256 },
     hosts: { names: ['*'] },
     rollout: {
       batchSize: opts.batchSize ?? 2,
       maxFailures: 0,
-      // A host restarting into a new version is offline for a moment: with 0, the next batch waits for it.
-      maxUnavailable: 0,
+      ...(opts.maxUnavailable !== undefined ? { maxUnavailable: opts.maxUnavailable } : {}),
       ...(opts.healthDeadline ? { healthDeadline: opts.healthDeadline } : {}),
     },
   };

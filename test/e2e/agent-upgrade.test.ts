@@ -1,7 +1,9 @@
 /**
  * Agent upgrades with real processes: packages built by `gsectl artifact build`, installed with
- * `gse-agent install` on five hosts, each supervised by `gse-agent launch`, a real controller on TLS and the
- * packages served over HTTP. 1.0.0 -> 1.1.0 in batches of two, then `undo` returns everyone to 1.0.0.
+ * `gse-agent install` on five hosts, each supervised by `gse-agent launch`, a real controller on TLS serving
+ * the packages from its --artifact-dir (the spec names no url, so agents fetch
+ * /api/v1/artifacts/gse-agent-<v>.tgz with their own credential). 1.0.0 -> 1.1.0 in batches of two, then
+ * `undo` returns everyone to 1.0.0.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -12,11 +14,9 @@ import { pendingSpoolRecords } from '../helpers/e2e-fleet.js';
 import { type GitRepo, gitRepo } from '../helpers/git-repo.js';
 import {
   type Artifact,
-  type ArtifactServer,
   buildArtifact,
   installAndLaunch,
   type LaunchedAgent,
-  serveArtifacts,
 } from '../helpers/launched-agent.js';
 import { agentVersionYaml, type RolloutView, waitRollout } from './agent-upgrade-fixtures.js';
 
@@ -26,7 +26,6 @@ describe('agent upgrade through the launcher (five hosts)', () => {
   let dir: string;
   let v1: Artifact;
   let v2: Artifact;
-  let server: ArtifactServer;
   let repo: GitRepo;
   let ctl: RunningController;
   const agents: LaunchedAgent[] = [];
@@ -34,11 +33,10 @@ describe('agent upgrade through the launcher (five hosts)', () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'gse-upgrade-'));
     [v1, v2] = await Promise.all([buildArtifact('1.0.0', dir), buildArtifact('1.1.0', dir)]);
-    server = await serveArtifacts(dir);
     repo = await gitRepo({
-      'fleet/agents.yaml': agentVersionYaml({ version: '1.0.0', url: server.url(v1), sha256: v1.sha256 }),
+      'fleet/agents.yaml': agentVersionYaml({ version: '1.0.0', sha256: v1.sha256 }),
     });
-    ctl = await startController(repo.dir, { path: 'fleet' });
+    ctl = await startController(repo.dir, { path: 'fleet', artifactDir: dir });
     for (const name of HOSTS)
       agents.push(await installAndLaunch({ artifact: v1, controllerUrl: ctl.agentUrl, name }));
   }, 120_000);
@@ -46,7 +44,6 @@ describe('agent upgrade through the launcher (five hosts)', () => {
   afterAll(async () => {
     await Promise.all(agents.map((a) => a.cleanup()));
     await ctl?.cleanup();
-    await server?.close();
     await repo?.cleanup();
     await rm(dir, { recursive: true, force: true });
   });
@@ -75,7 +72,6 @@ describe('agent upgrade through the launcher (five hosts)', () => {
       {
         'fleet/agents.yaml': agentVersionYaml({
           version: '1.1.0',
-          url: server.url(v2),
           sha256: v2.sha256,
           batchSize: 2,
         }),
