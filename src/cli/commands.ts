@@ -73,7 +73,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'serve',
     summary: 'Run the controller (API, dashboard, agent endpoint) on a Git repo',
     usage:
-      'gsectl serve --repo URL_OR_PATH [--branch B] [--path P] [--listen HOST:PORT] [--state-dir D] [--redis URL] [--bootstrap-token T] [--admin-token T] [--tls-cert FILE --tls-key FILE] [--artifact-dir D] [--host-retention DURATION]',
+      'gsectl serve --repo URL_OR_PATH [--branch B] [--path P] [--listen HOST:PORT] [--state-dir D] [--redis URL] [--bootstrap-token T] [--admin-token T] [--tls-cert FILE --tls-key FILE] [--artifact-dir D] [--host-retention DURATION] [--callback-secret-env NAME]',
     flags: {
       repo: { type: 'string' },
       branch: { type: 'string' },
