@@ -346,6 +346,7 @@ export class Controller {
       git: { fetches: git.fetches, fetchErrors: git.fetchErrors, lastFetchMs: git.lastFetchMs },
       routes: stats?.routes ?? {},
       targets,
+      ...(this.notifier ? { notify: this.notifier.stats() } : {}),
     };
   }
 
