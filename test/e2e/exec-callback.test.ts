@@ -2,18 +2,18 @@
  * Signed result callbacks with real parts: a real controller (its Git repo declaring a Notification), two
  * real agents, the built gsectl, and a real HTTP receiver on 127.0.0.1 that verifies every signature.
  * `gsectl exec --callback` posts ONE task result with both hosts; Notifications post each execution;
- * a callback queued while the receiver is down survives a controller restart and is delivered after it;
+ * hand-edit drift and a rejected revision are notified; a callback queued while the receiver is down survives a controller restart and is delivered after it;
  * a controller without a callback secret refuses --callback with a clear error.
  */
 import { spawn } from 'node:child_process';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { signBody } from '../../src/notify/sign.js';
 import { type AgentProcess, GSECTL_MAIN, startAgentProcess } from '../helpers/agent-process.js';
 import { type RunningController, startController, TEST_ADMIN_TOKEN, waitFor } from '../helpers/controller.js';
-import { configFileYaml, waitSynced } from '../helpers/e2e-fleet.js';
+import { configFileYaml, waitApplied, waitSynced } from '../helpers/e2e-fleet.js';
 import { type GitRepo, gitRepo } from '../helpers/git-repo.js';
 import { freePort } from '../helpers/redis-server.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
@@ -37,7 +37,7 @@ function notificationYaml(url: string): string {
     'kind: Notification',
     'metadata: { name: executions }',
     'spec:',
-    '  on: [execution.finished]',
+    '  on: [execution.finished, drift.detected, drift.healed, revision.rejected]',
     '  hosts: { names: ["cb-*"] }',
     `  url: ${url}`,
     `  secretFrom: { env: ${NOTIFY_ENV} }`,
@@ -139,6 +139,30 @@ describe('exec --callback and Notifications', () => {
     }
     expect(executions().map((e) => e.body.host).sort()).toEqual(HOSTS);
     expect(receiver.rejected).toBe(0);
+  });
+
+  it('notifies drift detected and healed on the host where a file was edited by hand', async () => {
+    const cb1 = agents[0] as AgentProcess;
+    await writeFile(cb1.path('/etc/motd'), 'edited by hand\n');
+    const drift = (type: string) =>
+      receiver.unique().find((d) => d.body.type === type && d.body.host === 'cb-1' && d.body.resource === 'ConfigFile/motd');
+    await waitFor('drift.detected and drift.healed for cb-1', () => drift('drift.detected') && drift('drift.healed'));
+    expect(drift('drift.detected')?.body).toMatchObject({ notification: 'executions', revision: await repo.head() });
+    expect(receiver.unique().some((d) => String(d.body.type).startsWith('drift.') && d.body.host === 'cb-2')).toBe(false);
+  });
+
+  it('notifies a rejected revision with its errors, file and line included', async () => {
+    const bad = await repo.commit({ 'fleet/bad.yaml': 'apiVersion: gse/v1\nkind: Nope\nmetadata: { name: x }\nspec: {}\n' });
+    await ctl.api('/api/v1/hooks/git', { method: 'POST', body: {} });
+    const rejected = await waitFor('revision.rejected', () =>
+      receiver.unique().find((d) => d.body.type === 'revision.rejected' && d.body.revision === bad),
+    );
+    expect(rejected.body.host).toBeUndefined();
+    expect(rejected.body.errorCount).toBeGreaterThan(0);
+    expect(JSON.stringify(rejected.body.errors)).toContain('bad.yaml');
+    const good = await repo.commit({ 'fleet/bad.yaml': null });
+    await ctl.api('/api/v1/hooks/git', { method: 'POST', body: {} });
+    await waitApplied(ctl, good);
   });
 
   it('refuses a callback URL that is not http(s)', async () => {
