@@ -144,6 +144,7 @@ export class TaskCallbacks {
     this.timers.clear();
   }
 
+  /** Applies a change in order; failures are logged (the task stays waiting), never thrown to the caller. */
   private settle(taskId: string, change: () => Promise<void> | void): Promise<void> {
     const run = this.chain.then(async () => {
       const t = this.tasks.get(taskId);
@@ -158,7 +159,7 @@ export class TaskCallbacks {
         error: String(err),
       });
     });
-    return run;
+    return this.chain;
   }
 
   /** Reads back results already stored, and arms the deadline. */
@@ -171,9 +172,10 @@ export class TaskCallbacks {
       const timer = setTimeout(
         () => {
           this.timers.delete(t.taskId);
-          void this.settle(t.taskId, () => {
+          // settle() logs its own failures; its promise never rejects.
+          this.settle(t.taskId, () => {
             for (const h of [...t.pending]) this.mark(t, h, missingResult(h, 'noAnswer'));
-          });
+          }).catch(() => undefined);
         },
         Math.max(0, t.deadline - this.deps.now()),
       );
