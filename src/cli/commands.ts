@@ -175,8 +175,7 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'exec',
     summary: 'Run a command on the hosts a selector picks; results stream as they come',
-    usage:
-      'gsectl exec --hosts SELECTOR [--timeout T] [--run-as USER[:GROUP]] [--callback URL] -- COMMAND',
+    usage: 'gsectl exec --hosts SELECTOR [--timeout T] [--run-as USER[:GROUP]] [--callback URL] -- COMMAND',
     flags: {
       ...remote,
       hosts: { type: 'string', short: 'H' },

@@ -9,12 +9,12 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { FleetHub, type SessionInfo } from '../fleet/index.js';
-import type { HostFacts } from '../protocol/manifest.js';
-import type { DataMessage, EventMessage, SpooledMessage } from '../protocol/messages.js';
 import { checkCallbackUrl, Notifier } from '../notify/notifier.js';
 import type { Outcome } from '../notify/outcome.js';
-import type { PostFn } from '../notify/worker.js';
 import { TaskCallbacks } from '../notify/task-callbacks.js';
+import type { PostFn } from '../notify/worker.js';
+import type { HostFacts } from '../protocol/manifest.js';
+import type { DataMessage, EventMessage, SpooledMessage } from '../protocol/messages.js';
 import { createSecretResolver } from '../routing/secrets.js';
 import { GitSource } from '../source/git-source.js';
 import type { SourceRevision } from '../source/revision.js';
@@ -25,15 +25,15 @@ import { ExecService } from './exec-service.js';
 import { type HostRemoval, hostsPastRetention, removeHost } from './host-removal.js';
 import type { Logger } from './logger.js';
 import { ControllerMetrics, type MetricsView } from './metrics.js';
-import { type CompiledControllerOptions, ControllerOptionsError } from './options.js';
-import { Reconciler } from './reconciler.js';
-import { RevisionIngestor } from './revisions.js';
 import {
   driftOutcomes,
   executionOutcome,
   revisionRejectedOutcome,
   rolloutPausedOutcome,
 } from './notify-hooks.js';
+import { type CompiledControllerOptions, ControllerOptionsError } from './options.js';
+import { Reconciler } from './reconciler.js';
+import { RevisionIngestor } from './revisions.js';
 import { RolloutManager } from './rollouts.js';
 import { selectorMatches } from './select.js';
 

@@ -39,7 +39,13 @@ export interface ExecHooks {
   /** Throws when a request's callback cannot be honoured; called before any host is sent the task. */
   checkCallback(url: string): void;
   /** A task with a callback was sent (and its offline hosts are known). */
-  started(task: { taskId: string; url: string; hosts: string[]; offline: string[]; timeoutMs: number }): Promise<void>;
+  started(task: {
+    taskId: string;
+    url: string;
+    hosts: string[];
+    offline: string[];
+    timeoutMs: number;
+  }): Promise<void>;
   /** A result was stored; awaited before the agent is acked, so what it causes is durable first. */
   recorded(rec: ExecutionRecord): Promise<void>;
 }

@@ -93,7 +93,11 @@ export class ControllerMetrics {
     const notify = [
       ['gse_notify_queue_depth', 'Notification deliveries queued on disk (not yet answered 2xx)', 'queued'],
       ['gse_notify_delivered_total', 'Notification deliveries answered 2xx since start', 'delivered'],
-      ['gse_notify_failed_attempts_total', 'Notification POSTs that failed (retried) since start', 'failedAttempts'],
+      [
+        'gse_notify_failed_attempts_total',
+        'Notification POSTs that failed (retried) since start',
+        'failedAttempts',
+      ],
       ['gse_notify_dropped_total', 'Notification deliveries refused because the queue was full', 'dropped'],
     ] as const;
     for (const [name, help, key] of notify) {

@@ -251,7 +251,10 @@ export function compileControllerOptions(
 function callbackSecretFrom(name: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
   if (name === undefined) return undefined;
   if (!ENV_NAME.test(name))
-    throw new ControllerOptionsError('--callback-secret-env', `"${name}" is not an environment variable name`);
+    throw new ControllerOptionsError(
+      '--callback-secret-env',
+      `"${name}" is not an environment variable name`,
+    );
   const value = env[name]?.trim();
   if (!value)
     throw new ControllerOptionsError(

@@ -117,9 +117,14 @@ export class Notifier implements OutcomeSink {
     for (const n of this.notifications) {
       if (!n.spec.on.includes(type)) continue;
       if (host !== undefined && n.spec.hosts && !this.opts.hostMatches(n.spec.hosts, host)) continue;
-      await this.enqueue(n.spec.url, { type, ...(host === undefined ? {} : { host }), notification: n.metadata.name, ...fields }, {
-        ref: n.spec.secretFrom,
-      }, at);
+      await this.enqueue(
+        n.spec.url,
+        { type, ...(host === undefined ? {} : { host }), notification: n.metadata.name, ...fields },
+        {
+          ref: n.spec.secretFrom,
+        },
+        at,
+      );
     }
   }
 
@@ -144,7 +149,13 @@ export class Notifier implements OutcomeSink {
     const { type, ...rest } = fields;
     const body = JSON.stringify({ id, type, at: at ?? new Date(this.opts.now()).toISOString(), ...rest });
     try {
-      const d = await this.queue.enqueue({ id, url, body, secret, queuedAt: new Date(this.opts.now()).toISOString() });
+      const d = await this.queue.enqueue({
+        id,
+        url,
+        body,
+        secret,
+        queuedAt: new Date(this.opts.now()).toISOString(),
+      });
       this.worker.push(d);
     } catch (err) {
       if (!(err instanceof QueueFullError)) throw err;
@@ -163,7 +174,9 @@ export class Notifier implements OutcomeSink {
 export class InvalidCallbackUrlError extends Error {
   readonly code = 'invalid_callback';
   constructor(readonly url: string) {
-    super(`callback: "${url}" is not an http:// or https:// URL without credentials, e.g. https://ci.example.com/gse-result`);
+    super(
+      `callback: "${url}" is not an http:// or https:// URL without credentials, e.g. https://ci.example.com/gse-result`,
+    );
     this.name = 'InvalidCallbackUrlError';
   }
 }

@@ -7,7 +7,13 @@ export const OUTCOME_TYPES = NOTIFICATION_OUTCOMES;
 export type OutcomeType = NotificationOutcome;
 
 /** A JSON value (what an outcome's fields may hold). */
-export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue | undefined };
+export type JsonValue =
+  | string
+  | number
+  | boolean
+  | null
+  | JsonValue[]
+  | { [key: string]: JsonValue | undefined };
 
 /**
  * One outcome: its type, the host it happened on (when it has one; Notifications select on it), and its

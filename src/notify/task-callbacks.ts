@@ -105,7 +105,13 @@ export class TaskCallbacks {
   }
 
   /** Starts waiting for a task's end; `offline` hosts are reported as not run. Results already stored count. */
-  track(t: { taskId: string; url: string; hosts: string[]; offline: string[]; timeoutMs: number }): Promise<void> {
+  track(t: {
+    taskId: string;
+    url: string;
+    hosts: string[];
+    offline: string[];
+    timeoutMs: number;
+  }): Promise<void> {
     const task: TrackedTask = {
       taskId: t.taskId,
       url: t.url,
@@ -121,7 +127,7 @@ export class TaskCallbacks {
   /** A host's result was recorded. */
   result(rec: ExecutionRecord): Promise<void> {
     const t = this.tasks.get(rec.id);
-    if (!t || !t.pending.includes(rec.hostId)) return Promise.resolve();
+    if (!t?.pending.includes(rec.hostId)) return Promise.resolve();
     return this.settle(rec.id, () => this.mark(t, rec.hostId, hostResult(rec)));
   }
 

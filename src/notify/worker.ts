@@ -17,12 +17,21 @@ export const DEFAULT_POST_TIMEOUT_MS = 10_000;
 const LOG_EVERY_N_FAILURES = 10;
 
 /** The delay before retry `attempt` (1-based) of a delivery (pure): the capped doubling, with equal jitter. */
-export function retryDelayMs(attempt: number, policy: BackoffPolicy, random: () => number = Math.random): number {
+export function retryDelayMs(
+  attempt: number,
+  policy: BackoffPolicy,
+  random: () => number = Math.random,
+): number {
   return equalJitterMs(backoffDelayMs(attempt, policy), random);
 }
 
 /** Sends one POST; resolves with the HTTP status (rejects on a network error or timeout). */
-export type PostFn = (url: string, body: string, headers: Record<string, string>, timeoutMs: number) => Promise<number>;
+export type PostFn = (
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+) => Promise<number>;
 
 /** The default PostFn: Node's fetch, redirects not followed (a 3xx is not a delivery). */
 export const fetchPost: PostFn = async (url, body, headers, timeoutMs) => {
@@ -132,7 +141,8 @@ export class DeliveryWorker {
         lane.shift();
         this.stats.delivered++;
         this.deps.onDelivered?.(d, attempt);
-        if (attempt > 1) logger.info('notification delivered after retries', { id: d.id, url, attempts: attempt });
+        if (attempt > 1)
+          logger.info('notification delivered after retries', { id: d.id, url, attempts: attempt });
         attempt = 0;
         continue;
       }
@@ -140,7 +150,13 @@ export class DeliveryWorker {
       this.deps.onAttemptFailed?.(d, attempt, error);
       const delayMs = retryDelayMs(attempt, this.deps.backoff ?? DEFAULT_DELIVERY_BACKOFF, this.deps.random);
       if (attempt === 1 || attempt % LOG_EVERY_N_FAILURES === 0)
-        logger.warn('notification not delivered; retrying', { id: d.id, url, attempt, error, retryInMs: delayMs });
+        logger.warn('notification not delivered; retrying', {
+          id: d.id,
+          url,
+          attempt,
+          error,
+          retryInMs: delayMs,
+        });
       await this.sleep(delayMs);
     }
   }

@@ -215,6 +215,12 @@ export function normalizeResource(doc: RawDocument, pos: SourcePos): Resource {
     case 'HostGroup':
       return { apiVersion, kind: 'HostGroup', metadata: meta, spec: spec as HostGroupSpec, pos };
     case 'Notification':
-      return { apiVersion, kind: 'Notification', metadata: meta, spec: notification(spec as NotificationSpec), pos };
+      return {
+        apiVersion,
+        kind: 'Notification',
+        metadata: meta,
+        spec: notification(spec as NotificationSpec),
+        pos,
+      };
   }
 }

@@ -3,9 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { driftOutcomes, executionOutcome, rolloutPausedOutcome } from '../../src/controller/notify-hooks.js';
 import { RolloutManager } from '../../src/controller/rollouts.js';
 import type { AgentVersion } from '../../src/spec/types.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
 import type { RolloutRecord } from '../../src/store/rollout-record.js';
 import type { DriftRecord } from '../../src/store/types.js';
-import { MemoryStore } from '../../src/store/memory-store.js';
 import { makeRevision } from '../helpers/revision.js';
 
 function drift(over: Partial<DriftRecord>): DriftRecord {
@@ -30,11 +30,16 @@ describe('driftOutcomes', () => {
       records: [drift({ healed: true, healedAt: '2026-01-01T00:00:01.000Z' })],
       types: ['drift.detected', 'drift.healed'],
     },
-    { name: 'an intentional change (a new revision)', records: [drift({ kind: 'intentional', healed: true })], types: [] },
+    {
+      name: 'an intentional change (a new revision)',
+      records: [drift({ kind: 'intentional', healed: true })],
+      types: [],
+    },
   ])('yields $types for $name', ({ records, types }) => {
     const out = driftOutcomes(records);
     expect(out.map((o) => o.type)).toEqual(types);
-    for (const o of out) expect(o).toMatchObject({ host: 'web-1', resource: 'ConfigFile/motd', revision: 'rev-1' });
+    for (const o of out)
+      expect(o).toMatchObject({ host: 'web-1', resource: 'ConfigFile/motd', revision: 'rev-1' });
   });
 });
 

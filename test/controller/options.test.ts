@@ -74,9 +74,15 @@ describe('compileControllerOptions (--callback-secret-env)', () => {
   });
 
   it.each([
-    { name: 'an unset variable', env: {}, error: /--callback-secret-env: CB_SECRET is not set; export CB_SECRET=/ },
+    {
+      name: 'an unset variable',
+      env: {},
+      error: /--callback-secret-env: CB_SECRET is not set; export CB_SECRET=/,
+    },
     { name: 'a short secret', env: { CB_SECRET: 'short' }, error: /at least 16 characters/ },
   ])('refuses $name, naming the flag and the fix', ({ env, error }) => {
-    expect(() => compileControllerOptions({ ...REQUIRED, callbackSecretEnv: 'CB_SECRET' }, env)).toThrow(error);
+    expect(() => compileControllerOptions({ ...REQUIRED, callbackSecretEnv: 'CB_SECRET' }, env)).toThrow(
+      error,
+    );
   });
 });

@@ -15,8 +15,8 @@ import { type AgentProcess, GSECTL_MAIN, startAgentProcess } from '../helpers/ag
 import { type RunningController, startController, TEST_ADMIN_TOKEN, waitFor } from '../helpers/controller.js';
 import { configFileYaml, waitApplied, waitSynced } from '../helpers/e2e-fleet.js';
 import { type GitRepo, gitRepo } from '../helpers/git-repo.js';
-import { freePort } from '../helpers/redis-server.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
+import { freePort } from '../helpers/redis-server.js';
 
 const HOSTS = ['cb-1', 'cb-2'];
 const NOTIFY_ENV = 'GSE_TEST_NOTIFY_SECRET';
@@ -113,31 +113,66 @@ describe('exec --callback and Notifications', () => {
   });
 
   it('posts one signed task result with every host, and a signed execution.finished per host', async () => {
-    const run = await gsectl(ctl, 'exec', '--hosts', 'cb-*', '--callback', receiver.url, '--', 'echo', 'hello');
+    const run = await gsectl(
+      ctl,
+      'exec',
+      '--hosts',
+      'cb-*',
+      '--callback',
+      receiver.url,
+      '--',
+      'echo',
+      'hello',
+    );
     expect(run.code, run.stderr).toBe(0);
     const taskId = /task (\S+):/.exec(run.stdout)?.[1];
     expect(taskId).toBeDefined();
     const executions = () =>
       receiver
         .unique()
-        .filter((d) => d.body.type === 'execution.finished' && (d.body.execution as { taskId: string }).taskId === taskId);
-    await waitFor('the task result and both executions', () => taskResults().length >= 1 && executions().length === 2);
+        .filter(
+          (d) =>
+            d.body.type === 'execution.finished' &&
+            (d.body.execution as { taskId: string }).taskId === taskId,
+        );
+    await waitFor(
+      'the task result and both executions',
+      () => taskResults().length >= 1 && executions().length === 2,
+    );
 
     const [result, ...more] = taskResults();
     expect(more).toEqual([]);
     expect(result?.headers['x-gse-signature']).toBe(signBody(result?.raw ?? '', CALLBACK_SECRET));
-    expect(result?.body).toMatchObject({ type: 'task.finished', taskId, task_id: taskId, summary: { succeeded: 2 } });
+    expect(result?.body).toMatchObject({
+      type: 'task.finished',
+      taskId,
+      task_id: taskId,
+      summary: { succeeded: 2 },
+    });
     const hosts = result?.body.hosts as Array<Record<string, unknown>>;
     expect(hosts.map((h) => h.host)).toEqual(HOSTS);
     for (const h of hosts) {
-      expect(h).toMatchObject({ status: 'succeeded', exitCode: 0, stdout: 'hello\n', stderr: '', script_exit_code: 0 });
+      expect(h).toMatchObject({
+        status: 'succeeded',
+        exitCode: 0,
+        stdout: 'hello\n',
+        stderr: '',
+        script_exit_code: 0,
+      });
       expect(h.bk_agent_id).toBe(h.host);
     }
     for (const e of executions()) {
       expect(e.headers['x-gse-signature']).toBe(signBody(e.raw, NOTIFY_SECRET));
-      expect(e.body).toMatchObject({ notification: 'executions', execution: { status: 'succeeded', exitCode: 0 } });
+      expect(e.body).toMatchObject({
+        notification: 'executions',
+        execution: { status: 'succeeded', exitCode: 0 },
+      });
     }
-    expect(executions().map((e) => e.body.host).sort()).toEqual(HOSTS);
+    expect(
+      executions()
+        .map((e) => e.body.host)
+        .sort(),
+    ).toEqual(HOSTS);
     expect(receiver.rejected).toBe(0);
   });
 
@@ -145,14 +180,26 @@ describe('exec --callback and Notifications', () => {
     const cb1 = agents[0] as AgentProcess;
     await writeFile(cb1.path('/etc/motd'), 'edited by hand\n');
     const drift = (type: string) =>
-      receiver.unique().find((d) => d.body.type === type && d.body.host === 'cb-1' && d.body.resource === 'ConfigFile/motd');
-    await waitFor('drift.detected and drift.healed for cb-1', () => drift('drift.detected') && drift('drift.healed'));
-    expect(drift('drift.detected')?.body).toMatchObject({ notification: 'executions', revision: await repo.head() });
-    expect(receiver.unique().some((d) => String(d.body.type).startsWith('drift.') && d.body.host === 'cb-2')).toBe(false);
+      receiver
+        .unique()
+        .find((d) => d.body.type === type && d.body.host === 'cb-1' && d.body.resource === 'ConfigFile/motd');
+    await waitFor(
+      'drift.detected and drift.healed for cb-1',
+      () => drift('drift.detected') && drift('drift.healed'),
+    );
+    expect(drift('drift.detected')?.body).toMatchObject({
+      notification: 'executions',
+      revision: await repo.head(),
+    });
+    expect(
+      receiver.unique().some((d) => String(d.body.type).startsWith('drift.') && d.body.host === 'cb-2'),
+    ).toBe(false);
   });
 
   it('notifies a rejected revision with its errors, file and line included', async () => {
-    const bad = await repo.commit({ 'fleet/bad.yaml': 'apiVersion: gse/v1\nkind: Nope\nmetadata: { name: x }\nspec: {}\n' });
+    const bad = await repo.commit({
+      'fleet/bad.yaml': 'apiVersion: gse/v1\nkind: Nope\nmetadata: { name: x }\nspec: {}\n',
+    });
     await ctl.api('/api/v1/hooks/git', { method: 'POST', body: {} });
     const rejected = await waitFor('revision.rejected', () =>
       receiver.unique().find((d) => d.body.type === 'revision.rejected' && d.body.revision === bad),
@@ -191,18 +238,24 @@ describe('exec --callback and Notifications', () => {
     const { taskId } = res.body as unknown as { taskId: string };
     const queueDir = join(stateDir, 'notify', 'queue');
     // Two execution.finished notifications and the one task result wait on disk.
-    await waitFor('three queued deliveries', async () => (await readdir(queueDir)).filter((f) => f.endsWith('.json')).length === 3);
+    await waitFor(
+      'three queued deliveries',
+      async () => (await readdir(queueDir)).filter((f) => f.endsWith('.json')).length === 3,
+    );
     await ctl.stop();
 
     await receiver.reopen();
     const restarted = await startController(repo.dir, options(), stateDir);
     cleanups.push(() => restarted.stop());
-    await waitFor('the queued task result', () => taskResults().some((d) => d.body.taskId === taskId), 30_000);
+    await waitFor(
+      'the queued task result',
+      () => taskResults().some((d) => d.body.taskId === taskId),
+      30_000,
+    );
     expect(taskResults().length).toBe(before + 1);
     const result = taskResults().find((d) => d.body.taskId === taskId);
-    expect((result?.body.hosts as Array<{ host: string; stdout: string }>).map((h) => [h.host, h.stdout])).toEqual(
-      HOSTS.map((h) => [h, 'again\n']),
-    );
+    const hosts = (result?.body.hosts ?? []) as Array<{ host: string; stdout: string }>;
+    expect(hosts.map((h) => [h.host, h.stdout])).toEqual(HOSTS.map((h) => [h, 'again\n']));
     await waitFor('the queue to empty', async () => (await readdir(queueDir)).length === 0, 30_000);
   });
 });

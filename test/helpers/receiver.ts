@@ -33,7 +33,11 @@ export interface Receiver {
  * A receiver verifying with any of `secrets` (as during a rotation), on `port` (default a free one);
  * `listening: false` starts it closed.
  */
-export async function startReceiver(secrets: string | string[], port = 0, listening = true): Promise<Receiver> {
+export async function startReceiver(
+  secrets: string | string[],
+  port = 0,
+  listening = true,
+): Promise<Receiver> {
   const keys = typeof secrets === 'string' ? [secrets] : secrets;
   let server: Server | undefined;
   const r: Receiver = {

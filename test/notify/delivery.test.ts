@@ -12,15 +12,20 @@ import { CallbackSecretMissingError, Notifier, type NotifierOptions } from '../.
 import { signBody } from '../../src/notify/sign.js';
 import type { Notification, Selector } from '../../src/spec/types.js';
 import { waitFor } from '../helpers/controller.js';
-import { freePort } from '../helpers/redis-server.js';
 import { type Receiver, startReceiver } from '../helpers/receiver.js';
+import { freePort } from '../helpers/redis-server.js';
 
 const SECRET = 'notify-secret-0123456789abcdef';
 const CALLBACK_SECRET = 'callback-secret-0123456789abcdef';
 /** Quick retries, so a test waits little once the receiver is back (no assertion depends on them). */
 const FAST = { baseMs: 20, maxMs: 200 };
 
-function notification(name: string, url: string, on: Notification['spec']['on'], hosts?: Selector): Notification {
+function notification(
+  name: string,
+  url: string,
+  on: Notification['spec']['on'],
+  hosts?: Selector,
+): Notification {
   return {
     apiVersion: 'gse/v1',
     kind: 'Notification',
@@ -44,7 +49,8 @@ describe('Notifier', () => {
       },
       callbackSecret: CALLBACK_SECRET,
       // web-* hosts carry role=web.
-      hostMatches: (sel, host) => sel.matchLabels?.role === undefined || host.startsWith(`${sel.matchLabels.role}-`),
+      hostMatches: (sel, host) =>
+        sel.matchLabels?.role === undefined || host.startsWith(`${sel.matchLabels.role}-`),
       now: Date.now,
       newId: randomUUID,
       backoff: FAST,
@@ -68,16 +74,24 @@ describe('Notifier', () => {
     receiver = await startReceiver(SECRET);
     const n = await open();
     n.setNotifications([
-      notification('web-drift', receiver.url, ['drift.detected', 'revision.rejected'], { matchLabels: { role: 'web' } }),
+      notification('web-drift', receiver.url, ['drift.detected', 'revision.rejected'], {
+        matchLabels: { role: 'web' },
+      }),
     ]);
     n.start();
     await n.outcome({ type: 'drift.detected', host: 'web-1', resource: 'ConfigFile/motd' });
     await n.outcome({ type: 'drift.detected', host: 'db-1', resource: 'ConfigFile/motd' }); // not selected
     await n.outcome({ type: 'drift.healed', host: 'web-1', resource: 'ConfigFile/motd' }); // not subscribed
     await n.outcome({ type: 'revision.rejected', revision: 'abc' }); // no host: always sent
-    const got = await waitFor('both deliveries', () => (receiver?.accepted.length === 2 ? receiver.accepted : undefined));
+    const got = await waitFor('both deliveries', () =>
+      receiver?.accepted.length === 2 ? receiver.accepted : undefined,
+    );
     expect(got.map((d) => d.body.type)).toEqual(['drift.detected', 'revision.rejected']);
-    expect(got[0]?.body).toMatchObject({ host: 'web-1', resource: 'ConfigFile/motd', notification: 'web-drift' });
+    expect(got[0]?.body).toMatchObject({
+      host: 'web-1',
+      resource: 'ConfigFile/motd',
+      notification: 'web-drift',
+    });
     for (const d of got) {
       expect(d.headers['x-gse-delivery']).toBe(d.id);
       expect(d.headers['x-gse-signature']).toBe(signBody(d.raw, SECRET));

@@ -43,7 +43,8 @@ describe('Notification', () => {
     {
       name: 'a URL that is not http(s)',
       spec: '  on: [drift.detected]\n  url: ftp://h.example.com/x\n  secretFrom: { env: NOTIFY_SECRET }\n',
-      error: /notify\.yaml:6:8: spec\.url: invalid value "ftp:\/\/h\.example\.com\/x": must be an http:\/\/ or https:\/\/ URL/,
+      error:
+        /notify\.yaml:6:8: spec\.url: invalid value "ftp:\/\/h\.example\.com\/x": must be an http:\/\/ or https:\/\/ URL/,
     },
     {
       name: 'a literal secret',
