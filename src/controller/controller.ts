@@ -301,9 +301,10 @@ export class Controller {
     for (const t of this.timers) clearInterval(t);
     await this.source.close();
     await this.revisionQueue;
+    // Before the hub closes every session: a shutdown is not every host going offline.
+    this.taskCallbacks.stop();
     await this.hub.close();
     await this.data.close();
-    this.taskCallbacks.stop();
     await this.notifier.stop();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());

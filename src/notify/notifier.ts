@@ -45,7 +45,10 @@ export class CallbackSecretMissingError extends Error {
 }
 
 export interface NotifierStats {
+  /** Deliveries on disk, not yet answered 2xx. */
   queued: number;
+  /** Deliveries the worker's lanes still hold (in flight or waiting); 0 once every lane is drained. */
+  pending: number;
   delivered: number;
   failedAttempts: number;
   dropped: number;
@@ -136,7 +139,8 @@ export class Notifier implements OutcomeSink {
 
   /** Counters and the queue's depth (metrics, status). */
   stats(): NotifierStats {
-    return { queued: this.queue.size, ...this.worker.counters(), dropped: this.dropped };
+    const pending = Object.values(this.worker.backlog()).reduce((a, b) => a + b, 0);
+    return { queued: this.queue.size, pending, ...this.worker.counters(), dropped: this.dropped };
   }
 
   private async enqueue(

@@ -82,6 +82,7 @@ export class TaskCallbacks {
   private readonly logger: Logger;
   /** Serialises changes per task (results, disconnects and the deadline can race). */
   private chain: Promise<void> = Promise.resolve();
+  private stopped = false;
 
   private constructor(private readonly deps: TaskCallbacksDeps) {
     this.logger = deps.logger ?? silentLogger;
@@ -131,8 +132,9 @@ export class TaskCallbacks {
     return this.settle(rec.id, () => this.mark(t, rec.hostId, hostResult(rec)));
   }
 
-  /** A host disconnected: its running tasks report it offline. */
+  /** A host disconnected: its running tasks report it offline (not while stopping: every session closes then). */
   async hostDisconnected(hostId: string): Promise<void> {
+    if (this.stopped) return;
     for (const t of [...this.tasks.values()]) {
       if (t.pending.includes(hostId))
         await this.settle(t.taskId, () => this.mark(t, hostId, missingResult(hostId, 'offline')));
@@ -144,8 +146,9 @@ export class TaskCallbacks {
     return this.tasks.size;
   }
 
-  /** Clears the deadline timers; the waiting tasks stay on disk for the next start. */
+  /** Clears the deadline timers and ignores later disconnects; the waiting tasks stay on disk for the next start. */
   stop(): void {
+    this.stopped = true;
     for (const t of this.timers.values()) clearTimeout(t);
     this.timers.clear();
   }

@@ -78,6 +78,8 @@ export class DeliveryWorker {
   start(): void {
     if (this.started) return;
     this.started = true;
+    // The queue holds everything pushed before start too: lanes are rebuilt from it, oldest first.
+    this.lanes.clear();
     for (const d of this.deps.queue.list()) this.laneOf(d.url).push(d);
     for (const url of this.lanes.keys()) this.kick(url);
   }

@@ -177,6 +177,9 @@ describe('Notifier', () => {
     n.start();
     await waitFor('the two queued deliveries', () => receiver?.unique().length === 2);
     expect(receiver.unique().map((d) => d.body.i)).toEqual([0, 1]);
+    // Queued before start, sent once each (start rebuilds the lanes from the queue).
+    await waitFor('every lane to drain', () => n.stats().pending === 0);
+    expect(receiver.accepted).toHaveLength(2);
   });
 
   it('refuses a task callback when no callback secret is configured', async () => {

@@ -92,6 +92,15 @@ describe('TaskCallbacks', () => {
     ]);
   });
 
+  it('ignores disconnects once stopped (a controller shutting down closes every session)', async () => {
+    const tc = await open();
+    await tc.track({ taskId: 't5', url: 'http://r/x', hosts: ['a'], offline: [], timeoutMs: 60_000 });
+    tc.stop();
+    await tc.hostDisconnected('a');
+    expect(sent).toEqual([]);
+    expect(await readdir(dir)).toEqual(['t5.json']);
+  });
+
   it('reports hosts that never answer as noAnswer once the timeout and its grace have passed', async () => {
     vi.useFakeTimers();
     const tc = await open();
