@@ -86,7 +86,7 @@ describe('TaskCallbacks', () => {
     await tc.track({ taskId: 't2', url: 'http://r/x', hosts: ['a', 'b'], offline: [], timeoutMs: 60_000 });
     await tc.result(rec('t2', 'a', 0));
     await tc.hostDisconnected('b');
-    expect((sent[0]?.body.hosts as Array<{ status: string }>).map((h) => h.status)).toEqual([
+    expect(((sent[0]?.body.hosts ?? []) as Array<{ status: string }>).map((h) => h.status)).toEqual([
       'succeeded',
       'offline',
     ]);
@@ -109,7 +109,7 @@ describe('TaskCallbacks', () => {
     await vi.advanceTimersByTimeAsync(1_000 + TASK_DEADLINE_GRACE_MS - 100);
     expect(sent).toEqual([]);
     await vi.advanceTimersByTimeAsync(200);
-    expect((sent[0]?.body.hosts as Array<{ status: string }>).map((h) => h.status)).toEqual([
+    expect(((sent[0]?.body.hosts ?? []) as Array<{ status: string }>).map((h) => h.status)).toEqual([
       'succeeded',
       'noAnswer',
     ]);
@@ -125,6 +125,6 @@ describe('TaskCallbacks', () => {
     const second = await open();
     expect(second.waiting).toBe(0);
     expect(sent).toHaveLength(1);
-    expect((sent[0]?.body.hosts as Array<{ host: string }>).map((h) => h.host)).toEqual(['a', 'b']);
+    expect(((sent[0]?.body.hosts ?? []) as Array<{ host: string }>).map((h) => h.host)).toEqual(['a', 'b']);
   });
 });
