@@ -254,6 +254,10 @@ async function main() {
     {
       GSE_BOOTSTRAP_TOKEN: t.bootstrap,
       GSE_ADMIN_TOKEN: t.admin,
+      // The example Notifications' signing secrets (examples/fleet/notify), allowed as secret references.
+      GSE_SECRET_ENV: 'NOTIFY_SECRET,ONCALL_HOOK_SECRET',
+      NOTIFY_SECRET: randomBytes(24).toString('hex'),
+      ONCALL_HOOK_SECRET: randomBytes(24).toString('hex'),
     },
   );
   await waitFor('the controller', async () => (await get(`${base}/readyz`, caPem)).status === 200);

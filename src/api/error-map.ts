@@ -5,6 +5,7 @@
  */
 import { ControllerStateError } from '../controller/controller.js';
 import { AgentNotFoundError } from '../fleet/errors.js';
+import { CallbackSecretMissingError, InvalidCallbackUrlError } from '../notify/notifier.js';
 import { SourceError, SourceStateError } from '../source/errors.js';
 import { InvalidCursorError, InvalidQueryError, InvalidRecordError } from '../store/errors.js';
 import { HttpError } from './http-error.js';
@@ -21,6 +22,8 @@ export function toHttpError(err: unknown): HttpError | undefined {
       { cause: err },
     );
   if (err instanceof InvalidQueryError || err instanceof InvalidRecordError)
+    return new HttpError(400, 'bad_request', err.message, undefined, { cause: err });
+  if (err instanceof InvalidCallbackUrlError || err instanceof CallbackSecretMissingError)
     return new HttpError(400, 'bad_request', err.message, undefined, { cause: err });
   if (err instanceof AgentNotFoundError)
     return new HttpError(404, 'not_found', err.message, undefined, { cause: err });

@@ -73,7 +73,7 @@ export const COMMANDS: CommandSpec[] = [
     name: 'serve',
     summary: 'Run the controller (API, dashboard, agent endpoint) on a Git repo',
     usage:
-      'gsectl serve --repo URL_OR_PATH [--branch B] [--path P] [--listen HOST:PORT] [--state-dir D] [--redis URL] [--bootstrap-token T] [--admin-token T] [--tls-cert FILE --tls-key FILE] [--artifact-dir D] [--host-retention DURATION]',
+      'gsectl serve --repo URL_OR_PATH [--branch B] [--path P] [--listen HOST:PORT] [--state-dir D] [--redis URL] [--bootstrap-token T] [--admin-token T] [--tls-cert FILE --tls-key FILE] [--artifact-dir D] [--host-retention DURATION] [--callback-secret-env NAME]',
     flags: {
       repo: { type: 'string' },
       branch: { type: 'string' },
@@ -95,6 +95,7 @@ export const COMMANDS: CommandSpec[] = [
       'tls-cert': { type: 'string' },
       'tls-key': { type: 'string' },
       'secret-env': { type: 'string' },
+      'callback-secret-env': { type: 'string' },
       'secret-dir': { type: 'string' },
       'max-spec-file-bytes': { type: 'string' },
       'max-revision-bytes': { type: 'string' },
@@ -102,7 +103,7 @@ export const COMMANDS: CommandSpec[] = [
       'host-retention': { type: 'string' },
     },
     details:
-      'With --tls-cert FILE --tls-key FILE (PEM) the API, dashboard and agent endpoint are served over HTTPS/WSS (agents then use wss:// with --ca). Secrets come from flags or env: GSE_BOOTSTRAP_TOKEN (agents enroll with it), GSE_ADMIN_TOKEN (an admin API token), GSE_WEBHOOK_SECRET, GSE_REDIS_URL, GSE_METRICS_TOKEN (--metrics-token: /metrics then needs it as a bearer token; without it /metrics is public). Specs may reference as secrets only the env variables named by --secret-env A,B (GSE_SECRET_ENV) and files directly in --secret-dir D (GSE_SECRET_DIR). --max-spec-file-bytes (default 1048576) and --max-revision-bytes (default 67108864) cap what a revision may hold. --verify-signatures checks every commit since the applied revision against the keys in --gnupg-home DIR (GPG) or --allowed-signers FILE (SSH). --max-handshakes N caps agent handshakes in progress (default 256). --artifact-dir D (GSE_ARTIFACT_DIR) serves the files directly in D (gse-agent-<version>.tgz from gsectl artifact build) at /api/v1/artifacts/NAME to agents (HTTP Basic agentId:credential) and API tokens, with range requests; without it no artifacts are served. --host-retention DURATION (e.g. 30d): hosts not seen for that long leave the host list, status and GSE views (their drift and executions stay; a returning agent is listed again); default off. Defaults: --listen 127.0.0.1:7070, --state-dir ./.gse-state, --branch main.',
+      'With --tls-cert FILE --tls-key FILE (PEM) the API, dashboard and agent endpoint are served over HTTPS/WSS (agents then use wss:// with --ca). Secrets come from flags or env: GSE_BOOTSTRAP_TOKEN (agents enroll with it), GSE_ADMIN_TOKEN (an admin API token), GSE_WEBHOOK_SECRET, GSE_REDIS_URL, GSE_METRICS_TOKEN (--metrics-token: /metrics then needs it as a bearer token; without it /metrics is public). Specs may reference as secrets only the env variables named by --secret-env A,B (GSE_SECRET_ENV) and files directly in --secret-dir D (GSE_SECRET_DIR). --max-spec-file-bytes (default 1048576) and --max-revision-bytes (default 67108864) cap what a revision may hold. --verify-signatures checks every commit since the applied revision against the keys in --gnupg-home DIR (GPG) or --allowed-signers FILE (SSH). --max-handshakes N caps agent handshakes in progress (default 256). --artifact-dir D (GSE_ARTIFACT_DIR) serves the files directly in D (gse-agent-<version>.tgz from gsectl artifact build) at /api/v1/artifacts/NAME to agents (HTTP Basic agentId:credential) and API tokens, with range requests; without it no artifacts are served. --host-retention DURATION (e.g. 30d): hosts not seen for that long leave the host list, status and GSE views (their drift and executions stay; a returning agent is listed again); default off. --callback-secret-env NAME: the environment variable NAME holds the secret that signs exec result callbacks (gsectl exec --callback; X-GSE-Signature); without it callbacks are refused. Notifications (kind Notification) and callbacks are queued on disk in <state-dir>/notify and retried until their receiver answers 2xx. Defaults: --listen 127.0.0.1:7070, --state-dir ./.gse-state, --branch main.',
     load: () => import('./commands/serve.js'),
   },
   {
@@ -174,14 +175,15 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'exec',
     summary: 'Run a command on the hosts a selector picks; results stream as they come',
-    usage: 'gsectl exec --hosts SELECTOR [--timeout T] [--run-as USER[:GROUP]] -- COMMAND',
+    usage: 'gsectl exec --hosts SELECTOR [--timeout T] [--run-as USER[:GROUP]] [--callback URL] -- COMMAND',
     flags: {
       ...remote,
       hosts: { type: 'string', short: 'H' },
       timeout: { type: 'string' },
       'run-as': { type: 'string' },
+      callback: { type: 'string' },
     },
-    details: `${SELECTOR_DETAILS} ${REMOTE_DETAILS}`,
+    details: `--callback URL: once every targeted host has finished or is offline, the controller POSTs the task's results to URL, once ({id, type: "task.finished", taskId, hosts: [{host, status, exitCode, stdout, stderr, ...}]}), signed with its callback secret (header X-GSE-Signature: sha256=<hex HMAC-SHA256 of the body>) and retried until a 2xx; refused when the controller runs without --callback-secret-env. ${SELECTOR_DETAILS} ${REMOTE_DETAILS}`,
     load: () => import('./commands/exec.js'),
   },
   {

@@ -9,8 +9,13 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { FleetHub, type SessionInfo } from '../fleet/index.js';
+import { checkCallbackUrl, Notifier } from '../notify/notifier.js';
+import type { Outcome } from '../notify/outcome.js';
+import { TaskCallbacks } from '../notify/task-callbacks.js';
+import type { PostFn } from '../notify/worker.js';
 import type { HostFacts } from '../protocol/manifest.js';
 import type { DataMessage, EventMessage, SpooledMessage } from '../protocol/messages.js';
+import { createSecretResolver } from '../routing/secrets.js';
 import { GitSource } from '../source/git-source.js';
 import type { SourceRevision } from '../source/revision.js';
 import { openStore } from '../store/index.js';
@@ -20,10 +25,17 @@ import { ExecService } from './exec-service.js';
 import { type HostRemoval, hostsPastRetention, removeHost } from './host-removal.js';
 import type { Logger } from './logger.js';
 import { ControllerMetrics, type MetricsView } from './metrics.js';
+import {
+  driftOutcomes,
+  executionOutcome,
+  revisionRejectedOutcome,
+  rolloutPausedOutcome,
+} from './notify-hooks.js';
 import { type CompiledControllerOptions, ControllerOptionsError } from './options.js';
 import { Reconciler } from './reconciler.js';
 import { RevisionIngestor } from './revisions.js';
 import { RolloutManager } from './rollouts.js';
+import { selectorMatches } from './select.js';
 
 export type ControllerLifecycle = 'starting' | 'running' | 'draining' | 'stopped' | 'failed';
 
@@ -48,6 +60,10 @@ export interface ControllerDeps {
   createHub?: typeof FleetHub.create;
   /** Builds the Git source; default `GitSource.create`. */
   createSource?: typeof GitSource.create;
+  /** Sends notification POSTs; default Node's fetch. */
+  notifyPost?: PostFn;
+  /** Retry delays of notifications; default 1 s doubling to 5 min. */
+  notifyBackoff?: import('../kernel/backoff.js').BackoffPolicy;
 }
 
 export class ControllerStateError extends Error {
@@ -100,6 +116,10 @@ export class Controller {
   readonly data: DataPath;
   hub!: FleetHub;
   source!: GitSource;
+  /** Signed outcome notifications (Notification kind) and their on-disk queue. */
+  notifier!: Notifier;
+  /** Exec tasks waiting to post their one result callback. */
+  taskCallbacks!: TaskCallbacks;
   readonly startedAt: string;
 
   private constructor(
@@ -111,7 +131,11 @@ export class Controller {
     this.startedAt = new Date(deps.now()).toISOString();
     this.metrics = new ControllerMetrics(() => this.metricsView());
     const hubPort = { send: (id: string, msg: Parameters<FleetHub['send']>[1]) => this.hub.send(id, msg) };
-    this.rollouts = new RolloutManager({ store, now: deps.now });
+    this.rollouts = new RolloutManager({
+      store,
+      now: deps.now,
+      onPaused: (r) => this.notify(rolloutPausedOutcome(r)),
+    });
     this.reconciler = new Reconciler({
       store,
       hub: hubPort,
@@ -120,6 +144,9 @@ export class Controller {
       now: deps.now,
       newId: randomUUID,
       rollouts: this.rollouts,
+      onDrift: async (records) => {
+        for (const o of driftOutcomes(records)) await this.notify(o);
+      },
     });
     this.exec = new ExecService({
       store,
@@ -130,6 +157,17 @@ export class Controller {
       metrics: this.metrics,
       now: deps.now,
       newId: randomUUID,
+      hooks: {
+        checkCallback: (url) => {
+          checkCallbackUrl(url);
+          this.notifier.checkCallbacksEnabled();
+        },
+        started: (task) => this.taskCallbacks.track(task),
+        recorded: async (rec) => {
+          await this.notify(executionOutcome(rec));
+          await this.taskCallbacks.result(rec);
+        },
+      },
     });
     this.ingestor = new RevisionIngestor({
       store,
@@ -154,6 +192,32 @@ export class Controller {
     const store = deps.store ?? (await openStore({ stateDir: options.stateDir, redisUrl: options.redisUrl }));
     const server = await createListener(options);
     const controller = new Controller(options, store, server, { ...deps, now: deps.now ?? Date.now });
+    const logger = deps.logger;
+    controller.notifier = await Notifier.open({
+      dir: join(options.stateDir, 'notify', 'queue'),
+      resolveSecret: createSecretResolver({
+        env: process.env,
+        policy: { env: options.secretEnv, dir: options.secretDir },
+      }),
+      callbackSecret: options.callbackSecret,
+      hostMatches: (selector, hostId) => {
+        const host = controller.reconciler.selectableFor(hostId);
+        return host !== undefined && selectorMatches(selector, host);
+      },
+      now: controller.deps.now,
+      newId: randomUUID,
+      logger,
+      maxQueued: options.notifyMaxQueued,
+      backoff: deps.notifyBackoff,
+      post: deps.notifyPost,
+    });
+    controller.taskCallbacks = await TaskCallbacks.open({
+      dir: join(options.stateDir, 'notify', 'tasks'),
+      send: (url, body) => controller.notifier.taskResult(url, body),
+      getExecution: (taskId, hostId) => store.getExecution(taskId, hostId),
+      now: controller.deps.now,
+      logger,
+    });
     server.on('request', deps.api(controller));
     const createHub = deps.createHub ?? FleetHub.create.bind(FleetHub);
     const createSource = deps.createSource ?? GitSource.create.bind(GitSource);
@@ -171,7 +235,10 @@ export class Controller {
         logger: deps.logger,
         handlers: {
           onConnect: (s) => controller.onConnect(s),
-          onDisconnect: (id) => controller.reconciler.hostDisconnected(id),
+          onDisconnect: async (id) => {
+            await controller.reconciler.hostDisconnected(id);
+            await controller.taskCallbacks.hostDisconnected(id);
+          },
           onMessage: (id, msg) => controller.onMessage(id, msg),
         },
       },
@@ -200,6 +267,7 @@ export class Controller {
     try {
       await this.rollouts.load();
       await this.reconciler.restore();
+      this.notifier.start();
       await new Promise<void>((resolve, reject) => {
         this.server.once('error', reject);
         this.server.listen(this.options.port, this.options.host, () => resolve());
@@ -233,8 +301,11 @@ export class Controller {
     for (const t of this.timers) clearInterval(t);
     await this.source.close();
     await this.revisionQueue;
+    // Before the hub closes every session: a shutdown is not every host going offline.
+    this.taskCallbacks.stop();
     await this.hub.close();
     await this.data.close();
+    await this.notifier.stop();
     await new Promise<void>((resolve) => {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
@@ -276,6 +347,7 @@ export class Controller {
       git: { fetches: git.fetches, fetchErrors: git.fetchErrors, lastFetchMs: git.lastFetchMs },
       routes: stats?.routes ?? {},
       targets,
+      ...(this.notifier ? { notify: this.notifier.stats() } : {}),
     };
   }
 
@@ -305,8 +377,10 @@ export class Controller {
         sha: src.sha,
         errors: result.record.errors.length,
       });
+      await this.notify(revisionRejectedOutcome(result.record));
       return;
     }
+    this.notifier.setNotifications(result.revision.byKind.Notification);
     this.deps.logger.info('revision accepted', { sha: src.sha, message: result.record.message });
     await this.reconciler.setRevision(result.revision);
     // Not awaited: a target slow to connect must not hold back the hosts (ingest waits for it instead),
@@ -348,6 +422,15 @@ export class Controller {
       cloudId: facts?.cloudId ?? 0,
     };
     await this.data.ingest(msg, host);
+  }
+
+  /** Hands an outcome to the notifier; a failure to queue it is logged, never fails the caller's work. */
+  private async notify(o: Outcome): Promise<void> {
+    try {
+      await this.notifier.outcome(o);
+    } catch (err) {
+      this.deps.logger.error('notification not queued', { type: o.type, host: o.host, error: String(err) });
+    }
   }
 
   /**

@@ -30,6 +30,24 @@ export interface ExecServiceDeps {
   metrics: ControllerMetrics;
   now(): number;
   newId(): string;
+  /** Result callbacks and outcome notifications (src/notify); absent, neither is sent. */
+  hooks?: ExecHooks;
+}
+
+/** What ExecService tells the notifier. */
+export interface ExecHooks {
+  /** Throws when a request's callback cannot be honoured; called before any host is sent the task. */
+  checkCallback(url: string): void;
+  /** A task with a callback was sent (and its offline hosts are known). */
+  started(task: {
+    taskId: string;
+    url: string;
+    hosts: string[];
+    offline: string[];
+    timeoutMs: number;
+  }): Promise<void>;
+  /** A result was stored; awaited before the agent is acked, so what it causes is durable first. */
+  recorded(rec: ExecutionRecord): Promise<void>;
 }
 
 export interface ExecRequest {
@@ -43,6 +61,8 @@ export interface ExecRequest {
   requestedBy: string;
   /** The task id to use, so a caller can subscribe to its results before any host is sent it; default a new id. */
   taskId?: string;
+  /** POST the task's results here (signed) once every host finished or is offline (`gsectl exec --callback`). */
+  callback?: string;
 }
 
 export interface ExecStarted {
@@ -124,6 +144,7 @@ export class ExecService {
    */
   async start(req: ExecRequest): Promise<ExecStarted> {
     const taskId = req.taskId ?? this.deps.newId();
+    if (req.callback !== undefined) this.deps.hooks?.checkCallback(req.callback);
     const startedAt = new Date(this.deps.now()).toISOString();
     const targets = this.deps.connectedHosts().filter((host) => selectorMatches(req.selector, host));
     await this.deps.store.putExecutions(
@@ -164,7 +185,10 @@ export class ExecService {
     }
     // Looked up once the task is out, so a large registry does not delay the sends.
     const offline = await this.offlineTargets(req.selector, new Set(targets.map((h) => h.id)));
-    return { taskId, hosts, offline: [...new Set([...offline, ...unsent])].sort() };
+    const started = { taskId, hosts, offline: [...new Set([...offline, ...unsent])].sort() };
+    if (req.callback !== undefined)
+      await this.deps.hooks?.started({ ...started, url: req.callback, timeoutMs });
+    return started;
   }
 
   /**
@@ -235,6 +259,7 @@ export class ExecService {
     };
     await this.deps.store.putExecution(record);
     this.deps.metrics.executions.inc({ result: record.status });
+    await this.deps.hooks?.recorded(record);
     for (const l of this.listeners.get(msg.taskId) ?? []) l(record);
     return 'stored';
   }

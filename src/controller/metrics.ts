@@ -12,6 +12,8 @@ export interface MetricsView {
     string,
     { out: number; spooled: number; retried: number; failed: number; spoolDepth: number }
   >;
+  /** Notification deliveries: queued on disk now, delivered, failed attempts, refused by a full queue. */
+  notify?: { queued: number; delivered: number; failedAttempts: number; dropped: number };
 }
 
 export type MetricsSnapshot = () => MetricsView;
@@ -87,6 +89,22 @@ export class ControllerMetrics {
       liveGauge(r, `gse_route_records_${counter}_total`, `Records ${counter} per route`, ['route'], () =>
         Object.entries(snapshot().routes).map(([route, c]) => [{ route }, c[counter]]),
       );
+    }
+    const notify = [
+      ['gse_notify_queue_depth', 'Notification deliveries queued on disk (not yet answered 2xx)', 'queued'],
+      ['gse_notify_delivered_total', 'Notification deliveries answered 2xx since start', 'delivered'],
+      [
+        'gse_notify_failed_attempts_total',
+        'Notification POSTs that failed (retried) since start',
+        'failedAttempts',
+      ],
+      ['gse_notify_dropped_total', 'Notification deliveries refused because the queue was full', 'dropped'],
+    ] as const;
+    for (const [name, help, key] of notify) {
+      liveGauge(r, name, help, [], () => {
+        const n = snapshot().notify;
+        return n ? [[{}, n[key]]] : [];
+      });
     }
     for (const counter of ['out', 'spooled', 'retried', 'failed', 'spoolDepth'] as const) {
       const name =

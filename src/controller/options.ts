@@ -72,6 +72,13 @@ export interface ControllerOptions {
   maxRevisionBytes?: number;
   /** A directory whose files (directly in it) agents may download at /api/v1/artifacts/. Env GSE_ARTIFACT_DIR. Default none. */
   artifactDir?: string;
+  /**
+   * The environment variable holding the secret that signs exec result callbacks (`gsectl exec --callback`).
+   * Default none: callbacks are refused.
+   */
+  callbackSecretEnv?: string;
+  /** Notification deliveries queued at most (on disk, in <state-dir>/notify). Default 10,000. */
+  notifyMaxQueued?: number;
 }
 
 export interface CompiledControllerOptions {
@@ -108,6 +115,9 @@ export interface CompiledControllerOptions {
   maxRevisionBytes: number;
   /** Absolute path of the directory artifacts are served from; undefined: none are. */
   artifactDir?: string;
+  /** The exec callback secret (read from the variable --callback-secret-env names); undefined: none. */
+  callbackSecret?: string;
+  notifyMaxQueued?: number;
 }
 
 export class ControllerOptionsError extends Error {
@@ -195,9 +205,12 @@ export function compileControllerOptions(
     opts.maxRevisionBytes,
     DEFAULT_MAX_REVISION_BYTES,
   );
+  const callbackSecret = callbackSecretFrom(opts.callbackSecretEnv, env);
   const artifactDir = existingDir('--artifact-dir', opts.artifactDir ?? (env.GSE_ARTIFACT_DIR || undefined));
   return {
     ...(artifactDir === undefined ? {} : { artifactDir }),
+    ...(callbackSecret === undefined ? {} : { callbackSecret }),
+    notifyMaxQueued: optionalPositiveInt('notifyMaxQueued', opts.notifyMaxQueued),
     secretEnv,
     secretDir: secretDir === undefined ? undefined : resolve(secretDir),
     maxSpecFileBytes,
@@ -232,6 +245,28 @@ export function compileControllerOptions(
     sshAllowedSignersFile: opts.sshAllowedSignersFile,
     metricsToken,
   };
+}
+
+/** The callback secret the variable `name` holds; undefined without a name; throws when unset or short. */
+function callbackSecretFrom(name: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
+  if (name === undefined) return undefined;
+  if (!ENV_NAME.test(name))
+    throw new ControllerOptionsError(
+      '--callback-secret-env',
+      `"${name}" is not an environment variable name`,
+    );
+  const value = env[name]?.trim();
+  if (!value)
+    throw new ControllerOptionsError(
+      '--callback-secret-env',
+      `${name} is not set; export ${name}=<secret> (e.g. openssl rand -hex 32) before gsectl serve`,
+    );
+  if (value.length < MIN_TOKEN_LENGTH)
+    throw new ControllerOptionsError(
+      '--callback-secret-env',
+      `${name} must hold at least ${MIN_TOKEN_LENGTH} characters (e.g. openssl rand -hex 32)`,
+    );
+  return value;
 }
 
 /** `value` when it is a positive integer, undefined when absent; throws ControllerOptionsError otherwise. */

@@ -45,6 +45,8 @@ export interface ReconcilerDeps {
   newId(): string;
   /** The AgentVersion rollouts; absent, every host is planned with Git's version at once. */
   rollouts?: RolloutManager;
+  /** Told the drift records of each report once stored (notifications); awaited, so they are durable first. */
+  onDrift?(records: readonly DriftRecord[]): Promise<void>;
 }
 
 // Kept importable from here, where it was first defined.
@@ -378,6 +380,7 @@ export class Reconciler {
       await this.deps.store.putDrift(record);
       this.deps.metrics.driftEvents.inc({ kind: record.kind, healed: String(record.healed) });
     }
+    if (records.length > 0) await this.deps.onDrift?.(records);
   }
 
   private async persistAll(): Promise<void> {

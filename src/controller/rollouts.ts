@@ -40,7 +40,14 @@ export class RolloutManager {
   private readonly live = new Map<string, RolloutRecord>();
   private readonly indexes = new Map<string, Map<string, number>>();
 
-  constructor(private readonly deps: { store: Pick<Store, 'putRollout' | 'listRollouts'>; now(): number }) {}
+  constructor(
+    private readonly deps: {
+      store: Pick<Store, 'putRollout' | 'listRollouts'>;
+      now(): number;
+      /** Told when a rollout turns Paused (a failed batch or an operator), once stored. */
+      onPaused?(r: RolloutRecord): Promise<void>;
+    },
+  ) {}
 
   /** The clock the rollouts are stepped with (views use it for the same verdicts). */
   now(): number {
@@ -142,7 +149,9 @@ export class RolloutManager {
 
   private async save(r: RolloutRecord): Promise<RolloutRecord> {
     await this.deps.store.putRollout(r);
+    const was = this.live.get(r.name)?.phase;
     this.remember(r);
+    if (r.phase === 'Paused' && was !== 'Paused') await this.deps.onPaused?.(r);
     return r;
   }
 

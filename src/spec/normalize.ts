@@ -4,12 +4,14 @@
  */
 import { posix } from 'node:path';
 import { DEFAULTS, parseDurationMs, parseMode } from './defaults.js';
+import { NOTIFICATION_OUTCOMES } from './notification.js';
 import type {
   AgentVersionSpec,
   ConfigFileSpec,
   HostGroupSpec,
   Kind,
   Metadata,
+  NotificationSpec,
   ProcessWatchSpec,
   RemediationSpec,
   Resource,
@@ -156,6 +158,11 @@ function processWatch(raw: RawProcessWatch): ProcessWatchSpec {
   };
 }
 
+function notification(raw: NotificationSpec): NotificationSpec {
+  // Listed once each, in the vocabulary's order, whatever the YAML repeats.
+  return { ...raw, on: NOTIFICATION_OUTCOMES.filter((o) => raw.on.includes(o)) };
+}
+
 function metadata(raw: Metadata): Metadata {
   return {
     name: raw.name,
@@ -207,5 +214,13 @@ export function normalizeResource(doc: RawDocument, pos: SourcePos): Resource {
       };
     case 'HostGroup':
       return { apiVersion, kind: 'HostGroup', metadata: meta, spec: spec as HostGroupSpec, pos };
+    case 'Notification':
+      return {
+        apiVersion,
+        kind: 'Notification',
+        metadata: meta,
+        spec: notification(spec as NotificationSpec),
+        pos,
+      };
   }
 }

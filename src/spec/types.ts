@@ -14,6 +14,7 @@ export const KINDS = [
   'Remediation',
   'ProcessWatch',
   'HostGroup',
+  'Notification',
 ] as const;
 export type Kind = (typeof KINDS)[number];
 
@@ -59,6 +60,7 @@ export interface SyncPolicy {
 }
 
 import type { RunSpec } from '../protocol/run-spec.js';
+import type { NotificationOutcome } from './notification.js';
 
 export type { RunSpec };
 
@@ -188,6 +190,17 @@ export interface HostGroupSpec {
   labels: Record<string, string>;
 }
 
+export interface NotificationSpec {
+  /** The outcomes sent (at least one). */
+  on: NotificationOutcome[];
+  /** Only outcomes on these hosts; outcomes without a host (revision.rejected, rollout.paused) always go. */
+  hosts?: Selector;
+  /** Where each outcome is POSTed (http or https). */
+  url: string;
+  /** The HMAC-SHA256 key that signs each body (X-GSE-Signature), resolved on the controller. */
+  secretFrom: SecretRef;
+}
+
 interface DocBase<K extends Kind, S> {
   apiVersion: typeof API_VERSION;
   kind: K;
@@ -204,6 +217,7 @@ export type ConfigFile = DocBase<'ConfigFile', ConfigFileSpec>;
 export type Remediation = DocBase<'Remediation', RemediationSpec>;
 export type ProcessWatch = DocBase<'ProcessWatch', ProcessWatchSpec>;
 export type HostGroup = DocBase<'HostGroup', HostGroupSpec>;
+export type Notification = DocBase<'Notification', NotificationSpec>;
 
 export type Resource =
   | StreamTarget
@@ -212,7 +226,8 @@ export type Resource =
   | ConfigFile
   | Remediation
   | ProcessWatch
-  | HostGroup;
+  | HostGroup
+  | Notification;
 
 /** A validated spec tree: every document, indexed by kind, and the repo files that ConfigFiles source. */
 export interface Revision {

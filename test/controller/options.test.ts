@@ -62,3 +62,27 @@ describe('compileControllerOptions (repo-content limits and secrets)', () => {
     );
   });
 });
+
+describe('compileControllerOptions (--callback-secret-env)', () => {
+  it('reads the callback secret from the variable it names, and has none without it', () => {
+    expect(compileControllerOptions(REQUIRED, {}).callbackSecret).toBeUndefined();
+    const o = compileControllerOptions(
+      { ...REQUIRED, callbackSecretEnv: 'CB_SECRET' },
+      { CB_SECRET: ' cb-secret-0123456789abcdef \n' },
+    );
+    expect(o.callbackSecret).toBe('cb-secret-0123456789abcdef');
+  });
+
+  it.each([
+    {
+      name: 'an unset variable',
+      env: {},
+      error: /--callback-secret-env: CB_SECRET is not set; export CB_SECRET=/,
+    },
+    { name: 'a short secret', env: { CB_SECRET: 'short' }, error: /at least 16 characters/ },
+  ])('refuses $name, naming the flag and the fix', ({ env, error }) => {
+    expect(() => compileControllerOptions({ ...REQUIRED, callbackSecretEnv: 'CB_SECRET' }, env)).toThrow(
+      error,
+    );
+  });
+});

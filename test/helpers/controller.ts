@@ -64,6 +64,8 @@ export function httpCall(url: string, init: RequestInit = {}): Promise<HttpResul
 export interface TestControllerOverrides extends ControllerOptions {
   /** Serve plain HTTP/ws instead of the default HTTPS/WSS. */
   plainHttp?: boolean;
+  /** The environment the options are compiled with (GSE_*, --callback-secret-env's variable); default none. */
+  env?: NodeJS.ProcessEnv;
 }
 
 export interface RunningController {
@@ -98,7 +100,7 @@ export async function startController(
   stateDir?: string,
 ): Promise<RunningController> {
   const dir = stateDir ?? (await mkdtemp(join(tmpdir(), 'gse-ctl-')));
-  const { plainHttp, ...controllerOverrides } = overrides;
+  const { plainHttp, env, ...controllerOverrides } = overrides;
   const ownCert = controllerOverrides.tlsCert !== undefined;
   const ca = plainHttp || ownCert ? undefined : await testCa();
   const options = compileControllerOptions(
@@ -114,7 +116,7 @@ export async function startController(
       ...(ca ? { tlsCert: ca.certFile, tlsKey: ca.keyFile } : {}),
       ...controllerOverrides,
     },
-    {},
+    env ?? {},
   );
   const logger = jsonLogger(process.env.GSE_TEST_LOG ? 'debug' : 'error');
   const controller = await Controller.create(options, { logger, api: createControllerApi });

@@ -251,6 +251,7 @@ describe('loadRevisionFromDir (valid trees)', () => {
       Remediation: 1,
       ProcessWatch: 1,
       HostGroup: 1,
+      Notification: 0,
     });
   });
 

@@ -42,7 +42,7 @@ const MAX_AUDITED_SCRIPT_CHARS = 1_000;
 const RUN_AS = /^[a-z_][a-z0-9_.-]*(?::[a-z_][a-z0-9_.-]*)?$/i;
 
 /**
- * POST /api/v1/exec `{hosts: "role=web", script, timeoutMs?, interpreter?, runAs?, wait?}`: sends the script and,
+ * POST /api/v1/exec `{hosts: "role=web", script, timeoutMs?, interpreter?, runAs?, wait?, callback?}`: sends the script and,
  * with `wait` (default true), streams one JSON line per host result as it arrives, then a summary line. Hosts
  * the selector picks that are not connected are not run: each gets an `offline` line, and the summary (and
  * the `wait: false` answer) lists them as `offline`.
@@ -60,6 +60,9 @@ async function execHandler(c: Pick<ApiPort, 'exec'>, ctx: RequestContext): Promi
     throw badRequest('timeoutMs: a positive number of milliseconds');
   if (body.runAs !== undefined && (typeof body.runAs !== 'string' || !RUN_AS.test(body.runAs)))
     throw badRequest('runAs: a user name or user:group, e.g. "nobody" or "www-data:www-data"');
+  // `callback`: one signed POST of every host's result once the task ends (checked by the exec service).
+  if (body.callback !== undefined && typeof body.callback !== 'string')
+    throw badRequest('callback: an http:// or https:// URL, e.g. "https://ci.example.com/gse-result"');
   // Subscribed before the task goes out: a fast host can answer before start() resolves, and a result
   // heard by nobody would leave the stream waiting until its deadline.
   const taskId = randomUUID();
@@ -74,6 +77,7 @@ async function execHandler(c: Pick<ApiPort, 'exec'>, ctx: RequestContext): Promi
       interpreter: typeof body.interpreter === 'string' ? body.interpreter : undefined,
       timeoutMs,
       ...(typeof body.runAs === 'string' ? { runAs: body.runAs } : {}),
+      ...(typeof body.callback === 'string' ? { callback: body.callback } : {}),
       requestedBy: ctx.actor?.name ?? 'unknown',
       taskId,
     });
@@ -83,6 +87,7 @@ async function execHandler(c: Pick<ApiPort, 'exec'>, ctx: RequestContext): Promi
       hosts: started.hosts.length,
       selector: body.hosts,
       script: body.script.slice(0, MAX_AUDITED_SCRIPT_CHARS),
+      ...(typeof body.callback === 'string' ? { callback: body.callback } : {}),
     };
     await ctx.auditNow();
   } catch (err) {

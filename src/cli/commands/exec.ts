@@ -1,4 +1,7 @@
-/** `gsectl exec --hosts SELECTOR [--timeout T] -- COMMAND`: run a script on many hosts, results as they come. */
+/**
+ * `gsectl exec --hosts SELECTOR [--timeout T] [--callback URL] -- COMMAND`: run a script on many hosts,
+ * results as they come; with --callback the controller also POSTs the task's results, signed, once it ends.
+ */
 import { ApiClient, clientOptions } from '../client.js';
 import type { CommandInput } from '../commands.js';
 import { parseDurationMs } from '../duration.js';
@@ -28,7 +31,9 @@ export async function run(input: CommandInput): Promise<CommandResult> {
   if (typeof selector !== 'string' || script === '') {
     return {
       exitCode: 2,
-      stderr: ['gsectl exec: usage: gsectl exec --hosts SELECTOR [--timeout T] [--run-as USER] -- COMMAND'],
+      stderr: [
+        'gsectl exec: usage: gsectl exec --hosts SELECTOR [--timeout T] [--run-as USER] [--callback URL] -- COMMAND',
+      ],
     };
   }
   const timeoutText = typeof input.values.timeout === 'string' ? input.values.timeout : undefined;
@@ -45,6 +50,7 @@ export async function run(input: CommandInput): Promise<CommandResult> {
       script,
       timeoutMs,
       ...(typeof input.values['run-as'] === 'string' ? { runAs: input.values['run-as'] } : {}),
+      ...(typeof input.values.callback === 'string' ? { callback: input.values.callback } : {}),
     },
     (raw) => {
       const line = raw as ResultLine;

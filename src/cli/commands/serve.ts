@@ -50,6 +50,7 @@ export async function run(input: CommandInput): Promise<CommandResult> {
     maxRevisionBytes: num(v['max-revision-bytes']),
     artifactDir: str(v['artifact-dir']),
     hostRetentionMs,
+    callbackSecretEnv: str(v['callback-secret-env']),
   });
   const logger = jsonLogger((str(v['log-level']) ?? 'info') as LogLevel);
   // Signals are taken from the start, so a stop during start-up still drains cleanly.
