@@ -5,8 +5,18 @@
 // The wire is TLS as in production: a demo CA and a server certificate for 127.0.0.1/localhost are made with
 // the openssl CLI under .demo/tls/ (valid 3 days, remade when about to expire); agents and gsectl pin that CA.
 import { execFileSync, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import {
+  appendFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
 import { request } from 'node:https';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
@@ -171,6 +181,39 @@ async function waitFor(what, check) {
   }
 }
 
+/** Where examples/fleet/notify sends its signed deliveries: this receiver, on this machine only. */
+const HOOK_PORT = 7079;
+
+/**
+ * The example Notifications' receiver: checks X-GSE-Signature against the secret of its path and appends
+ * one line per delivery to .demo/notifications.log. A busy port is skipped (deliveries then wait and retry).
+ */
+async function startHookReceiver(secrets) {
+  if (!(await portFree(HOOK_PORT))) return undefined;
+  const log = join(demo, 'notifications.log');
+  const server = createHttpServer((req, res) => {
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      const secret = secrets[req.url ?? ''];
+      const want = secret && `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
+      const got = String(req.headers['x-gse-signature'] ?? '');
+      const ok =
+        Boolean(want) && want.length === got.length && timingSafeEqual(Buffer.from(want), Buffer.from(got));
+      let type = '?';
+      try {
+        type = JSON.parse(body.toString('utf8')).type ?? '?';
+      } catch {}
+      appendFileSync(log, `${new Date().toISOString()} ${req.url} ${type} signature ${ok ? 'ok' : 'BAD'}\n`);
+      res.writeHead(ok ? 204 : 401).end();
+    });
+  });
+  await new Promise((resolve) => server.listen(HOOK_PORT, '127.0.0.1', resolve));
+  server.unref();
+  return server;
+}
+
 let stopping = false;
 const STOP_GRACE_MS = 10_000;
 async function stop(code = 0) {
@@ -208,6 +251,11 @@ async function main() {
     git('commit', '-q', '-m', 'Initial fleet from examples/fleet');
   }
   const t = tokens();
+  const hookSecrets = {
+    '/hooks/ops': randomBytes(24).toString('hex'),
+    '/hooks/oncall': randomBytes(24).toString('hex'),
+  };
+  const hooks = await startHookReceiver(hookSecrets);
   const port = await firstFreePort(Number(process.env.GSE_DEMO_PORT ?? 7070));
   const base = `https://127.0.0.1:${port}`;
   const tls = demoTls();
@@ -256,8 +304,8 @@ async function main() {
       GSE_ADMIN_TOKEN: t.admin,
       // The example Notifications' signing secrets (examples/fleet/notify), allowed as secret references.
       GSE_SECRET_ENV: 'NOTIFY_SECRET,ONCALL_HOOK_SECRET',
-      NOTIFY_SECRET: randomBytes(24).toString('hex'),
-      ONCALL_HOOK_SECRET: randomBytes(24).toString('hex'),
+      NOTIFY_SECRET: hookSecrets['/hooks/ops'],
+      ONCALL_HOOK_SECRET: hookSecrets['/hooks/oncall'],
     },
   );
   await waitFor('the controller', async () => (await get(`${base}/readyz`, caPem)).status === 200);
@@ -295,6 +343,7 @@ gse-gitops demo: ${HOSTS.length} hosts Synced on ${status.revision.applied.sha.s
   Host roots  ${join(demo, 'hosts')}/<host>/   (logs in .demo/*.log)
   Redis       ${redis}
   TLS CA      ${tls.ca}   (the browser warns until you trust it; agents and gsectl pin it)
+  Webhooks    ${hooks ? `http://127.0.0.1:${HOOK_PORT}/hooks/* -> .demo/notifications.log (signatures checked)` : `port ${HOOK_PORT} busy: the example Notifications wait and retry`}
 
 Try it (in another shell, from ${root}):
   export GSE_SERVER=${base} GSE_TOKEN=${t.admin} GSE_CA=${tls.ca}
