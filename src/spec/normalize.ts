@@ -7,6 +7,7 @@ import { DEFAULTS, parseDurationMs, parseMode } from './defaults.js';
 import type {
   AgentVersionSpec,
   ConfigFileSpec,
+  HostCheckSpec,
   HostGroupSpec,
   Kind,
   Metadata,
@@ -62,6 +63,18 @@ type RawProcessWatch = Omit<ProcessWatchSpec, 'ensure' | 'probeIntervalMs'> & {
   ensure?: ProcessWatchSpec['ensure'];
   probeInterval?: string;
 };
+
+interface RawHostCheck {
+  hosts: HostCheckSpec['hosts'];
+  interval?: string;
+  disk?: NonNullable<HostCheckSpec['disk']>;
+  readonly?: NonNullable<HostCheckSpec['readonly']>;
+  corefiles?: { dir: string; pattern?: string };
+  command?: Omit<NonNullable<HostCheckSpec['command']>, 'failuresInARow' | 'timeoutMs'> & {
+    failuresInARow?: number;
+    timeout?: string;
+  };
+}
 
 /** A document that passed its kind's schema. */
 export interface RawDocument {
@@ -156,6 +169,27 @@ function processWatch(raw: RawProcessWatch): ProcessWatchSpec {
   };
 }
 
+function checkCommand(raw: NonNullable<RawHostCheck['command']>): NonNullable<HostCheckSpec['command']> {
+  const { timeout, failuresInARow, ...rest } = raw;
+  return {
+    ...rest,
+    failuresInARow: failuresInARow ?? DEFAULTS.checkFailuresInARow,
+    timeoutMs: parseDurationMs(timeout ?? DEFAULTS.checkCommandTimeout),
+  };
+}
+
+function hostCheck(raw: RawHostCheck): HostCheckSpec {
+  const { interval, corefiles, command, ...rest } = raw;
+  return {
+    ...rest,
+    intervalMs: parseDurationMs(interval ?? DEFAULTS.checkInterval),
+    ...(corefiles !== undefined && {
+      corefiles: { dir: corefiles.dir, pattern: corefiles.pattern ?? DEFAULTS.checkCorePattern },
+    }),
+    ...(command !== undefined && { command: checkCommand(command) }),
+  };
+}
+
 function metadata(raw: Metadata): Metadata {
   return {
     name: raw.name,
@@ -207,5 +241,7 @@ export function normalizeResource(doc: RawDocument, pos: SourcePos): Resource {
       };
     case 'HostGroup':
       return { apiVersion, kind: 'HostGroup', metadata: meta, spec: spec as HostGroupSpec, pos };
+    case 'HostCheck':
+      return { apiVersion, kind: 'HostCheck', metadata: meta, spec: hostCheck(spec as RawHostCheck), pos };
   }
 }

@@ -21,6 +21,7 @@ export const SCHEMA_FILES: { readonly [K in Kind]: string } = {
   Remediation: 'remediation.schema.json',
   ProcessWatch: 'process-watch.schema.json',
   HostGroup: 'host-group.schema.json',
+  HostCheck: 'host-check.schema.json',
 };
 
 /** Definitions shared by every kind, referenced with `$ref: common.schema.json#/$defs/...`. */

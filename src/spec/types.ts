@@ -14,6 +14,7 @@ export const KINDS = [
   'Remediation',
   'ProcessWatch',
   'HostGroup',
+  'HostCheck',
 ] as const;
 export type Kind = (typeof KINDS)[number];
 
@@ -183,6 +184,30 @@ export interface ProcessWatchSpec {
   probeIntervalMs: number;
 }
 
+/** What a HostCheck probes: exactly one of these is set. */
+export interface HostCheckProbe {
+  /** disk.full when the file system holding `<root><mount>` is used over `usedPercentOver` percent. */
+  disk?: { mount: string; usedPercentOver: number };
+  /** disk.readonly when the mount holding `<root><mount>` is read-only. */
+  readonly?: { mount: string };
+  /** corefile for each new file in `<root><dir>` whose name matches `pattern`. */
+  corefiles?: { dir: string; pattern: string };
+  /** check.failed when the command fails `failuresInARow` times in a row. */
+  command?: {
+    run: string;
+    interpreter?: string;
+    failuresInARow: number;
+    timeoutMs: number;
+    env?: Record<string, string>;
+    runAs?: string;
+  };
+}
+
+export interface HostCheckSpec extends HostCheckProbe {
+  hosts: Selector;
+  intervalMs: number;
+}
+
 export interface HostGroupSpec {
   match: { names?: string[]; cidrs?: string[]; cloudIds?: number[] };
   labels: Record<string, string>;
@@ -204,6 +229,7 @@ export type ConfigFile = DocBase<'ConfigFile', ConfigFileSpec>;
 export type Remediation = DocBase<'Remediation', RemediationSpec>;
 export type ProcessWatch = DocBase<'ProcessWatch', ProcessWatchSpec>;
 export type HostGroup = DocBase<'HostGroup', HostGroupSpec>;
+export type HostCheck = DocBase<'HostCheck', HostCheckSpec>;
 
 export type Resource =
   | StreamTarget
@@ -212,7 +238,8 @@ export type Resource =
   | ConfigFile
   | Remediation
   | ProcessWatch
-  | HostGroup;
+  | HostGroup
+  | HostCheck;
 
 /** A validated spec tree: every document, indexed by kind, and the repo files that ConfigFiles source. */
 export interface Revision {
