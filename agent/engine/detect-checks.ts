@@ -9,6 +9,7 @@
  * lists `<root><dir>`. Events name the paths as the check declares them (without the root).
  */
 import { posix } from 'node:path';
+import { globToRegExp } from '../../src/kernel/glob.js';
 import type { ManifestHostCheck } from '../../src/protocol/manifest.js';
 import type { HostEvent } from '../../src/protocol/messages.js';
 import type { Clock } from './deps.js';
@@ -24,7 +25,6 @@ import { type MountEntry, mountHolding, mountReadOnly } from './detect-mounts.js
 import { errorText } from './errors.js';
 import { checkFailedEvent, corefileEvent, diskFullEvent, diskReadonlyEvent } from './events.js';
 import type { ExecOutcome, ExecSpec } from './exec.js';
-import { globToRegExp } from '../../src/kernel/glob.js';
 
 /** Characters of a failed check command's output an event carries (the last ones). */
 export const CHECK_OUTPUT_CHARS = 512;
@@ -38,8 +38,8 @@ export interface DetectDeps {
   mounts(): Promise<MountEntry[]>;
   /** The names in a directory; [] when it does not exist (yet). */
   listDir(path: string): Promise<string[]>;
-  /** The size of a regular file (not followed through a symlink), or undefined for anything else. */
-  fileSize(path: string): Promise<number | undefined>;
+  /** Size and mtime of a regular file (not followed through a symlink), or undefined for anything else. */
+  fileInfo(path: string): Promise<{ size: number; mtimeMs: number } | undefined>;
   /** Runs a command as scripts run (exec.ts `runScript`: minimal env, runAs honoured). */
   run(spec: ExecSpec): Promise<ExecOutcome>;
 }
@@ -78,12 +78,15 @@ export class HostCheckState {
   private onStatus: CheckStatus = ARMED;
   private failures = 0;
   private seen: Set<string> | undefined;
+  /** When the check started: a core file older than this is not new, one as old or newer is. */
+  private readonly startedAt: number;
 
   constructor(
     readonly check: ManifestHostCheck,
     private readonly deps: DetectDeps,
   ) {
     this.key = `HostCheck/${check.name}`;
+    this.startedAt = deps.clock.now();
   }
 
   /** Looks once; a probe that cannot look leaves the state as it was (no event, status failed). */
@@ -93,7 +96,10 @@ export class HostCheckState {
     if (check.readonly) return this.probeReadonly(check.readonly);
     if (check.corefiles) return this.probeCorefiles(check.corefiles);
     if (check.command) return this.probeCommand(check.command, signal);
-    return { events: [], status: { state: 'failed', message: 'nothing to check (this agent knows no such probe)' } };
+    return {
+      events: [],
+      status: { state: 'failed', message: 'nothing to check (this agent knows no such probe)' },
+    };
   }
 
   private level(on: boolean, event: () => HostEvent, message: string): ProbeOutcome {
@@ -163,15 +169,24 @@ export class HostCheckState {
       return { events: [], status: cannot(`list ${cf.dir}`, err) };
     }
     const pattern = globToRegExp(cf.pattern);
-    const step = newFilesStep(this.seen, listing, (name) => pattern.test(name));
+    const matches = (name: string) => pattern.test(name);
+    const first = this.seen === undefined;
+    const step = newFilesStep(this.seen, listing, matches);
     this.seen = step.seen;
+    // The first listing's files may predate the check: only those written since it started are new.
+    const candidates = first ? listing.filter(matches).sort() : step.fresh;
     const events: HostEvent[] = [];
-    for (const name of step.fresh) {
-      const size = await this.deps.fileSize(posix.join(dir, name)).catch(() => undefined);
-      if (size === undefined) continue; // a directory, a symlink, or gone already
+    for (const name of candidates) {
+      const info = await this.deps.fileInfo(posix.join(dir, name)).catch(() => undefined);
+      if (!info) continue; // a directory, a symlink, or gone already
+      if (first && info.mtimeMs < this.startedAt) continue;
       const path = posix.join(cf.dir, name);
       events.push(
-        corefileEvent(this.deps.clock, { path, dir: cf.dir, size, check: this.check.name }, this.key),
+        corefileEvent(
+          this.deps.clock,
+          { path, dir: cf.dir, size: info.size, check: this.check.name },
+          this.key,
+        ),
       );
       this.onStatus = raised(`corefile: ${path}`);
     }

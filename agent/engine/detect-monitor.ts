@@ -6,9 +6,9 @@
 import { lstat, readdir, statfs } from 'node:fs/promises';
 import { type HostManifest, itemKey, type ManifestHostCheck } from '../../src/protocol/manifest.js';
 import type { HostEvent, ItemReport } from '../../src/protocol/messages.js';
+import { type Logger, silentLogger } from './deps.js';
 import { ARMED, type CheckStatus, type DetectDeps, HostCheckState } from './detect-checks.js';
 import { readMountTable } from './detect-mounts.js';
-import { type Logger, silentLogger } from './deps.js';
 import { errorText } from './errors.js';
 
 /** Check intervals below this are raised to it. */
@@ -20,7 +20,7 @@ export function hostChecks(manifest: HostManifest | undefined): ManifestHostChec
 }
 
 /** The real host: statfs, /proc/self/mounts, readdir and lstat. */
-export const hostDetectIo: Pick<DetectDeps, 'statfs' | 'mounts' | 'listDir' | 'fileSize'> = {
+export const hostDetectIo: Pick<DetectDeps, 'statfs' | 'mounts' | 'listDir' | 'fileInfo'> = {
   statfs: async (path) => statfs(path),
   mounts: () => readMountTable(),
   listDir: async (path) => {
@@ -31,9 +31,9 @@ export const hostDetectIo: Pick<DetectDeps, 'statfs' | 'mounts' | 'listDir' | 'f
       throw err;
     }
   },
-  fileSize: async (path) => {
+  fileInfo: async (path) => {
     const st = await lstat(path);
-    return st.isFile() ? st.size : undefined;
+    return st.isFile() ? { size: st.size, mtimeMs: st.mtimeMs } : undefined;
   },
 };
 
