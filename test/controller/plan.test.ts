@@ -255,14 +255,13 @@ describe('planHost HostChecks', () => {
     ]);
     const { manifest } = planHost(rev, web1);
     expect(manifest.items.map((i) => `${i.kind}/${i.name}`)).toEqual(['ConfigFile/a', 'HostCheck/var-disk']);
-    const { hash, ...item } = manifest.items[1] as Record<string, unknown>;
-    expect(item).toEqual({
+    expect(manifest.items[1]).toEqual({
       kind: 'HostCheck',
       name: 'var-disk',
+      hash: expect.stringMatching(/^[0-9a-f]{64}$/),
       intervalMs: 30_000,
       disk: { mount: '/var', usedPercentOver: 90 },
     });
-    expect(hash).toMatch(/^[0-9a-f]{64}$/);
   });
 
   it('changes the check item hash when its threshold changes', () => {
