@@ -120,7 +120,8 @@ export class HostCheckMonitor {
     clearTimeout(r.timer);
     r.timer = setTimeout(() => {
       r.timer = undefined;
-      this.probe(r.state.key).finally(() => {
+      // runProbe logs its failures: a probe never rejects.
+      void this.probe(r.state.key).finally(() => {
         if (this.started && this.checks.get(r.state.key) === r)
           this.schedule(r, Math.max(MIN_CHECK_INTERVAL_MS, r.state.check.intervalMs));
       });

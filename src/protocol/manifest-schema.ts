@@ -87,7 +87,10 @@ const hostCheckSchema = objectSchema(
     intervalMs: positiveInt,
   },
   {
-    disk: objectSchema({ mount: absolutePath, usedPercentOver: { type: 'number', minimum: 0, maximum: 100 } }),
+    disk: objectSchema({
+      mount: absolutePath,
+      usedPercentOver: { type: 'number', minimum: 0, maximum: 100 },
+    }),
     readonly: objectSchema({ mount: absolutePath }),
     corefiles: objectSchema({ dir: absolutePath, pattern: nonEmptyString }),
     command: objectSchema(

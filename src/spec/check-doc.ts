@@ -92,7 +92,9 @@ function modeIssues(mode: number, allowed: boolean): Issue[] {
 function hostCheckIssues(spec: HostCheckSpec): Issue[] {
   const pattern = spec.corefiles?.pattern;
   if (pattern === undefined) return [];
-  const problem = pattern.includes('/') ? 'is a file name pattern; put the directory in dir' : globProblem(pattern);
+  const problem = pattern.includes('/')
+    ? 'is a file name pattern; put the directory in dir'
+    : globProblem(pattern);
   return problem ? [{ path: ['spec', 'corefiles', 'pattern'], message: `"${pattern}" ${problem}` }] : [];
 }
 

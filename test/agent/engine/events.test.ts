@@ -87,7 +87,11 @@ describe('host events', () => {
     },
     {
       name: 'disk.readonly from a HostCheck',
-      event: diskReadonlyEvent(clock, { mount: '/data', fstype: 'xfs', check: 'data-ro' }, 'HostCheck/data-ro'),
+      event: diskReadonlyEvent(
+        clock,
+        { mount: '/data', fstype: 'xfs', check: 'data-ro' },
+        'HostCheck/data-ro',
+      ),
       want: {
         type: 'disk.readonly',
         time,
