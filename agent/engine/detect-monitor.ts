@@ -120,11 +120,12 @@ export class HostCheckMonitor {
     clearTimeout(r.timer);
     r.timer = setTimeout(() => {
       r.timer = undefined;
-      // runProbe logs its failures: a probe never rejects.
-      void this.probe(r.state.key).finally(() => {
-        if (this.started && this.checks.get(r.state.key) === r)
-          this.schedule(r, Math.max(MIN_CHECK_INTERVAL_MS, r.state.check.intervalMs));
-      });
+      this.probe(r.state.key)
+        .catch(() => {}) // runProbe logs its failures: a probe never rejects
+        .finally(() => {
+          if (this.started && this.checks.get(r.state.key) === r)
+            this.schedule(r, Math.max(MIN_CHECK_INTERVAL_MS, r.state.check.intervalMs));
+        });
     }, delayMs);
     r.timer.unref();
   }
