@@ -30,6 +30,8 @@ import { waitSynced } from '../helpers/e2e-fleet.js';
 import { type GitRepo, gitRepo } from '../helpers/git-repo.js';
 
 const HOST = 'check-1';
+/** A generous bound on every wait: the machine may be loaded (a bound, not a measurement). */
+const WAIT_MS = 30_000;
 
 /** One YAML document (JSON is valid YAML, so values are quoted exactly). */
 function doc(kind: string, name: string, spec: Record<string, unknown>): string {
@@ -108,7 +110,7 @@ describe('HostChecks raise their events once per transition', () => {
   /** Waits until the check command ran `more` times beyond now: every check was probed again meanwhile. */
   const moreRuns = async (more: number) => {
     const target = (await runCount()) + more;
-    await waitFor(`${more} more check runs`, async () => (await runCount()) >= target, 20_000);
+    await waitFor(`${more} more check runs`, async () => (await runCount()) >= target, WAIT_MS);
   };
 
   beforeAll(async () => {
@@ -136,18 +138,24 @@ describe('HostChecks raise their events once per transition', () => {
 
   it('raises one disk.full for a threshold below the real usage, seen by the controller and a Remediation', async () => {
     expect(used).toBeGreaterThan(threshold);
-    await waitSynced(ctl, [HOST], await repo.head());
-    const [event] = await waitFor('a routed disk.full', async () => {
-      const found = await routed('disk.full');
-      return found.length > 0 ? found : undefined;
-    });
+    await waitSynced(ctl, [HOST], await repo.head(), WAIT_MS);
+    const [event] = await waitFor(
+      'a routed disk.full',
+      async () => {
+        const found = await routed('disk.full');
+        return found.length > 0 ? found : undefined;
+      },
+      WAIT_MS,
+    );
     expect(event).toMatchObject({
       resource: 'HostCheck/sandbox-disk',
       fields: { mount: '/', check: 'sandbox-disk', thresholdPercent: threshold },
     });
     expect(event?.fields.usedPercent).toBeGreaterThan(threshold);
-    await waitFor('the Remediation marker', async () =>
-      (await readFile(join(paths.markers, 'disk'), 'utf8').catch(() => '')).includes('disk.full'),
+    await waitFor(
+      'the Remediation marker',
+      async () => (await readFile(join(paths.markers, 'disk'), 'utf8').catch(() => '')).includes('disk.full'),
+      WAIT_MS,
     );
     // Many probes later, still over the threshold: still one event, and the rule ran once.
     await moreRuns(5);
@@ -156,10 +164,14 @@ describe('HostChecks raise their events once per transition', () => {
   }, 90_000);
 
   it('raises one check.failed after 3 failures in a row, and again only after a success re-armed it', async () => {
-    const [failed] = await waitFor('a routed check.failed', async () => {
-      const found = await routed('check.failed');
-      return found.length > 0 ? found : undefined;
-    });
+    const [failed] = await waitFor(
+      'a routed check.failed',
+      async () => {
+        const found = await routed('check.failed');
+        return found.length > 0 ? found : undefined;
+      },
+      WAIT_MS,
+    );
     expect(failed).toMatchObject({
       resource: 'HostCheck/flag',
       fields: { check: 'flag', exitCode: 1, failures: 3 },
@@ -176,18 +188,24 @@ describe('HostChecks raise their events once per transition', () => {
         const found = await routed('check.failed');
         return found.length >= 2 ? found : undefined;
       },
-      20_000,
+      WAIT_MS,
     );
     expect(both.map((e) => e.fields.failures)).toEqual([3, 3]);
   }, 90_000);
 
   it('raises one corefile event with the path of a core file dropped into the watched dir', async () => {
-    await writeFile(join(root, 'var/crash/core.4242'), 'core bytes');
+    // Written under another name and renamed, so no probe sees it half-written (a size of 0).
+    await writeFile(join(root, 'var/crash/.partial'), 'core bytes');
+    await rename(join(root, 'var/crash/.partial'), join(root, 'var/crash/core.4242'));
     await writeFile(join(root, 'var/crash/notes.txt'), 'not a core');
-    const [core] = await waitFor('a routed corefile', async () => {
-      const found = await routed('corefile');
-      return found.length > 0 ? found : undefined;
-    });
+    const [core] = await waitFor(
+      'a routed corefile',
+      async () => {
+        const found = await routed('corefile');
+        return found.length > 0 ? found : undefined;
+      },
+      WAIT_MS,
+    );
     expect(core).toMatchObject({
       resource: 'HostCheck/cores',
       fields: { path: '/var/crash/core.4242', dir: '/var/crash', size: 10, check: 'cores' },
