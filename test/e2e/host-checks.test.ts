@@ -14,6 +14,7 @@ import {
   mkdir,
   mkdtemp,
   readFile,
+  rename,
   rm,
   statfs,
   unlink,
