@@ -311,9 +311,10 @@ export class Agent {
     clearInterval(this.heartbeat);
     await this.ingest?.close();
     await this.connection.stop();
+    // Checks first: a status a last probe hands on is queued before the queue is drained.
+    await this.checks.stop();
     await this.applyQueue;
     await this.procs.stop();
-    await this.checks.stop();
     await this.drift.close();
     await this.ledger.close();
     await this.outbox.close();
