@@ -18,6 +18,9 @@ import {
   type ConvergeDeps,
   DriftWatcher,
   errorText,
+  HostCheckMonitor,
+  hostChecks,
+  hostDetectIo,
   type Logger,
   OwedOnChanges,
   OwnershipLedger,
@@ -25,6 +28,7 @@ import {
   ProcessMonitor,
   type ProcScanner,
   probeWatches,
+  runScript,
   type SharedFileWatcher,
   TaskLedger,
 } from './engine/index.js';
@@ -107,6 +111,7 @@ export class Agent {
   private readonly connection: AgentConnection;
   private readonly drift: DriftWatcher;
   private readonly procs: ProcessMonitor;
+  private readonly checks: HostCheckMonitor;
   private readonly remediation: RemediationRunner;
   private ingest: IngestServer | undefined;
   private readonly upgrader: Upgrader;
@@ -186,6 +191,17 @@ export class Agent {
       scanner: deps.shared.scanner,
       baseEnv: deps.baseEnv,
       onEvent: (e) => this.background('host event', this.onHostEvent(e)),
+    });
+    // Host checks run their commands as scripts run, but not through the task ledger: a probe is not a task.
+    this.checks = new HostCheckMonitor({
+      ...hostDetectIo,
+      clock: deps.clock,
+      logger: deps.logger,
+      root: config.root,
+      run: (spec) =>
+        runScript(spec, { clock: deps.clock, baseEnv: deps.baseEnv, scriptDir: config.stateDir }),
+      onEvent: (e) => this.background('host event', this.onHostEvent(e)),
+      onStatus: (report) => this.enqueue(() => this.manifests.updateItem(report)),
     });
     this.remediation = new RemediationRunner({
       clock: deps.clock,
@@ -273,6 +289,7 @@ export class Agent {
     }
     this.drift.start();
     this.procs.start();
+    this.checks.start();
     await this.send({
       v: 1,
       type: 'event',
@@ -294,6 +311,8 @@ export class Agent {
     clearInterval(this.heartbeat);
     await this.ingest?.close();
     await this.connection.stop();
+    // Checks first: a status a last probe hands on is queued before the queue is drained.
+    await this.checks.stop();
     await this.applyQueue;
     await this.procs.stop();
     await this.drift.close();
@@ -394,6 +413,7 @@ export class Agent {
   private watch(manifest: HostManifest): void {
     this.drift.setItems(configFiles(manifest));
     this.procs.setWatches(manifest.items.filter((i): i is ManifestProcessWatch => i.kind === 'ProcessWatch'));
+    this.checks.setChecks(hostChecks(manifest));
     this.remediation.setItems(manifest.items.filter((i) => i.kind === 'Remediation'));
   }
 

@@ -12,6 +12,8 @@ export const HOST_EVENT_TYPES = [
   'process.up',
   'disk.full',
   'disk.readonly',
+  'corefile',
+  'check.failed',
 ] as const;
 export type HostEventType = (typeof HOST_EVENT_TYPES)[number];
 
@@ -54,15 +56,45 @@ export function processEvent(
   return hostEvent(clock, type, { ...fields, name: fields.process }, resource);
 }
 
+/** Where a file system is, as the mount table says (HostCheck events carry it when known). */
+export interface FileSystemFields {
+  /** The path the HostCheck names (or the mount point a write failed under). */
+  mount: string;
+  device?: string;
+  fstype?: string;
+  /** The HostCheck that raised it. */
+  check?: string;
+  detail?: string;
+}
+
 /** `disk.full`: a file system ran out of space (ENOSPC seen, or usage above a threshold). */
 export function diskFullEvent(
   clock: Clock,
-  fields: { mount: string; usedPercent?: number; thresholdPercent?: number; detail?: string },
+  fields: FileSystemFields & { usedPercent?: number; thresholdPercent?: number },
+  resource?: string,
 ): HostEvent {
-  return hostEvent(clock, 'disk.full', { ...fields });
+  return hostEvent(clock, 'disk.full', { ...fields }, resource);
 }
 
-/** `disk.readonly`: a file system refused a write with EROFS. */
-export function diskReadonlyEvent(clock: Clock, fields: { mount: string; detail?: string }): HostEvent {
-  return hostEvent(clock, 'disk.readonly', { ...fields });
+/** `disk.readonly`: a mount turned read-only, or a file system refused a write with EROFS. */
+export function diskReadonlyEvent(clock: Clock, fields: FileSystemFields, resource?: string): HostEvent {
+  return hostEvent(clock, 'disk.readonly', { ...fields }, resource);
+}
+
+/** `corefile`: a new core file in a directory a HostCheck watches. */
+export function corefileEvent(
+  clock: Clock,
+  fields: { path: string; dir?: string; size?: number; check?: string },
+  resource?: string,
+): HostEvent {
+  return hostEvent(clock, 'corefile', { ...fields }, resource);
+}
+
+/** `check.failed`: a HostCheck command failed its declared number of times in a row. */
+export function checkFailedEvent(
+  clock: Clock,
+  fields: { check: string; exitCode?: number; failures?: number; output?: string },
+  resource?: string,
+): HostEvent {
+  return hostEvent(clock, 'check.failed', { ...fields }, resource);
 }

@@ -7,6 +7,7 @@ import {
   type HostFacts,
   type HostManifest,
   type ManifestConfigFile,
+  type ManifestHostCheck,
   type ManifestItem,
   type ManifestProcessWatch,
   type ManifestRemediation,
@@ -156,6 +157,12 @@ export function planHost(
       restart,
       probeIntervalMs,
     };
+    items.push(withHash(item));
+  }
+  for (const check of revision.byKind.HostCheck) {
+    if (!selectorMatches(check.spec.hosts, target)) continue;
+    const { hosts: _hosts, ...probe } = check.spec;
+    const item: Omit<ManifestHostCheck, 'hash'> = { kind: 'HostCheck', name: check.metadata.name, ...probe };
     items.push(withHash(item));
   }
   for (const rem of revision.byKind.Remediation) {

@@ -3,8 +3,11 @@
  * router (Route.spec.hosts).
  */
 import { BlockList, isIP } from 'node:net';
+import { globToRegExp } from '../kernel/glob.js';
 import type { HostFacts } from '../protocol/manifest.js';
 import type { MatchExpression, Selector } from '../spec/types.js';
+
+export { globToRegExp };
 
 /**
  * The part of a host a selector looks at. `labels` are what Git gives the host (HostGroups); `agentLabels`
@@ -13,32 +16,6 @@ import type { MatchExpression, Selector } from '../spec/types.js';
 export type SelectableHost = Pick<HostFacts, 'name' | 'ips' | 'cloudId' | 'labels'> & {
   agentLabels?: Record<string, string>;
 };
-
-const globCache = new Map<string, RegExp>();
-
-/** Turns a shell-style glob (`*`, `?`, `[abc]`) into an anchored RegExp; cached. */
-export function globToRegExp(glob: string): RegExp {
-  let re = globCache.get(glob);
-  if (re) return re;
-  let src = '';
-  for (let i = 0; i < glob.length; i++) {
-    const c = glob[i] as string;
-    if (c === '*') src += '.*';
-    else if (c === '?') src += '.';
-    else if (c === '[') {
-      const end = glob.indexOf(']', i + 1);
-      if (end === -1) src += '\\[';
-      else {
-        const body = glob.slice(i + 1, end).replace(/\\/g, '\\\\');
-        src += `[${body.startsWith('!') ? `^${body.slice(1)}` : body}]`;
-        i = end;
-      }
-    } else src += c.replace(/[.+^${}()|\\/]/g, '\\$&');
-  }
-  re = new RegExp(`^${src}$`);
-  globCache.set(glob, re);
-  return re;
-}
 
 const cidrCache = new Map<string, BlockList>();
 

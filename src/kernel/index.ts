@@ -2,4 +2,5 @@
 export * from './backoff.js';
 export * from './clock.js';
 export * from './errors.js';
+export * from './glob.js';
 export * from './logger.js';

@@ -6,6 +6,7 @@ import {
   nonEmptyString,
   nonNegativeInt,
   objectSchema,
+  positiveInt,
   scalarMap,
   stringMap,
 } from './schema-parts.js';
@@ -77,20 +78,52 @@ const agentVersionSchema = objectSchema(
   { artifact: objectSchema({ sha256: anyString, url: nonEmptyString }) },
 );
 
+const absolutePath: SchemaObject = { type: 'string', pattern: '^/' };
+
+const hostCheckSchema = objectSchema(
+  {
+    kind: { const: 'HostCheck' },
+    ...itemBase,
+    intervalMs: positiveInt,
+  },
+  {
+    disk: objectSchema({
+      mount: absolutePath,
+      usedPercentOver: { type: 'number', minimum: 0, maximum: 100 },
+    }),
+    readonly: objectSchema({ mount: absolutePath }),
+    corefiles: objectSchema({ dir: absolutePath, pattern: nonEmptyString }),
+    command: objectSchema(
+      {
+        run: nonEmptyString,
+        failuresInARow: positiveInt,
+        timeoutMs: nonNegativeInt,
+      },
+      { interpreter: anyString, env: stringMap, runAs: anyString },
+    ),
+  },
+);
+
 /** The item kinds a manifest may carry, in the order of `ManifestItem`. */
-export const MANIFEST_ITEM_KINDS = ['ConfigFile', 'ProcessWatch', 'Remediation', 'AgentVersion'] as const;
+export const MANIFEST_ITEM_KINDS = [
+  'ConfigFile',
+  'ProcessWatch',
+  'Remediation',
+  'AgentVersion',
+  'HostCheck',
+] as const;
 
 /** `$id`s of the shared schemas, referenced with `$ref` so they are compiled once. */
 export const MANIFEST_ITEM_ID = 'gse:protocol/manifest-item';
 export const HOST_MANIFEST_ID = 'gse:protocol/host-manifest';
 
-/** `ManifestItem`: one of the four kinds, selected by `kind`. */
+/** `ManifestItem`: one of the kinds, selected by `kind`. */
 export const manifestItemSchema: SchemaObject = {
   $id: MANIFEST_ITEM_ID,
   type: 'object',
   discriminator: { propertyName: 'kind' },
   required: ['kind'],
-  oneOf: [configFileSchema, processWatchSchema, remediationSchema, agentVersionSchema],
+  oneOf: [configFileSchema, processWatchSchema, remediationSchema, agentVersionSchema, hostCheckSchema],
 };
 
 /** `HostManifest`: everything one host must converge to. */

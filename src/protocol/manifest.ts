@@ -53,6 +53,26 @@ export interface ManifestProcessWatch extends ManifestItemBase {
   probeIntervalMs: number;
 }
 
+/**
+ * A HostCheck: what the agent probes every `intervalMs`; exactly one probe is set. Paths are host paths,
+ * resolved under the agent's `--root`.
+ */
+export interface ManifestHostCheck extends ManifestItemBase {
+  kind: 'HostCheck';
+  intervalMs: number;
+  disk?: { mount: string; usedPercentOver: number };
+  readonly?: { mount: string };
+  corefiles?: { dir: string; pattern: string };
+  command?: {
+    run: string;
+    interpreter?: string;
+    failuresInARow: number;
+    timeoutMs: number;
+    env?: Record<string, string>;
+    runAs?: string;
+  };
+}
+
 export interface ManifestRemediation extends ManifestItemBase {
   kind: 'Remediation';
   on: { event: string; match?: Record<string, string | number | boolean> };
@@ -82,7 +102,8 @@ export type ManifestItem =
   | ManifestConfigFile
   | ManifestProcessWatch
   | ManifestRemediation
-  | ManifestAgentVersion;
+  | ManifestAgentVersion
+  | ManifestHostCheck;
 
 export interface HostManifest {
   hostId: string;
@@ -106,6 +127,7 @@ const KIND_ORDER: Record<ManifestItem['kind'], number> = {
   ConfigFile: 1,
   ProcessWatch: 2,
   Remediation: 3,
+  HostCheck: 4,
 };
 
 /** The one order of manifest items: by kind, then name (so equal content hashes equal). */

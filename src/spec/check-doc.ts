@@ -5,8 +5,8 @@
 import { triggerIssues } from './event-types.js';
 import type { FieldPath } from './field-path.js';
 import type { Issue } from './issue.js';
-import { selectorIssues } from './selector-checks.js';
-import type { FilterCondition, Resource, RouteSpec } from './types.js';
+import { globProblem, selectorIssues } from './selector-checks.js';
+import type { FilterCondition, HostCheckSpec, Resource, RouteSpec } from './types.js';
 
 function regexProblem(source: string): string | undefined {
   try {
@@ -88,6 +88,16 @@ function modeIssues(mode: number, allowed: boolean): Issue[] {
   ];
 }
 
+/** A core file pattern is a glob over names in one directory: no separator. */
+function hostCheckIssues(spec: HostCheckSpec): Issue[] {
+  const pattern = spec.corefiles?.pattern;
+  if (pattern === undefined) return [];
+  const problem = pattern.includes('/')
+    ? 'is a file name pattern; put the directory in dir'
+    : globProblem(pattern);
+  return problem ? [{ path: ['spec', 'corefiles', 'pattern'], message: `"${pattern}" ${problem}` }] : [];
+}
+
 /** Every problem in one resource that needs no other document. */
 export function resourceIssues(r: Resource): Issue[] {
   const issues: Issue[] = [];
@@ -128,6 +138,9 @@ export function resourceIssues(r: Resource): Issue[] {
       }
       break;
     }
+    case 'HostCheck':
+      issues.push(...hostCheckIssues(r.spec));
+      break;
     default:
       break;
   }

@@ -24,6 +24,10 @@ export const DEFAULTS = {
   remediationDryRun: false,
   processEnsure: 'observed',
   processProbeInterval: '10s',
+  checkInterval: '30s',
+  checkCorePattern: 'core*',
+  checkFailuresInARow: 3,
+  checkCommandTimeout: '10s',
 } as const;
 
 const MS_PER_UNIT = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000 } as const;

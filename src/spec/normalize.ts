@@ -8,6 +8,7 @@ import { NOTIFICATION_OUTCOMES } from './notification.js';
 import type {
   AgentVersionSpec,
   ConfigFileSpec,
+  HostCheckSpec,
   HostGroupSpec,
   Kind,
   Metadata,
@@ -64,6 +65,18 @@ type RawProcessWatch = Omit<ProcessWatchSpec, 'ensure' | 'probeIntervalMs'> & {
   ensure?: ProcessWatchSpec['ensure'];
   probeInterval?: string;
 };
+
+interface RawHostCheck {
+  hosts: HostCheckSpec['hosts'];
+  interval?: string;
+  disk?: NonNullable<HostCheckSpec['disk']>;
+  readonly?: NonNullable<HostCheckSpec['readonly']>;
+  corefiles?: { dir: string; pattern?: string };
+  command?: Omit<NonNullable<HostCheckSpec['command']>, 'failuresInARow' | 'timeoutMs'> & {
+    failuresInARow?: number;
+    timeout?: string;
+  };
+}
 
 /** A document that passed its kind's schema. */
 export interface RawDocument {
@@ -163,6 +176,27 @@ function notification(raw: NotificationSpec): NotificationSpec {
   return { ...raw, on: NOTIFICATION_OUTCOMES.filter((o) => raw.on.includes(o)) };
 }
 
+function checkCommand(raw: NonNullable<RawHostCheck['command']>): NonNullable<HostCheckSpec['command']> {
+  const { timeout, failuresInARow, ...rest } = raw;
+  return {
+    ...rest,
+    failuresInARow: failuresInARow ?? DEFAULTS.checkFailuresInARow,
+    timeoutMs: parseDurationMs(timeout ?? DEFAULTS.checkCommandTimeout),
+  };
+}
+
+function hostCheck(raw: RawHostCheck): HostCheckSpec {
+  const { interval, corefiles, command, ...rest } = raw;
+  return {
+    ...rest,
+    intervalMs: parseDurationMs(interval ?? DEFAULTS.checkInterval),
+    ...(corefiles !== undefined && {
+      corefiles: { dir: corefiles.dir, pattern: corefiles.pattern ?? DEFAULTS.checkCorePattern },
+    }),
+    ...(command !== undefined && { command: checkCommand(command) }),
+  };
+}
+
 function metadata(raw: Metadata): Metadata {
   return {
     name: raw.name,
@@ -222,5 +256,7 @@ export function normalizeResource(doc: RawDocument, pos: SourcePos): Resource {
         spec: notification(spec as NotificationSpec),
         pos,
       };
+    case 'HostCheck':
+      return { apiVersion, kind: 'HostCheck', metadata: meta, spec: hostCheck(spec as RawHostCheck), pos };
   }
 }

@@ -22,6 +22,7 @@ export const SCHEMA_FILES: { readonly [K in Kind]: string } = {
   ProcessWatch: 'process-watch.schema.json',
   HostGroup: 'host-group.schema.json',
   Notification: 'notification.schema.json',
+  HostCheck: 'host-check.schema.json',
 };
 
 /** Definitions shared by every kind, referenced with `$ref: common.schema.json#/$defs/...`. */

@@ -15,6 +15,7 @@ export const KINDS = [
   'ProcessWatch',
   'HostGroup',
   'Notification',
+  'HostCheck',
 ] as const;
 export type Kind = (typeof KINDS)[number];
 
@@ -185,6 +186,30 @@ export interface ProcessWatchSpec {
   probeIntervalMs: number;
 }
 
+/** What a HostCheck probes: exactly one of these is set. */
+export interface HostCheckProbe {
+  /** disk.full when the file system holding `<root><mount>` is used over `usedPercentOver` percent. */
+  disk?: { mount: string; usedPercentOver: number };
+  /** disk.readonly when the mount holding `<root><mount>` is read-only. */
+  readonly?: { mount: string };
+  /** corefile for each new file in `<root><dir>` whose name matches `pattern`. */
+  corefiles?: { dir: string; pattern: string };
+  /** check.failed when the command fails `failuresInARow` times in a row. */
+  command?: {
+    run: string;
+    interpreter?: string;
+    failuresInARow: number;
+    timeoutMs: number;
+    env?: Record<string, string>;
+    runAs?: string;
+  };
+}
+
+export interface HostCheckSpec extends HostCheckProbe {
+  hosts: Selector;
+  intervalMs: number;
+}
+
 export interface HostGroupSpec {
   match: { names?: string[]; cidrs?: string[]; cloudIds?: number[] };
   labels: Record<string, string>;
@@ -218,6 +243,7 @@ export type Remediation = DocBase<'Remediation', RemediationSpec>;
 export type ProcessWatch = DocBase<'ProcessWatch', ProcessWatchSpec>;
 export type HostGroup = DocBase<'HostGroup', HostGroupSpec>;
 export type Notification = DocBase<'Notification', NotificationSpec>;
+export type HostCheck = DocBase<'HostCheck', HostCheckSpec>;
 
 export type Resource =
   | StreamTarget
@@ -227,7 +253,8 @@ export type Resource =
   | Remediation
   | ProcessWatch
   | HostGroup
-  | Notification;
+  | Notification
+  | HostCheck;
 
 /** A validated spec tree: every document, indexed by kind, and the repo files that ConfigFiles source. */
 export interface Revision {

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { planHost, planManifests } from '../../src/controller/plan.js';
 import type { HostFacts } from '../../src/protocol/manifest.js';
-import type { Selector } from '../../src/spec/types.js';
+import type { Resource, Selector } from '../../src/spec/types.js';
 import { configFile, hostGroup, makeRevision } from '../helpers/revision.js';
 
 const web1: HostFacts = {
@@ -235,5 +235,41 @@ describe('planHost hashes', () => {
     const a = planHost(makeRevision([configFile('a', { content: 'a', mode: 0o644 })]), web1).manifest;
     const b = planHost(makeRevision([configFile('a', { content: 'a', mode: 0o600 })]), web1).manifest;
     expect(a.hash).not.toBe(b.hash);
+  });
+});
+
+describe('planHost HostChecks', () => {
+  const check = (name: string, hosts: Selector, probe: object): Resource => ({
+    apiVersion: 'gse/v1',
+    kind: 'HostCheck',
+    metadata: { name },
+    pos: { file: 'checks.yaml', line: 1, col: 1 },
+    spec: { hosts, intervalMs: 30_000, ...probe },
+  });
+
+  it('gives each selected host the check without its selector, after the other kinds', () => {
+    const rev = makeRevision([
+      check('var-disk', { names: ['web-*'] }, { disk: { mount: '/var', usedPercentOver: 90 } }),
+      check('db-cores', { names: ['db-*'] }, { corefiles: { dir: '/var/crash', pattern: 'core*' } }),
+      configFile('a', { content: 'a' }),
+    ]);
+    const { manifest } = planHost(rev, web1);
+    expect(manifest.items.map((i) => `${i.kind}/${i.name}`)).toEqual(['ConfigFile/a', 'HostCheck/var-disk']);
+    expect(manifest.items[1]).toEqual({
+      kind: 'HostCheck',
+      name: 'var-disk',
+      hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+      intervalMs: 30_000,
+      disk: { mount: '/var', usedPercentOver: 90 },
+    });
+  });
+
+  it('changes the check item hash when its threshold changes', () => {
+    const at = (pct: number) =>
+      planHost(
+        makeRevision([check('d', { names: ['*'] }, { disk: { mount: '/', usedPercentOver: pct } })]),
+        web1,
+      ).manifest.items[0]?.hash;
+    expect(at(80)).not.toBe(at(90));
   });
 });

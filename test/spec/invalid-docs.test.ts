@@ -23,6 +23,18 @@ interface InvalidCase {
   more?: boolean;
 }
 
+/** A HostCheck document whose spec ends with `probe` lines (the spec starts on line 4). */
+function hostCheck(...probe: string[]): string {
+  return yaml(
+    'apiVersion: gse/v1',
+    'kind: HostCheck',
+    'metadata: { name: c }',
+    'spec:',
+    '  hosts: { names: ["*"] }',
+    ...probe,
+  );
+}
+
 const ST_ROUTE = `${STREAM_TARGET}---\n${ROUTE}`; // the Route starts on line 10
 
 const cases: InvalidCase[] = [
@@ -356,6 +368,42 @@ const cases: InvalidCase[] = [
     name: 'a ProcessWatch that names no process',
     files: { 'a.yaml': PROCESS_WATCH.replace('process: { name: nginx }', 'process: {}') },
     errors: ['a.yaml:6:3: spec.process: must set at least one of "name", "cmdline" or "pidFile"'],
+  },
+  {
+    name: 'a HostCheck with two probes',
+    files: {
+      'a.yaml': hostCheck('  disk: { mount: /var, usedPercentOver: 90 }', '  readonly: { mount: /var }'),
+    },
+    errors: [
+      'a.yaml:4:1: spec: must set only one of "disk", "readonly", "corefiles" or "command", not "disk" and "readonly"',
+    ],
+  },
+  {
+    name: 'a HostCheck with no probe',
+    files: { 'a.yaml': hostCheck() },
+    errors: ['a.yaml:4:1: spec: must set exactly one of "disk", "readonly", "corefiles" or "command"'],
+  },
+  {
+    name: 'a HostCheck threshold over 100%',
+    files: { 'a.yaml': hostCheck('  disk: { mount: /var, usedPercentOver: 150 }') },
+    errors: ['a.yaml:6:41: spec.disk.usedPercentOver: must be <= 100, not 150'],
+  },
+  {
+    name: 'a HostCheck core pattern with a directory in it',
+    files: { 'a.yaml': hostCheck('  corefiles: { dir: /var, pattern: "crash/core*" }') },
+    errors: [
+      'a.yaml:6:36: spec.corefiles.pattern: "crash/core*" is a file name pattern; put the directory in dir',
+    ],
+  },
+  {
+    name: 'a HostCheck core pattern that is not a glob',
+    files: { 'a.yaml': hostCheck('  corefiles: { dir: /var/crash, pattern: "core[" }') },
+    errors: ['a.yaml:6:42: spec.corefiles.pattern: "core[" has a "[" without a closing "]"'],
+  },
+  {
+    name: 'a HostCheck command that never raises',
+    files: { 'a.yaml': hostCheck('  command: { run: "true", failuresInARow: 0 }') },
+    errors: ['a.yaml:6:43: spec.command.failuresInARow: must be >= 1, not 0'],
   },
   {
     name: 'a runner with both a host and a webhook',

@@ -143,6 +143,10 @@ describe('specs/*.schema.json', () => {
       remediationDryRun: at('Remediation', `${spec}/dryRun`),
       processEnsure: at('ProcessWatch', `${spec}/ensure`),
       processProbeInterval: at('ProcessWatch', `${spec}/probeInterval`),
+      checkInterval: at('HostCheck', `${spec}/interval`),
+      checkCorePattern: at('HostCheck', `${spec}/corefiles/properties/pattern`),
+      checkFailuresInARow: at('HostCheck', `${spec}/command/properties/failuresInARow`),
+      checkCommandTimeout: at('HostCheck', `${spec}/command/properties/timeout`),
     }).toEqual(DEFAULTS);
   });
 });

@@ -53,6 +53,14 @@ const MINIMAL = {
     '  run: { script: systemctl restart nginx }',
   ),
   'watch.yaml': PROCESS_WATCH,
+  'check.yaml': yaml(
+    'apiVersion: gse/v1',
+    'kind: HostCheck',
+    'metadata: { name: health }',
+    'spec:',
+    '  hosts: { names: ["*"] }',
+    '  command: { run: "curl -fsS http://127.0.0.1/health" }',
+  ),
   'group.yaml': yaml(
     'apiVersion: gse/v1',
     'kind: HostGroup',
@@ -112,6 +120,36 @@ describe('loadRevisionFromDir (valid trees)', () => {
       probeIntervalMs: 10_000,
     });
     expect(spec('HostGroup')).toEqual({ match: { names: ['web-*'] }, labels: { role: 'web' } });
+    expect(spec('HostCheck')).toEqual({
+      hosts: { names: ['*'] },
+      intervalMs: 30_000,
+      command: { run: 'curl -fsS http://127.0.0.1/health', failuresInARow: 3, timeoutMs: 10_000 },
+    });
+  });
+
+  it('fills in a HostCheck corefiles pattern and keeps disk and readonly probes as written', async () => {
+    const check = (name: string, probe: string) =>
+      yaml(
+        'apiVersion: gse/v1',
+        'kind: HostCheck',
+        `metadata: { name: ${name} }`,
+        'spec:',
+        '  hosts: { names: ["*"] }',
+        '  interval: 5s',
+        `  ${probe}`,
+      );
+    const rev = await load({
+      'a.yaml': [
+        check('cores', 'corefiles: { dir: /var/crash }'),
+        check('disk', 'disk: { mount: /var, usedPercentOver: 92.5 }'),
+        check('ro', 'readonly: { mount: /data }'),
+      ].join('---\n'),
+    });
+    expect(rev.byKind.HostCheck.map((r) => r.spec)).toEqual([
+      { hosts: { names: ['*'] }, intervalMs: 5000, corefiles: { dir: '/var/crash', pattern: 'core*' } },
+      { hosts: { names: ['*'] }, intervalMs: 5000, disk: { mount: '/var', usedPercentOver: 92.5 } },
+      { hosts: { names: ['*'] }, intervalMs: 5000, readonly: { mount: '/data' } },
+    ]);
   });
 
   it('turns durations into milliseconds and modes into numbers when they are given', async () => {
@@ -236,6 +274,7 @@ describe('loadRevisionFromDir (valid trees)', () => {
     const rev = await load(MINIMAL);
     expect(rev.resources.map((r) => r.pos.file)).toEqual([
       'agent.yaml',
+      'check.yaml',
       'config.yaml',
       'group.yaml',
       'remediation.yaml',
@@ -252,6 +291,7 @@ describe('loadRevisionFromDir (valid trees)', () => {
       ProcessWatch: 1,
       HostGroup: 1,
       Notification: 0,
+      HostCheck: 1,
     });
   });
 

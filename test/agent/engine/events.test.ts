@@ -4,6 +4,8 @@ import type { Clock } from '../../../agent/engine/deps.js';
 import {
   agentStartEvent,
   agentStopEvent,
+  checkFailedEvent,
+  corefileEvent,
   diskFullEvent,
   diskReadonlyEvent,
   processEvent,
@@ -54,6 +56,76 @@ describe('host events', () => {
       name: 'disk.readonly',
       event: diskReadonlyEvent(clock, { mount: '/data' }),
       want: { type: 'disk.readonly', time, fields: { mount: '/data' } },
+    },
+    {
+      name: 'disk.full from a HostCheck',
+      event: diskFullEvent(
+        clock,
+        {
+          mount: '/var',
+          device: '/dev/sda2',
+          fstype: 'ext4',
+          check: 'var-disk',
+          usedPercent: 97.5,
+          thresholdPercent: 90,
+        },
+        'HostCheck/var-disk',
+      ),
+      want: {
+        type: 'disk.full',
+        time,
+        resource: 'HostCheck/var-disk',
+        fields: {
+          mount: '/var',
+          device: '/dev/sda2',
+          fstype: 'ext4',
+          check: 'var-disk',
+          usedPercent: 97.5,
+          thresholdPercent: 90,
+        },
+      },
+    },
+    {
+      name: 'disk.readonly from a HostCheck',
+      event: diskReadonlyEvent(
+        clock,
+        { mount: '/data', fstype: 'xfs', check: 'data-ro' },
+        'HostCheck/data-ro',
+      ),
+      want: {
+        type: 'disk.readonly',
+        time,
+        resource: 'HostCheck/data-ro',
+        fields: { mount: '/data', fstype: 'xfs', check: 'data-ro' },
+      },
+    },
+    {
+      name: 'corefile',
+      event: corefileEvent(
+        clock,
+        { path: '/var/crash/core.1', dir: '/var/crash', size: 10, check: 'cores' },
+        'HostCheck/cores',
+      ),
+      want: {
+        type: 'corefile',
+        time,
+        resource: 'HostCheck/cores',
+        fields: { path: '/var/crash/core.1', dir: '/var/crash', size: 10, check: 'cores' },
+      },
+    },
+    {
+      name: 'check.failed',
+      event: checkFailedEvent(
+        clock,
+        { check: 'health', exitCode: 1, failures: 3, output: 'down' },
+        'HostCheck/health',
+      ),
+      want: {
+        type: 'check.failed',
+        time,
+        resource: 'HostCheck/health',
+        fields: { check: 'health', exitCode: 1, failures: 3, output: 'down' },
+      },
     },
   ])(
     'builds $name with the ISO time of the injected clock, with the fields its schema declares',
