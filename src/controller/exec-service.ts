@@ -107,8 +107,11 @@ export function resultRefusal(
   return `the manifest of ${hostId} holds no ${what} named ${key}`;
 }
 
-/** succeeded / failed / timedOut, from what the agent reported. */
-export function executionStatus(msg: Pick<ExecResultMessage, 'exitCode' | 'timedOut'>): ExecutionStatus {
+/** succeeded / failed / timedOut from what the agent reported; skipped for a remediation that did not run. */
+export function executionStatus(
+  msg: Pick<ExecResultMessage, 'exitCode' | 'timedOut' | 'remediation'>,
+): ExecutionStatus {
+  if (msg.remediation && msg.remediation.decision !== 'ran') return 'skipped';
   if (msg.timedOut) return 'timedOut';
   return msg.exitCode === 0 ? 'succeeded' : 'failed';
 }
@@ -232,6 +235,7 @@ export class ExecService {
       timedOut: msg.timedOut,
       killed: msg.killed,
       requestedBy: existing?.requestedBy,
+      remediation: msg.remediation ?? existing?.remediation,
     };
     await this.deps.store.putExecution(record);
     this.deps.metrics.executions.inc({ result: record.status });
