@@ -3,3 +3,4 @@ export * from './backoff.js';
 export * from './clock.js';
 export * from './errors.js';
 export * from './logger.js';
+export * from './remediation-budget.js';
