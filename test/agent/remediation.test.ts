@@ -17,7 +17,7 @@ function rule(extra: Partial<ManifestRemediation> = {}): ManifestRemediation {
     name: 'restart-svc',
     hash: 'h'.repeat(64),
     on: { event: 'process.down', match: { process: 'svc' } },
-    run: { script: 'echo restart', timeoutMs: 5_000 },
+    run: { run: 'echo restart', script: 'echo restart', timeoutMs: 5_000 },
     cooldownMs: 1_000,
     maxConcurrent: 1,
     maxPerHour: 2,
