@@ -45,6 +45,19 @@ export interface ExecRequest {
   taskId?: string;
 }
 
+/** A remediation task the controller decided to run on a runner host. */
+export interface RemediationTask {
+  /** `remediation:Remediation/<name>@...`: results are checked against it like the agent's own. */
+  taskId: string;
+  reason: string;
+  script: string;
+  interpreter?: string;
+  runAs?: string;
+  timeoutMs: number;
+  env: Record<string, string>;
+  remediation: NonNullable<ExecutionRecord['remediation']>;
+}
+
 export interface ExecStarted {
   taskId: string;
   /** Hosts the task was sent to. */
@@ -168,6 +181,53 @@ export class ExecService {
     // Looked up once the task is out, so a large registry does not delay the sends.
     const offline = await this.offlineTargets(req.selector, new Set(targets.map((h) => h.id)));
     return { taskId, hosts, offline: [...new Set([...offline, ...unsent])].sort() };
+  }
+
+  /**
+   * Runs a controller-decided remediation (agent.lost) on one runner host: the running record, carrying the
+   * decision chain, is stored before the task is sent. False when the host is not connected (the record then
+   * says so, failed and not run).
+   */
+  async runRemediation(hostId: string, task: RemediationTask): Promise<boolean> {
+    const startedAt = new Date(this.deps.now()).toISOString();
+    const record: ExecutionRecord = {
+      id: task.taskId,
+      hostId,
+      reason: task.reason,
+      resource: task.reason.replace(/^remediation:/, ''),
+      command: task.script,
+      status: 'running',
+      exitCode: null,
+      signal: null,
+      stdoutTail: '',
+      stderrTail: '',
+      startedAt,
+      timedOut: false,
+      killed: false,
+      remediation: task.remediation,
+    };
+    await this.deps.store.putExecution(record);
+    const sent = this.deps.hub.send(hostId, {
+      v: 1,
+      type: 'exec',
+      id: this.deps.newId(),
+      taskId: task.taskId,
+      script: task.script,
+      ...(task.interpreter ? { interpreter: task.interpreter } : {}),
+      timeoutMs: task.timeoutMs,
+      env: task.env,
+      ...(task.runAs ? { runAs: task.runAs } : {}),
+      reason: task.reason,
+    });
+    if (!sent)
+      await this.deps.store.putExecution({
+        ...record,
+        status: 'failed',
+        stderrTail: `runner host ${hostId} is not connected (not run)`,
+        finishedAt: startedAt,
+        durationMs: 0,
+      });
+    return sent;
   }
 
   /**
