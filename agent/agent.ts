@@ -40,6 +40,7 @@ import { ManifestFiles } from './manifest-files.js';
 import { configFiles, ManifestState } from './manifest-state.js';
 import { Outbox } from './outbox.js';
 import { RemediationRunner } from './remediation.js';
+import { RemediationBudgets } from './remediation-budgets.js';
 import { launcherlessUpgrader, type Upgrader, type UpgraderFactory } from './upgrade/upgrader.js';
 
 export interface AgentConfig {
@@ -93,6 +94,7 @@ interface AgentParts {
   ownership: OwnershipLedger;
   owed: OwedOnChanges;
   priority: ControlPriority;
+  budgets: RemediationBudgets;
 }
 
 export class Agent {
@@ -205,6 +207,7 @@ export class Agent {
     });
     this.remediation = new RemediationRunner({
       clock: deps.clock,
+      budgets: parts.budgets,
       run: (spec) => this.tasks.run(spec),
       emit: (msg) => this.send(msg),
     });
@@ -218,15 +221,26 @@ export class Agent {
     };
     const priority = new ControlPriority();
     const files = new ManifestFiles(config.stateDir);
-    const [outbox, ledger, ownership, owed, held] = await Promise.all([
+    const [outbox, ledger, ownership, owed, held, budgets] = await Promise.all([
       Outbox.open(config.stateDir, { logger: deps.logger, dataHeld: () => priority.holding }),
       TaskLedger.open(join(config.stateDir, 'tasks.log')),
       OwnershipLedger.open(join(config.stateDir, 'owned.json')),
       OwedOnChanges.open(join(config.stateDir, 'onchange-owed.json')),
       files.readCurrent(),
+      RemediationBudgets.open(join(config.stateDir, 'remediation-budgets.json')),
     ]);
     const handshake = new Handshake(config, identity);
-    return new Agent(config, deps, { handshake, files, held, outbox, ledger, ownership, owed, priority });
+    return new Agent(config, deps, {
+      handshake,
+      files,
+      held,
+      outbox,
+      ledger,
+      ownership,
+      owed,
+      priority,
+      budgets,
+    });
   }
 
   get agentId(): string {
@@ -414,7 +428,7 @@ export class Agent {
     this.drift.setItems(configFiles(manifest));
     this.procs.setWatches(manifest.items.filter((i): i is ManifestProcessWatch => i.kind === 'ProcessWatch'));
     this.checks.setChecks(hostChecks(manifest));
-    this.remediation.setItems(manifest.items.filter((i) => i.kind === 'Remediation'));
+    this.background('remediation budgets', this.remediation.setItems(manifest.items, manifest.revision));
   }
 
   private convergeDeps(): ConvergeDeps {

@@ -1,24 +1,21 @@
 /**
- * Remediations on the host: when an event matches a Remediation in the manifest, run its script, within
- * its cooldown, its hourly budget and its concurrency limit; a dry run records what it would have run.
+ * Remediations on the host: when an event matches a Remediation in the manifest, decide (concurrency on
+ * this host, cooldown, hourly budget; see decideBudget) and run its script, or record why not. Budgets are
+ * durable (RemediationBudgets), and every decision — ran, skipped, dry run — goes to the controller as an
+ * execResult carrying the chain (event, rule, revision, decision), through the outbox like any result.
  */
 import { randomUUID } from 'node:crypto';
+import { type BudgetDecision, decideBudget } from '../src/kernel/index.js';
 import { itemKey, type ManifestItem, type ManifestRemediation } from '../src/protocol/manifest.js';
-import type { HostEvent, SpooledMessage } from '../src/protocol/messages.js';
+import type { ExecResultMessage, HostEvent, SpooledMessage } from '../src/protocol/messages.js';
 import type { Clock, ExecOutcome, ExecSpec } from './engine/index.js';
-
-const HOUR_MS = 3_600_000;
+import type { RemediationBudgets } from './remediation-budgets.js';
 
 export interface RemediationDeps {
   clock: Clock;
+  budgets: RemediationBudgets;
   run(spec: ExecSpec): Promise<ExecOutcome>;
   emit(msg: SpooledMessage): Promise<void>;
-}
-
-interface Budget {
-  lastStartAt: number;
-  startsInLastHour: number[];
-  running: number;
 }
 
 /** True when the event is the one the remediation waits for and every `match` field equals the event's. */
@@ -27,28 +24,36 @@ export function remediationMatches(rem: Pick<ManifestRemediation, 'on'>, event: 
   return Object.entries(rem.on.match ?? {}).every(([k, v]) => event.fields[k] === v);
 }
 
-/** Why a remediation may not start now, or undefined when it may. */
-export function budgetRefusal(rem: ManifestRemediation, budget: Budget, now: number): string | undefined {
-  if (budget.running >= rem.maxConcurrent) return `already running (maxConcurrent ${rem.maxConcurrent})`;
-  if (budget.lastStartAt > 0 && now - budget.lastStartAt < rem.cooldownMs)
-    return `in cooldown (${rem.cooldownMs} ms)`;
-  if (budget.startsInLastHour.filter((t) => now - t < HOUR_MS).length >= rem.maxPerHour)
-    return `hourly budget of ${rem.maxPerHour} used`;
-  return undefined;
+/** The outcome recorded for a decision that ran nothing (a skip, or a dry run saying what it would run). */
+export function notRunOutcome(now: number, stdoutTail: string, stderrTail: string): ExecOutcome {
+  return {
+    exitCode: null,
+    signal: null,
+    stdoutTail,
+    stderrTail,
+    startedAt: new Date(now).toISOString(),
+    durationMs: 0,
+    timedOut: false,
+    killed: false,
+  };
 }
 
 export class RemediationRunner {
   private items: ManifestRemediation[] = [];
-  private readonly budgets = new Map<string, Budget>();
+  private revision = '';
+  /** Runs in progress per item key (maxConcurrent on this host). */
+  private readonly running = new Map<string, number>();
 
   constructor(private readonly deps: RemediationDeps) {}
 
-  /** The Remediations of the manifest now held. */
-  setItems(items: ManifestItem[]): void {
+  /** The Remediations of the manifest now held; budgets of those that left it are forgotten. */
+  async setItems(items: ManifestItem[], revision: string): Promise<void> {
     this.items = items.filter((i): i is ManifestRemediation => i.kind === 'Remediation');
+    this.revision = revision;
+    await this.deps.budgets.retain(new Set(this.items.map(itemKey)));
   }
 
-  /** Runs every remediation the event triggers; each result is emitted as an execResult. */
+  /** Decides every remediation the event triggers; each decision is emitted as an execResult. */
   async onEvent(event: HostEvent): Promise<void> {
     await Promise.all(
       this.items.filter((r) => remediationMatches(r, event)).map((r) => this.trigger(r, event)),
@@ -57,29 +62,35 @@ export class RemediationRunner {
 
   private async trigger(rem: ManifestRemediation, event: HostEvent): Promise<void> {
     const key = itemKey(rem);
-    const budget = this.budgets.get(key) ?? { lastStartAt: 0, startsInLastHour: [], running: 0 };
-    this.budgets.set(key, budget);
     const now = this.deps.clock.now();
-    if (budgetRefusal(rem, budget, now)) return;
-    budget.lastStartAt = now;
-    budget.startsInLastHour = [...budget.startsInLastHour.filter((t) => now - t < HOUR_MS), now];
+    const revision = this.revision;
+    // Decided and recorded in memory with no await in between, so two events cannot both take the last slot.
+    const verdict = decideBudget(rem, this.deps.budgets.get(key), this.running.get(key) ?? 0, now);
+    const stored = this.deps.budgets.set(key, verdict.next);
     // One task per (remediation, event): a re-delivered event after a restart does not run it twice.
     const taskId = `remediation:${key}@${event.time}@${event.resource ?? ''}`;
     const reason = `remediation:${key}`;
+    const chain = (decision: BudgetDecision, detail?: string): ExecResultMessage['remediation'] => ({
+      name: rem.name,
+      itemHash: rem.hash,
+      revision,
+      decision,
+      event,
+      ...(detail ? { detail } : {}),
+    });
     let outcome: ExecOutcome;
-    if (rem.dryRun) {
-      outcome = {
-        exitCode: 0,
-        signal: null,
-        stdoutTail: `dry run: would run: ${rem.run.script}\n`,
-        stderrTail: '',
-        startedAt: new Date(now).toISOString(),
-        durationMs: 0,
-        timedOut: false,
-        killed: false,
-      };
+    let remediation: ExecResultMessage['remediation'];
+    if (verdict.decision === 'dryRun') {
+      const would = `dry run: would run: ${rem.run.script}`;
+      outcome = notRunOutcome(now, `${would}\n`, '');
+      remediation = chain('dryRun', would);
+    } else if (verdict.decision !== 'ran') {
+      outcome = notRunOutcome(now, '', '');
+      remediation = chain(verdict.decision, verdict.detail);
     } else {
-      budget.running++;
+      // The start is on disk before the script runs: an agent killed mid-run still counts it.
+      await stored;
+      this.running.set(key, (this.running.get(key) ?? 0) + 1);
       try {
         outcome = await this.deps.run({
           taskId,
@@ -90,9 +101,19 @@ export class RemediationRunner {
           env: { ...(rem.run.env ?? {}), GSE_EVENT: event.type, GSE_EVENT_RESOURCE: event.resource ?? '' },
         });
       } finally {
-        budget.running--;
+        this.running.set(key, (this.running.get(key) ?? 1) - 1);
       }
+      remediation = chain('ran');
     }
-    await this.deps.emit({ v: 1, type: 'execResult', id: randomUUID(), taskId, reason, ...outcome });
+    await stored;
+    await this.deps.emit({
+      v: 1,
+      type: 'execResult',
+      id: randomUUID(),
+      taskId,
+      reason,
+      remediation,
+      ...outcome,
+    });
   }
 }

@@ -24,10 +24,12 @@ import { DataPath } from './data-path.js';
 import { ExecService } from './exec-service.js';
 import { type HostRemoval, hostsPastRetention, removeHost } from './host-removal.js';
 import type { Logger } from './logger.js';
+import { LostRemediation, type Outcomes, type SweptHost } from './lost-remediation.js';
 import { ControllerMetrics, type MetricsView } from './metrics.js';
 import {
   driftOutcomes,
   executionOutcome,
+  remediationOutcome,
   revisionRejectedOutcome,
   rolloutPausedOutcome,
 } from './notify-hooks.js';
@@ -64,6 +66,8 @@ export interface ControllerDeps {
   notifyPost?: PostFn;
   /** Retry delays of notifications; default 1 s doubling to 5 min. */
   notifyBackoff?: import('../kernel/backoff.js').BackoffPolicy;
+  /** Where controller-decided remediation outcomes go besides the store (callbacks); default nowhere. */
+  outcomes?: Outcomes;
 }
 
 export class ControllerStateError extends Error {
@@ -114,6 +118,8 @@ export class Controller {
   readonly exec: ExecService;
   readonly ingestor: RevisionIngestor;
   readonly data: DataPath;
+  /** agent.lost / agent.start and the agent.lost Remediations, driven by the heartbeat sweep. */
+  readonly lost: LostRemediation;
   hub!: FleetHub;
   source!: GitSource;
   /** Signed outcome notifications (Notification kind) and their on-disk queue. */
@@ -165,6 +171,8 @@ export class Controller {
         started: (task) => this.taskCallbacks.track(task),
         recorded: async (rec) => {
           await this.notify(executionOutcome(rec));
+          const decided = remediationOutcome(rec);
+          if (decided) await this.notify(decided);
           await this.taskCallbacks.result(rec);
         },
       },
@@ -175,6 +183,31 @@ export class Controller {
       requireSignature: options.verifySignatures,
       secrets: { env: options.secretEnv, dir: options.secretDir },
       limits: { maxSpecFileBytes: options.maxSpecFileBytes, maxRevisionBytes: options.maxRevisionBytes },
+    });
+    this.lost = new LostRemediation({
+      store,
+      exec: this.exec,
+      hosts: () => this.sweptHosts(),
+      revision: () => this.reconciler.current,
+      runnerOf: (name) =>
+        this.hub
+          .sessions()
+          .find((s) => s.status === 'Connected' && (s.agentId === name || s.facts.name === name))?.agentId,
+      routeEvent: (host, event) =>
+        this.data.ingest(
+          { v: 1, type: 'event', id: randomUUID(), event },
+          { id: host.hostId, name: host.name, ip: host.ips[0] ?? '', cloudId: host.cloudId },
+        ),
+      outcomes: deps.outcomes ?? {
+        remediation: async (rec) => {
+          const o = remediationOutcome(rec);
+          if (o) await this.notify(o);
+        },
+        webhook: (url, body) => this.notifier.webhook(url, { type: 'remediation.webhook', ...body }),
+      },
+      logger: deps.logger,
+      now: deps.now,
+      startedAt: deps.now(),
     });
     this.data = new DataPath({
       stateDir: options.stateDir,
@@ -280,6 +313,9 @@ export class Controller {
       this.every(this.options.resyncIntervalMs, async () => {
         const silent = this.hub.sessions().filter((x) => x.status === 'Unknown');
         await this.reconciler.setSilent(new Set(silent.map((x) => x.agentId)));
+        await this.lost.sweep().catch((err: unknown) => {
+          this.deps.logger.error('lost-host sweep failed', { error: String(err) });
+        });
         await this.reconciler.resync();
       });
       this.every(RETENTION_INTERVAL_MS, () => this.applyRetention());
@@ -356,6 +392,24 @@ export class Controller {
     return this.hub.sessions().map((s) => {
       const facts = factsOf(s);
       return { ...facts, labels: this.reconciler.desiredFor(s.agentId)?.labels ?? facts.labels };
+    });
+  }
+
+  /** Every known host with whether its heartbeat is overdue (no session, or a silent one). */
+  private sweptHosts(): SweptHost[] {
+    return this.reconciler.hostsLastSeen().map((h) => {
+      const session = this.hub.session(h.hostId);
+      const host = this.reconciler.selectableFor(h.hostId);
+      const lastSeen = session?.lastSeen ?? h.lastSeen;
+      return {
+        hostId: h.hostId,
+        overdue: !session || session.status === 'Unknown',
+        lastSeenMs: Date.parse(lastSeen),
+        name: host?.name ?? h.hostId,
+        ips: host?.ips ?? [],
+        cloudId: host?.cloudId ?? 0,
+        labels: this.reconciler.desiredFor(h.hostId)?.labels ?? host?.agentLabels ?? {},
+      };
     });
   }
 

@@ -65,6 +65,19 @@ export interface ExecRequest {
   callback?: string;
 }
 
+/** A remediation task the controller decided to run on a runner host. */
+export interface RemediationTask {
+  /** `remediation:Remediation/<name>@...`: results are checked against it like the agent's own. */
+  taskId: string;
+  reason: string;
+  script: string;
+  interpreter?: string;
+  runAs?: string;
+  timeoutMs: number;
+  env: Record<string, string>;
+  remediation: NonNullable<ExecutionRecord['remediation']>;
+}
+
 export interface ExecStarted {
   taskId: string;
   /** Hosts the task was sent to. */
@@ -127,8 +140,11 @@ export function resultRefusal(
   return `the manifest of ${hostId} holds no ${what} named ${key}`;
 }
 
-/** succeeded / failed / timedOut, from what the agent reported. */
-export function executionStatus(msg: Pick<ExecResultMessage, 'exitCode' | 'timedOut'>): ExecutionStatus {
+/** succeeded / failed / timedOut from what the agent reported; skipped for a remediation that did not run. */
+export function executionStatus(
+  msg: Pick<ExecResultMessage, 'exitCode' | 'timedOut' | 'remediation'>,
+): ExecutionStatus {
+  if (msg.remediation && msg.remediation.decision !== 'ran') return 'skipped';
   if (msg.timedOut) return 'timedOut';
   return msg.exitCode === 0 ? 'succeeded' : 'failed';
 }
@@ -189,6 +205,53 @@ export class ExecService {
     if (req.callback !== undefined)
       await this.deps.hooks?.started({ ...started, url: req.callback, timeoutMs });
     return started;
+  }
+
+  /**
+   * Runs a controller-decided remediation (agent.lost) on one runner host: the running record, carrying the
+   * decision chain, is stored before the task is sent. False when the host is not connected (the record then
+   * says so, failed and not run).
+   */
+  async runRemediation(hostId: string, task: RemediationTask): Promise<boolean> {
+    const startedAt = new Date(this.deps.now()).toISOString();
+    const record: ExecutionRecord = {
+      id: task.taskId,
+      hostId,
+      reason: task.reason,
+      resource: task.reason.replace(/^remediation:/, ''),
+      command: task.script,
+      status: 'running',
+      exitCode: null,
+      signal: null,
+      stdoutTail: '',
+      stderrTail: '',
+      startedAt,
+      timedOut: false,
+      killed: false,
+      remediation: task.remediation,
+    };
+    await this.deps.store.putExecution(record);
+    const sent = this.deps.hub.send(hostId, {
+      v: 1,
+      type: 'exec',
+      id: this.deps.newId(),
+      taskId: task.taskId,
+      script: task.script,
+      ...(task.interpreter ? { interpreter: task.interpreter } : {}),
+      timeoutMs: task.timeoutMs,
+      env: task.env,
+      ...(task.runAs ? { runAs: task.runAs } : {}),
+      reason: task.reason,
+    });
+    if (!sent)
+      await this.deps.store.putExecution({
+        ...record,
+        status: 'failed',
+        stderrTail: `runner host ${hostId} is not connected (not run)`,
+        finishedAt: startedAt,
+        durationMs: 0,
+      });
+    return sent;
   }
 
   /**
@@ -256,6 +319,7 @@ export class ExecService {
       timedOut: msg.timedOut,
       killed: msg.killed,
       requestedBy: existing?.requestedBy,
+      remediation: msg.remediation ?? existing?.remediation,
     };
     await this.deps.store.putExecution(record);
     this.deps.metrics.executions.inc({ result: record.status });

@@ -1,8 +1,8 @@
 /**
  * The outcomes the controller's parts yield, as the notifier takes them (pure): drift records, stored
- * execution results, rejected revisions, paused rollouts. Remediation decisions call the notifier directly.
+ * execution results, rejected revisions, paused rollouts, remediation decisions.
  */
-import type { Outcome } from '../notify/outcome.js';
+import type { JsonValue, Outcome } from '../notify/outcome.js';
 import type { RolloutRecord } from '../store/rollout-record.js';
 import type { DriftRecord, ExecutionRecord, RevisionRecord } from '../store/types.js';
 
@@ -70,5 +70,31 @@ export function rolloutPausedOutcome(r: RolloutRecord): Outcome {
     batch: r.reached,
     reason: r.pauseReason ?? null,
     failures: r.failures.map((f) => ({ ...f })),
+  };
+}
+
+/**
+ * remediation.ran or remediation.skipped for a record that carries a remediation's decision chain (the
+ * agent's own rules and the controller's agent.lost rules alike); undefined for any other record, and for a
+ * run still in progress (its outcome comes with its result).
+ */
+export function remediationOutcome(rec: ExecutionRecord): Outcome | undefined {
+  const chain = rec.remediation;
+  if (!chain || rec.status === 'running') return undefined;
+  return {
+    type: chain.decision === 'ran' ? 'remediation.ran' : 'remediation.skipped',
+    host: rec.hostId,
+    at: rec.finishedAt,
+    remediation: chain.name,
+    decision: chain.decision,
+    detail: chain.detail ?? null,
+    revision: chain.revision,
+    event: {
+      type: chain.event.type,
+      time: chain.event.time,
+      resource: chain.event.resource ?? null,
+      fields: JSON.parse(JSON.stringify(chain.event.fields)) as JsonValue,
+    },
+    execution: executionOutcome(rec).execution,
   };
 }

@@ -4,3 +4,4 @@ export * from './clock.js';
 export * from './errors.js';
 export * from './glob.js';
 export * from './logger.js';
+export * from './remediation-budget.js';

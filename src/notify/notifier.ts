@@ -137,6 +137,18 @@ export class Notifier implements OutcomeSink {
     await this.enqueue(url, { type: TASK_RESULT_TYPE, ...fields }, { callback: true });
   }
 
+  /**
+   * Queues a signed POST of `body` (its own `type` kept) to a webhook Git declared (an agent.lost
+   * Remediation's `runner.webhook`), signed with the callback secret; resolves to the delivery id.
+   */
+  async webhook(url: string, body: Record<string, JsonValue> & { type: string }): Promise<string> {
+    if (!this.callbacksEnabled) throw new CallbackSecretMissingError();
+    const id = await this.enqueue(url, body, { callback: true });
+    if (id === undefined)
+      throw new Error('the notification queue is full (see the error "notification queue full")');
+    return id;
+  }
+
   /** Counters and the queue's depth (metrics, status). */
   stats(): NotifierStats {
     const pending = Object.values(this.worker.backlog()).reduce((a, b) => a + b, 0);
@@ -148,7 +160,7 @@ export class Notifier implements OutcomeSink {
     fields: Record<string, JsonValue | undefined> & { type: string },
     secret: DeliverySecret,
     at?: string,
-  ): Promise<void> {
+  ): Promise<string | undefined> {
     const id = this.opts.newId();
     const { type, ...rest } = fields;
     const body = JSON.stringify({ id, type, at: at ?? new Date(this.opts.now()).toISOString(), ...rest });
@@ -161,6 +173,7 @@ export class Notifier implements OutcomeSink {
         queuedAt: new Date(this.opts.now()).toISOString(),
       });
       this.worker.push(d);
+      return id;
     } catch (err) {
       if (!(err instanceof QueueFullError)) throw err;
       this.dropped++;
@@ -171,6 +184,7 @@ export class Notifier implements OutcomeSink {
         dropped: this.dropped,
         fix: 'the receivers are failing; see the warnings "notification not delivered" and fix the receiver',
       });
+      return undefined;
     }
   }
 }

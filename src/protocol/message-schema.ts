@@ -4,7 +4,7 @@
  */
 import type { SchemaObject } from 'ajv';
 import { HOST_MANIFEST_ID, MANIFEST_ITEM_ID, MANIFEST_ITEM_KINDS } from './manifest-schema.js';
-import type { AgentToController, ControllerToAgent } from './messages.js';
+import { type AgentToController, type ControllerToAgent, REMEDIATION_DECISIONS } from './messages.js';
 import {
   agentIdString,
   anyString,
@@ -137,24 +137,38 @@ const exec = objectSchema(
   { interpreter: anyString, env: stringMap, cwd: anyString, runAs: nonEmptyString },
 );
 
-const execResult = objectSchema({
-  ...envelope('execResult'),
-  id: idString,
-  taskId: idString,
-  reason: anyString,
-  exitCode: { type: ['integer', 'null'] },
-  signal: { type: ['string', 'null'] },
-  stdoutTail: anyString,
-  stderrTail: anyString,
-  startedAt: anyString,
-  durationMs: nonNegativeInt,
-  timedOut: boolean,
-  killed: boolean,
-});
-
 const hostEvent = objectSchema(
   { type: nonEmptyString, time: anyString, fields: openObject },
   { resource: anyString },
+);
+
+const remediationDecision = objectSchema(
+  {
+    name: nonEmptyString,
+    itemHash: anyString,
+    revision: anyString,
+    decision: { type: 'string', enum: [...REMEDIATION_DECISIONS] },
+    event: hostEvent,
+  },
+  { detail: anyString },
+);
+
+const execResult = objectSchema(
+  {
+    ...envelope('execResult'),
+    id: idString,
+    taskId: idString,
+    reason: anyString,
+    exitCode: { type: ['integer', 'null'] },
+    signal: { type: ['string', 'null'] },
+    stdoutTail: anyString,
+    stderrTail: anyString,
+    startedAt: anyString,
+    durationMs: nonNegativeInt,
+    timedOut: boolean,
+    killed: boolean,
+  },
+  { remediation: remediationDecision },
 );
 
 const event = objectSchema({ ...envelope('event'), id: idString, event: hostEvent });

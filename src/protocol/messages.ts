@@ -127,12 +127,31 @@ export interface ExecMessage {
   reason: string;
 }
 
+/** What a remediation engine decided about one matching event (the agent's, or the controller's for agent.lost). */
+export const REMEDIATION_DECISIONS = ['ran', 'cooldown', 'budget', 'concurrency', 'dryRun'] as const;
+export type RemediationDecisionKind = (typeof REMEDIATION_DECISIONS)[number];
+
+/** The chain of a remediation: the event, the rule (name + item hash), the revision and the decision. */
+export interface RemediationDecision {
+  /** The Remediation's name. */
+  name: string;
+  /** The manifest item hash of the rule that decided. */
+  itemHash: string;
+  revision: string;
+  decision: RemediationDecisionKind;
+  event: HostEvent;
+  /** Why it did not run (skips), or what it would have run (dry run). */
+  detail?: string;
+}
+
 export interface ExecResultMessage {
   v: 1;
   type: 'execResult';
   id: string;
   taskId: string;
   reason: string;
+  /** Present on a remediation's result: why it ran, or why not (a skip carries exitCode null). */
+  remediation?: RemediationDecision;
   exitCode: number | null;
   signal: string | null;
   stdoutTail: string;

@@ -120,6 +120,12 @@ export function resourceIssues(r: Resource): Issue[] {
             'is required for agent.lost: the lost host cannot run the script; set runner.host or runner.webhook',
         });
       }
+      if (r.spec.on.event !== 'agent.lost' && r.spec.graceMs !== undefined) {
+        issues.push({
+          path: ['spec', 'on', 'grace'],
+          message: `applies only to agent.lost (this rule is for ${r.spec.on.event}); remove it`,
+        });
+      }
       break;
     case 'ProcessWatch': {
       const cmdline = r.spec.process.cmdline;

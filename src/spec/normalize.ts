@@ -53,8 +53,9 @@ type RawConfigFile = Omit<ConfigFileSpec, 'template' | 'mode' | 'onChange' | 'sy
 };
 type RawRemediation = Omit<
   RemediationSpec,
-  'run' | 'cooldownMs' | 'maxConcurrent' | 'maxPerHour' | 'dryRun'
+  'on' | 'run' | 'cooldownMs' | 'maxConcurrent' | 'maxPerHour' | 'dryRun' | 'graceMs'
 > & {
+  on: RemediationSpec['on'] & { grace?: string };
   run: RawRunSpec;
   cooldown?: string;
   maxConcurrent?: number;
@@ -150,10 +151,13 @@ function configFile(raw: RawConfigFile): ConfigFileSpec {
 }
 
 function remediation(raw: RawRemediation): RemediationSpec {
-  const { run, cooldown, ...rest } = raw;
+  const { run, cooldown, on: rawOn, ...rest } = raw;
+  const { grace, ...on } = rawOn;
   const runSpec = normalizeRunSpec(run);
   return {
     ...rest,
+    on,
+    ...(grace === undefined ? {} : { graceMs: parseDurationMs(grace) }),
     run: { ...runSpec, script: runSpec.run },
     cooldownMs: parseDurationMs(cooldown ?? DEFAULTS.remediationCooldown),
     maxConcurrent: raw.maxConcurrent ?? DEFAULTS.remediationMaxConcurrent,

@@ -168,6 +168,8 @@ export interface RemediationSpec {
   on: { event: string; match?: Record<string, string | number | boolean> };
   hosts: Selector;
   run: RunSpec & { script: string };
+  /** For agent.lost: how long a heartbeat may be overdue first (`on.grace`); absent: the controller's default. */
+  graceMs?: number;
   /** For agent.lost: the host that runs the script, since the lost host cannot. */
   runner?: { host?: string; webhook?: string };
   cooldownMs: number;

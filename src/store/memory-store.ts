@@ -317,6 +317,7 @@ export class MemoryStore implements Store {
   async listExecutions(query: ExecutionQuery = {}): Promise<Page<ExecutionRecord>> {
     const since = sinceMs(query.since);
     const keep = (e: ExecutionRecord) =>
+      (query.id === undefined || e.id === query.id) &&
       (query.hostId === undefined || e.hostId === query.hostId) &&
       (query.resource === undefined || e.resource === query.resource) &&
       (query.status === undefined || e.status === query.status) &&

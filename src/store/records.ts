@@ -9,7 +9,9 @@ import {
   type AuditRecord,
   DRIFT_KINDS,
   type DriftRecord,
+  EXECUTION_DECISIONS,
   EXECUTION_STATUSES,
+  type ExecutionDecision,
   type ExecutionRecord,
   type HostRecord,
   REVISION_STATUSES,
@@ -20,7 +22,7 @@ import {
   TOKEN_ROLES,
   type TokenRecord,
 } from './types.js';
-import { compact, FieldReader } from './validate.js';
+import { compact, FieldReader, isJsonValue } from './validate.js';
 
 /** Reads an AgentRecord. */
 export function parseAgent(value: unknown, path = 'agent'): AgentRecord {
@@ -144,6 +146,28 @@ export function parseExecution(value: unknown, path = 'execution'): ExecutionRec
     timedOut: f.bool('timedOut'),
     killed: f.bool('killed'),
     requestedBy: f.optStr('requestedBy'),
+    remediation: f.optObject('remediation', readDecision),
+  });
+}
+
+function readDecision(f: FieldReader): ExecutionDecision {
+  return compact({
+    name: f.str('name'),
+    itemHash: f.str('itemHash'),
+    revision: f.str('revision'),
+    decision: f.oneOf('decision', EXECUTION_DECISIONS),
+    event: f.object('event', (e) =>
+      compact({
+        type: e.str('type'),
+        time: e.str('time'),
+        resource: e.optStr('resource'),
+        fields: e.map('fields', (v, path) => {
+          if (!isJsonValue(v)) throw new InvalidRecordError(path, 'must be JSON data');
+          return v;
+        }),
+      }),
+    ),
+    detail: f.optStr('detail'),
   });
 }
 

@@ -146,6 +146,7 @@ export function redisLayout(prefix: string) {
     ),
     indexes: (r) => [
       executions.all,
+      executionsBy('id', r.id),
       executionsBy('hostId', r.hostId),
       executionsBy('status', r.status),
       ...(r.resource === undefined ? [] : [executionsBy('resource', r.resource)]),

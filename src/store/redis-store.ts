@@ -306,7 +306,7 @@ export class RedisStore implements Store {
   }
 
   async listExecutions(query: ExecutionQuery = {}): Promise<Page<ExecutionRecord>> {
-    const fields = ['hostId', 'resource', 'status'] as const;
+    const fields = ['id', 'hostId', 'resource', 'status'] as const;
     const filters = fieldFilters<ExecutionRecord>(query, this.keys.executionsBy, fields);
     return listByFilters(this.client, this.keys.executions, filters, {
       ...query,

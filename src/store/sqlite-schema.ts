@@ -92,8 +92,13 @@ ALTER TABLE audit ADD COLUMN status INTEGER;
 CREATE INDEX audit_by_actor ON audit (actor, atMs, id);
 `;
 
+/** A remediation's decision chain on its execution record. */
+const V3 = `
+ALTER TABLE executions ADD COLUMN remediation TEXT; -- JSON object
+`;
+
 /** Every migration in order; append only, never edit a shipped one. */
-const MIGRATIONS: readonly string[] = [V1, V2];
+const MIGRATIONS: readonly string[] = [V1, V2, V3];
 
 /** The schema version this build writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

@@ -306,7 +306,7 @@ export class SqliteStore implements Store {
   }
 
   async listExecutions(query: ExecutionQuery = {}): Promise<Page<ExecutionRecord>> {
-    const filters = { hostId: query.hostId, resource: query.resource, status: query.status };
+    const filters = { id: query.id, hostId: query.hostId, resource: query.resource, status: query.status };
     const [where, params] = equalities(filters);
     const since = sinceMs(query.since);
     if (since !== undefined) {

@@ -100,8 +100,23 @@ export interface DriftRecord {
   observedHash?: string;
 }
 
-export const EXECUTION_STATUSES = ['running', 'succeeded', 'failed', 'timedOut'] as const;
+/** `skipped`: a remediation decided not to run (cooldown, budget, concurrency) or only dry-ran. */
+export const EXECUTION_STATUSES = ['running', 'succeeded', 'failed', 'timedOut', 'skipped'] as const;
 export type ExecutionStatus = (typeof EXECUTION_STATUSES)[number];
+
+export const EXECUTION_DECISIONS = ['ran', 'cooldown', 'budget', 'concurrency', 'dryRun'] as const;
+export type ExecutionDecisionKind = (typeof EXECUTION_DECISIONS)[number];
+
+/** Why a remediation ran or did not: the event, the rule (name + item hash), the revision, the decision. */
+export interface ExecutionDecision {
+  name: string;
+  itemHash: string;
+  revision: string;
+  decision: ExecutionDecisionKind;
+  event: { type: string; time: string; resource?: string; fields: Record<string, unknown> };
+  /** Why it did not run (skips), or what it would have run (dry run). */
+  detail?: string;
+}
 
 /** One script run on one host; `id` is the task id, shared by the hosts of one fan-out. */
 export interface ExecutionRecord {
@@ -121,6 +136,8 @@ export interface ExecutionRecord {
   timedOut: boolean;
   killed: boolean;
   requestedBy?: string;
+  /** On a remediation's record: the chain that led to it (a skipped decision has status `skipped`). */
+  remediation?: ExecutionDecision;
 }
 
 /** One change made through the API, with who made it. */
@@ -196,6 +213,8 @@ export interface DriftQuery extends PageOptions {
 }
 
 export interface ExecutionQuery extends PageOptions {
+  /** One task id: its record on every host. */
+  id?: string;
   hostId?: string;
   resource?: string;
   /** ISO time: only executions started at or after it. */

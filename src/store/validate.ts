@@ -165,6 +165,11 @@ export class FieldReader {
     return out;
   }
 
+  /** A required nested object, read by `read`. */
+  object<T>(name: string, read: (fields: FieldReader) => T): T {
+    return read(FieldReader.of(this.obj[name], this.at(name)));
+  }
+
   /** An optional nested object, read by `read`. */
   optObject<T>(name: string, read: (fields: FieldReader) => T): T | undefined {
     return this.present(name) ? read(FieldReader.of(this.obj[name], this.at(name))) : undefined;

@@ -40,6 +40,12 @@ describe('API error mapping', () => {
     { name: 'a limit of 0', path: '/api/v1/hosts?limit=0', status: 400, code: 'bad_request' },
     { name: 'an empty cursor', path: '/api/v1/drift?cursor=', status: 400, code: 'bad_request' },
     { name: 'a bad since', path: '/api/v1/executions?since=yesterday', status: 400, code: 'bad_request' },
+    {
+      name: 'a remediation and a resource that contradict',
+      path: '/api/v1/executions?remediation=r&resource=ConfigFile/x',
+      status: 400,
+      code: 'bad_request',
+    },
     { name: 'a bad healed', path: '/api/v1/drift?healed=yes', status: 400, code: 'bad_request' },
     { name: 'a bad sync state', path: '/api/v1/hosts?syncState=Happy', status: 400, code: 'bad_request' },
     { name: 'bad labels', path: '/api/v1/hosts?labels=role%20in%20(web', status: 400, code: 'bad_request' },

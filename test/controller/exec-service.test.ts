@@ -164,4 +164,69 @@ describe('ExecService', () => {
     expect(await service.recordResult('h1', other)).toBe('refused');
     await expect(service.recordResult('h2', other)).rejects.toBeInstanceOf(ManifestNotKnownError);
   });
+  describe('remediation decisions', () => {
+    const chain = {
+      name: 'restart',
+      itemHash: 'a'.repeat(64),
+      revision: 'rev-1',
+      event: { type: 'process.down', time: '2026-01-01T00:00:00.000Z', fields: { process: 'svc' } },
+    };
+    const remediationManifest = {
+      hash: 'sha256:m',
+      revision: 'rev-1',
+      items: [{ kind: 'Remediation', name: 'restart' }],
+    } as unknown as HostManifest;
+    const reason = 'remediation:Remediation/restart';
+
+    it('stores a skip as status skipped with its chain', async () => {
+      manifests.set('h1', remediationManifest);
+      const msg = result(`${reason}@t1@`, {
+        reason,
+        exitCode: null,
+        stdoutTail: '',
+        remediation: { ...chain, decision: 'cooldown', detail: 'in cooldown' },
+      });
+      expect(await service.recordResult('h1', msg)).toBe('stored');
+      const rec = await store.getExecution(msg.taskId, 'h1');
+      expect(rec).toMatchObject({ status: 'skipped', resource: 'Remediation/restart' });
+      expect(rec?.remediation).toMatchObject({ decision: 'cooldown', event: { type: 'process.down' } });
+    });
+
+    it('runs a controller-decided remediation on a runner and keeps the chain when its result arrives', async () => {
+      const taskId = `${reason}@h9@2026-01-01T00:00:00.000Z`;
+      const task = {
+        taskId,
+        reason,
+        script: 'echo $GSE_LOST_HOST',
+        timeoutMs: 1_000,
+        env: { GSE_LOST_HOST: 'web-9' },
+        remediation: { ...chain, decision: 'ran' as const },
+      };
+      expect(await service.runRemediation('h2', task)).toBe(true);
+      expect(sent[0]).toMatchObject({
+        to: 'h2',
+        msg: { type: 'exec', taskId, reason, env: { GSE_LOST_HOST: 'web-9' } },
+      });
+      // The runner's manifest holds no such Remediation: the running record vouches for the result.
+      expect(await service.recordResult('h2', result(taskId, { reason }))).toBe('stored');
+      const rec = await store.getExecution(taskId, 'h2');
+      expect(rec).toMatchObject({ status: 'succeeded', command: 'echo $GSE_LOST_HOST' });
+      expect(rec?.remediation?.decision).toBe('ran');
+    });
+
+    it('records a runner that is not connected as failed, not run', async () => {
+      refuse.add('h2');
+      const taskId = `${reason}@h9@x`;
+      const ok = await service.runRemediation('h2', {
+        taskId,
+        reason,
+        script: 'true',
+        timeoutMs: 1_000,
+        env: {},
+        remediation: { ...chain, decision: 'ran' },
+      });
+      expect(ok).toBe(false);
+      expect(await store.getExecution(taskId, 'h2')).toMatchObject({ status: 'failed' });
+    });
+  });
 });

@@ -567,6 +567,23 @@ const cases: InvalidCase[] = [
     errors: ['a.yaml:6:12: spec.runner: is required for agent.lost'],
   },
   {
+    name: 'a grace on a rule that is not for agent.lost',
+    files: {
+      'a.yaml': yaml(
+        'apiVersion: gse/v1',
+        'kind: Remediation',
+        'metadata: { name: r }',
+        'spec:',
+        '  on:',
+        '    event: process.down',
+        '    grace: 2m',
+        '  hosts: { names: ["*"] }',
+        '  run: { script: echo }',
+      ),
+    },
+    errors: ['a.yaml:7:12: spec.on.grace: applies only to agent.lost'],
+  },
+  {
     name: 'a match key the event type does not carry',
     files: {
       'a.yaml': yaml(

@@ -121,12 +121,24 @@ export function hostRoutes(port: ApiPort): Route[] {
       handler: (ctx) =>
         port.listExecutions({
           ...page(ctx),
+          id: optional(ctx, 'id'),
           hostId: optional(ctx, 'host'),
-          resource: optional(ctx, 'resource'),
+          resource: executionResource(ctx),
           since: timeParam(ctx, 'since'),
         }),
     },
   ];
+}
+
+/** `?resource=KEY`, or `?remediation=NAME` (that Remediation's runs and decisions: resource Remediation/NAME). */
+function executionResource(ctx: RequestContext): string | undefined {
+  const resource = optional(ctx, 'resource');
+  const remediation = optional(ctx, 'remediation');
+  if (remediation === undefined) return resource;
+  const key = `Remediation/${remediation}`;
+  if (resource !== undefined && resource !== key)
+    throw badRequest(`remediation=${remediation} and resource=${resource} contradict; pass one of them`);
+  return key;
 }
 
 /**

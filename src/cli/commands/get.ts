@@ -57,13 +57,14 @@ const LISTINGS: Record<string, Listing> = {
   },
   executions: {
     path: 'executions',
-    headers: ['started', 'host', 'task', 'reason', 'status', 'exit', 'ms'],
+    headers: ['started', 'host', 'task', 'reason', 'status', 'decision', 'exit', 'ms'],
     row: (r) => [
       ago(r.startedAt),
       r.hostId as string,
-      short(r.id, 8),
+      r.remediation ? (r.id as string) : short(r.id, 8),
       r.reason as string,
       r.status as string,
+      (r.remediation as { decision?: string } | undefined)?.decision,
       r.exitCode as number | undefined,
       r.durationMs as number | undefined,
     ],
@@ -151,6 +152,7 @@ export async function run(input: CommandInput): Promise<CommandResult> {
   const flagToParam: Record<string, string> = {
     host: 'host',
     resource: 'resource',
+    remediation: 'remediation',
     since: 'since',
     state: 'syncState',
     selector: 'labels',

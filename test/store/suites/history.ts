@@ -163,6 +163,41 @@ export function executionSuite(ctx: StoreContext): void {
       expect(await ids({ status: 'failed', hostId: 'h1', since: at(1) })).toEqual(['task-0004']);
       expect(await ids({ resource: 'ConfigFile/a', hostId: 'h2', status: 'succeeded' })).toEqual([]);
     });
+
+    it('keeps a remediation decision chain, skipped included, and lists one task id on every host', async () => {
+      const store = await ctx.store();
+      const chain = {
+        name: 'restart-svc',
+        itemHash: 'a'.repeat(64),
+        revision: 'rev-1',
+        decision: 'cooldown' as const,
+        event: {
+          type: 'process.down',
+          time: at(1),
+          resource: 'ProcessWatch/svc',
+          fields: { process: 'svc', restarts: 2, ok: false },
+        },
+        detail: 'in cooldown',
+      };
+      const skipped = execution(1, {
+        id: 'remediation:Remediation/restart-svc@1',
+        reason: 'remediation:Remediation/restart-svc',
+        resource: 'Remediation/restart-svc',
+        status: 'skipped',
+        exitCode: null,
+        remediation: chain,
+      });
+      await store.putExecution(skipped);
+      await store.putExecution(execution(2, { id: 'shared', hostId: 'h1' }));
+      await store.putExecution(execution(2, { id: 'shared', hostId: 'h2' }));
+      expect(await store.getExecution(skipped.id, skipped.hostId)).toStrictEqual(skipped);
+      const listed = await store.listExecutions({ resource: 'Remediation/restart-svc', status: 'skipped' });
+      expect(listed.items).toStrictEqual([skipped]);
+      const shared = await store.listExecutions({ id: 'shared' });
+      expect(shared.items.map((e) => e.hostId).sort()).toEqual(['h1', 'h2']);
+      const bad = { ...skipped, remediation: { ...chain, decision: 'maybe' } } as unknown as ExecutionRecord;
+      await expect(store.putExecution(bad)).rejects.toThrow(/remediation\.decision/);
+    });
   });
 }
 
