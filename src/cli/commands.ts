@@ -2,6 +2,7 @@
  * The gsectl command table: names, flags and help, with each command's code loaded only when it runs.
  */
 import type { ParseArgsConfig } from 'node:util';
+import { KINDS } from '../spec/types.js';
 import type { CommandResult } from './output.js';
 
 export type Flags = NonNullable<ParseArgsConfig['options']>;
@@ -25,10 +26,16 @@ export interface CommandSpec {
   flags: Flags;
   /** Text after the flags in `--help`. */
   details?: string;
+  /** The words the first argument takes (shell completion). */
+  words?: readonly string[];
   load(): Promise<CommandModule>;
 }
 
 const output: Flags = { output: { type: 'string', short: 'o', default: 'table' } };
+/** `-w/--watch [--interval 2s]`: listings that redraw (src/cli/watch.ts). */
+const watch: Flags = { watch: { type: 'boolean', short: 'w' }, interval: { type: 'string' } };
+const WATCH_DETAILS =
+  '-w/--watch runs it again every --interval (default 2s): on a terminal the screen is redrawn, otherwise a new view is printed when it changed; Ctrl-C stops it.';
 const remote: Flags = {
   ...output,
   server: { type: 'string', short: 's' },
@@ -62,6 +69,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'schema',
+    words: KINDS,
     summary: 'Print the JSON Schema of a kind (or list the kinds)',
     usage: 'gsectl schema [KIND] | gsectl schema --markdown',
     flags: { markdown: { type: 'boolean' } },
@@ -109,6 +117,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'artifact',
+    words: ['build'],
     summary: 'Pack the built agent into gse-agent-<V>.tgz and print its path, version and sha256',
     usage: 'gsectl artifact build [--version V] [--out DIR] [-o table|json|yaml]',
     flags: { ...output, version: { type: 'string' }, out: { type: 'string' } },
@@ -119,18 +128,20 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'status',
     summary: 'Applied revision, last rejected revision and its errors, hosts by sync state, targets',
-    usage: 'gsectl status [-o table|json|yaml]',
-    flags: remote,
-    details: REMOTE_DETAILS,
+    usage: 'gsectl status [-o table|json|yaml] [-w [--interval 2s]]',
+    flags: { ...remote, ...watch },
+    details: `${WATCH_DETAILS} ${REMOTE_DETAILS}`,
     load: () => import('./commands/status.js'),
   },
   {
     name: 'get',
+    words: ['hosts', 'resources', 'drift', 'executions', 'revisions', 'agents', 'routes', 'targets', 'audit'],
     summary: 'List hosts, resources, drift, executions, revisions, agents, routes, targets or audit',
     usage:
-      'gsectl get hosts|resources|drift|executions|revisions|agents|routes|targets|audit [--host ID] [--resource KEY] [--remediation NAME] [--since ISO|DURATION] [--actor NAME] [--state S] [--hosts SELECTOR | -l SELECTOR] [--limit N]',
+      'gsectl get hosts|resources|drift|executions|revisions|agents|routes|targets|audit [--host ID] [--resource KEY] [--remediation NAME] [--since ISO|DURATION] [--actor NAME] [--state S] [--hosts SELECTOR | -l SELECTOR] [--limit N] [-w [--interval 2s]]',
     flags: {
       ...remote,
+      ...watch,
       host: { type: 'string' },
       hosts: { type: 'string', short: 'H' },
       resource: { type: 'string' },
@@ -141,11 +152,12 @@ export const COMMANDS: CommandSpec[] = [
       limit: { type: 'string' },
       actor: { type: 'string' },
     },
-    details: `get hosts --hosts SELECTOR (or -l) lists the hosts the selector picks. get executions --remediation NAME lists that Remediation's runs and its decisions not to run (status skipped: cooldown, budget, concurrency, dryRun). ${SELECTOR_DETAILS} ${REMOTE_DETAILS}`,
+    details: `get hosts --hosts SELECTOR (or -l) lists the hosts the selector picks. get executions --remediation NAME lists that Remediation's runs and its decisions not to run (status skipped: cooldown, budget, concurrency, dryRun). ${WATCH_DETAILS} ${SELECTOR_DETAILS} ${REMOTE_DETAILS}`,
     load: () => import('./commands/get.js'),
   },
   {
     name: 'describe',
+    words: ['host', 'execution'],
     summary:
       'One host (facts, manifest, status, drift, executions), or one execution with its remediation chain',
     usage: 'gsectl describe host ID | gsectl describe execution TASK-ID',
@@ -191,6 +203,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'token',
+    words: ['create', 'list', 'revoke'],
     summary: 'Create, list or revoke named API tokens (admin)',
     usage:
       'gsectl token create --name NAME --role viewer|operator|admin | gsectl token list | gsectl token revoke NAME',
@@ -200,6 +213,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'agents',
+    words: ['approve', 'revoke', 'reset'],
     summary: 'Approve, revoke or reset (clear the credential of) an enrolled agent',
     usage: 'gsectl agents approve|revoke|reset AGENT_ID',
     flags: remote,
@@ -208,6 +222,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'hosts',
+    words: ['delete'],
     summary: 'Delete a host: revoke its agent, drop it from the views, keep its history',
     usage: 'gsectl hosts delete NAME [--force]',
     flags: { ...remote, force: { type: 'boolean' } },
@@ -216,10 +231,21 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'rollout',
+    words: ['status', 'pause', 'resume', 'undo'],
     summary: 'Show, pause, resume or undo an AgentVersion rollout',
     usage: 'gsectl rollout status|pause|resume|undo NAME [-o table|json|yaml]',
     flags: remote,
     details: `resume: a paused rollout goes on with the next attempt (failed hosts try again); in manual mode it starts the next batch. undo: every host returns to the version before, in one batch. ${REMOTE_DETAILS}`,
     load: () => import('./commands/rollout.js'),
+  },
+  {
+    name: 'completion',
+    summary: 'Print a shell completion script (bash or zsh)',
+    usage: 'gsectl completion bash|zsh',
+    words: ['bash', 'zsh'],
+    flags: {},
+    details:
+      'bash: source <(gsectl completion bash), or save it as /etc/bash_completion.d/gsectl. zsh: source <(gsectl completion zsh) in ~/.zshrc, or save it as _gsectl in a directory of $fpath. It completes commands, their flags, their first argument (get hosts|drift|..., rollout status|pause|...), -o formats and file names.',
+    load: () => import('./commands/completion.js'),
   },
 ];
