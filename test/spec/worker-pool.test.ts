@@ -69,5 +69,5 @@ describe('loadFilesInWorkers', () => {
     } finally {
       await pool.closeSpecWorkers();
     }
-  });
+  }, 120_000);
 });
