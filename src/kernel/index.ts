@@ -5,3 +5,4 @@ export * from './errors.js';
 export * from './glob.js';
 export * from './logger.js';
 export * from './remediation-budget.js';
+export * from './line-diff.js';
