@@ -87,7 +87,7 @@ function unclosedConstructAt(doc: Document, e: YAMLError): { offset: number; wha
   const at = e.pos[0];
   let found: { offset: number; what: string } | undefined;
   visit(doc, (_key, node) => {
-    const range = (node as Node).range;
+    const range = (node as Node | null)?.range;
     if (!range || range[1] !== at) return;
     if (isScalar(node) && (node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE')) {
       const quote = node.type === 'QUOTE_DOUBLE' ? 'a double-quoted string' : 'a single-quoted string';
