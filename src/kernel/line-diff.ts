@@ -49,7 +49,12 @@ export function diffLines(a: readonly string[], b: readonly string[]): DiffLine[
   return [...a.map((text) => ({ op: '-' as const, text })), ...b.map((text) => ({ op: '+' as const, text }))];
 }
 
-function backtrack(a: readonly string[], b: readonly string[], trace: Int32Array[], dEnd: number): DiffLine[] {
+function backtrack(
+  a: readonly string[],
+  b: readonly string[],
+  trace: Int32Array[],
+  dEnd: number,
+): DiffLine[] {
   const out: DiffLine[] = [];
   let x = a.length;
   let y = b.length;
@@ -103,7 +108,8 @@ export function unifiedDiff(
     const first = changed[i] as number;
     let last = first;
     // Changes closer than two contexts apart share one hunk.
-    while (i + 1 < changed.length && (changed[i + 1] as number) - last <= 2 * context) last = changed[++i] as number;
+    while (i + 1 < changed.length && (changed[i + 1] as number) - last <= 2 * context)
+      last = changed[++i] as number;
     i++;
     const start = Math.max(0, first - context);
     const end = Math.min(lines.length, last + context + 1);

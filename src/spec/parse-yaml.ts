@@ -128,7 +128,11 @@ export function parseYamlFile(file: string, text: string): ParsedYamlFile {
       const opened = unclosedConstructAt(doc, e);
       errors.push(
         opened
-          ? { ...posAt(opened.offset), path: '', message: `YAML: ${opened.what} opened here is never closed: ${e.message}` }
+          ? {
+              ...posAt(opened.offset),
+              path: '',
+              message: `YAML: ${opened.what} opened here is never closed: ${e.message}`,
+            }
           : { ...posAt(e.pos[0]), path: '', message: `YAML: ${e.message}` },
       );
     }

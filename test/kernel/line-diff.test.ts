@@ -69,7 +69,9 @@ describe('unifiedDiff', () => {
   });
 
   it('shows a whole new file against an empty one', () => {
-    expect(unifiedDiff('', 'a\nb\n', { from: 'host', to: 'git' })).toBe('--- host\n+++ git\n@@ -0,0 +1,2 @@\n+a\n+b\n');
+    expect(unifiedDiff('', 'a\nb\n', { from: 'host', to: 'git' })).toBe(
+      '--- host\n+++ git\n@@ -0,0 +1,2 @@\n+a\n+b\n',
+    );
   });
 
   it('marks a missing final newline', () => {
