@@ -123,10 +123,16 @@ export function desiredDiff(before: ManifestItem | undefined, after: ManifestIte
           from: a ? `applied:${a.path}` : '/dev/null',
           to: b ? `tree:${path}` : '/dev/null',
         });
-      else
+      else {
+        const why = [a, b].some((x) => x && x.encoding !== 'utf8') ? 'binary' : 'private';
+        const side = (x: ManifestConfigFile) =>
+          `${declaredSize(x)} bytes, sha256 ${shortHash(x.contentHash)}`;
         out.changes.push(
-          `content: ${a ? declaredSize(a) : 0} -> ${b ? declaredSize(b) : 0} bytes, sha256 ${shortHash(a?.contentHash)} -> ${shortHash(b?.contentHash)}`,
+          a && b
+            ? `content (${why}, not shown): ${declaredSize(a)} -> ${declaredSize(b)} bytes, sha256 ${shortHash(a.contentHash)} -> ${shortHash(b.contentHash)}`
+            : `content (${why}, not shown): ${side((a ?? b) as ManifestConfigFile)}`,
         );
+      }
     }
     if (a && b && a.hash !== b.hash && out.changes.length === 0 && out.diff === undefined)
       out.changes.push(...fieldChanges(a, b));
