@@ -365,6 +365,12 @@ export class Agent {
         this.enqueue(() => this.manifests.onManifest(msg).finally(end));
         return;
       }
+      case 'dryRun': {
+        // Queued behind any apply, so it answers against the manifest held once that apply is done.
+        const end = this.priority.begin();
+        this.enqueue(() => this.manifests.dryRun(msg).finally(end));
+        return;
+      }
       case 'exec': {
         const end = this.priority.begin();
         this.background('exec', this.tasks.onExec(msg).finally(end));

@@ -11,14 +11,25 @@ import {
   type ManifestConfigFile,
   type ManifestProcessWatch,
 } from '../src/protocol/manifest.js';
-import type { ItemReport, ManifestMessage, ReportMessage, SpooledMessage } from '../src/protocol/messages.js';
+import type {
+  DryRunMessage,
+  ItemReport,
+  ManifestMessage,
+  ObservedFileReport,
+  ReportMessage,
+  SpooledMessage,
+} from '../src/protocol/messages.js';
 import {
   type ConvergeDeps,
   convergeConfigFile,
   convergeManifest,
   type DriftReport,
+  dryRunManifest,
+  observedFileReport,
+  observeFile,
   type ProbeResult,
   processItemReport,
+  resolveManagedSafe,
 } from './engine/index.js';
 import { execResultMessage } from './exec-tasks.js';
 import { passiveItemReports } from './item-reports.js';
@@ -104,6 +115,7 @@ export class ManifestState {
       observedHash = result.observedHash;
       message = result.message;
     }
+    const observed = healed ? undefined : await this.observed(item);
     const base: ItemReport = {
       kind: 'ConfigFile',
       name: item.name,
@@ -112,6 +124,7 @@ export class ManifestState {
       state: healed ? 'changed' : item.selfHeal ? 'failed' : 'drifted',
       observedHash,
       ...(!healed && r.observedOwner ? { observedOwner: r.observedOwner } : {}),
+      ...(observed ? { observed } : {}),
       ...(message ? { message } : { message: healed ? `healed: ${r.detail}` : `drifted: ${r.detail}` }),
     };
     this.items.set(r.key, base);
@@ -119,6 +132,35 @@ export class ManifestState {
     const drifted = report.items.find((i) => `${i.kind}/${i.name}` === r.key);
     if (drifted) drifted.drift = { detectedAt: r.detectedAt, healed, detail: r.detail };
     await this.deps.send(report);
+  }
+
+  /**
+   * A `dryRun`: what applying its manifest over the held one would change, answered by a report carrying
+   * `dryRunOf`. Reads only; the held manifest and its item reports stay as they are.
+   */
+  async dryRun(msg: DryRunMessage): Promise<void> {
+    const result = await dryRunManifest(msg.manifest, this.manifest, this.deps.convergeDeps());
+    await this.deps.send({
+      v: 1,
+      type: 'report',
+      id: randomUUID(),
+      manifestHash: msg.manifest.hash,
+      revision: msg.manifest.revision,
+      items: withinContentBudget(result.items),
+      dryRunOf: msg.id,
+      ...(result.pruned.length > 0 ? { pruned: result.pruned } : {}),
+    });
+  }
+
+  /** What is on disk at a drifted file, for the report (undefined when it cannot be read safely). */
+  private async observed(item: ManifestConfigFile): Promise<ObservedFileReport | undefined> {
+    const deps = this.deps.convergeDeps();
+    try {
+      const abs = await resolveManagedSafe(deps.root, item.path, deps.stateDir);
+      return observedFileReport(item, await observeFile(abs, item.path));
+    } catch {
+      return { exists: true, contentOmitted: 'unreadable' };
+    }
   }
 
   /** A watched process changed state: report it when the held manifest watches it. */
@@ -148,11 +190,30 @@ export class ManifestState {
       id: randomUUID(),
       manifestHash: this.manifest?.hash ?? '',
       revision: this.manifest?.revision ?? '',
-      items: [...this.items.values()].map((i) => ({ ...i })),
+      items: withinContentBudget([...this.items.values()]),
       ...(extra.needFull ? { needFull: true } : {}),
       ...(extra.pruned && extra.pruned.length > 0 ? { pruned: extra.pruned } : {}),
     };
   }
+}
+
+/** Bytes of observed file content one report carries at most (the frame limit is 4 MiB). */
+export const REPORT_CONTENT_BUDGET_BYTES = 1024 * 1024;
+
+/** Copies of the reports, observed contents past the report's budget dropped (`too large`). */
+function withinContentBudget(items: ItemReport[]): ItemReport[] {
+  let left = REPORT_CONTENT_BUDGET_BYTES;
+  return items.map((i) => {
+    const content = i.observed?.content;
+    if (content === undefined) return { ...i };
+    const bytes = Buffer.byteLength(content);
+    if (bytes <= left) {
+      left -= bytes;
+      return { ...i };
+    }
+    const { content: _dropped, ...rest } = i.observed as ObservedFileReport;
+    return { ...i, observed: { ...rest, contentOmitted: 'too large' } };
+  });
 }
 
 /** The ConfigFile items of a manifest. */

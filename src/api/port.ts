@@ -4,11 +4,14 @@
  * real implementation). Methods delegate; the decisions about status codes and JSON shapes stay in the routes.
  */
 import type { ControllerLifecycle } from '../controller/controller.js';
+import type { DryRunAnswer } from '../controller/dry-runs.js';
 import type { ExecRequest, ExecStarted } from '../controller/exec-service.js';
 import type { HostRemoval } from '../controller/host-removal.js';
 import type { PlanError } from '../controller/plan.js';
+import type { PreviewOutcome } from '../controller/preview-service.js';
 import type { AgentRecord, HostState, HubStats, SessionInfo } from '../fleet/index.js';
 import type { HostManifest } from '../protocol/manifest.js';
+import type { ItemReport } from '../protocol/messages.js';
 import type { RolloutHostState, RolloutHostView } from '../rollout/plan.js';
 import type { RouterStats } from '../routing/router.js';
 import type { TargetHealth } from '../routing/types.js';
@@ -139,6 +142,8 @@ export interface ApiPort {
   hostIds(): string[];
   session(hostId: string): SessionInfo | undefined;
   manifestFor(hostId: string): HostManifest | undefined;
+  /** What the host last reported per item (observed file content included, bounded), kept in memory. */
+  reportedItems(hostId: string): ItemReport[];
   planErrorsFor(hostId: string): PlanError[];
   listResourceStatuses(query: ResourceStatusQuery): Promise<Page<ResourceStatus>>;
   listDrift(query: DriftQuery): Promise<Page<DriftRecord>>;
@@ -156,6 +161,10 @@ export interface ApiPort {
   fetchNow(): Promise<{ sha: string } | undefined>;
   /** Re-sends manifests to `hostIds` (every host when undefined); the hosts it went to. */
   forceSync(hostIds?: string[]): Promise<string[]>;
+  /** Validates a tree (posix path -> bytes) and previews it against the known hosts; changes nothing. */
+  preview(files: ReadonlyMap<string, Buffer>): Promise<PreviewOutcome>;
+  /** Asks each host's agent what applying its desired manifest would change (a dry run); changes nothing. */
+  dryRun(hostIds: string[], timeoutMs: number): Promise<DryRunAnswer[]>;
   /** Revokes the host's agent (closing a live session) and drops the host from the views; history stays. */
   deleteHost(hostId: string): Promise<HostRemoval>;
   readonly exec: ApiExec;

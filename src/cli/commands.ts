@@ -167,24 +167,26 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'diff',
-    summary: 'What would change on hosts now (resources not Synced); exit 1 when anything differs',
-    usage: 'gsectl diff [--host ID]',
-    flags: { ...remote, host: { type: 'string' } },
-    details: REMOTE_DETAILS,
+    summary: 'What differs on hosts now, with content diffs; or preview an uncommitted tree (--tree DIR)',
+    usage: 'gsectl diff [--host ID] | gsectl diff --tree DIR [-o table|json|yaml]',
+    flags: { ...remote, host: { type: 'string' }, tree: { type: 'string' } },
+    details: `Without --tree: every resource not Synced, per host, with a unified diff of the desired file against what its agent last reported (text files others may read, up to 64 KiB; binary and private files show sizes and sha256), mode and owner changes, and processes' state. --tree DIR validates DIR locally (errors as file:line:col, exit 1) and previews it against the live hosts (POST /api/v1/preview, operator): per host the resources it would add, change or remove, with diffs, and the hosts each selector would newly pick or drop; nothing is committed or applied. Exit 0 when nothing differs, 1 when something does. ${REMOTE_DETAILS}`,
     load: () => import('./commands/diff.js'),
   },
   {
     name: 'sync',
-    summary: 'Fetch Git and reconcile now; --wait shows converged/total until done',
-    usage: 'gsectl sync [--host ID | --hosts SELECTOR] [--wait] [--timeout T]',
+    summary:
+      'Fetch Git and reconcile now; --wait shows converged/total until done; --dry-run changes nothing',
+    usage: 'gsectl sync [--host ID | --hosts SELECTOR] [--wait] [--timeout T] [--dry-run]',
     flags: {
       ...remote,
       host: { type: 'string' },
       hosts: { type: 'string', short: 'H' },
       wait: { type: 'boolean', short: 'w' },
       timeout: { type: 'string' },
+      'dry-run': { type: 'boolean' },
     },
-    details: `A manual sync re-sends the full manifest, so agents re-apply every resource whatever its selfHeal policy. --hosts SELECTOR syncs the connected hosts it picks. ${SELECTOR_DETAILS} ${REMOTE_DETAILS}`,
+    details: `A manual sync re-sends the full manifest, so agents re-apply every resource whatever its selfHeal policy. --dry-run asks each connected agent picked what applying the manifest it should hold would change (files read, nothing written, no onChange run; Git is not fetched) and prints it with diffs; --timeout (default 30s) bounds the wait for answers; exit 1 when a host would change or did not answer. --hosts SELECTOR syncs the connected hosts it picks. ${SELECTOR_DETAILS} ${REMOTE_DETAILS}`,
     load: () => import('./commands/sync.js'),
   },
   {

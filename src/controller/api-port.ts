@@ -10,6 +10,8 @@ import { hashCredential, secretsEqual } from '../fleet/auth.js';
 import type { AgentRecord } from '../fleet/index.js';
 import { rolloutApi } from './api-port-rollouts.js';
 import { type Controller, factsOf } from './controller.js';
+import type { DryRunAnswer } from './dry-runs.js';
+import { previewTree } from './preview-service.js';
 
 /** The API's view of a running controller. */
 export function controllerApiPort(c: Controller): ApiPort {
@@ -36,6 +38,7 @@ export function controllerApiPort(c: Controller): ApiPort {
     hostIds: () => c.reconciler.hostStates().map((h) => h.hostId),
     session: (id) => c.hub.session(id),
     manifestFor: (id) => c.reconciler.desiredFor(id),
+    reportedItems: (id) => c.reconciler.reportedItems(id),
     planErrorsFor: (id) => c.reconciler.planErrorsFor(id),
     listResourceStatuses: (q) => store.listResourceStatuses(q),
     listDrift: (q) => store.listDrift(q),
@@ -48,6 +51,8 @@ export function controllerApiPort(c: Controller): ApiPort {
     fetchNow: () => c.source.fetchNow(),
     forceSync: (ids) => c.reconciler.forceSync(ids),
     deleteHost: (id) => c.deleteHost(id),
+    preview: (files) => previewTree(c, files),
+    dryRun: (ids, timeoutMs) => dryRunHosts(c, ids, timeoutMs),
     exec: {
       start: (req) => c.exec.start(req),
       subscribe: (taskId, listener) => c.exec.subscribe(taskId, listener),
@@ -65,6 +70,23 @@ export function controllerApiPort(c: Controller): ApiPort {
     tokens: store,
     audit: { append: (r) => store.appendAudit(r), list: (q) => store.listAudit(q) },
   };
+}
+
+/** Dry runs of each host's desired manifest, in parallel; a host without one answers `offline`. */
+function dryRunHosts(c: Controller, hostIds: string[], timeoutMs: number): Promise<DryRunAnswer[]> {
+  return Promise.all(
+    hostIds.map((id): Promise<DryRunAnswer> => {
+      const manifest = c.reconciler.desiredFor(id);
+      if (!manifest)
+        return Promise.resolve({
+          hostId: id,
+          ok: false,
+          error: 'offline',
+          message: 'no manifest planned yet',
+        });
+      return c.dryRuns.ask(id, manifest, timeoutMs);
+    }),
+  );
 }
 
 /** The handshake's credential check (fleet/auth.ts): an approved record whose stored hash matches. */

@@ -21,6 +21,7 @@ import type { SourceRevision } from '../source/revision.js';
 import { openStore } from '../store/index.js';
 import type { Store } from '../store/types.js';
 import { DataPath } from './data-path.js';
+import { DryRuns } from './dry-runs.js';
 import { ExecService } from './exec-service.js';
 import { type HostRemoval, hostsPastRetention, removeHost } from './host-removal.js';
 import type { Logger } from './logger.js';
@@ -120,6 +121,8 @@ export class Controller {
   readonly data: DataPath;
   /** agent.lost / agent.start and the agent.lost Remediations, driven by the heartbeat sweep. */
   readonly lost: LostRemediation;
+  /** `gsectl sync --dry-run`: dry runs sent to agents, waiting for their answers. */
+  readonly dryRuns: DryRuns;
   hub!: FleetHub;
   source!: GitSource;
   /** Signed outcome notifications (Notification kind) and their on-disk queue. */
@@ -182,6 +185,7 @@ export class Controller {
         },
       },
     });
+    this.dryRuns = new DryRuns({ send: (id, msg) => this.hub.send(id, msg) });
     this.ingestor = new RevisionIngestor({
       store,
       now: deps.now,
@@ -344,6 +348,7 @@ export class Controller {
     await this.revisionQueue;
     // Before the hub closes every session: a shutdown is not every host going offline.
     this.taskCallbacks.stop();
+    this.dryRuns.close();
     await this.hub.close();
     await this.data.close();
     await this.notifier.stop();
@@ -460,6 +465,11 @@ export class Controller {
     this.reconciler.touch(agentId);
     switch (msg.type) {
       case 'report':
+        // A dry run's answer says what an apply would do: it goes to whoever asked, never into host state.
+        if (msg.dryRunOf !== undefined) {
+          this.dryRuns.answer(agentId, msg);
+          return;
+        }
         return this.reconciler.hostReported(agentId, msg);
       case 'execResult':
         // Refused and duplicate results are acked too (re-sending cannot change the answer).

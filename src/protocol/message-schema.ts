@@ -36,6 +36,7 @@ export const AGENT_MESSAGE_TYPES = [
 export const CONTROLLER_MESSAGE_TYPES = [
   'welcome',
   'manifest',
+  'dryRun',
   'exec',
   'ack',
   'heartbeat',
@@ -111,6 +112,15 @@ const itemReport = objectSchema(
     message: anyString,
     drift: objectSchema({ detectedAt: anyString, healed: boolean, detail: anyString }),
     process: objectSchema({ running: boolean, pids: { type: 'array', items: nonNegativeInt } }),
+    observed: objectSchema(
+      { exists: boolean },
+      {
+        size: nonNegativeInt,
+        mode: nonNegativeInt,
+        content: anyString,
+        contentOmitted: { enum: ['binary', 'private', 'too large', 'unreadable'] },
+      },
+    ),
   },
 );
 
@@ -122,8 +132,10 @@ const report = objectSchema(
     revision: anyString,
     items: { type: 'array', items: itemReport },
   },
-  { needFull: boolean, pruned: stringList },
+  { needFull: boolean, pruned: stringList, dryRunOf: idString },
 );
+
+const dryRun = objectSchema({ ...envelope('dryRun'), id: idString, manifest: { $ref: HOST_MANIFEST_ID } });
 
 const exec = objectSchema(
   {
@@ -201,6 +213,7 @@ export const MESSAGE_SCHEMAS: Readonly<Record<MessageType, SchemaObject>> = {
   hello,
   welcome,
   manifest,
+  dryRun,
   report,
   exec,
   execResult,

@@ -3,7 +3,7 @@
  * Messages that cause work or must not be lost carry an `id`; the receiver dedupes by it.
  *
  * agent -> controller: hello, report, execResult, event, data, heartbeat, error
- * controller -> agent: welcome, manifest, exec, ack, heartbeat, error
+ * controller -> agent: welcome, manifest, dryRun, exec, ack, heartbeat, error
  */
 import type { HostManifest, ManifestItem } from './manifest.js';
 
@@ -80,6 +80,26 @@ export type ManifestMessage = ManifestFullMessage | ManifestDeltaMessage;
 
 export type ItemState = 'ok' | 'changed' | 'failed' | 'drifted' | 'pending';
 
+/** Bytes of a managed file's content an agent puts in a report, at most (a bigger file: size and hash only). */
+export const OBSERVED_CONTENT_MAX_BYTES = 64 * 1024;
+
+/**
+ * A ConfigFile as the agent found it on disk, sent when it differs from the manifest (drift not healed, a
+ * failed apply, a dry run), so `gsectl diff` can show a real diff. Content only for utf8 items up to
+ * OBSERVED_CONTENT_MAX_BYTES whose declared mode lets others read the file; never for binary or private ones.
+ */
+export interface ObservedFileReport {
+  /** False when the file is absent. */
+  exists: boolean;
+  size?: number;
+  /** Permission bits found. */
+  mode?: number;
+  /** The file's text when it may be shown. */
+  content?: string;
+  /** Why `content` is absent although the file exists. */
+  contentOmitted?: 'binary' | 'private' | 'too large' | 'unreadable';
+}
+
 export interface ItemReport {
   kind: ManifestItem['kind'];
   name: string;
@@ -95,6 +115,8 @@ export interface ItemReport {
   drift?: { detectedAt: string; healed: boolean; detail: string };
   /** For ProcessWatch: what the probe saw. */
   process?: { running: boolean; pids: number[] };
+  /** For ConfigFile, when the file differs from the manifest: what is on disk. */
+  observed?: ObservedFileReport;
 }
 
 export interface ReportMessage {
@@ -106,8 +128,24 @@ export interface ReportMessage {
   /** True when the agent cannot apply a delta and wants the full manifest. */
   needFull?: boolean;
   items: ItemReport[];
-  /** Item keys the agent removed (pruned) on this apply. */
+  /** Item keys the agent removed (pruned) on this apply (in a dry run's answer: would remove). */
   pruned?: string[];
+  /**
+   * Set on the answer to a `dryRun`: its id. Such a report says what an apply WOULD do (`changed`: would
+   * change, with `observed`), changes nothing on the host, and is not the host's state.
+   */
+  dryRunOf?: string;
+}
+
+/**
+ * Asks an agent what applying `manifest` would change, without writing anything or running an onChange;
+ * answered by a `report` with `dryRunOf` set to this id.
+ */
+export interface DryRunMessage {
+  v: 1;
+  type: 'dryRun';
+  id: string;
+  manifest: HostManifest;
 }
 
 export interface ExecMessage {
@@ -228,6 +266,7 @@ export type AgentToController =
 export type ControllerToAgent =
   | WelcomeMessage
   | ManifestMessage
+  | DryRunMessage
   | ExecMessage
   | AckMessage
   | HeartbeatMessage

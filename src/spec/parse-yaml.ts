@@ -11,6 +11,8 @@ import {
   LineCounter,
   type Node,
   parseAllDocuments,
+  visit,
+  type YAMLError,
 } from 'yaml';
 import type { FieldPath } from './field-path.js';
 import type { SourcePos, SpecError } from './types.js';
@@ -75,6 +77,29 @@ function walk(doc: Document, path: FieldPath): Located {
   return { node, key, complete: true };
 }
 
+/**
+ * The quoted scalar or flow collection a syntax error cut off, if any: `yaml` reports a missing closing quote,
+ * `]` or `}` where it gave up (often the end of the file); the construct whose value ends right there starts
+ * where the mistake is. The innermost one wins.
+ */
+function unclosedConstructAt(doc: Document, e: YAMLError): { offset: number; what: string } | undefined {
+  if (e.code !== 'MISSING_CHAR' && e.code !== 'BAD_INDENT') return undefined;
+  const at = e.pos[0];
+  let found: { offset: number; what: string } | undefined;
+  visit(doc, (_key, node) => {
+    const range = (node as Node | null)?.range;
+    if (!range || range[1] !== at) return;
+    if (isScalar(node) && (node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE')) {
+      const quote = node.type === 'QUOTE_DOUBLE' ? 'a double-quoted string' : 'a single-quoted string';
+      if (/quote/i.test(e.message)) found = { offset: range[0], what: quote };
+    } else if ((isMap(node) || isSeq(node)) && node.flow) {
+      const what = isMap(node) ? 'the flow mapping {' : 'the flow sequence [';
+      if (!found || found.offset < range[0]) found = { offset: range[0], what };
+    }
+  });
+  return found;
+}
+
 function isEmptyDocument(doc: Document): boolean {
   const c = doc.contents;
   if (c === null) return true;
@@ -99,7 +124,18 @@ export function parseYamlFile(file: string, text: string): ParsedYamlFile {
   }
   parsed.forEach((doc, index) => {
     const problems = [...doc.errors, ...doc.warnings];
-    for (const e of problems) errors.push({ ...posAt(e.pos[0]), path: '', message: `YAML: ${e.message}` });
+    for (const e of problems) {
+      const opened = unclosedConstructAt(doc, e);
+      errors.push(
+        opened
+          ? {
+              ...posAt(opened.offset),
+              path: '',
+              message: `YAML: ${opened.what} opened here is never closed: ${e.message}`,
+            }
+          : { ...posAt(e.pos[0]), path: '', message: `YAML: ${e.message}` },
+      );
+    }
     if (problems.length > 0 || isEmptyDocument(doc)) return;
     const start = doc.contents?.range?.[0] ?? doc.range[0];
     const pos = posAt(start);

@@ -3,14 +3,19 @@
  * auth, roles, audit, error mapping, params, envelopes, headers) tested in milliseconds without a controller.
  * It records the queries the routes pass on, so a test can assert what reached the controller.
  */
+
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FleetHostView } from '../../src/api/gse-status.js';
 import type { ApiConfig, ApiPort, DataSpecs, RolloutView, StatusParts } from '../../src/api/port.js';
 import { buildApiHandler } from '../../src/api/routes/index.js';
 import type { ControllerLifecycle } from '../../src/controller/controller.js';
+import type { DryRunAnswer } from '../../src/controller/dry-runs.js';
 import type { ExecRequest, ExecStarted } from '../../src/controller/exec-service.js';
+import type { PreviewOutcome } from '../../src/controller/preview-service.js';
 import { type AgentRecord, type HostState, hashCredential, type SessionInfo } from '../../src/fleet/index.js';
+import type { HostManifest } from '../../src/protocol/manifest.js';
+import type { ItemReport } from '../../src/protocol/messages.js';
 import type {
   AuditRecord,
   DriftQuery,
@@ -178,8 +183,29 @@ export class MemoryPort implements ApiPort {
   };
   hostIds = () => [...this.hosts.keys()];
   session = (id: string) => this.sessions.get(id);
-  manifestFor = () => undefined;
+  /** Desired manifests and last reports by host, for the diff routes. */
+  manifests = new Map<string, HostManifest>();
+  reports = new Map<string, ItemReport[]>();
+  manifestFor = (id: string) => this.manifests.get(id);
+  reportedItems = (id: string) => this.reports.get(id) ?? [];
   planErrorsFor = () => [];
+  /** What preview answers, and the trees it was given. */
+  previewAnswer: PreviewOutcome = { ok: false, errors: [] };
+  readonly previewed: Array<ReadonlyMap<string, Buffer>> = [];
+  preview = async (files: ReadonlyMap<string, Buffer>) => {
+    this.previewed.push(files);
+    return this.previewAnswer;
+  };
+  /** What each host's dry run answers (a missing host: timeout). */
+  dryRunAnswers = new Map<string, DryRunAnswer>();
+  readonly dryRuns: Array<{ hostIds: string[]; timeoutMs: number }> = [];
+  dryRun = async (hostIds: string[], timeoutMs: number) => {
+    this.dryRuns.push({ hostIds, timeoutMs });
+    return hostIds.map(
+      (id): DryRunAnswer =>
+        this.dryRunAnswers.get(id) ?? { hostId: id, ok: false, error: 'timeout', message: 'no answer' },
+    );
+  };
   listResourceStatuses = async (q: ResourceStatusQuery) => {
     this.queries.resources.push(q);
     return pageOf(

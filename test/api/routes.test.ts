@@ -204,10 +204,55 @@ describe('API listings', () => {
       updatedAt: new Date(T0).toISOString(),
     });
     port.resources = [res('Synced', 'web-1'), res('OutOfSync', 'web-2')];
+    // web-2's desired motd and what its agent last reported of it: the diff shows the text.
+    const item = {
+      kind: 'ConfigFile' as const,
+      name: 'motd',
+      hash: 'h',
+      path: '/etc/motd',
+      content: 'managed\n',
+      encoding: 'utf8' as const,
+      contentHash: 'c-managed',
+      mode: 0o644,
+      selfHeal: false,
+      prune: true,
+    };
+    port.manifests.set('web-2', {
+      hostId: 'web-2',
+      revision: 'abc123',
+      labels: {},
+      items: [item],
+      hash: 'm',
+    });
+    port.reports.set('web-2', [
+      {
+        kind: 'ConfigFile',
+        name: 'motd',
+        hash: 'h',
+        state: 'drifted',
+        observedHash: 'c-edited',
+        observed: { exists: true, size: 7, mode: 0o644, content: 'edited\n' },
+      },
+    ]);
+    const name = (id: string) => port.hosts.get(id)?.name ?? id;
     const all = await (await api.call('/api/v1/diff', { token: VIEWER })).json();
-    expect(all).toEqual({ items: [{ hostId: 'web-2', resources: [res('OutOfSync', 'web-2')] }] });
+    expect(all).toEqual({
+      items: [
+        {
+          hostId: 'web-2',
+          name: name('web-2'),
+          resources: [
+            {
+              ...res('OutOfSync', 'web-2'),
+              changes: [],
+              diff: `--- ${name('web-2')}:/etc/motd (on the host)\n+++ git:/etc/motd (desired)\n@@ -1,1 +1,1 @@\n-edited\n+managed\n`,
+            },
+          ],
+        },
+      ],
+    });
     const one = await (await api.call('/api/v1/diff?host=web-1', { token: VIEWER })).json();
-    expect(one).toEqual({ items: [{ hostId: 'web-1', resources: [] }] });
+    expect(one).toEqual({ items: [{ hostId: 'web-1', name: name('web-1'), resources: [] }] });
   });
 
   it('never shows an agent credential hash, in the list or in an action answer', async () => {

@@ -28,6 +28,7 @@ function mutate<T>(msg: T, edit: (m: Record<string, unknown>) => void): string {
 const validAgent: { name: string; msg: Message }[] = [
   { name: 'hello', msg: f.hello },
   { name: 'report', msg: f.report },
+  { name: 'report (a dry run answer)', msg: f.dryRunReport },
   { name: 'execResult', msg: f.execResult },
   { name: 'event', msg: f.event },
   { name: 'data', msg: f.data },
@@ -39,6 +40,7 @@ const validController: { name: string; msg: Message }[] = [
   { name: 'welcome', msg: f.welcome },
   { name: 'manifest (full, every item kind)', msg: f.manifestFull },
   { name: 'manifest (delta)', msg: f.manifestDelta },
+  { name: 'dryRun', msg: f.dryRun },
   { name: 'exec', msg: f.exec },
   { name: 'ack', msg: f.ack },
   { name: 'heartbeat', msg: f.heartbeat },

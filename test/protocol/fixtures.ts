@@ -3,6 +3,7 @@ import type { HostManifest } from '../../src/protocol/manifest.js';
 import type {
   AckMessage,
   DataMessage,
+  DryRunMessage,
   ErrorMessage,
   EventMessage,
   ExecMessage,
@@ -134,6 +135,36 @@ export const report = {
   ],
   pruned: ['ConfigFile/old'],
 } satisfies ReportMessage;
+
+/** A dry run's answer: what an apply would change, with what is on disk now. */
+export const dryRunReport = {
+  v: 1,
+  type: 'report',
+  id: 'r-2',
+  manifestHash: 'mh',
+  revision: 'abc123',
+  dryRunOf: 'd-1',
+  items: [
+    {
+      kind: 'ConfigFile',
+      name: 'nginx',
+      hash: 'h1',
+      state: 'changed',
+      observedHash: 'bb',
+      message: 'would change content, mode 0600 -> 0644',
+      observed: { exists: true, size: 6, mode: 0o600, content: 'hello\n' },
+    },
+    {
+      kind: 'ConfigFile',
+      name: 'key',
+      hash: 'h3',
+      state: 'changed',
+      observed: { exists: true, size: 32, mode: 0o600, contentOmitted: 'private' },
+    },
+  ],
+} satisfies ReportMessage;
+
+export const dryRun = { v: 1, type: 'dryRun', id: 'd-1', manifest: hostManifest } satisfies DryRunMessage;
 
 export const exec = {
   v: 1,

@@ -42,9 +42,29 @@ const cases: InvalidCase[] = [
   {
     name: 'an unclosed flow sequence',
     files: { 'a.yaml': CONFIG_FILE.replace('{ names: ["*"] }', '{ names: ["*" }') },
+    // Both constructs open on line 6: the `{` at column 10 and the `[` at column 19.
     errors: [
-      'a.yaml:6: YAML: Flow sequence in block collection must be sufficiently indented and end with a ]',
+      'a.yaml:6:10: YAML: the flow mapping { opened here is never closed',
+      'a.yaml:6:19: YAML: the flow sequence [ opened here is never closed',
     ],
+    more: true,
+  },
+  {
+    name: 'an unterminated double quote (at the line that opens it, not the end of the file)',
+    files: { 'a.yaml': `${CONFIG_FILE.replace('content: hello', 'content: "hello')}---\n${PROCESS_WATCH}` },
+    errors: ['a.yaml:8:12: YAML: a double-quoted string opened here is never closed'],
+    more: true,
+  },
+  {
+    name: 'an unterminated single quote',
+    files: { 'a.yaml': CONFIG_FILE.replace('path: /etc/motd', "path: '/etc/motd") },
+    errors: ['a.yaml:7:9: YAML: a single-quoted string opened here is never closed'],
+    more: true,
+  },
+  {
+    name: 'an unclosed flow mapping followed by more lines',
+    files: { 'a.yaml': CONFIG_FILE.replace('metadata:\n  name: motd', 'metadata: { name: motd') },
+    errors: ['a.yaml:3:11: YAML: the flow mapping { opened here is never closed'],
     more: true,
   },
   {

@@ -172,7 +172,8 @@ describe('parseYamlFile', () => {
   it('reports syntax errors at their position and keeps the valid documents', () => {
     const { docs, errors } = parseYamlFile('f.yaml', 'a: 1\n---\nb: [1\n---\nc: 3\n');
     expect(docs.map((d) => d.data)).toEqual([{ a: 1 }, { c: 3 }]);
-    expect(errors[0]).toMatchObject({ file: 'f.yaml', line: 4, path: '' });
+    // At the `[` left open on line 3, not where the parser gave up (line 4).
+    expect(errors[0]).toMatchObject({ file: 'f.yaml', line: 3, col: 4, path: '' });
   });
 });
 

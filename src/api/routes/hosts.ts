@@ -1,6 +1,8 @@
 /** Hosts and what they report: the host list and detail, resources, drift, executions, and the diff. */
+import { reportedDiff } from '../../controller/resource-diff.js';
 import { listSelectedHosts } from '../../controller/selected-hosts.js';
 import { parseSelectorText } from '../../controller/selector-text.js';
+import { itemKey } from '../../protocol/manifest.js';
 import type { Selector } from '../../spec/types.js';
 import { badRequest, HttpError, notFound } from '../http-error.js';
 import { boolParam, optional, page, syncStateParam, timeParam } from '../params.js';
@@ -159,7 +161,11 @@ async function deleteHost(port: ApiPort, ctx: RequestContext): Promise<unknown> 
   return port.deleteHost(id);
 }
 
-/** GET /api/v1/diff: resources not Synced, per host (every host, or the one `?host=` names even if clean). */
+/**
+ * GET /api/v1/diff: resources not Synced, per host (every host, or the one `?host=` names even if clean), each
+ * with what differs: a unified diff of the desired file against what the agent last reported, or one line per
+ * mode, owner, size/hash or process difference (resource-diff.ts).
+ */
 export function diffRoute(port: ApiPort): Route {
   return {
     method: 'GET',
@@ -167,13 +173,22 @@ export function diffRoute(port: ApiPort): Route {
     role: 'viewer',
     handler: async (ctx) => {
       const only = optional(ctx, 'host');
-      if (only !== undefined && !(await port.getHost(only))) throw notFound(`no host "${only}"`);
+      const onlyRecord = only === undefined ? undefined : await port.getHost(only);
+      if (only !== undefined && !onlyRecord) throw notFound(`no host "${only}"`);
       const hosts = only ? [only] : port.hostIds();
       const items = [];
       for (const id of hosts) {
         const statuses = await port.listResourceStatuses({ hostId: id, limit: MAX_RESOURCES_PER_HOST });
         const pending = statuses.items.filter((s) => s.state !== 'Synced');
-        if (pending.length > 0 || only) items.push({ hostId: id, resources: pending });
+        if (pending.length === 0 && !only) continue;
+        const name = (onlyRecord ?? (await port.getHost(id)))?.name ?? id;
+        const desired = new Map((port.manifestFor(id)?.items ?? []).map((i) => [itemKey(i), i]));
+        const reported = new Map(port.reportedItems(id).map((r) => [itemKey(r), r]));
+        const resources = pending.map((s) => {
+          const { changes, diff } = reportedDiff(name, desired.get(s.key), reported.get(s.key));
+          return { ...s, changes, ...(diff ? { diff } : {}) };
+        });
+        items.push({ hostId: id, name, resources });
       }
       return { items };
     },

@@ -11,6 +11,7 @@ import { artifactRoutes } from './artifacts.js';
 import { gseRoutes } from './gse.js';
 import { hookRoutes } from './hooks.js';
 import { diffRoute, hostRoutes } from './hosts.js';
+import { previewRoutes } from './preview.js';
 import { rolloutRoutes } from './rollouts.js';
 import { revisionRoutes, statusRoutes } from './status.js';
 import { syncExecRoutes } from './sync-exec.js';
@@ -41,6 +42,7 @@ export function apiRoutes(
     ...revisionRoutes(port),
     ...agentRoutes(port),
     diffRoute(port),
+    ...previewRoutes(port),
     ...syncExecRoutes(port),
     ...rolloutRoutes(port),
     ...artifactRoutes(port, tokens),

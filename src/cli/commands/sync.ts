@@ -16,6 +16,7 @@ interface HostRow {
 
 /** Triggers a sync; with --wait, prints `converged/total` on stderr until every connected host is Synced. */
 export async function run(input: CommandInput): Promise<CommandResult> {
+  if (input.values['dry-run'] === true) return (await import('./sync-dry-run.js')).run(input);
   const client = new ApiClient(clientOptions(input.values));
   const host = typeof input.values.host === 'string' ? input.values.host : undefined;
   const selector = typeof input.values.hosts === 'string' ? input.values.hosts : undefined;
