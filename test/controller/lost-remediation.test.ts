@@ -25,7 +25,7 @@ function rule(name: string, over: Partial<RemediationSpec> = {}): Remediation {
     spec: {
       on: { event: 'agent.lost' },
       hosts: { names: ['web-*'] },
-      run: { script: 'echo "lost $GSE_LOST_HOST"', timeoutMs: 10_000 },
+      run: { run: 'echo "lost $GSE_LOST_HOST"', script: 'echo "lost $GSE_LOST_HOST"', timeoutMs: 10_000 },
       graceMs: GRACE_MS,
       runner: { host: 'ops-1' },
       cooldownMs: 0,
