@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- remediation [--kills 15] [--storm 10000] [--probe-ms 250]`
+ * `npm run bench -- remediation [--kills 15] [--storm 10000] [--rounds 3] [--probe-ms 250]` (`--kills 0`: the storm only)
  *
  * Three figures of the remediation path, each printed beside its goal:
  * 1. process death to restart: a real controller (in this process) and a real agent (child process); a
@@ -9,13 +9,15 @@
  *    under 500 ms with a 250 ms probe.
  * 2. decisions per second of the agent's remediation engine (RemediationRunner, the real code) under a storm
  *    of `--storm` events, in this process: budgets in a real RemediationBudgets file (atomic, fsynced, as in
- *    production) and every decision spooled to a real Outbox, as the agent does. Goal: >= 10,000/s.
+ *    production) and every decision spooled to a real Outbox, as the agent does; the median of `--rounds`
+ *    rounds, in wall time and per CPU second (this process's own CPU: the figure a shared machine's load
+ *    does not move). Goal: >= 10,000/s.
  * 3. callback delivery latency: a Notification on remediation.ran posts each decision of (1), signed, to a
  *    real HTTP receiver here; timed from the controller handing the outcome to the notifier to the receiver
  *    holding the verified body (median).
  * One JSON object as the last line.
  */
-import { mkdir, mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -224,8 +226,7 @@ function remediation(name: string, on: ManifestRemediation['on'], cooldownMs: nu
 
 /** (2): the agent's decision path under a storm of events, in this process. */
 async function storm(dir: string, events: number): Promise<Record<string, number>> {
-  const stateDir = join(dir, 'storm');
-  await mkdir(stateDir, { recursive: true });
+  const stateDir = await mkdtemp(join(dir, 'storm-'));
   const budgets = await RemediationBudgets.open(join(stateDir, 'remediation-budgets.json'));
   const outbox = await Outbox.open(stateDir, { logger: silentLogger, dataHeld: () => false });
   let runs = 0;
@@ -271,16 +272,22 @@ async function storm(dir: string, events: number): Promise<Record<string, number
         }
       : { type: 'disk.full', time, resource: 'HostCheck/var', fields: { mount: '/var', usedPercent: 97 } };
   });
+  const c0 = process.cpuUsage();
   const t0 = performance.now();
   // As on the agent: every event is handed to the runner as it comes (not one after the other).
   await Promise.all(list.map((e) => runner.onEvent(e)));
   const ms = performance.now() - t0;
+  const cpu = process.cpuUsage(c0);
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  await outbox.close();
   return {
     events,
     decisions,
     runs,
     ms: round(ms, 1),
+    cpuMs: round(cpuMs, 1),
     decisionsPerSecond: Math.round((decisions / ms) * 1000),
+    decisionsPerCpuSecond: Math.round((decisions / cpuMs) * 1000),
   };
 }
 
@@ -288,13 +295,23 @@ async function main(): Promise<void> {
   const kills = intArg('kills', 15);
   const events = intArg('storm', 10_000);
   const probeMs = intArg('probe-ms', 250);
+  const rounds = Math.max(1, intArg('rounds', 3));
   work = await mkdtemp(join(tmpdir(), 'gse-bench-remediation-'));
 
-  progress('storm: the agent decision path', { events });
-  const stormResult = await storm(work, events);
-  progress('storm done', stormResult);
+  progress('storm: the agent decision path', { events, rounds });
+  const roundResults: Array<Record<string, number>> = [];
+  for (let i = 0; i < rounds; i++) {
+    roundResults.push(await storm(work, events));
+    progress('storm round done', roundResults.at(-1));
+  }
+  // The round of median wall time stands for the figure (the machine may be shared).
+  const byWall = [...roundResults].sort((a, b) => (a.ms ?? 0) - (b.ms ?? 0));
+  const stormResult: Record<string, number> = { ...byWall[Math.floor(byWall.length / 2)], rounds };
 
-  const death = await processDeath(join(work, 'death'), kills, probeMs);
+  const death =
+    kills > 0
+      ? await processDeath(join(work, 'death'), kills, probeMs)
+      : { restartMs: [], callbackMs: [], received: 0, badSignatures: 0 };
   const restartMedian = median(death.restartMs);
   const out = {
     bench: 'remediation',
@@ -303,7 +320,7 @@ async function main(): Promise<void> {
       probeIntervalMs: probeMs,
       medianMs: round(restartMedian, 1),
       p90Ms: round(percentile(death.restartMs, 90), 1),
-      maxMs: round(Math.max(...death.restartMs), 1),
+      maxMs: round(death.restartMs.length ? Math.max(...death.restartMs) : Number.NaN, 1),
       goalMedianMs: GOAL_RESTART_MEDIAN_MS,
       met: restartMedian < GOAL_RESTART_MEDIAN_MS,
     },
