@@ -136,7 +136,15 @@ async function processDeath(
       },
       cooldown: '0s',
       maxPerHour: 100_000,
+      // A run still finishing (its result being spooled) must not turn the next death into a skip.
+      maxConcurrent: 10,
     }),
+    // process.up lands in a file: the bench kills only a process the agent has seen up.
+    'fleet/events.yaml': `${doc('StreamTarget', 'events-file', { file: { path: 'events/events.jsonl' } })}---\n${doc(
+      'Route',
+      'events',
+      { channel: 'events', targets: [{ name: 'events-file' }], batch: { maxRecords: 1, maxDelay: '10ms' } },
+    )}`,
     'fleet/notify.yaml': doc('Notification', 'remediations', {
       on: ['remediation.ran'],
       url,
@@ -180,8 +188,15 @@ async function processDeath(
     throw new Error('the Remediation did not start the first dummy process');
   progress('agent Synced, dummy running; killing it', { kills, probeMs });
 
+  const eventsFile = join(dir, 'ctl', 'targets', 'events', 'events.jsonl');
+  const ups = async () =>
+    (await readFile(eventsFile, 'utf8').catch(() => '')).split('\n').filter((l) => l.includes('"process.up"'))
+      .length;
   const restartMs: number[] = [];
   for (let i = 0; i < kills; i++) {
+    // The agent saw the current process up (one process.up per start so far), then a few probes more.
+    if (!(await pollUntil(async () => (await ups()) >= i + 1, RESTART_TIMEOUT_MS, 10)))
+      throw new Error(`kill ${i}: the agent did not report the dummy process up`);
     await sleep(SETTLE_PROBES * probeMs);
     const pid = await livePid(pidFile);
     if (pid === undefined) throw new Error(`kill ${i}: no dummy process running`);
