@@ -284,6 +284,11 @@ export class Agent {
           clock: this.deps.clock,
           logger: this.deps.logger,
           held: () => this.priority.holding,
+          // A pushed custom event is accepted once spooled; the Remediations it triggers run after.
+          raiseEvent: async (event) => {
+            await this.recordEvent(event);
+            this.background('host event', this.remediation.onEvent(event));
+          },
         },
       );
     }
@@ -453,10 +458,15 @@ export class Agent {
   }
 
   private async onHostEvent(event: HostEvent): Promise<void> {
-    await this.send({ v: 1, type: 'event', id: randomUUID(), event });
+    await this.recordEvent(event);
     if (event.resource)
       await this.manifests.onProcessStatus(event.resource, this.procs.status(event.resource));
     await this.remediation.onEvent(event);
+  }
+
+  /** Spools a host event for the controller (routed there like every host event). */
+  private recordEvent(event: HostEvent): Promise<void> {
+    return this.send({ v: 1, type: 'event', id: randomUUID(), event });
   }
 
   /** The controller could not make a message durable: send it again after a pause (it stays spooled). */

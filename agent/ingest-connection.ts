@@ -11,6 +11,7 @@ import type { Logger } from './engine/index.js';
 import type { AddOutcome } from './ingest-batcher.js';
 import type { LineProblemCode } from './ingest-errors.js';
 import {
+  type EventInput,
   LineSplitter,
   MAX_LINE_BYTES,
   parseLines,
@@ -30,6 +31,8 @@ export type IngestReply =
 export interface ConnectionDeps {
   /** Batches records into the spool (the server's DataBatcher). */
   add(inputs: readonly RecordInput[]): Promise<AddOutcome>;
+  /** Raises pushed custom events (spooled when it resolves). */
+  raise(events: readonly EventInput[]): Promise<AddOutcome>;
   /** True while the server holds every socket (the spool is over its limit). */
   serverPaused(): boolean;
   onClose(conn: IngestConnection): void;
@@ -100,17 +103,19 @@ export class IngestConnection {
   private take(lines: SplitLine[]): void {
     if (lines.length === 0) return;
     this.lastLine = (lines.at(-1) as SplitLine).no;
-    const { inputs, problems } = parseLines(lines, this.deps.maxLineBytes ?? MAX_LINE_BYTES);
+    const { inputs, events, problems } = parseLines(lines, this.deps.maxLineBytes ?? MAX_LINE_BYTES);
     const pending = inputs.length > 0 ? this.deps.add(inputs) : undefined;
-    this.unconfirmed += inputs.length;
+    const raised = events.length > 0 ? this.deps.raise(events) : undefined;
+    const waiting = inputs.length + events.length;
+    this.unconfirmed += waiting;
     this.updateFlow();
     this.chain = this.chain.then(async () => {
       for (const p of problems) this.reply({ ok: false, line: p.line, code: p.code, error: p.error });
       this.refused += problems.length;
       this.deps.onCounted(0, problems.length);
-      if (!pending) return;
-      const o = await pending;
-      this.unconfirmed -= inputs.length;
+      if (!pending && !raised) return;
+      const o = sumOutcomes(await Promise.all([pending, raised]));
+      this.unconfirmed -= waiting;
       this.accepted += o.accepted;
       this.refused += o.failed;
       this.deps.onCounted(o.accepted, o.failed);
@@ -137,4 +142,16 @@ export class IngestConnection {
   private reply(r: IngestReply): void {
     if (this.socket.writable) this.socket.write(`${JSON.stringify(r)}\n`);
   }
+}
+
+/** The outcomes of one chunk's records and events, as one. */
+export function sumOutcomes(outcomes: ReadonlyArray<AddOutcome | undefined>): AddOutcome {
+  const sum: AddOutcome = { accepted: 0, failed: 0 };
+  for (const o of outcomes) {
+    if (!o) continue;
+    sum.accepted += o.accepted;
+    sum.failed += o.failed;
+    if (o.error !== undefined) sum.error ??= o.error;
+  }
+  return sum;
 }

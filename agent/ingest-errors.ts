@@ -11,6 +11,7 @@ export type LineProblemCode =
   | 'bad_json'
   | 'not_object'
   | 'no_channel'
+  | 'bad_event'
   | 'line_too_long'
   | 'spool_failed'
   | 'closing';

@@ -7,7 +7,10 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Logger } from './engine/index.js';
 import type { AddOutcome } from './ingest-batcher.js';
+import { sumOutcomes } from './ingest-connection.js';
 import {
+  type EventInput,
+  emptyParsed,
   type LineProblem,
   LineSplitter,
   MAX_LINE_BYTES,
@@ -27,6 +30,8 @@ export const INGEST_HTTP_PATH = '/v1/records';
 
 export interface IngestHttpDeps {
   add(inputs: readonly RecordInput[]): Promise<AddOutcome>;
+  /** Raises pushed custom events (spooled when it resolves). */
+  raise(events: readonly EventInput[]): Promise<AddOutcome>;
   paused(): boolean;
   onCounted(accepted: number, refused: number): void;
   logger: Logger;
@@ -63,7 +68,12 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: IngestHtt
     return answer(res, 413, { ok: false, error: `body larger than ${max} bytes` }, { connection: 'close' });
   }
   const parsed = parseBody(body, deps.maxLineBytes ?? MAX_LINE_BYTES);
-  const outcome = await deps.add(parsed.inputs);
+  const outcome = sumOutcomes(
+    await Promise.all([
+      deps.add(parsed.inputs),
+      parsed.events.length > 0 ? deps.raise(parsed.events) : undefined,
+    ]),
+  );
   const refused = parsed.problems.length + outcome.failed;
   deps.onCounted(outcome.accepted, refused);
   const errors: Array<LineProblem | { code: 'spool_failed'; error: string; refused: number }> = [
@@ -82,7 +92,7 @@ async function handle(req: IncomingMessage, res: ServerResponse, deps: IngestHtt
 }
 
 function parseBody(body: string, maxLineBytes: number): ParsedLines {
-  const out: ParsedLines = { inputs: [], problems: [] };
+  const out = emptyParsed();
   if (parseArrayBody(body, out, maxLineBytes)) return out;
   const splitter = new LineSplitter(maxLineBytes);
   return parseLines([...splitter.push(body), ...splitter.end()], maxLineBytes);

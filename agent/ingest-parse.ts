@@ -1,6 +1,7 @@
 /**
  * Parsing what local programs push: a byte stream split into numbered lines, each line one JSON object
- * (`{"channel": "...", ...fields}`) or a JSON array of them. Pure: no I/O, no clock.
+ * (`{"channel": "...", ...fields}`) or a JSON array of them. An object with no `channel` and an `event`
+ * (`{"event": "custom.<name>", ...fields}`) is a host event to raise, not a record. Pure: no I/O, no clock.
  */
 import { StringDecoder } from 'node:string_decoder';
 import type { LineProblemCode } from './ingest-errors.js';
@@ -16,6 +17,22 @@ export interface RecordInput {
   bytes: number;
 }
 
+/** A custom host event a local program pushed (`custom.<name>`), before the agent stamps its time. */
+export interface EventInput {
+  type: string;
+  fields: Record<string, unknown>;
+}
+
+/** What a pushed event may be named: `custom.` then lower-case letters, digits, `_`, `.` and `-`. */
+export const CUSTOM_EVENT_NAME = /^custom\.[a-z0-9_.-]+$/;
+
+/** Undefined when `name` is a custom event type a program may push; else why not, and the fix. */
+export function customEventProblem(name: unknown): string | undefined {
+  if (typeof name === 'string' && CUSTOM_EVENT_NAME.test(name)) return undefined;
+  const got = typeof name === 'string' ? JSON.stringify(name) : name === null ? 'null' : typeof name;
+  return `"event" must be custom.<name>, <name> made of a-z, 0-9, "_", "." and "-" (got ${got}); only custom events may be pushed, e.g. custom.backup_failed`;
+}
+
 /** A line (or an item of a line's array) that was not accepted, reported to the pusher. */
 export interface LineProblem {
   /** 1-based line number within the connection or request body. */
@@ -26,7 +43,14 @@ export interface LineProblem {
 
 export interface ParsedLines {
   inputs: RecordInput[];
+  /** Custom events, in input order. */
+  events: EventInput[];
   problems: LineProblem[];
+}
+
+/** An empty result to parse into. */
+export function emptyParsed(): ParsedLines {
+  return { inputs: [], events: [], problems: [] };
 }
 
 /** A complete line cut from the stream, or the number of a line that was cut off for being too long. */
@@ -85,7 +109,7 @@ export class LineSplitter {
 
 /** Parses split lines into record inputs and problems; blank lines are skipped. */
 export function parseLines(lines: readonly SplitLine[], maxLineBytes = MAX_LINE_BYTES): ParsedLines {
-  const out: ParsedLines = { inputs: [], problems: [] };
+  const out = emptyParsed();
   for (const l of lines) {
     if ('tooLong' in l) {
       out.problems.push(tooLong(l.no, maxLineBytes));
@@ -157,6 +181,13 @@ function pushInput(value: unknown, line: number, where: string, bytes: number, o
     return;
   }
   const { channel, ...fields } = value as Record<string, unknown>;
+  if (channel === undefined && 'event' in fields) {
+    const { event, ...eventFields } = fields;
+    const problem = customEventProblem(event);
+    if (problem) out.problems.push({ line, code: 'bad_event', error: `${where}${problem}` });
+    else out.events.push({ type: event as string, fields: eventFields });
+    return;
+  }
   if (typeof channel !== 'string' || channel === '') {
     const got = channel === undefined ? 'none' : JSON.stringify(channel);
     out.problems.push({

@@ -2,21 +2,22 @@
  * The agent's local data intake: a Unix socket `<state-dir>/ingest.sock` (mode 0600) and, optionally, an
  * HTTP endpoint on 127.0.0.1. Local programs push JSON lines `{"channel": "...", ...fields}`; each becomes a
  * DataRecord (rid, receive time, this host), batched into `data` messages that go through the agent's
- * spool, so they survive restarts and leave it only when the controller acks them. Pushers are told a
- * record is accepted only once it is spooled. While the spool holds more than `maxBacklog` un-acked
+ * spool, so they survive restarts and leave it only when the controller acks them. A line
+ * `{"event": "custom.<name>", ...fields}` raises that host event instead (routed and matched by Remediations
+ * like the agent's own). Pushers are told a record or event is accepted only once it is spooled. While the spool holds more than `maxBacklog` un-acked
  * messages, no ingest socket is read (HTTP answers 503) until acks bring it under half of that.
  */
 import { randomUUID } from 'node:crypto';
 import { chmod, lstat, rm } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';
 import { type AddressInfo, createConnection, createServer, type Server, type Socket } from 'node:net';
-import type { DataMessage, DataRecord } from '../src/protocol/messages.js';
+import type { DataMessage, DataRecord, HostEvent } from '../src/protocol/messages.js';
 import { type Clock, hasErrno, type Logger } from './engine/index.js';
-import { type BatcherOptions, DataBatcher } from './ingest-batcher.js';
+import { type AddOutcome, type BatcherOptions, DataBatcher } from './ingest-batcher.js';
 import { IngestConnection } from './ingest-connection.js';
 import { IngestListenError, IngestPathTooLongError, IngestSocketInUseError } from './ingest-errors.js';
 import { createIngestHttpServer } from './ingest-http.js';
-import { MAX_LINE_BYTES } from './ingest-parse.js';
+import { type EventInput, MAX_LINE_BYTES } from './ingest-parse.js';
 import { createStamper } from './ingest-record.js';
 
 /** The socket's file name in the agent's state dir. */
@@ -64,6 +65,11 @@ export interface IngestDeps {
   logger: Logger;
   /** Message ids; default randomUUID. */
   newId?(): string;
+  /**
+   * Raises a pushed custom event as the agent's own host events go (spooled when it resolves). Default:
+   * none, and pushed events are refused.
+   */
+  raiseEvent?(event: HostEvent): Promise<void>;
   /**
    * True while control work has the agent's priority (control-priority.ts): sockets are not read then;
    * call `onPriorityChanged()` when it changes. HTTP is not held (it would answer 503). Default: never.
@@ -203,6 +209,7 @@ export class IngestServer {
     }
     const conn = new IngestConnection(socket, {
       add: (inputs) => this.batcher.add(inputs),
+      raise: (events) => this.raise(events),
       serverPaused: () => this.isPaused || (this.deps.held?.() ?? false),
       onClose: (c) => this.connections.delete(c),
       onCounted: (a, r) => this.count(a, r),
@@ -218,6 +225,7 @@ export class IngestServer {
   private async startHttp(port: number): Promise<void> {
     const http = createIngestHttpServer({
       add: (inputs) => this.batcher.add(inputs),
+      raise: (events) => this.raise(events),
       paused: () => this.isPaused || this.closing !== undefined,
       onCounted: (a, r) => this.count(a, r),
       logger: this.deps.logger,
@@ -225,6 +233,28 @@ export class IngestServer {
     });
     await listen(http, { port, host: '127.0.0.1' }, `127.0.0.1:${port}`);
     this.http = http;
+  }
+
+  /** Stamps each pushed event with the receive time and raises it, in order; counts what was spooled. */
+  private async raise(events: readonly EventInput[]): Promise<AddOutcome> {
+    const raiseEvent = this.deps.raiseEvent;
+    if (!raiseEvent)
+      return { accepted: 0, failed: events.length, error: 'this agent does not take pushed events' };
+    const out: AddOutcome = { accepted: 0, failed: 0 };
+    for (const e of events) {
+      try {
+        await raiseEvent({
+          type: e.type,
+          time: new Date(this.deps.clock.now()).toISOString(),
+          fields: e.fields,
+        });
+        out.accepted += 1;
+      } catch (err) {
+        out.failed += 1;
+        out.error ??= String(err);
+      }
+    }
+    return out;
   }
 
   private count(accepted: number, refused: number): void {

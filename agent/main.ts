@@ -2,7 +2,8 @@
 /**
  * gse-agent: `gse-agent --controller URL --token T [--name N] [--root DIR] [--state-dir D] [--labels k=v,...]`
  * runs one agent; `gse-agent simulate --count N ...` runs N real agents in this process;
- * `gse-agent push --state-dir D [--channel C] < records.jsonl` writes records to an agent's ingest socket.
+ * `gse-agent push --state-dir D [--channel C] < records.jsonl` writes records to an agent's ingest socket;
+ * `gse-agent push --event custom.<name> [--field k=v ...]` raises a custom host event through it.
  * The only place that reads argv, handles signals and exits.
  */
 import { readFileSync } from 'node:fs';
@@ -22,6 +23,7 @@ const USAGE = `Usage:
   gse-agent simulate --count N --controller URL --ca CA_FILE --token TOKEN --root DIR [--labels k=v,...]
             [--upgrade-delay-ms 50]
   gse-agent push [--state-dir D | --root DIR] [--channel C] < records.jsonl
+  gse-agent push [--state-dir D | --root DIR] --event custom.NAME [--field k=v | --field k:=JSON ...]
   gse-agent install --artifact gse-agent-V.tgz --install-dir D
   gse-agent launch --install-dir D -- <agent args>
 
@@ -32,7 +34,9 @@ has root DIR/sim-<i>, so "push --root DIR/sim-<i>" reaches it.
 ws:// controller URL is refused unless --insecure is given (labs only).
 Local programs push JSON lines ({"channel": ..., ...fields}) to <state-dir>/ingest.sock, or with
 --ingest-http PORT as POST http://127.0.0.1:PORT/v1/records; push prints "pushed N records" and exits 1
-when the agent refused some.
+when the agent refused some. push --event raises a host event custom.NAME (NAME of a-z 0-9 _ . -) with the
+given fields (k=v a string, k:=JSON any JSON value): it is routed on the events channel, and Remediations
+with on.event custom.NAME match it. A line {"event": "custom.NAME", ...fields} on the socket does the same.
 install unpacks a package built by "gsectl artifact build" as D/versions/<V> and makes it D/current; launch
 supervises D/current (what a systemd unit runs): it restarts the agent, starts a new version the agent
 upgraded to, and switches back to the old one when the new one does not report within its health deadline.`;
@@ -48,6 +52,8 @@ const FLAGS = {
   'cloud-id': { type: 'string' },
   count: { type: 'string' },
   channel: { type: 'string' },
+  event: { type: 'string' },
+  field: { type: 'string', multiple: true },
   'ingest-http': { type: 'string' },
   'log-level': { type: 'string' },
   ca: { type: 'string' },
@@ -97,8 +103,27 @@ async function main(): Promise<void> {
     return;
   }
   if (sub === 'push') {
-    const { push } = await import('./push.js');
+    const { push, pushEvent, parseEventFields, PushArgumentError } = await import('./push.js');
     const stateDir = values['state-dir'] ?? defaultStateDir(values.root ?? '');
+    if (values.event !== undefined || values.field !== undefined) {
+      if (values.event === undefined) fail('push: --field needs --event custom.NAME');
+      if (values.channel !== undefined) fail('push: --event raises an event; --channel is for records');
+      let result: Awaited<ReturnType<typeof pushEvent>>;
+      try {
+        result = await pushEvent({
+          socketPath: ingestSocketPath(stateDir),
+          event: values.event,
+          fields: parseEventFields(values.field ?? []),
+        });
+      } catch (err) {
+        if (err instanceof PushArgumentError) fail(`push: ${err.message}`);
+        throw err;
+      }
+      for (const e of result.errors) process.stderr.write(`gse-agent push: ${e}\n`);
+      process.stderr.write(`pushed ${result.accepted} event${result.accepted === 1 ? '' : 's'}\n`);
+      if (!result.ok) process.exitCode = 1;
+      return;
+    }
     const result = await push({
       socketPath: ingestSocketPath(stateDir),
       input: process.stdin,

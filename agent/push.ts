@@ -3,11 +3,12 @@
  * lines to the agent's `ingest.sock` (adding `channel` to records without one when `--channel` is given),
  * then waits until the agent has confirmed or refused every record. Line numbers in the agent's answers are
  * those of the input, since every line (blank ones too) is forwarded in order.
+ * `gse-agent push --event custom.<name> [--field k=v | --field k:=JSON ...]` raises one custom host event.
  */
 import { createConnection, type Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { IngestReply } from './ingest-connection.js';
-import { LineSplitter } from './ingest-parse.js';
+import { customEventProblem, LineSplitter } from './ingest-parse.js';
 
 /** Input lines are gathered into writes of about this size. */
 const WRITE_CHUNK_BYTES = 64 * 1024;
@@ -182,4 +183,64 @@ function collectReplies(socket: Socket): Promise<Collected> {
     socket.on('error', (err) => note(`connection error: ${err.message}`));
     socket.once('close', () => resolve(r));
   });
+}
+
+/** A bad `--event` or `--field` argument, with the fix. */
+export class PushArgumentError extends Error {
+  readonly code = 'PUSH_BAD_ARGUMENT';
+  constructor(message: string) {
+    super(message);
+    this.name = 'PushArgumentError';
+  }
+}
+
+/** Field names a pushed event cannot carry (the event line's own key). */
+const RESERVED_FIELDS = new Set(['event', 'channel']);
+
+/**
+ * The fields of `--field` arguments (pure): `k=v` sets a string, `k:=JSON` a JSON value (number, boolean,
+ * object...); a later key replaces an earlier one. Throws PushArgumentError naming the bad argument.
+ */
+export function parseEventFields(args: readonly string[]): Record<string, unknown> {
+  const fields: Record<string, unknown> = {};
+  for (const arg of args) {
+    const eq = arg.indexOf('=');
+    const json = eq > 0 && arg[eq - 1] === ':';
+    const key = eq < 0 ? '' : arg.slice(0, json ? eq - 1 : eq);
+    if (key === '')
+      throw new PushArgumentError(
+        `--field "${arg}": expected KEY=VALUE (a string) or KEY:=JSON, e.g. job=db`,
+      );
+    if (RESERVED_FIELDS.has(key))
+      throw new PushArgumentError(`--field "${arg}": "${key}" is reserved; name the field otherwise`);
+    const raw = arg.slice(eq + 1);
+    if (!json) {
+      fields[key] = raw;
+      continue;
+    }
+    try {
+      fields[key] = JSON.parse(raw);
+    } catch (err) {
+      throw new PushArgumentError(
+        `--field "${arg}": ${(err as Error).message}; KEY:=VALUE takes JSON (3, true, "text"); use KEY=VALUE for a string`,
+      );
+    }
+  }
+  return fields;
+}
+
+/** The ingest line of a custom event; throws PushArgumentError when the name is not custom.<name>. */
+export function eventLine(event: string, fields: Record<string, unknown>): string {
+  const problem = customEventProblem(event);
+  if (problem) throw new PushArgumentError(`--event: ${problem}`);
+  return JSON.stringify({ ...fields, event });
+}
+
+/** Raises one custom event through the agent's ingest socket; resolves like `push` (never rejects). */
+export function pushEvent(options: {
+  socketPath: string;
+  event: string;
+  fields: Record<string, unknown>;
+}): Promise<PushResult> {
+  return push({ socketPath: options.socketPath, input: [`${eventLine(options.event, options.fields)}\n`] });
 }

@@ -28,7 +28,10 @@ function isBudget(v: unknown): v is BudgetState {
 }
 
 export class RemediationBudgets {
-  private writes: Promise<void> = Promise.resolve();
+  /** The last write started or queued (settled either way): the next one waits for it. */
+  private inFlight: Promise<void> = Promise.resolve();
+  /** A write queued behind `inFlight` that has not taken its snapshot yet: later changes join it. */
+  private queued: Promise<void> | undefined;
 
   private constructor(
     readonly file: string,
@@ -64,20 +67,32 @@ export class RemediationBudgets {
   /** Forgets every item not in `keys` (it left the manifest); no write when nothing goes. */
   retain(keys: ReadonlySet<string>): Promise<void> {
     const gone = [...this.budgets.keys()].filter((k) => !keys.has(k));
-    if (gone.length === 0) return this.writes;
+    if (gone.length === 0) return this.inFlight;
     for (const k of gone) this.budgets.delete(k);
     return this.write();
   }
 
+  /**
+   * Group commit: one write at a time, and every change made while one is in flight goes out in the single
+   * write queued behind it (its snapshot is taken when it starts), so a storm of decisions costs a few
+   * fsyncs, not one each. Resolves once a write holding this call's changes is on disk.
+   */
   private write(): Promise<void> {
+    if (this.queued) return this.queued;
+    const write = this.inFlight.then(() => {
+      this.queued = undefined;
+      return writeFileAtomic(this.file, this.serialize(), 0o600);
+    });
+    this.queued = write;
+    this.inFlight = write.catch(() => undefined);
+    return write;
+  }
+
+  private serialize(): string {
     // Starts are pruned to the last hour by each decision (decideBudget), so the file stays small.
     const budgets: Record<string, BudgetState> = {};
     for (const [k, b] of [...this.budgets].sort(([a], [c]) => a.localeCompare(c))) budgets[k] = b;
     const body: BudgetFile = { version: 1, budgets };
-    const write = this.writes.then(() =>
-      writeFileAtomic(this.file, `${JSON.stringify(body, null, 2)}\n`, 0o600),
-    );
-    this.writes = write.catch(() => undefined);
-    return write;
+    return `${JSON.stringify(body, null, 2)}\n`;
   }
 }

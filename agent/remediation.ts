@@ -64,9 +64,11 @@ export class RemediationRunner {
     const key = itemKey(rem);
     const now = this.deps.clock.now();
     const revision = this.revision;
-    // Decided and recorded in memory with no await in between, so two events cannot both take the last slot.
+    // Decided and recorded in memory with no await in between, so two events cannot both take the last slot
+    // (a run holds its slot from the decision on, not from when its start is on disk).
     const verdict = decideBudget(rem, this.deps.budgets.get(key), this.running.get(key) ?? 0, now);
     const stored = this.deps.budgets.set(key, verdict.next);
+    if (verdict.decision === 'ran') this.running.set(key, (this.running.get(key) ?? 0) + 1);
     // One task per (remediation, event): a re-delivered event after a restart does not run it twice.
     const taskId = `remediation:${key}@${event.time}@${event.resource ?? ''}`;
     const reason = `remediation:${key}`;
@@ -88,10 +90,9 @@ export class RemediationRunner {
       outcome = notRunOutcome(now, '', '');
       remediation = chain(verdict.decision, verdict.detail);
     } else {
-      // The start is on disk before the script runs: an agent killed mid-run still counts it.
-      await stored;
-      this.running.set(key, (this.running.get(key) ?? 0) + 1);
       try {
+        // The start is on disk before the script runs: an agent killed mid-run still counts it.
+        await stored;
         outcome = await this.deps.run({
           taskId,
           script: rem.run.script,

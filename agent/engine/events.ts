@@ -10,6 +10,8 @@ export const HOST_EVENT_TYPES = [
   'agent.stop',
   'process.down',
   'process.up',
+  'process.restarted',
+  'process.restart_failed',
   'disk.full',
   'disk.readonly',
   'corefile',
@@ -54,6 +56,24 @@ export function processEvent(
   fields: ProcessEventFields,
 ): HostEvent {
   return hostEvent(clock, type, { ...fields, name: fields.process }, resource);
+}
+
+/** `process.restarted`: the agent started an `ensure: running` watch's process and it came up. */
+export function processRestartedEvent(
+  clock: Clock,
+  resource: string,
+  fields: { process: string; pids: number[]; restarts: number },
+): HostEvent {
+  return hostEvent(clock, 'process.restarted', { ...fields, name: fields.process }, resource);
+}
+
+/** `process.restart_failed`: the agent's start of an `ensure: running` watch's process did not bring it up. */
+export function processRestartFailedEvent(
+  clock: Clock,
+  resource: string,
+  fields: { process: string; restarts: number; error: string },
+): HostEvent {
+  return hostEvent(clock, 'process.restart_failed', { ...fields, name: fields.process }, resource);
 }
 
 /** Where a file system is, as the mount table says (HostCheck events carry it when known). */

@@ -2,6 +2,8 @@
  * Process watching: probes each ManifestProcessWatch from one shared /proc scan per tick, emits
  * `process.down` / `process.up` on transitions only, and restarts `ensure: running` processes with the
  * declared `start` command (detached, own process group, output to a log in the state dir) with backoff.
+ * Each start ends in one `process.restarted` (the process is seen running) or one `process.restart_failed`
+ * (the start command failed or exited with no process running, or the next start came first).
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -9,7 +11,7 @@ import { type HostManifest, itemKey, type ManifestProcessWatch } from '../../src
 import type { HostEvent } from '../../src/protocol/messages.js';
 import { type Clock, type Logger, silentLogger } from './deps.js';
 import { errorText } from './errors.js';
-import { processEvent } from './events.js';
+import { processEvent, processRestartedEvent, processRestartFailedEvent } from './events.js';
 import { ensurePrivateDir, openPrivate } from './private-fs.js';
 import type { ProcScanner } from './proc-scan.js';
 import {
@@ -85,8 +87,18 @@ export interface ProcessMonitorDeps {
   baseEnv?: Record<string, string>;
 }
 
+/** A start whose outcome is not known yet. */
+interface PendingStart {
+  attempt: number;
+  /** The start command has exited (or could not be spawned). */
+  exited: boolean;
+  /** Why it failed, when the start command said so. */
+  error?: string;
+}
+
 interface WatchState {
   watch: ManifestProcessWatch;
+  pending: PendingStart | undefined;
   nextProbeAt: number;
   running: boolean | undefined;
   last: ProbeResult | undefined;
@@ -115,6 +127,7 @@ export class ProcessMonitor {
       this.states.set(key, {
         watch,
         nextProbeAt: now,
+        pending: undefined,
         running: undefined,
         last: undefined,
         attempts: 0,
@@ -188,6 +201,7 @@ export class ProcessMonitor {
       const fields = { process: watch.name, pids: result.pids, ensure: watch.ensure, restarts: s.attempts };
       this.deps.onEvent(processEvent(this.deps.clock, transition, key, fields));
     }
+    this.settleStart(key, s, result);
     if (result.running) {
       s.upSince ??= now;
       if (now - s.upSince >= RESTART_STABLE_MS) s.attempts = 0;
@@ -200,11 +214,42 @@ export class ProcessMonitor {
       s.nextProbeAt = Math.min(s.nextProbeAt, startAt);
       return;
     }
+    if (s.pending)
+      this.startFailed(key, s, s.pending.error ?? 'the process did not come up before the next start');
     s.attempts += 1;
     s.lastStartAt = now;
     s.nextProbeAt = now + START_RECHECK_MS;
-    this.startProcess(watch).catch((err: unknown) =>
+    const pending: PendingStart = { attempt: s.attempts, exited: false };
+    s.pending = pending;
+    this.startProcess(watch, pending).catch((err: unknown) =>
       this.logFailure(`process watch: start of ${watch.name} failed`, err),
+    );
+  }
+
+  /** Raises the outcome of the start in progress once the probe tells it. */
+  private settleStart(key: string, s: WatchState, result: ProbeResult): void {
+    const p = s.pending;
+    if (!p) return;
+    if (result.running) {
+      s.pending = undefined;
+      this.deps.onEvent(
+        processRestartedEvent(this.deps.clock, key, {
+          process: s.watch.name,
+          pids: result.pids,
+          restarts: p.attempt,
+        }),
+      );
+    } else if (p.exited) {
+      this.startFailed(key, s, p.error ?? 'the start command exited and no matching process runs');
+    }
+  }
+
+  private startFailed(key: string, s: WatchState, error: string): void {
+    const p = s.pending;
+    if (!p) return;
+    s.pending = undefined;
+    this.deps.onEvent(
+      processRestartFailedEvent(this.deps.clock, key, { process: s.watch.name, restarts: p.attempt, error }),
     );
   }
 
@@ -212,7 +257,7 @@ export class ProcessMonitor {
     (this.deps.logger ?? silentLogger).error(msg, { err: errorText(err) });
   }
 
-  private async startProcess(watch: ManifestProcessWatch): Promise<void> {
+  private async startProcess(watch: ManifestProcessWatch, pending: PendingStart): Promise<void> {
     const logger = this.deps.logger ?? silentLogger;
     const dir = join(this.deps.stateDir, 'process-logs');
     try {
@@ -225,9 +270,16 @@ export class ProcessMonitor {
           cwd: '/',
           env: minimalEnv(agentHome(), this.deps.baseEnv),
         });
-        child.once('error', (err) =>
-          logger.warn('process watch: start failed', { watch: watch.name, err: errorText(err) }),
-        );
+        child.once('error', (err) => {
+          pending.exited = true;
+          pending.error = `start failed: ${errorText(err)}`;
+          logger.warn('process watch: start failed', { watch: watch.name, err: errorText(err) });
+        });
+        child.once('exit', (code, signal) => {
+          pending.exited = true;
+          if (code !== 0)
+            pending.error ??= `the start command ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`;
+        });
         child.unref();
         logger.info('process watch: started', { watch: watch.name, pid: child.pid, command: watch.start });
       } finally {
@@ -235,6 +287,8 @@ export class ProcessMonitor {
       }
       this.deps.scanner.invalidate();
     } catch (err) {
+      pending.exited = true;
+      pending.error = `start failed: ${errorText(err)}`;
       logger.warn('process watch: start failed', { watch: watch.name, err: errorText(err) });
     }
   }

@@ -146,4 +146,15 @@ describe('RemediationRunner', () => {
     await r.onEvent(down(5_010));
     expect(emitted.at(-1)?.remediation).toMatchObject({ decision: 'ran', revision: 'rev-3' });
   });
+
+  it('holds maxConcurrent from the decision on: a storm of events at once starts one run, the rest skip', async () => {
+    const r = await runner();
+    await r.setItems([rule({ cooldownMs: 0, maxPerHour: 1_000, maxConcurrent: 1 })], 'rev-1');
+    await Promise.all(Array.from({ length: 50 }, (_, i) => r.onEvent(down(i))));
+    expect(runs).toHaveLength(1);
+    expect(emitted).toHaveLength(50);
+    const decisions = emitted.map((m) => m.remediation?.decision);
+    expect(decisions.filter((d) => d === 'ran')).toHaveLength(1);
+    expect(decisions.filter((d) => d === 'concurrency')).toHaveLength(49);
+  });
 });

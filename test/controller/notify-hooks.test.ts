@@ -1,11 +1,16 @@
 /** The outcomes the controller's parts yield for the notifier: drift records (pure) and paused rollouts. */
 import { describe, expect, it } from 'vitest';
-import { driftOutcomes, executionOutcome, rolloutPausedOutcome } from '../../src/controller/notify-hooks.js';
+import {
+  driftOutcomes,
+  executionOutcome,
+  remediationOutcome,
+  rolloutPausedOutcome,
+} from '../../src/controller/notify-hooks.js';
 import { RolloutManager } from '../../src/controller/rollouts.js';
 import type { AgentVersion } from '../../src/spec/types.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { RolloutRecord } from '../../src/store/rollout-record.js';
-import type { DriftRecord } from '../../src/store/types.js';
+import type { DriftRecord, ExecutionRecord } from '../../src/store/types.js';
 import { makeRevision } from '../helpers/revision.js';
 
 function drift(over: Partial<DriftRecord>): DriftRecord {
@@ -67,6 +72,119 @@ describe('executionOutcome', () => {
       at: '2026-01-01T00:00:01.000Z',
       execution: { taskId: 't1', status: 'failed', exitCode: 3, stdout: 'hi\n', stderr: 'oops\n' },
     });
+  });
+});
+
+function remediationRecord(over: Partial<ExecutionRecord>): ExecutionRecord {
+  return {
+    id: 'remediation:Remediation/restart@2026-01-01T00:00:00.000Z@ProcessWatch/nginx',
+    hostId: 'web-1',
+    reason: 'remediation:Remediation/restart',
+    resource: 'Remediation/restart',
+    command: 'systemctl restart nginx',
+    status: 'succeeded',
+    exitCode: 0,
+    signal: null,
+    stdoutTail: 'ok\n',
+    stderrTail: '',
+    startedAt: '2026-01-01T00:00:00.000Z',
+    finishedAt: '2026-01-01T00:00:01.000Z',
+    durationMs: 1000,
+    timedOut: false,
+    killed: false,
+    remediation: {
+      name: 'restart',
+      itemHash: 'h1',
+      revision: 'rev-1',
+      decision: 'ran',
+      event: {
+        type: 'process.down',
+        time: '2026-01-01T00:00:00.000Z',
+        resource: 'ProcessWatch/nginx',
+        fields: { process: 'nginx', pids: [] },
+      },
+    },
+    ...over,
+  };
+}
+
+const chain = remediationRecord({}).remediation as NonNullable<ExecutionRecord['remediation']>;
+
+describe('remediationOutcome', () => {
+  it.each([
+    { name: 'a run that finished', over: {}, type: 'remediation.ran', decision: 'ran' },
+    {
+      name: 'a run that failed',
+      over: { status: 'failed' as const, exitCode: 1 },
+      type: 'remediation.ran',
+      decision: 'ran',
+    },
+    {
+      name: 'a cooldown skip',
+      over: {
+        status: 'skipped' as const,
+        remediation: { ...chain, decision: 'cooldown' as const, detail: 'in cooldown' },
+      },
+      type: 'remediation.skipped',
+      decision: 'cooldown',
+    },
+    {
+      name: 'a budget skip',
+      over: { status: 'skipped' as const, remediation: { ...chain, decision: 'budget' as const } },
+      type: 'remediation.skipped',
+      decision: 'budget',
+    },
+    {
+      name: 'a concurrency skip',
+      over: { status: 'skipped' as const, remediation: { ...chain, decision: 'concurrency' as const } },
+      type: 'remediation.skipped',
+      decision: 'concurrency',
+    },
+    {
+      name: 'a dry run',
+      over: {
+        status: 'skipped' as const,
+        remediation: { ...chain, decision: 'dryRun' as const, detail: 'dry run: would run: x' },
+      },
+      type: 'remediation.skipped',
+      decision: 'dryRun',
+    },
+  ])('yields $type ($decision) for $name', ({ over, type, decision }) => {
+    const rec = remediationRecord(over);
+    expect(remediationOutcome(rec)).toMatchObject({
+      type,
+      host: 'web-1',
+      at: '2026-01-01T00:00:01.000Z',
+      remediation: 'restart',
+      decision,
+      detail: rec.remediation?.detail ?? null,
+      revision: 'rev-1',
+      event: {
+        type: 'process.down',
+        resource: 'ProcessWatch/nginx',
+        fields: { process: 'nginx', pids: [] },
+      },
+      execution: { taskId: rec.id, status: rec.status, exitCode: rec.exitCode, stdout: 'ok\n' },
+    });
+  });
+
+  it.each([
+    { name: 'a record with no remediation chain', rec: remediationRecord({ remediation: undefined }) },
+    { name: 'a run still in progress', rec: remediationRecord({ status: 'running', finishedAt: undefined }) },
+  ])('yields nothing for $name', ({ rec }) => {
+    expect(remediationOutcome(rec)).toBeUndefined();
+  });
+
+  it('yields null for an event without a resource (agent.lost), not undefined (JSON keeps it)', () => {
+    const o = remediationOutcome(
+      remediationRecord({
+        remediation: {
+          ...chain,
+          event: { type: 'agent.lost', time: chain.event.time, fields: { host: 'web-2' } },
+        },
+      }),
+    );
+    expect(o).toMatchObject({ event: { type: 'agent.lost', resource: null, fields: { host: 'web-2' } } });
   });
 });
 

@@ -3,7 +3,7 @@
  * the runner. A SIGKILLed agent is raised as lost once after the rule's grace, the runner host runs the
  * script once with the lost host's name, and the decision chain is recorded; the agent coming back raises
  * agent.start (routed to a file target like host events); a rule removed by a commit no longer fires, and a
- * lost host with no rule runs nothing.
+ * dry-run rule records what it would run and runs nothing.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -27,6 +27,21 @@ spec:
   run:
     script: 'echo "lost $GSE_LOST_HOST $GSE_LOST_HOST_ID" >> ${markers}/lost'
     timeout: 10s
+`;
+}
+
+/** A dry-run rule: records what it would run (the marker file) and runs nothing. */
+function auditRule(markers: string): string {
+  return `apiVersion: gse/v1
+kind: Remediation
+metadata: { name: lost-audit }
+spec:
+  on: { event: agent.lost, grace: 1s }
+  hosts: { names: ["web-*"] }
+  runner: { host: ops-1 }
+  dryRun: true
+  run:
+    script: 'echo "audit $GSE_LOST_HOST" >> ${markers}/lost'
 `;
 }
 
@@ -121,20 +136,31 @@ describe('agent.lost on the controller', () => {
     expect(await lostLog()).toEqual(['lost web-1 web-1']);
   }, 120_000);
 
-  it('stops firing a rule a commit removed: the lost host is raised, nothing runs', async () => {
-    const sha = await repo.commit({ 'fleet/lost.yaml': null }, 'remove the agent.lost rule');
+  it('stops firing a rule a commit removed: the lost host is raised, the removed rule runs nothing', async () => {
+    // The commit removes lost-web and adds a dry-run rule with a short grace, so the loss is raised in
+    // seconds (a host no rule selects waits the default grace, 1m; that case is a unit test).
+    const sha = await repo.commit(
+      { 'fleet/lost.yaml': null, 'fleet/audit.yaml': auditRule(markers) },
+      'replace the agent.lost rule by a dry run',
+    );
     await waitApplied(ctl, sha);
     await agents.get('web-2')?.kill('SIGKILL');
-    await waitFor(
-      'agent.lost for web-2',
-      async () =>
-        (await eventRecords()).some(
-          (r) => r.fields.type === 'agent.lost' && r.fields.fields.host === 'web-2',
-        ),
-      // No rule selects it: the default grace (1m) applies.
-      120_000,
+    const audit = await waitFor(
+      'the dry run decided for web-2',
+      async () => {
+        const rows = (await ctl.api<{ items: RemediationRow[] }>('/api/v1/executions?remediation=lost-audit'))
+          .body.items;
+        return rows.length > 0 ? rows : undefined;
+      },
+      30_000,
     );
+    expect(audit).toHaveLength(1);
+    expect(audit[0]).toMatchObject({ status: 'skipped', remediation: { decision: 'dryRun', revision: sha } });
+    expect(audit[0]?.remediation?.event.fields).toMatchObject({ host: 'web-2' });
+    expect(
+      (await eventRecords()).some((r) => r.fields.type === 'agent.lost' && r.fields.fields.host === 'web-2'),
+    ).toBe(true);
     expect(await lostLog()).toEqual(['lost web-1 web-1']);
     expect(await decisions()).toHaveLength(1);
-  }, 180_000);
+  }, 60_000);
 });

@@ -9,6 +9,8 @@ import {
   diskFullEvent,
   diskReadonlyEvent,
   processEvent,
+  processRestartedEvent,
+  processRestartFailedEvent,
 } from '../../../agent/engine/events.js';
 import { schemaDocument } from '../../../src/spec/schemas.js';
 
@@ -45,6 +47,39 @@ describe('host events', () => {
         time,
         resource: 'ProcessWatch/nginx',
         fields: { process: 'nginx', name: 'nginx', pids: [], ensure: 'running', restarts: 0 },
+      },
+    },
+    {
+      name: 'process.restarted',
+      event: processRestartedEvent(clock, 'ProcessWatch/nginx', {
+        process: 'nginx',
+        pids: [42],
+        restarts: 1,
+      }),
+      want: {
+        type: 'process.restarted',
+        time,
+        resource: 'ProcessWatch/nginx',
+        fields: { process: 'nginx', name: 'nginx', pids: [42], restarts: 1 },
+      },
+    },
+    {
+      name: 'process.restart_failed',
+      event: processRestartFailedEvent(clock, 'ProcessWatch/nginx', {
+        process: 'nginx',
+        restarts: 2,
+        error: 'the start command exited with code 1',
+      }),
+      want: {
+        type: 'process.restart_failed',
+        time,
+        resource: 'ProcessWatch/nginx',
+        fields: {
+          process: 'nginx',
+          name: 'nginx',
+          restarts: 2,
+          error: 'the start command exited with code 1',
+        },
       },
     },
     {

@@ -185,7 +185,7 @@ describe('process watching on /proc', () => {
     });
   });
 
-  it('starts a process that must run, and restarts it when killed, emitting down then up', async () => {
+  it('starts a process that must run, and restarts it when killed: down, up, then restarted each time', async () => {
     const duration = token();
     const stateDir = join(box.dir, 'state');
     const events: HostEvent[] = [];
@@ -202,22 +202,100 @@ describe('process watching on /proc', () => {
     monitor.setWatches([
       processWatch('svc', { cmdline }, { ensure: 'running', start: `echo starting; exec sleep ${duration}` }),
     ]);
+    const types = () => events.map((e) => e.type);
     try {
       monitor.start();
-      await waitFor(() => events.length >= 2, 'down then up');
-      expect(events.map((e) => e.type)).toEqual(['process.down', 'process.up']);
+      await waitFor(() => events.length >= 3, 'down, up and restarted');
+      expect(types()).toEqual(['process.down', 'process.up', 'process.restarted']);
       const [pid] = monitor.status(key)?.pids ?? [];
       expect(pid).toBeGreaterThan(0);
+      expect(events[2]).toMatchObject({
+        resource: key,
+        fields: { process: 'svc', name: 'svc', pids: [pid], restarts: 1 },
+      });
       expect(await readFile(join(stateDir, 'process-logs', 'svc.log'), 'utf8')).toContain('starting');
 
       process.kill(pid as number, 'SIGKILL');
-      await waitFor(() => events.length >= 4, 'a second down then up', { timeoutMs: 15_000 });
-      expect(events.map((e) => e.type)).toEqual(['process.down', 'process.up', 'process.down', 'process.up']);
-      expect(events[3]?.fields).toMatchObject({ restarts: 2, ensure: 'running' });
+      await waitFor(() => events.length >= 6, 'a second down, up and restarted', { timeoutMs: 15_000 });
+      expect(types()).toEqual([
+        'process.down',
+        'process.up',
+        'process.restarted',
+        'process.down',
+        'process.up',
+        'process.restarted',
+      ]);
+      expect(events[4]?.fields).toMatchObject({ restarts: 2, ensure: 'running' });
+      expect(events[5]?.fields).toMatchObject({ process: 'svc', restarts: 2 });
       expect(monitor.status(key)?.pids).not.toContain(pid);
     } finally {
       await monitor.stop();
       await killAll(duration);
+    }
+  });
+
+  it('raises process.restart_failed once per start whose command fails, with why', async () => {
+    const events: HostEvent[] = [];
+    const monitor = new ProcessMonitor({
+      clock: systemClock,
+      root: '',
+      stateDir: join(box.dir, 'state'),
+      scanner: new ProcScanner({ maxAgeMs: 0 }),
+      onEvent: (e) => events.push(e),
+      baseEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
+    });
+    const key = 'ProcessWatch/broken';
+    monitor.setWatches([
+      processWatch(
+        'broken',
+        { cmdline: `^never-runs-${token()}$` },
+        { ensure: 'running', start: 'echo cannot start >&2; exit 3' },
+      ),
+    ]);
+    try {
+      monitor.start();
+      const failures = () => events.filter((e) => e.type === 'process.restart_failed');
+      // The second start comes after the backoff (1 s): each start is reported once, in order.
+      await waitFor(() => failures().length >= 2, 'two failed starts', { timeoutMs: 15_000 });
+      expect(events[0]?.type).toBe('process.down');
+      expect(failures().map((e) => e.fields.restarts)).toEqual([1, 2]);
+      expect(failures()[0]).toMatchObject({
+        resource: key,
+        fields: {
+          process: 'broken',
+          name: 'broken',
+          restarts: 1,
+          error: 'the start command exited with code 3',
+        },
+      });
+      expect(events.some((e) => e.type === 'process.restarted' || e.type === 'process.up')).toBe(false);
+    } finally {
+      await monitor.stop();
+    }
+  });
+
+  it('raises process.restart_failed when the start command exits 0 but no matching process runs', async () => {
+    const events: HostEvent[] = [];
+    const monitor = new ProcessMonitor({
+      clock: systemClock,
+      root: '',
+      stateDir: join(box.dir, 'state'),
+      scanner: new ProcScanner({ maxAgeMs: 0 }),
+      onEvent: (e) => events.push(e),
+    });
+    monitor.setWatches([
+      processWatch('ghost', { cmdline: `^never-runs-${token()}$` }, { ensure: 'running', start: 'true' }),
+    ]);
+    try {
+      monitor.start();
+      await waitFor(() => events.some((e) => e.type === 'process.restart_failed'), 'process.restart_failed');
+      expect(events.find((e) => e.type === 'process.restart_failed')?.fields).toMatchObject({
+        process: 'ghost',
+        restarts: 1,
+        error: 'the start command exited and no matching process runs',
+      });
+    } finally {
+      await monitor.stop();
     }
   });
 });
