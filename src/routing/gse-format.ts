@@ -1,7 +1,8 @@
 /**
  * Pure conversion of `events`-channel records to the event shapes GSE emits and bk-monitor reads
  * (GSE.md §5). The record's `fields` is a HostEvent: `{type, time?, resource?, fields?}`; the details
- * below come from `fields.fields` (GSE field names are accepted as aliases everywhere).
+ * below come from `fields.fields` over the record's own flat fields (what a collector pushes); GSE field
+ * names are accepted as aliases everywhere.
  *
  * Basic-alarm envelope (GSE.md §5.2), data id 1000, one `value` item per message:
  * | GSE field                 | from                                                                |
@@ -43,10 +44,9 @@
  * |                                | process.restart_failed -> process_restart_failed,              |
  * |                                | process.restart_cancelled -> process_cancel_restart,           |
  * |                                | process.limit_exceeded -> process_resource_limit_exceed,       |
- * |                                | process.group_limit_exceeded -> process_group_resource_limit_exceed, |
- * |                                | other process.x -> process_x (not a GSE name; bk-monitor only  |
- * |                                | requires a non-empty event_name)                               |
- * | event.content                  | details.content, else details.message, else ""                 |
+ * |                                | process.group_limit_exceeded -> process_group_resource_limit_exceed |
+ * | event.content                  | details.content, else details.message, else "nginx restarted    |
+ * |                                | (restart 2)" / "nginx could not be restarted: <error>"         |
  * | dimension.bk_target_cloud_id   | String(host.cloudId)                                           |
  * | dimension.bk_target_ip         | host.ip                                                        |
  * | dimension.process_group_id     | details.process_group_id, else "gse-gitops"                    |
@@ -57,8 +57,9 @@
  * | target                         | "{ip}|{cloudId}"                                               |
  * | timestamp                      | event time in milliseconds                                     |
  *
- * Any other event becomes the custom-string shape (type 100, data id 1100000, GSE.md §5.3):
- * `{_bizid_, _cloudid_, _server_ <- host.ip, _time_ (local), _utctime_ (UTC), _value_: [message or type]}`.
+ * Any other event, process.down/up included (GSE has no event for them), becomes the custom-string shape
+ * (type 100, data id 1100000, GSE.md §5.3): `{_bizid_, _cloudid_, _server_ <- host.ip, _time_ (local),
+ * _utctime_ (UTC), _value_: [message, else "process nginx down", else the type]}`.
  * Records on other channels are not events: `formatGse` returns undefined and the router sends plain JSON.
  */
 import type { DataRecord } from '../protocol/messages.js';
