@@ -208,6 +208,12 @@ describe('GSE paths and credentials', () => {
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ result: false, code: 1000001, data: null });
     expect(res.body.message).toContain('not valid JSON');
+    const text = await post(`${api.url}/api/v1/gse/query_route`, '"x"', {
+      'x-bkapi-authorization': JSON.stringify(APP),
+    });
+    expect(text.status).toBe(400);
+    expect(text.body).toMatchObject({ result: false, code: 1000001 });
+    expect(text.body.message).toBe('request body must be a JSON object, got a string');
   });
 
   it('answers a field error in the envelope with HTTP 200, as GSE does', async () => {
