@@ -154,7 +154,7 @@ async function dispatch(
     username = creds.kind === 'app' ? creds.username : undefined;
     if (bodyError !== undefined) throw bodyError;
     const found = family === undefined ? undefined : findAction(deps.actions ?? GSE_ACTIONS, family, action);
-    if (!found) throw unknownAction(family, action, path);
+    if (family === undefined || !found) throw unknownAction(family, action, path);
     audited = !found.readOnly;
     if (!roleAllows(auth.actor.role, found.role))
       throw new GseError(
@@ -171,7 +171,7 @@ async function dispatch(
       requestId,
       port: deps.port,
       ctx,
-    } as Parameters<typeof found.handler>[0]);
+    });
     return await send(200, envelope);
   } catch (err) {
     if (err instanceof GseError) return send(err.status, fail(err.code, err.message));
