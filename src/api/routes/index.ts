@@ -51,8 +51,9 @@ export function apiRoutes(
     ...rolloutRoutes(port),
     ...artifactRoutes(port, tokens),
     ...hookRoutes(port),
-    ...gseRoutes({ port, auth: tokens, ...(audit ? { audit } : {}) }),
     ...tokenRoutes({ store: port.tokens, audit: port.audit, reserved: reservedTokenNames, now }),
+    // Last: its `/api/v1/gse/:action` and `/api/v2/...` patterns catch every GSE path not matched above.
+    ...gseRoutes({ port, auth: tokens, ...(audit ? { audit } : {}) }),
   ];
 }
 
