@@ -1,7 +1,8 @@
 /**
  * Bearer tokens with a role each: the bootstrap tokens from flags (admin, viewer), compared timing-safe from
  * memory, and named tokens from the Store, looked up by the sha256 of the secret on every request (no cache,
- * so a revocation holds from the next request on).
+ * so a revocation holds from the next request on). A named token with an app code also answers GSE's
+ * `bk_app_code`/`bk_app_secret` pair; the flag tokens never do.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { TokenRecord } from '../store/types.js';
@@ -27,6 +28,8 @@ export type AuthResult =
 
 export interface Authenticator {
   authenticate(header: string | undefined): Promise<AuthResult>;
+  /** GSE's `bk_app_code`/`bk_app_secret`: the named token with that app code whose secret is `secret`. */
+  authenticateApp(appCode: string, secret: string): Promise<AuthResult>;
 }
 
 /** What the authenticator needs of the Store (it satisfies this structurally). */
@@ -98,6 +101,16 @@ export class TokenAuthenticator implements Authenticator {
     // An index lookup by hash leaks at most timing about the hash, never about the secret behind it.
     const rec = await this.store.findTokenByHash(hash);
     if (!rec) return { ok: false, reason: 'unknown' };
+    if (rec.revokedAt !== undefined) return { ok: false, reason: 'revoked', name: rec.name };
+    this.touch(rec);
+    return { ok: true, actor: { name: rec.name, role: rec.role } };
+  }
+
+  async authenticateApp(appCode: string, secret: string): Promise<AuthResult> {
+    if (!this.store || appCode === '' || secret === '') return { ok: false, reason: 'missing' };
+    const rec = await this.store.findTokenByHash(hashToken(secret));
+    // A secret of another token (or of a token without this app code) is no better than a wrong secret.
+    if (!rec || rec.appCode !== appCode) return { ok: false, reason: 'unknown' };
     if (rec.revokedAt !== undefined) return { ok: false, reason: 'revoked', name: rec.name };
     this.touch(rec);
     return { ok: true, actor: { name: rec.name, role: rec.role } };

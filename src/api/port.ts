@@ -37,7 +37,7 @@ import type {
 } from '../store/types.js';
 import type { ApiLogger } from './app.js';
 import type { TokenLookup } from './auth.js';
-import type { FleetHostView } from './gse-status.js';
+import type { FleetHostView } from './gse/status.js';
 
 /** The serve flags the API reads. */
 export interface ApiConfig {

@@ -1,6 +1,7 @@
 /**
  * Named API tokens (`/api/v1/tokens`, admin) and the audit log (`/api/v1/audit`, operator). A token's
- * secret is returned once, by the call that creates it; only its sha256 is stored.
+ * secret is returned once, by the call that creates it; only its sha256 is stored. A token created with an
+ * `appCode` also authenticates GSE calls that send `bk_app_code` = that code and `bk_app_secret` = the token.
  */
 import type { JsonValue, TokenRecord } from '../store/types.js';
 import { TOKEN_ROLES, type TokenRole } from '../store/types.js';
@@ -12,6 +13,8 @@ import type { RequestContext, Route } from './router.js';
 
 /** Token names: short, printable, safe in a URL path and a log line. */
 const TOKEN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+/** BlueKing app codes (`bk_app_code`): the same alphabet. */
+const APP_CODE = TOKEN_NAME;
 
 export interface TokenRoutesDeps {
   /** Where named tokens live (the Store satisfies it). */
@@ -59,7 +62,7 @@ export function tokenRoutes(deps: TokenRoutesDeps): Route[] {
       role: 'admin',
       handler: async (ctx) => {
         const body = await ctx.jsonObject();
-        const { name, role } = body;
+        const { name, role, appCode } = body;
         if (typeof name !== 'string' || !TOKEN_NAME.test(name))
           throw badRequest(
             `name: ${typeof name === 'string' ? `"${name}" is` : 'required,'} 1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit`,
@@ -68,7 +71,11 @@ export function tokenRoutes(deps: TokenRoutesDeps): Route[] {
           throw badRequest(
             `role: ${typeof role === 'string' ? `"${role}"` : 'required'}; one of ${TOKEN_ROLES.join(', ')}`,
           );
-        ctx.auditDetail = { name, role } satisfies JsonValue;
+        if (appCode !== undefined && (typeof appCode !== 'string' || !APP_CODE.test(appCode)))
+          throw badRequest(
+            `appCode: ${typeof appCode === 'string' ? `"${appCode}" is` : 'must be a string of'} 1-64 characters of A-Z a-z 0-9 . _ - starting with a letter or digit (the bk_app_code the BlueKing tool sends)`,
+          );
+        ctx.auditDetail = { name, role, ...(appCode === undefined ? {} : { appCode }) } satisfies JsonValue;
         if (reserved.includes(name))
           throw conflict(`name: "${name}" is reserved for the token given to gsectl serve; pick another`);
         const existing = await store.getToken(name);
@@ -76,6 +83,15 @@ export function tokenRoutes(deps: TokenRoutesDeps): Route[] {
           throw conflict(
             `name: token "${name}" exists; revoke it first (gsectl token revoke ${name}) or pick another`,
           );
+        if (appCode !== undefined) {
+          const holder = (await store.listTokens()).find(
+            (t) => t.appCode === appCode && t.revokedAt === undefined && t.name !== name,
+          );
+          if (holder)
+            throw conflict(
+              `appCode: "${appCode}" belongs to token "${holder.name}"; revoke it first (gsectl token revoke ${holder.name}) or pick another`,
+            );
+        }
         const secret = generateToken();
         const rec: TokenRecord = {
           name,
@@ -83,6 +99,7 @@ export function tokenRoutes(deps: TokenRoutesDeps): Route[] {
           hash: hashToken(secret),
           createdAt: new Date(deps.now()).toISOString(),
           createdBy: ctx.actor?.name ?? 'unknown',
+          ...(appCode === undefined ? {} : { appCode }),
         };
         await store.putToken(rec);
         return { ...view(rec), token: secret };

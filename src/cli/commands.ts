@@ -208,9 +208,9 @@ export const COMMANDS: CommandSpec[] = [
     words: ['create', 'list', 'revoke'],
     summary: 'Create, list or revoke named API tokens (admin)',
     usage:
-      'gsectl token create --name NAME --role viewer|operator|admin | gsectl token list | gsectl token revoke NAME',
-    flags: { ...remote, name: { type: 'string' }, role: { type: 'string' } },
-    details: `create prints the new token once on stdout (only its sha256 is kept); revoke takes effect on the next request. ${REMOTE_DETAILS}`,
+      'gsectl token create --name NAME --role viewer|operator|admin [--app-code CODE] | gsectl token list | gsectl token revoke NAME',
+    flags: { ...remote, name: { type: 'string' }, role: { type: 'string' }, 'app-code': { type: 'string' } },
+    details: `create prints the new token once on stdout (only its sha256 is kept); revoke takes effect on the next request. --app-code CODE: BlueKing tools may also authenticate with bk_app_code=CODE and bk_app_secret=<the token> (in the body, the query or X-Bkapi-Authorization). ${REMOTE_DETAILS}`,
     load: () => import('./commands/token.js'),
   },
   {

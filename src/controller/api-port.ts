@@ -4,7 +4,7 @@
  * API code at run time.
  */
 
-import type { FleetHostView } from '../api/gse-status.js';
+import { type FleetHostView, GSE_NAMESPACE_LABEL } from '../api/gse/status.js';
 import type { ApiPort, StatusParts } from '../api/port.js';
 import { hashCredential, secretsEqual } from '../fleet/auth.js';
 import type { AgentRecord } from '../fleet/index.js';
@@ -114,8 +114,17 @@ async function statusParts(c: Controller): Promise<StatusParts> {
   };
 }
 
-/** Each tracked host with its address facts, liveness, and the ProcessWatch states it last reported. */
+/**
+ * Each tracked host with its address facts (the live session's, else those it last connected with, so an
+ * offline host keeps its cloud id and version), liveness, and the ProcessWatch states it last reported.
+ */
 function fleetView(c: Controller): FleetHostView[] {
+  const namespaces = new Map(
+    (c.reconciler.current?.byKind.ProcessWatch ?? []).map((w) => [
+      w.metadata.name,
+      w.metadata.labels?.[GSE_NAMESPACE_LABEL],
+    ]),
+  );
   return c.reconciler.hostStates().map((h) => {
     const session = c.hub.session(h.hostId);
     const reported = c.reconciler.reportedItems(h.hostId);
@@ -123,11 +132,19 @@ function fleetView(c: Controller): FleetHostView[] {
     for (const item of c.reconciler.desiredFor(h.hostId)?.items ?? []) {
       if (item.kind !== 'ProcessWatch') continue;
       const r = reported.find((x) => x.kind === 'ProcessWatch' && x.name === item.name);
-      if (r?.process) processes[item.name] = { running: r.process.running, ensure: item.ensure };
+      const namespace = namespaces.get(item.name);
+      if (r?.process)
+        processes[item.name] = {
+          running: r.process.running,
+          ensure: item.ensure,
+          ...(namespace === undefined ? {} : { namespace }),
+        };
     }
-    const facts = session ? factsOf(session) : undefined;
+    const facts = session ? factsOf(session) : c.reconciler.factsFor(h.hostId);
+    const gseAgentId = facts?.labels.bk_agent_id;
     return {
       hostId: h.hostId,
+      ...(gseAgentId ? { gseAgentId } : {}),
       ips: facts?.ips ?? [],
       cloudId: facts?.cloudId ?? 0,
       agentVersion: facts?.agentVersion,

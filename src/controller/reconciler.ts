@@ -104,6 +104,11 @@ export class Reconciler {
     return host.selectable ?? { ...host.facts, labels: {}, agentLabels: host.facts.labels };
   }
 
+  /** The facts a host last connected with (kept while it is offline). */
+  factsFor(hostId: string): HostFacts | undefined {
+    return this.hosts.get(hostId)?.facts;
+  }
+
   /** Why the host's manifest could not be sent, while that lasts. */
   sendErrorFor(hostId: string): string | undefined {
     return this.hosts.get(hostId)?.sendError;

@@ -1,7 +1,8 @@
 /**
  * Pure conversion of `events`-channel records to the event shapes GSE emits and bk-monitor reads
  * (GSE.md §5). The record's `fields` is a HostEvent: `{type, time?, resource?, fields?}`; the details
- * below come from `fields.fields` (GSE field names are accepted as aliases everywhere).
+ * below come from `fields.fields` over the record's own flat fields (what a collector pushes); GSE field
+ * names are accepted as aliases everywhere.
  *
  * Basic-alarm envelope (GSE.md §5.2), data id 1000, one `value` item per message:
  * | GSE field                 | from                                                                |
@@ -43,10 +44,9 @@
  * |                                | process.restart_failed -> process_restart_failed,              |
  * |                                | process.restart_cancelled -> process_cancel_restart,           |
  * |                                | process.limit_exceeded -> process_resource_limit_exceed,       |
- * |                                | process.group_limit_exceeded -> process_group_resource_limit_exceed, |
- * |                                | other process.x -> process_x (not a GSE name; bk-monitor only  |
- * |                                | requires a non-empty event_name)                               |
- * | event.content                  | details.content, else details.message, else ""                 |
+ * |                                | process.group_limit_exceeded -> process_group_resource_limit_exceed |
+ * | event.content                  | details.content, else details.message, else "nginx restarted    |
+ * |                                | (restart 2)" / "nginx could not be restarted: <error>"         |
  * | dimension.bk_target_cloud_id   | String(host.cloudId)                                           |
  * | dimension.bk_target_ip         | host.ip                                                        |
  * | dimension.process_group_id     | details.process_group_id, else "gse-gitops"                    |
@@ -57,8 +57,9 @@
  * | target                         | "{ip}|{cloudId}"                                               |
  * | timestamp                      | event time in milliseconds                                     |
  *
- * Any other event becomes the custom-string shape (type 100, data id 1100000, GSE.md §5.3):
- * `{_bizid_, _cloudid_, _server_ <- host.ip, _time_ (local), _utctime_ (UTC), _value_: [message or type]}`.
+ * Any other event, process.down/up included (GSE has no event for them), becomes the custom-string shape
+ * (type 100, data id 1100000, GSE.md §5.3): `{_bizid_, _cloudid_, _server_ <- host.ip, _time_ (local),
+ * _utctime_ (UTC), _value_: [message, else "process nginx down", else the type]}`.
  * Records on other channels are not events: `formatGse` returns undefined and the router sends plain JSON.
  */
 import type { DataRecord } from '../protocol/messages.js';
@@ -161,11 +162,11 @@ type Details = Record<string, unknown>;
 export function formatGse(rec: DataRecord, opts: GseFormatOptions): GseOutput | undefined {
   if (rec.channel !== GSE_EVENTS_CHANNEL) return undefined;
   const type = str(rec.fields.type) ?? '';
-  const details = isObject(rec.fields.fields) ? rec.fields.fields : {};
+  const details = eventDetails(rec);
   const timeMs = eventTimeMs(rec);
   const basic = GSE_BASIC_ALARM_TYPES[type];
   if (basic !== undefined) return basicAlarm(rec, basic, details, timeMs, opts);
-  if (type.startsWith('process.')) return processEvent(rec, type, details, timeMs, opts);
+  if (gseProcessEventName(type, details) !== undefined) return processEvent(rec, type, details, timeMs, opts);
   const tz = opts.timezoneHours ?? 0;
   return {
     _bizid_: num(details.bizid) ?? 0,
@@ -173,8 +174,51 @@ export function formatGse(rec: DataRecord, opts: GseFormatOptions): GseOutput | 
     _server_: rec.host.ip,
     _time_: gseTime(timeMs, tz),
     _utctime_: gseTime(timeMs, 0),
-    _value_: [str(details.message) ?? type],
+    _value_: [str(details.message) ?? customText(type, details)],
   };
+}
+
+/**
+ * The details of an event: the HostEvent's `fields`, over the record's own flat fields (a collector that
+ * pushes `{"channel": "events", "type": "disk.full", "mount": "/data", ...}` puts them at the top).
+ */
+export function eventDetails(rec: DataRecord): Details {
+  const { type: _t, time: _ti, resource: _r, fields, ...flat } = rec.fields;
+  return isObject(fields) ? { ...flat, ...fields } : flat;
+}
+
+/** GSE's process event name of an event, or undefined when GSE has none (process.down/up and the rest). */
+export function gseProcessEventName(type: string, details: Details): string | undefined {
+  const given = str(details.event_name);
+  if (given && (GSE_PROCESS_EVENT_NAMES as readonly string[]).includes(given)) return given;
+  return PROCESS_EVENT_NAME_BY_TYPE[type];
+}
+
+/**
+ * The GSE data id an `events` record carries in the gse format: 1000 for basic alarms, 1100008 for process
+ * events, 1100000 for custom strings; undefined on other channels. A Route on one of these numeric channels
+ * receives those events (bk-monitor registers Routes by data id).
+ */
+export function gseDataIdOf(rec: DataRecord): number | undefined {
+  if (rec.channel !== GSE_EVENTS_CHANNEL) return undefined;
+  const type = str(rec.fields.type) ?? '';
+  if (GSE_BASIC_ALARM_TYPES[type] !== undefined) return GSE_BASE_ALARM_DATAID;
+  if (gseProcessEventName(type, eventDetails(rec)) !== undefined) return GSE_PROCESS_REPORT_DATAID;
+  return GSE_CUSTOM_EVENT_DATAID;
+}
+
+/** The data ids an `events` Route feeds, as `query_route` lists it. */
+export const GSE_EVENT_DATAIDS: readonly number[] = [
+  GSE_BASE_ALARM_DATAID,
+  GSE_CUSTOM_EVENT_DATAID,
+  GSE_PROCESS_REPORT_DATAID,
+];
+
+/** "process nginx down" for an event without a message: type words with the process or check name. */
+function customText(type: string, d: Details): string {
+  const subject = str(d.process) ?? str(d.name) ?? str(d.check);
+  const [head, ...rest] = type.split('.');
+  return subject && rest.length > 0 ? `${head} ${subject} ${rest.join(' ')}` : type;
 }
 
 /** "YYYY-MM-DD HH:MM:SS" of `ms` shifted by `tzHours`. */
@@ -241,7 +285,7 @@ function basicExtra(
         bizid,
         cloudid,
         host,
-        disk: str(d.disk) ?? str(d.mount) ?? '',
+        disk: str(d.disk) ?? str(d.mount) ?? str(d.position) ?? '',
         file_system: str(d.file_system) ?? str(d.device) ?? '',
         fstype: str(d.fstype) ?? '',
         size: num(d.size) ?? 0,
@@ -275,14 +319,13 @@ function processEvent(
   ms: number,
   opts: GseFormatOptions,
 ): GseProcessEvent {
-  const given = str(d.event_name);
-  const eventName =
-    given && (GSE_PROCESS_EVENT_NAMES as readonly string[]).includes(given)
-      ? given
-      : (PROCESS_EVENT_NAME_BY_TYPE[type] ?? type.replaceAll('.', '_'));
+  const eventName = gseProcessEventName(type, d) ?? type.replaceAll('.', '_');
   const resource = str(rec.fields.resource);
   const processName =
-    str(d.process_name) ?? str(d.name) ?? (resource ? resource.replace(/^ProcessWatch\//, '') : '');
+    str(d.process_name) ??
+    str(d.process) ??
+    str(d.name) ??
+    (resource ? resource.replace(/^ProcessWatch\//, '') : '');
   const group = str(d.process_group_id) ?? DEFAULT_PROCESS_GROUP_ID;
   const { ip, cloudId } = rec.host;
   return {
@@ -290,7 +333,7 @@ function processEvent(
     data: [
       {
         event_name: eventName,
-        event: { content: str(d.content) ?? str(d.message) ?? '' },
+        event: { content: str(d.content) ?? str(d.message) ?? processContent(type, processName, d) },
         dimension: {
           bk_target_cloud_id: String(cloudId),
           bk_target_ip: ip,
@@ -304,6 +347,16 @@ function processEvent(
       },
     ],
   };
+}
+
+/** "nginx restarted (restart 2)" / "nginx could not be restarted: <error>" when the event has no text. */
+function processContent(type: string, name: string, d: Details): string {
+  const restarts = num(d.restarts);
+  if (type === 'process.restarted')
+    return `${name} restarted${restarts === undefined ? '' : ` (restart ${restarts})`}`;
+  if (type === 'process.restart_failed')
+    return `${name} could not be restarted${str(d.error) ? `: ${str(d.error)}` : ''}`;
+  return '';
 }
 
 function agentId(rec: DataRecord, opts: GseFormatOptions): string {

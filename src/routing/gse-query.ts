@@ -10,12 +10,16 @@
  */
 import type { Route, StreamTarget } from '../spec/types.js';
 import { TargetConfigError } from './errors.js';
+import { GSE_EVENT_DATAIDS, GSE_EVENTS_CHANNEL } from './gse-format.js';
 import { REDACTED } from './secrets.js';
 
 export const DEFAULT_PLAT_NAME = 'bkmonitor';
 export const GSE_OPERATOR_NAME = 'gse-gitops';
 const STREAM_TO_ID_BASE = 1000;
 const STREAM_TO_ID_SPAN = 2_000_000_000;
+/** Ids of named channels: above bk-monitor's data ids (which start at 1,500,000 and grow slowly), below 2^31. */
+const CHANNEL_ID_BASE = 1_800_000_000;
+const CHANNEL_ID_SPAN = 300_000_000;
 const DEFAULT_REDIS_PORT = 6379;
 const DEFAULT_SENTINEL_PORT = 26379;
 const DEFAULT_KAFKA_PORT = 9092;
@@ -75,12 +79,16 @@ export interface GseChannel {
 
 /** The stable id of a target name (see the file comment). */
 export function streamToId(name: string): number {
+  return STREAM_TO_ID_BASE + (fnv1a32(name) % STREAM_TO_ID_SPAN);
+}
+
+function fnv1a32(text: string): number {
   let h = 0x811c9dc5;
-  for (const byte of Buffer.from(name, 'utf8')) {
+  for (const byte of Buffer.from(text, 'utf8')) {
     h ^= byte;
     h = Math.imul(h, 0x01000193) >>> 0;
   }
-  return STREAM_TO_ID_BASE + (h % STREAM_TO_ID_SPAN);
+  return h;
 }
 
 /** name -> stream_to_id for every target; throws TargetConfigError when two names collide. */
@@ -129,7 +137,7 @@ export function buildQueryStreamTo(
   return out;
 }
 
-/** The `data` of `query_route`: the channel with `channel_id` (all numeric channels when absent). */
+/** The `data` of `query_route`: the channel with `channel_id` (every Route's channels when absent). */
 export function buildQueryRoute(
   routes: readonly Route[],
   targets: readonly StreamTarget[],
@@ -138,10 +146,14 @@ export function buildQueryRoute(
   const ids = streamToIds(targets);
   const byName = new Map(targets.map((t) => [t.metadata.name, t]));
   const channels = new Map<number, GseChannel>();
-  for (const r of routes) {
-    const channelId = numericChannel(r.spec.channel);
-    if (channelId === undefined) continue;
-    if (condition.channel_id !== undefined && condition.channel_id !== channelId) continue;
+  for (const r of routes)
+    for (const channelId of channelIdsOf(r.spec.channel)) {
+      if (condition.channel_id !== undefined && condition.channel_id !== channelId) continue;
+      addRoute(channelId, r);
+    }
+  return [...channels.values()];
+
+  function addRoute(channelId: number, r: Route): void {
     let ch = channels.get(channelId);
     if (!ch) {
       ch = {
@@ -170,7 +182,22 @@ export function buildQueryRoute(
       });
     }
   }
-  return [...channels.values()];
+}
+
+/**
+ * The GSE channel ids of a Route's channel: a numeric channel is its own id; `events` is the three data ids
+ * its events carry (GSE_EVENT_DATAIDS); another name gets a stable id derived from it (channelIdOfName).
+ */
+export function channelIdsOf(channel: string | number): readonly number[] {
+  const n = numericChannel(channel);
+  if (n !== undefined) return [n];
+  if (channel === GSE_EVENTS_CHANNEL) return GSE_EVENT_DATAIDS;
+  return [channelIdOfName(String(channel))];
+}
+
+/** A named channel's GSE channel id: `CHANNEL_ID_BASE + FNV-1a-32(name) mod CHANNEL_ID_SPAN`, stable everywhere. */
+export function channelIdOfName(name: string): number {
+  return CHANNEL_ID_BASE + (fnv1a32(name) % CHANNEL_ID_SPAN);
 }
 
 function gseStreamTo(t: StreamTarget): GseStreamTo {

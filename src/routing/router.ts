@@ -8,7 +8,7 @@ import type { DataRecord } from '../protocol/messages.js';
 import type { Route, StreamTarget } from '../spec/types.js';
 import { BatchLane, flushLanesByTarget, laneKey } from './batch-lane.js';
 import { RouterClosedError, RunnerClosedError, TargetUnknownError } from './errors.js';
-import type { GseFormatOptions } from './gse-format.js';
+import { type GseFormatOptions, gseDataIdOf } from './gse-format.js';
 import { diffTargets } from './revision-diff.js';
 import {
   type CompiledRoute,
@@ -119,8 +119,11 @@ export class Router {
     const { routes, lanes } = this.table;
     const waits = new Set<Promise<void>>();
     for (const rec of records) {
+      // An event also reaches the Routes on its GSE data id (1000, 1100008, 1100000), as bk-monitor names them.
+      const dataId = gseDataIdOf(rec);
+      const alias = dataId === undefined ? undefined : String(dataId);
       for (const r of routes) {
-        if (r.channel !== rec.channel) continue;
+        if (r.channel !== rec.channel && r.channel !== alias) continue;
         const st = this.statsOf(r.name);
         st.in++;
         if (!r.hostMatches(rec) || !r.filter(rec)) {

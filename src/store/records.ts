@@ -199,5 +199,6 @@ export function parseToken(value: unknown, path = 'token'): TokenRecord {
     createdBy: f.str('createdBy'),
     revokedAt: f.optTime('revokedAt'),
     lastUsedAt: f.optTime('lastUsedAt'),
+    appCode: f.optStr('appCode'),
   });
 }

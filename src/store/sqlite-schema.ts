@@ -97,8 +97,13 @@ const V3 = `
 ALTER TABLE executions ADD COLUMN remediation TEXT; -- JSON object
 `;
 
+/** The GSE `bk_app_code` a named token answers to. */
+const V4 = `
+ALTER TABLE tokens ADD COLUMN appCode TEXT;
+`;
+
 /** Every migration in order; append only, never edit a shipped one. */
-const MIGRATIONS: readonly string[] = [V1, V2, V3];
+const MIGRATIONS: readonly string[] = [V1, V2, V3, V4];
 
 /** The schema version this build writes. */
 export const SCHEMA_VERSION = MIGRATIONS.length;

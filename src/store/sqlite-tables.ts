@@ -219,7 +219,7 @@ export const AUDIT: TableSpec<AuditRecord> = {
 
 export const TOKENS: TableSpec<TokenRecord> = {
   table: 'tokens',
-  columns: ['name', 'role', 'hash', 'createdAt', 'createdBy', 'revokedAt', 'lastUsedAt'],
+  columns: ['name', 'role', 'hash', 'createdAt', 'createdBy', 'revokedAt', 'lastUsedAt', 'appCode'],
   key: ['name'],
   order: [{ col: 'name' }],
   descending: false,

@@ -164,8 +164,8 @@ export type TokenRole = (typeof TOKEN_ROLES)[number];
 
 /**
  * A named API token. Only the sha256 of the secret is stored: the secret is 256 random bits, so a fast
- * hash is already infeasible to reverse, and a slow KDF would only slow every request. General on purpose
- * (GSE `bk_app_code`/`bk_app_secret` pairs map onto it later).
+ * hash is already infeasible to reverse, and a slow KDF would only slow every request. A token with an
+ * `appCode` also answers GSE's `bk_app_code`/`bk_app_secret` pair (the secret is the token).
  */
 export interface TokenRecord {
   name: string;
@@ -178,6 +178,8 @@ export interface TokenRecord {
   revokedAt?: string;
   /** Refreshed at most once a minute, so it is cheap. */
   lastUsedAt?: string;
+  /** The BlueKing `bk_app_code` this token answers to (with the token as `bk_app_secret`); unique among live tokens. */
+  appCode?: string;
 }
 
 /** Pagination of every `list*`: `limit` defaults to 100 and is capped at 1000; cursors are opaque. */

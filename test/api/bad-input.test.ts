@@ -69,7 +69,7 @@ const CASES: BadInput[] = [
   },
   {
     name: 'a JSON string body',
-    path: '/api/v1/gse/query_route',
+    path: '/api/v1/sync',
     init: json('"x"'),
     status: 400,
     message: 'request body must be a JSON object, got a string',

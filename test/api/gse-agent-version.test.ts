@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { STATUS_RUNNING } from '../../src/api/gse-status.js';
+import { STATUS_RUNNING } from '../../src/api/gse/status.js';
 import { GSECTL_MAIN } from '../helpers/agent-process.js';
 import {
   type RunningController,

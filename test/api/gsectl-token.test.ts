@@ -9,7 +9,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { sinceToIso } from '../../src/cli/commands/get.js';
 import { GSECTL_MAIN } from '../helpers/agent-process.js';
-import { type RunningController, startController, TEST_ADMIN_TOKEN, waitFor } from '../helpers/controller.js';
+import {
+  httpCall,
+  type RunningController,
+  startController,
+  TEST_ADMIN_TOKEN,
+  waitFor,
+} from '../helpers/controller.js';
 import { type GitRepo, gitRepo } from '../helpers/git-repo.js';
 
 const GSECTL_TIMEOUT_MS = 30_000;
@@ -89,6 +95,55 @@ describe('gsectl token and get audit', () => {
     const denied = await gsectl(['status'], secret);
     expect(denied.code).toBe(1);
     expect(denied.stderr).toContain('token "cli-ci" was revoked');
+  });
+
+  it('creates a token with a GSE app code that a bk_app_code/bk_app_secret call then authenticates as', async () => {
+    const created = await gsectl([
+      'token',
+      'create',
+      '--name',
+      'cli-bk',
+      '--role',
+      'viewer',
+      '--app-code',
+      'bk_cli',
+    ]);
+    expect(created.code, created.stderr).toBe(0);
+    expect(created.stderr).toContain('token "cli-bk" (viewer, bk_app_code bk_cli) created');
+    const secret = created.stdout.trim();
+    const call = (appSecret: string) =>
+      httpCall(`${ctl.url}/api/c/compapi/v2/gse/list_agent_state/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          bk_app_code: 'bk_cli',
+          bk_app_secret: appSecret,
+          agent_id_list: ['0:10.1.1.1'],
+        }),
+        ...(ctl.ca ? { ca: ctl.ca } : {}),
+      });
+    const ok = await call(secret);
+    // Authenticated; no such agent, so GSE's "none found" code.
+    expect(JSON.parse(ok.text)).toMatchObject({ result: false, code: 1011003 });
+    const denied = await call(`${secret}x`);
+    expect(denied.status).toBe(401);
+    expect(JSON.parse(denied.text)).toMatchObject({ result: false, code: 1000401 });
+
+    const list = await gsectl(['token', 'list', '-o', 'json']);
+    const items = (JSON.parse(list.stdout) as { items: Array<Record<string, unknown>> }).items;
+    expect(items.find((t) => t.name === 'cli-bk')).toMatchObject({ appCode: 'bk_cli' });
+    const bad = await gsectl([
+      'token',
+      'create',
+      '--name',
+      'cli-bad',
+      '--role',
+      'viewer',
+      '--app-code',
+      'no spaces',
+    ]);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('appCode: "no spaces" is 1-64 characters');
   });
 
   it('shows the audit log filtered by actor and a relative since', async () => {

@@ -6,7 +6,7 @@
 
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { FleetHostView } from '../../src/api/gse-status.js';
+import type { FleetHostView } from '../../src/api/gse/status.js';
 import type { ApiConfig, ApiPort, DataSpecs, RolloutView, StatusParts } from '../../src/api/port.js';
 import { buildApiHandler } from '../../src/api/routes/index.js';
 import type { ControllerLifecycle } from '../../src/controller/controller.js';

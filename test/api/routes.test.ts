@@ -380,7 +380,13 @@ describe('API GSE queries', () => {
   it('answers in the GSE envelope, with a GSE error (HTTP 200) for a bad condition', async () => {
     const ok = await api.call('/api/v1/gse/query_streamto', { token: VIEWER, body: { condition: {} } });
     expect(ok.status).toBe(200);
-    expect(await ok.json()).toEqual({ result: true, code: 0, message: 'success', data: [] });
+    expect(await ok.json()).toEqual({
+      result: true,
+      code: 0,
+      message: 'success',
+      data: [],
+      request_id: expect.stringMatching(/^[0-9a-f]{32}$/),
+    });
     const bad = await api.call('/api/v1/gse/query_route', {
       token: VIEWER,
       body: { condition: { channel_id: 'x' } },
@@ -396,6 +402,7 @@ describe('API GSE queries', () => {
       code: 1014505,
       message: 'route 7 not found',
       data: null,
+      request_id: expect.stringMatching(/^[0-9a-f]{32}$/),
     });
   });
 

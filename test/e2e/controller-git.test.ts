@@ -108,6 +108,7 @@ describe('controller on a real git repo', () => {
       code: 0,
       message: 'success',
       data: { '0:10.1.1.1': { ip: '10.1.1.1', bk_cloud_id: 0, bk_agent_alive: 0 } },
+      request_id: expect.stringMatching(/^[0-9a-f]{32}$/),
     });
   });
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { DataRecord } from '../../src/protocol/messages.js';
-import { formatGse, type GseBasicAlarm, gseTime } from '../../src/routing/gse-format.js';
+import { formatGse, type GseBasicAlarm, gseDataIdOf, gseTime } from '../../src/routing/gse-format.js';
 
 const host = { id: 'agent-7f3a', name: 'web-1', ip: '10.0.0.1', cloudId: 0 };
 
@@ -206,11 +206,95 @@ describe('formatGse', () => {
     });
   });
 
-  it('names a process event without a GSE counterpart after its type when the type is process.down', () => {
-    const out = formatGse(event('process.down', { name: 'redis' }), { rawId: 1 });
-    expect(out).toMatchObject({
-      data: [{ event_name: 'process_down', dimension: { process_name: 'redis' } }],
+  it('sends process.down and process.up as custom strings when GSE has no event for them', () => {
+    for (const [type, text] of [
+      ['process.down', 'process redis down'],
+      ['process.up', 'process redis up'],
+    ] as const) {
+      const rec = event(type, { process: 'redis', name: 'redis', pids: [], ensure: 'running', restarts: 0 });
+      expect(formatGse(rec, { rawId: 1 })).toEqual({
+        _bizid_: 0,
+        _cloudid_: 0,
+        _server_: '10.0.0.1',
+        _time_: '2026-03-04 05:06:07',
+        _utctime_: '2026-03-04 05:06:07',
+        _value_: [text],
+      });
+      expect(gseDataIdOf(rec)).toBe(1100000);
+    }
+  });
+
+  it('gives an agent restart GSE process event names when the agent raises process.restarted or restart_failed', () => {
+    const ok = event('process.restarted', { process: 'nginx', name: 'nginx', pids: [4242], restarts: 2 });
+    expect(formatGse(ok, { rawId: 1 })).toEqual({
+      data_id: 1100008,
+      data: [
+        {
+          event_name: 'process_restart_success',
+          event: { content: 'nginx restarted (restart 2)' },
+          dimension: {
+            bk_target_cloud_id: '0',
+            bk_target_ip: '10.0.0.1',
+            process_group_id: 'gse-gitops',
+            process_index: 'gse-gitops:nginx',
+            process_name: 'nginx',
+            bk_agent_id: '0:10.0.0.1',
+          },
+          target: '10.0.0.1|0',
+          timestamp: Date.parse('2026-03-04T05:06:07.890Z'),
+        },
+      ],
     });
+    expect(gseDataIdOf(ok)).toBe(1100008);
+    const failed = event('process.restart_failed', {
+      process: 'nginx',
+      name: 'nginx',
+      restarts: 3,
+      error: 'exit 1',
+    });
+    expect(formatGse(failed, { rawId: 1 })).toMatchObject({
+      data: [
+        { event_name: 'process_restart_failed', event: { content: 'nginx could not be restarted: exit 1' } },
+      ],
+    });
+  });
+
+  it('maps flat fields to GSE names when a collector pushes disk.full without nested fields', () => {
+    const rec: DataRecord = {
+      rid: 'r-2',
+      channel: 'events',
+      time: '2026-03-04T05:06:07.000Z',
+      host,
+      fields: {
+        type: 'disk.full',
+        mount: '/data',
+        device: '/dev/sdb1',
+        fstype: 'ext4',
+        used_percent: 93,
+        size: 1000,
+        used: 930,
+        avail: 70,
+      },
+    };
+    expect(formatGse(rec, { rawId: 7 })).toMatchObject({
+      value: [
+        {
+          extra: {
+            type: 6,
+            host: '10.0.0.1',
+            disk: '/data',
+            file_system: '/dev/sdb1',
+            fstype: 'ext4',
+            size: 1000,
+            used: 930,
+            avail: 70,
+            free: 7,
+            used_percent: 93,
+          },
+        },
+      ],
+    });
+    expect(gseDataIdOf(rec)).toBe(1000);
   });
 
   it('falls back to the custom-string shape (type 100) when the event has no GSE type', () => {

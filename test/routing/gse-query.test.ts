@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { TargetConfigError } from '../../src/routing/errors.js';
-import { buildQueryRoute, buildQueryStreamTo, streamToId, streamToIds } from '../../src/routing/gse-query.js';
+import {
+  buildQueryRoute,
+  buildQueryStreamTo,
+  channelIdOfName,
+  channelIdsOf,
+  streamToId,
+  streamToIds,
+} from '../../src/routing/gse-query.js';
 import { route, target } from './fixtures.js';
 
 const kafka = target('kafka-main', {
@@ -171,8 +178,24 @@ describe('buildQueryRoute', () => {
     ]);
   });
 
-  it('leaves out named channels and answers nothing for an unknown channel', () => {
-    expect(buildQueryRoute(routes, targets, {}).map((c) => c.metadata.channel_id)).toEqual([1000, 1100008]);
+  it('gives a named channel a stable derived id and answers nothing for an unknown channel', () => {
+    const ids = buildQueryRoute(routes, targets, {}).map((c) => c.metadata.channel_id);
+    expect(ids).toEqual([1000, 1100008, channelIdOfName('metrics')]);
+    expect(channelIdOfName('metrics')).toBe(channelIdOfName('metrics'));
+    expect(channelIdOfName('metrics')).toBeGreaterThanOrEqual(1_800_000_000);
+    expect(channelIdOfName('metrics')).toBeLessThan(2 ** 31);
     expect(buildQueryRoute(routes, targets, { channel_id: 5 })).toEqual([]);
+  });
+
+  it('lists the events Route under each GSE event data id when its channel is events', () => {
+    const events = [route('host-events', { channel: 'events', targets: [{ name: 'kafka-main' }] })];
+    for (const id of [1000, 1100000, 1100008]) {
+      const [ch] = buildQueryRoute(events, targets, { channel_id: id });
+      expect(ch?.metadata.channel_id).toBe(id);
+      expect(ch?.route.map((r) => r.name)).toEqual(['host-events_kafka-main']);
+    }
+    expect(channelIdsOf('events')).toEqual([1000, 1100000, 1100008]);
+    expect(channelIdsOf(1001)).toEqual([1001]);
+    expect(channelIdsOf('1001')).toEqual([1001]);
   });
 });

@@ -1,14 +1,14 @@
 /** Every API route over the port, and the request handler with bearer-token auth and audit around them. */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { createApiHandler } from '../app.js';
+import { type AuditEntry, createApiHandler } from '../app.js';
 import { type ApiToken, type Authenticator, hashToken, TokenAuthenticator } from '../auth.js';
+import { gseRoutes } from '../gse/dispatch.js';
 import type { ApiPort } from '../port.js';
 import type { Route } from '../router.js';
 import { tokenRoutes } from '../token-routes.js';
 import { agentRoutes } from './agents.js';
 import { artifactRoutes } from './artifacts.js';
-import { gseRoutes } from './gse.js';
 import { hookRoutes } from './hooks.js';
 import { diffRoute, hostRoutes } from './hosts.js';
 import { previewRoutes } from './preview.js';
@@ -28,13 +28,19 @@ export interface ApiHandlerOptions {
 
 /**
  * Every API route over the port. `tokens` authenticates the artifact downloads' bearer tokens (they take
- * agent credentials too, so they check auth themselves); without it they accept agent credentials only.
+ * agent credentials too, so they check auth themselves; without it they accept agent credentials only) and
+ * the GSE paths' credentials (bearer or bk_app_code/bk_app_secret; without it they answer 401), which
+ * write their own audit records through `audit`.
  */
 export function apiRoutes(
   port: ApiPort,
   reservedTokenNames: readonly string[] = RESERVED_TOKEN_NAMES,
   now: () => number = Date.now,
-  tokens: Authenticator = { authenticate: async () => ({ ok: false, reason: 'missing' }) },
+  tokens: Authenticator = {
+    authenticate: async () => ({ ok: false, reason: 'missing' }),
+    authenticateApp: async () => ({ ok: false, reason: 'missing' }),
+  },
+  audit?: (entry: AuditEntry) => Promise<void>,
 ): Route[] {
   return [
     ...statusRoutes(port),
@@ -47,8 +53,9 @@ export function apiRoutes(
     ...rolloutRoutes(port),
     ...artifactRoutes(port, tokens),
     ...hookRoutes(port),
-    ...gseRoutes(port),
     ...tokenRoutes({ store: port.tokens, audit: port.audit, reserved: reservedTokenNames, now }),
+    // Last: its `/api/v1/gse/:action` and `/api/v2/...` patterns catch every GSE path not matched above.
+    ...gseRoutes({ port, auth: tokens, ...(audit ? { audit } : {}) }),
   ];
 }
 
@@ -68,19 +75,20 @@ export function buildApiHandler(
     (err) => port.logger.error('token lastUsedAt write failed', { err: String(err) }),
     now,
   );
-  return createApiHandler(apiRoutes(port, RESERVED_TOKEN_NAMES, now, auth), {
+  const audit = async (e: AuditEntry): Promise<void> => {
+    await port.audit.append({
+      id: newId(),
+      at: new Date(now()).toISOString(),
+      actor: e.actor,
+      action: e.action,
+      target: e.target,
+      status: e.status,
+      ...(e.detail === undefined ? {} : { detail: e.detail }),
+    });
+  };
+  return createApiHandler(apiRoutes(port, RESERVED_TOKEN_NAMES, now, auth, audit), {
     auth,
     logger: port.logger,
-    audit: async (e) => {
-      await port.audit.append({
-        id: newId(),
-        at: new Date(now()).toISOString(),
-        actor: e.actor,
-        action: e.action,
-        target: e.target,
-        status: e.status,
-        ...(e.detail === undefined ? {} : { detail: e.detail }),
-      });
-    },
+    audit,
   });
 }

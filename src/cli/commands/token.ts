@@ -4,7 +4,7 @@ import type { CommandInput } from '../commands.js';
 import { type CommandResult, renderTable } from '../output.js';
 
 const USAGE =
-  'usage: gsectl token create --name NAME --role viewer|operator|admin | gsectl token list | gsectl token revoke NAME';
+  'usage: gsectl token create --name NAME --role viewer|operator|admin [--app-code CODE] | gsectl token list | gsectl token revoke NAME';
 
 interface TokenView {
   name: string;
@@ -13,6 +13,7 @@ interface TokenView {
   createdBy: string;
   revokedAt?: string;
   lastUsedAt?: string;
+  appCode?: string;
 }
 
 /** Creates, lists or revokes a token. */
@@ -24,13 +25,20 @@ export async function run(input: CommandInput): Promise<CommandResult> {
     const role = input.values.role;
     if (typeof name !== 'string' || typeof role !== 'string')
       return { exitCode: 2, stderr: [`gsectl token create: --name and --role are required; ${USAGE}`] };
-    const created = await client.post<TokenView & { token: string }>('tokens', { name, role });
+    const appCode = input.values['app-code'];
+    const created = await client.post<TokenView & { token: string }>('tokens', {
+      name,
+      role,
+      ...(typeof appCode === 'string' ? { appCode } : {}),
+    });
     return {
       exitCode: 0,
       data: created,
       // The secret is shown this once: the controller keeps only its hash.
       table: () => created.token,
-      stderr: [`token "${created.name}" (${created.role}) created; it is shown only once: store it now`],
+      stderr: [
+        `token "${created.name}" (${created.role}${created.appCode ? `, bk_app_code ${created.appCode}` : ''}) created; it is shown only once: store it now`,
+      ],
     };
   }
   if (action === 'list') {
@@ -40,8 +48,8 @@ export async function run(input: CommandInput): Promise<CommandResult> {
       data: { items },
       table: () =>
         renderTable(
-          ['name', 'role', 'created', 'created by', 'last used', 'revoked'],
-          items.map((t) => [t.name, t.role, t.createdAt, t.createdBy, t.lastUsedAt, t.revokedAt]),
+          ['name', 'role', 'app code', 'created', 'created by', 'last used', 'revoked'],
+          items.map((t) => [t.name, t.role, t.appCode, t.createdAt, t.createdBy, t.lastUsedAt, t.revokedAt]),
         ),
     };
   }

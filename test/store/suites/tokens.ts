@@ -27,6 +27,16 @@ export function tokenSuite(ctx: StoreContext): void {
       expect(await store.getToken('ci')).toStrictEqual(t);
     });
 
+    it('keeps the GSE app code of a token when it has one', async () => {
+      const store = await ctx.store();
+      const t = token('bk-monitor', { hash: 'ad'.repeat(32), appCode: 'bk_monitorv3' });
+      await store.putToken(t);
+      expect(await store.findTokenByHash('ad'.repeat(32))).toStrictEqual(t);
+      await store.revokeToken('bk-monitor', at(4));
+      expect((await store.getToken('bk-monitor'))?.appCode).toBe('bk_monitorv3');
+      expect((await store.listTokens()).map((x) => x.appCode)).toEqual(['bk_monitorv3']);
+    });
+
     it('lists tokens by name with revoked ones when several exist', async () => {
       const store = await ctx.store();
       const hashes: Record<string, string> = {

@@ -1,0 +1,78 @@
+/**
+ * The one GSE dispatch table: path family -> action name -> handler (GSE.md §2.1, §7.1). A family is where
+ * the action sits under a base URL; FAMILY_PATHS says which URL prefixes reach it. Register an action with
+ * one line in its family (`read(...)` for queries, `write(...)` for calls that change something, which
+ * the dispatcher audits). `/api/v1/gse/<action>` reaches every action by its name (first family wins).
+ */
+import { agentState, agentStatus, procStatus, queryRoute, queryStreamTo } from './queries.js';
+import { type GseAction, read } from './types.js';
+
+export type GseActionTable = Record<string, Record<string, GseAction>>;
+
+export const GSE_ACTIONS: GseActionTable = {
+  /** `{base}/<action>`: the gateway's unprefixed actions. */
+  root: {
+    get_agent_status: read(agentStatus),
+    get_proc_status: read(procStatus),
+  },
+  cluster: {
+    list_agent_state: read(agentState),
+  },
+  data: {
+    query_route: read(queryRoute),
+    query_streamto: read(queryStreamTo),
+    get_proc_status: read(procStatus), // datalink's path
+  },
+  proc: {
+    get_proc_status_v2: read(procStatus), // nodeman's path
+  },
+  /** bk-job today (§7.1). */
+  'task/extensions': {},
+  /** The older task paths bk-cmdb still calls (`task/async_push_file`...). */
+  task: {},
+  /** `task/async/get_transfer_file_result`. */
+  'task/async': {},
+  /** The legacy ESB names (`/api/c/compapi/v2/gse/<action>/`). */
+  esb: {
+    get_agent_status: read(agentStatus),
+    get_proc_status: read(procStatus),
+    list_agent_state: read(agentState),
+    config_query_route: read(queryRoute),
+    config_query_streamto: read(queryStreamTo),
+  },
+};
+
+/** The gateway bases (GSE.md §2.1): `BKGSE_APIGW_BASE_URL` and the component URL's `bk-gse/prod`. */
+const V2_BASES = ['/api/v2/', '/api/bk-gse/prod/api/v2/'];
+const V2_FAMILIES = ['cluster', 'data', 'proc', 'task/extensions', 'task/async', 'task'];
+
+/** URL prefix -> family; every prefix ends with `/` and is followed by the action. */
+export const FAMILY_PATHS: ReadonlyArray<{ prefix: string; family: string }> = [
+  ...V2_BASES.flatMap((base) => [
+    ...V2_FAMILIES.map((family) => ({ prefix: `${base}${family}/`, family })),
+    { prefix: base, family: 'root' },
+  ]),
+  { prefix: '/api/c/compapi/v2/gse/', family: 'esb' },
+  { prefix: '/api/v1/gse/', family: 'v1' },
+];
+
+/**
+ * GSE actions this API does not serve (docs/GSE-MAPPING.md says why), so their 404 says more than "unknown".
+ * Data-route writes are GSE's; here routes change through Git.
+ */
+export const NOT_SERVED: Readonly<Record<string, string>> = {
+  add_route: 'Routes change through Git: commit a Route spec (channel = the channel_id) instead',
+  update_route: 'Routes change through Git: edit the Route spec instead',
+  delete_route: 'Routes change through Git: delete the Route spec instead',
+  add_streamto: 'StreamTargets change through Git: commit a StreamTarget spec instead',
+  update_streamto: 'StreamTargets change through Git: edit the StreamTarget spec instead',
+  delete_streamto: 'StreamTargets change through Git: delete the StreamTarget spec instead',
+};
+
+/** The action `action` of `family` in `table` (`v1` looks in every family). */
+export function findAction(table: GseActionTable, family: string, action: string): GseAction | undefined {
+  if (family !== 'v1')
+    return Object.hasOwn(table[family] ?? {}, action) ? table[family]?.[action] : undefined;
+  for (const actions of Object.values(table)) if (Object.hasOwn(actions, action)) return actions[action];
+  return undefined;
+}
