@@ -1,9 +1,14 @@
 /** ExecService on the in-memory store with a recording hub: fan-out, result recording and refusals. */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ExecService, ManifestNotKnownError } from '../../src/controller/exec-service.js';
+import { ExecService, type HostTaskMessage, ManifestNotKnownError } from '../../src/controller/exec-service.js';
 import { ControllerMetrics } from '../../src/controller/metrics.js';
 import type { HostFacts, HostManifest } from '../../src/protocol/manifest.js';
-import type { ErrorMessage, ExecMessage, ExecResultMessage } from '../../src/protocol/messages.js';
+import type {
+  CancelMessage,
+  ErrorMessage,
+  ExecMessage,
+  ExecResultMessage,
+} from '../../src/protocol/messages.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { ExecutionRecord } from '../../src/store/types.js';
 
@@ -47,7 +52,7 @@ function result(taskId: string, over: Partial<ExecResultMessage> = {}): ExecResu
 
 describe('ExecService', () => {
   let store: MemoryStore;
-  let sent: Array<{ to: string; msg: ExecMessage | ErrorMessage }>;
+  let sent: Array<{ to: string; msg: ExecMessage | ErrorMessage | CancelMessage | HostTaskMessage }>;
   let refuse: Set<string>;
   let manifests: Map<string, HostManifest>;
   let service: ExecService;
