@@ -377,7 +377,10 @@ export class Agent {
       case 'putFile': {
         const end = this.priority.begin();
         const io = { root: this.config.root, stateDir: this.config.stateDir, clock: this.deps.clock };
-        this.background('putFile', this.tasks.runTask(msg.taskId, msg.reason, () => putFile(msg, io)).finally(end));
+        this.background(
+          'putFile',
+          this.tasks.runTask(msg.taskId, msg.reason, () => putFile(msg, io)).finally(end),
+        );
         return;
       }
       case 'procOp': {

@@ -233,7 +233,12 @@ export class ProcessMonitor {
    * Runs an operation on the watch named `name` and says how it went (exit code 0: done, or nothing to do
    * as the process already was in that state). `command` is used when the watch declares none for `op`.
    */
-  async operate(name: string, op: ProcOp, command: string | undefined, timeoutMs: number): Promise<ExecOutcome> {
+  async operate(
+    name: string,
+    op: ProcOp,
+    command: string | undefined,
+    timeoutMs: number,
+  ): Promise<ExecOutcome> {
     const started = this.deps.clock.now();
     const lines: string[] = [];
     const done = (ok: boolean, why?: string): ExecOutcome => ({
@@ -265,7 +270,9 @@ export class ProcessMonitor {
           const out = await this.runCommand(restart, timeoutMs);
           if (out.exitCode !== 0) return out;
           lines.push(`ran restart: ${restart}`);
-          return (await this.waitFor(s, true)) ? done(true) : done(false, `${name} is not running after restart`);
+          return (await this.waitFor(s, true))
+            ? done(true)
+            : done(false, `${name} is not running after restart`);
         }
         const stopped = await this.stopOp(s, undefined, timeoutMs, lines, done);
         if (stopped.exitCode !== 0) return stopped;
@@ -348,7 +355,12 @@ export class ProcessMonitor {
   private runCommand(script: string, timeoutMs: number): Promise<ExecOutcome> {
     return runScript(
       { taskId: 'procOp', script, timeoutMs },
-      { clock: this.deps.clock, logger: this.deps.logger, baseEnv: this.deps.baseEnv, scriptDir: this.deps.stateDir },
+      {
+        clock: this.deps.clock,
+        logger: this.deps.logger,
+        baseEnv: this.deps.baseEnv,
+        scriptDir: this.deps.stateDir,
+      },
     );
   }
 

@@ -32,6 +32,7 @@ import type {
   Store,
   SyncState,
 } from '../store/types.js';
+import type { GseTaskPort } from '../gse-task/port.js';
 import type { ApiLogger } from './app.js';
 import type { TokenLookup } from './auth.js';
 import type { FleetHostView } from './gse-status.js';
@@ -159,6 +160,8 @@ export interface ApiPort {
   /** Revokes the host's agent (closing a live session) and drops the host from the views; history stays. */
   deleteHost(hostId: string): Promise<HostRemoval>;
   readonly exec: ApiExec;
+  /** GSE's task calls and process operations (src/gse-task); absent, those routes answer that they are off. */
+  readonly gseTasks?: GseTaskPort;
   readonly agents: ApiAgents;
   readonly rollouts: ApiRollouts;
   readonly tokens: ApiTokenStore;

@@ -1,6 +1,10 @@
 /** ExecService on the in-memory store with a recording hub: fan-out, result recording and refusals. */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ExecService, type HostTaskMessage, ManifestNotKnownError } from '../../src/controller/exec-service.js';
+import {
+  ExecService,
+  type HostTaskMessage,
+  ManifestNotKnownError,
+} from '../../src/controller/exec-service.js';
 import { ControllerMetrics } from '../../src/controller/metrics.js';
 import type { HostFacts, HostManifest } from '../../src/protocol/manifest.js';
 import type {

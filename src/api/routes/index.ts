@@ -9,6 +9,7 @@ import { tokenRoutes } from '../token-routes.js';
 import { agentRoutes } from './agents.js';
 import { artifactRoutes } from './artifacts.js';
 import { gseRoutes } from './gse.js';
+import { gseTaskRoutes } from './gse-task.js';
 import { hookRoutes } from './hooks.js';
 import { diffRoute, hostRoutes } from './hosts.js';
 import { rolloutRoutes } from './rollouts.js';
@@ -46,6 +47,7 @@ export function apiRoutes(
     ...artifactRoutes(port, tokens),
     ...hookRoutes(port),
     ...gseRoutes(port),
+    ...gseTaskRoutes(port),
     ...tokenRoutes({ store: port.tokens, audit: port.audit, reserved: reservedTokenNames, now }),
   ];
 }
