@@ -56,10 +56,7 @@ function shQuote(s: string): string {
  * any content survives) to a fresh temp dir, then runs `command` with `store_dir/name` pointing there.
  */
 export function scriptWrapper(scripts: readonly GseScript[], command: string): string {
-  const lines = [
-    'gse_dir=$(mktemp -d /tmp/bk_gse_script.XXXXXX) || exit 1',
-    `trap 'rm -rf "$gse_dir"' EXIT`,
-  ];
+  const lines = ['gse_dir=$(mktemp -d /tmp/bk_gse_script.XXXXXX) || exit 1', `trap 'rm -rf "$gse_dir"' EXIT`];
   let run = command;
   for (const s of scripts) {
     const target = `"$gse_dir"/${shQuote(s.name)}`;
