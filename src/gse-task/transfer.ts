@@ -71,7 +71,11 @@ export async function transferFile(
         `tasks[${i}].source.file_name: must name one file (whole directories are not supported)`,
       );
     const sourceDir = str(source.store_dir, `tasks[${i}].source.store_dir`, '');
-    const sourceAgent = agentOf(source.agent ?? {}, `tasks[${i}].source.agent`);
+    // The controller is the source whatever agent is named; bk-job names its file worker, others may not.
+    const sourceAgent =
+      source.agent === undefined
+        ? { agentId: '', containerId: '' }
+        : agentOf(source.agent, `tasks[${i}].source.agent`);
     const destDir = nonEmptyStr(target.store_dir, `tasks[${i}].target.store_dir`);
     if (!destDir.startsWith('/')) throw badRequest(`tasks[${i}].target.store_dir: must be an absolute path`);
     const destName = str(target.file_name, `tasks[${i}].target.file_name`, '') || sourceName;
