@@ -8,6 +8,7 @@ import type { ExecRequest, ExecStarted } from '../controller/exec-service.js';
 import type { HostRemoval } from '../controller/host-removal.js';
 import type { PlanError } from '../controller/plan.js';
 import type { AgentRecord, HostState, HubStats, SessionInfo } from '../fleet/index.js';
+import type { GseTaskPort } from '../gse-task/port.js';
 import type { HostManifest } from '../protocol/manifest.js';
 import type { RolloutHostState, RolloutHostView } from '../rollout/plan.js';
 import type { RouterStats } from '../routing/router.js';
@@ -32,7 +33,6 @@ import type {
   Store,
   SyncState,
 } from '../store/types.js';
-import type { GseTaskPort } from '../gse-task/port.js';
 import type { ApiLogger } from './app.js';
 import type { TokenLookup } from './auth.js';
 import type { FleetHostView } from './gse-status.js';

@@ -5,7 +5,7 @@
  */
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { scanProcesses, ProcScanner } from '../../../agent/engine/proc-scan.js';
+import { ProcScanner, scanProcesses } from '../../../agent/engine/proc-scan.js';
 import { OP_FAILED_EXIT_CODE, ProcessMonitor } from '../../../agent/engine/process-watch.js';
 import { processWatch, type Sandbox, sandbox, waitFor } from './helpers.js';
 
@@ -34,7 +34,9 @@ describe('ProcessMonitor.operate', () => {
       baseEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' },
     });
     const cmdline = `^sleep ${duration.replace('.', '\\.')}$`;
-    monitor.setWatches([processWatch('svc', { cmdline }, { ensure: 'running', start: `exec sleep ${duration}` })]);
+    monitor.setWatches([
+      processWatch('svc', { cmdline }, { ensure: 'running', start: `exec sleep ${duration}` }),
+    ]);
     // Probes are driven by hand with a clock that jumps past every interval and back-off.
     const probe = async () => {
       now += 120_000;

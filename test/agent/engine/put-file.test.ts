@@ -19,7 +19,10 @@ describe('putFile', () => {
   afterEach(() => box.cleanup());
 
   it('writes the bytes under the root with the mode asked for, creating directories when told', async () => {
-    const out = await putFile({ path: '/opt/app/a.conf', content: b64('x=1\n'), mode: 0o600, mkdir: true }, deps());
+    const out = await putFile(
+      { path: '/opt/app/a.conf', content: b64('x=1\n'), mode: 0o600, mkdir: true },
+      deps(),
+    );
     expect(out).toMatchObject({ exitCode: 0, timedOut: false, killed: false });
     expect(out.stdoutTail).toContain('wrote /opt/app/a.conf (4 bytes');
     expect(await readFile(join(root, 'opt/app/a.conf'), 'utf8')).toBe('x=1\n');
@@ -37,13 +40,19 @@ describe('putFile', () => {
     const link = await putFile({ path: '/escape/a.conf', content: b64('x'), mkdir: true }, deps());
     expect(link.exitCode).toBe(PUT_FILE_FAILED_EXIT_CODE);
     expect(link.stderrTail).toMatch(/symlink/i);
-    const state = await putFile({ path: '/var/lib/gse-agent/identity.json', content: b64('x'), mkdir: true }, deps());
+    const state = await putFile(
+      { path: '/var/lib/gse-agent/identity.json', content: b64('x'), mkdir: true },
+      deps(),
+    );
     expect(state.exitCode).toBe(PUT_FILE_FAILED_EXIT_CODE);
     await expect(stat(join(root, 'var/lib/gse-agent/identity.json'))).rejects.toThrow();
   });
 
   it('fails with the reason when the owner is unknown, leaving nothing behind', async () => {
-    const out = await putFile({ path: '/b.conf', content: b64('x'), owner: 'no-such-user-gse', mkdir: true }, deps());
+    const out = await putFile(
+      { path: '/b.conf', content: b64('x'), owner: 'no-such-user-gse', mkdir: true },
+      deps(),
+    );
     expect(out.exitCode).toBe(PUT_FILE_FAILED_EXIT_CODE);
     expect(out.stderrTail).toContain('no-such-user-gse');
     await expect(stat(join(root, 'b.conf'))).rejects.toThrow();
