@@ -71,7 +71,7 @@ export function scriptWrapper(scripts: readonly GseScript[], command: string): s
     const stored = `${s.storeDir.replace(/\/+$/, '')}/${s.name}`;
     run = run.split(stored).join(target);
   }
-  lines.push(`cd "$gse_dir" || exit 1`, run);
+  lines.push(run);
   return `${lines.join('\n')}\n`;
 }
 
@@ -356,7 +356,7 @@ export async function getExecuteScriptResult(
       const task = doc.atomic.find((t) => t.id === a.atomicTaskId);
       if (!task) throw badRequest(`atomic_task_id ${a.atomicTaskId}: not an atomic task of ${taskId}`);
       const rec = await recordFor(port, taskId, doc, task, a.agent);
-      const outcome = scriptOutcome(rec, doc.terminated === true);
+      const outcome = scriptOutcome(rec, doc.terminated?.includes(a.agent.agentId) === true);
       const now = port.now();
       result.push({
         bk_agent_id: a.agent.agentId,
@@ -404,7 +404,7 @@ async function recordFor(
     timedOut: false,
     killed: status !== 'running',
   });
-  if (doc.terminated) return waiting('terminated before it started', 'failed');
+  if (doc.terminated?.includes(agent.agentId)) return waiting('terminated before it started', 'failed');
   if (before.some((r) => r !== undefined && r.status !== 'running' && r.status !== 'succeeded'))
     return waiting(`not run: atomic task ${task.after.join(', ')} did not succeed`, 'failed');
   if (!before.every((r) => r?.status === 'succeeded')) return waiting('', 'running');
@@ -416,6 +416,11 @@ async function recordFor(
 export async function terminateScript(body: unknown, port: GseTaskPort): Promise<TaskSubmitted> {
   const req = obj(body, 'body');
   const taskId = nonEmptyStr(req.task_id, 'task_id');
+  // Serialized with the polls, so none sends a waiting atomic task while the terminate is recorded.
+  return serialized(taskId, () => terminate(req, taskId, port));
+}
+
+async function terminate(req: Json, taskId: string, port: GseTaskPort): Promise<TaskSubmitted> {
   const doc = await getTaskDoc(port.store, taskId, 'script');
   const named =
     req.agents === undefined
@@ -425,10 +430,10 @@ export async function terminateScript(body: unknown, port: GseTaskPort): Promise
             nonEmptyStr(obj(raw, `agents[${i}]`).bk_agent_id, `agents[${i}].bk_agent_id`),
           ),
         );
-  const hosts = doc.agents
-    .filter((a) => a.hostId !== null && (named === undefined || named.has(a.agentId)))
-    .map((a) => a.hostId as string);
-  await putTaskDoc(port.store, taskId, { ...doc, terminated: true });
+  const agents = doc.agents.filter((a) => named === undefined || named.has(a.agentId));
+  const hosts = agents.filter((a) => a.hostId !== null).map((a) => a.hostId as string);
+  const terminated = [...new Set([...(doc.terminated ?? []), ...agents.map((a) => a.agentId)])];
+  await putTaskDoc(port.store, taskId, { ...doc, terminated });
   for (const t of doc.atomic) port.exec.cancel(execId(taskId, t.id), hosts);
   return { result: { task_id: taskId } };
 }

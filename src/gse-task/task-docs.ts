@@ -30,8 +30,8 @@ export interface ScriptTaskDoc {
   by: string;
   agents: ScriptAgent[];
   atomic: ScriptAtomicTask[];
-  /** Set by a terminate: tasks not yet started never start. */
-  terminated?: boolean;
+  /** Agent ids a terminate named: their tasks not yet started never start. */
+  terminated?: string[];
 }
 
 /** One file to one target agent. */
@@ -57,7 +57,6 @@ export interface TransferTaskDoc {
   createdAt: string;
   by: string;
   entries: TransferEntry[];
-  terminated?: boolean;
 }
 
 /** One process operation on one host. */

@@ -256,6 +256,16 @@ describe('async_execute_script and get_execute_script_result', () => {
       status: SCRIPT_STATUS.discarded,
       error_code: ATOMIC.terminated,
     });
+    // Only the agents named were terminated: another killed record is a failure, not 126.
+    const other = await executeScript(request({ agents: [{ bk_agent_id: 'web-1' }] }), ctx, port);
+    await terminateScript({ task_id: other.result.task_id, agents: [{ bk_agent_id: 'web-9' }] }, port);
+    await port.finish(`${other.result.task_id}/0`, 'web-1', {
+      status: 'failed',
+      exitCode: null,
+      killed: true,
+    });
+    const notNamed = await getExecuteScriptResult({ task_id: other.result.task_id }, port);
+    expect(notNamed.result[0]).toMatchObject({ status: SCRIPT_STATUS.failed, error_code: ATOMIC.done });
   });
 
   it.each([
