@@ -287,7 +287,11 @@ describe('GSE task calls and process operations', () => {
   });
 
   it('stops a watched process with operate_proc_multi, keeps it stopped through a reconcile, then starts it', async () => {
-    await waitFor('the watched sleep running', async () => (await sleepPids()).length === 1);
+    await waitFor(
+      'the watched sleep running',
+      async () => (await sleepPids()).length === 1,
+      POLL_DEADLINE_MS,
+    );
     const key = `${HOST}:nodeman:svc`;
     const operate = (opType: number) =>
       call<{ task_id: string }>('operate_proc_multi', {
