@@ -28,6 +28,7 @@ import {
   ProcessMonitor,
   type ProcScanner,
   probeWatches,
+  putFile,
   runScript,
   type SharedFileWatcher,
   TaskLedger,
@@ -379,6 +380,24 @@ export class Agent {
       case 'exec': {
         const end = this.priority.begin();
         this.background('exec', this.tasks.onExec(msg).finally(end));
+        return;
+      }
+      case 'cancel':
+        this.tasks.cancel(msg.taskId);
+        return;
+      case 'putFile': {
+        const end = this.priority.begin();
+        const io = { root: this.config.root, stateDir: this.config.stateDir, clock: this.deps.clock };
+        this.background(
+          'putFile',
+          this.tasks.runTask(msg.taskId, msg.reason, () => putFile(msg, io)).finally(end),
+        );
+        return;
+      }
+      case 'procOp': {
+        const end = this.priority.begin();
+        const work = () => this.procs.operate(msg.watch, msg.op, msg.command, msg.timeoutMs);
+        this.background('procOp', this.tasks.runTask(msg.taskId, msg.reason, work).finally(end));
         return;
       }
       case 'ack':

@@ -1,6 +1,7 @@
 /**
- * Scripts the agent runs (ad-hoc execs, onChange, remediation): each task id at most once, through the task
- * ledger that survives restarts, and every outcome turned into an `execResult` for the outbox.
+ * Scripts the agent runs (ad-hoc execs, onChange, remediation) and other tasks the controller sends (file
+ * transfers, process operations): each task id at most once, through the task ledger that survives restarts,
+ * and every outcome turned into an `execResult` for the outbox. A `cancel` kills a running exec.
  */
 import { randomUUID } from 'node:crypto';
 import type { ExecMessage, SpooledMessage } from '../src/protocol/messages.js';
@@ -18,9 +19,31 @@ export interface ExecTasksDeps {
   send(msg: SpooledMessage): Promise<void>;
 }
 
+/** Cancelled task ids remembered, so a cancel that overtakes its exec still stops it. */
+const CANCELLED_KEPT = 1_000;
+
 /** Runs tasks once per id and reports their results. */
 export class ExecTasks {
+  private readonly running = new Map<string, AbortController>();
+  private readonly cancelled = new Set<string>();
+
   constructor(private readonly deps: ExecTasksDeps) {}
+
+  /** Kills the task's process group if it runs (its result says `killed`); one not yet arrived never runs. */
+  cancel(taskId: string): void {
+    this.running.get(taskId)?.abort();
+    this.cancelled.add(taskId);
+    if (this.cancelled.size > CANCELLED_KEPT) {
+      const oldest = this.cancelled.values().next().value;
+      if (oldest !== undefined) this.cancelled.delete(oldest);
+    }
+  }
+
+  /** Runs non-script work at most once per task id, then spools its result with `reason`. */
+  async runTask(taskId: string, reason: string, work: () => Promise<ExecOutcome>): Promise<void> {
+    const { outcome } = await this.deps.ledger.doOnce(taskId, this.deps.clock, work);
+    await this.deps.send(execResultMessage(taskId, reason, outcome));
+  }
 
   /** Runs a script at most once per task id (the ledger survives restarts). */
   async run(spec: ExecSpec): Promise<ExecOutcome> {
@@ -35,6 +58,9 @@ export class ExecTasks {
 
   /** An `exec` from the controller: run it, then spool its result. */
   async onExec(msg: ExecMessage): Promise<void> {
+    const abort = new AbortController();
+    if (this.cancelled.has(msg.taskId)) abort.abort();
+    this.running.set(msg.taskId, abort);
     const outcome = await this.run({
       taskId: msg.taskId,
       script: msg.script,
@@ -43,7 +69,8 @@ export class ExecTasks {
       ...(msg.env ? { env: msg.env } : {}),
       ...(msg.cwd ? { cwd: msg.cwd } : {}),
       ...(msg.runAs ? { runAs: msg.runAs } : {}),
-    });
+      signal: abort.signal,
+    }).finally(() => this.running.delete(msg.taskId));
     await this.deps.send(execResultMessage(msg.taskId, msg.reason, outcome));
   }
 

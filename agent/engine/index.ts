@@ -23,6 +23,7 @@ export * from './private-fs.js';
 export * from './proc-scan.js';
 export * from './process-match.js';
 export * from './process-watch.js';
+export * from './put-file.js';
 export * from './run-as.js';
 export * from './safe-path.js';
 export * from './shared-watcher.js';

@@ -4,14 +4,18 @@
  * declared `start` command (detached, own process group, output to a log in the state dir) with backoff.
  * Each start ends in one `process.restarted` (the process is seen running) or one `process.restart_failed`
  * (the start command failed or exited with no process running, or the next start came first).
+ * Operations asked for by the controller (bk-nodeman's start/stop/restart/reload) run through `operate`:
+ * a stop holds the watch's own restarts off until a start or a new version of the watch.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type HostManifest, itemKey, type ManifestProcessWatch } from '../../src/protocol/manifest.js';
-import type { HostEvent } from '../../src/protocol/messages.js';
+import type { HostEvent, ProcOp } from '../../src/protocol/messages.js';
 import { type Clock, type Logger, silentLogger } from './deps.js';
 import { errorText } from './errors.js';
 import { processEvent, processRestartedEvent, processRestartFailedEvent } from './events.js';
+import { type ExecOutcome, runScript } from './exec.js';
 import { ensurePrivateDir, openPrivate } from './private-fs.js';
 import type { ProcScanner } from './proc-scan.js';
 import {
@@ -29,6 +33,12 @@ import { openNoFollow, resolveManagedSafe } from './safe-path.js';
 export const MIN_PROBE_INTERVAL_MS = 100;
 /** After a start, the watch is probed again this soon to see it come up. */
 export const START_RECHECK_MS = 300;
+/** How long an operation waits for the process to come up (start) or go away (stop). */
+export const OP_SETTLE_MS = 10_000;
+/** How often an operation probes while it waits. */
+export const OP_POLL_MS = 100;
+/** Exit code of an operation that failed (no such watch, no command, did not come up or go away). */
+export const OP_FAILED_EXIT_CODE = 1;
 
 /** The pid in `pidFile` under the root, read with no symlink followed (null when absent or refused). */
 async function readPid(root: string, pidFile: string): Promise<number | null> {
@@ -105,6 +115,10 @@ interface WatchState {
   attempts: number;
   lastStartAt: number;
   upSince: number | undefined;
+  /** Stopped by an operation: no restart until a start or a new version of the watch. */
+  held: boolean;
+  /** An operation is running: the probe loop leaves starting to it. */
+  operating: boolean;
 }
 
 export class ProcessMonitor {
@@ -133,6 +147,8 @@ export class ProcessMonitor {
         attempts: 0,
         lastStartAt: 0,
         upSince: undefined,
+        held: false,
+        operating: false,
       });
     }
     if (this.started) this.arm();
@@ -209,6 +225,7 @@ export class ProcessMonitor {
     }
     s.upSince = undefined;
     if (watch.ensure !== 'running' || watch.start === undefined || result.error) return;
+    if (s.held || s.operating) return;
     const startAt = s.attempts === 0 ? now : s.lastStartAt + restartDelayMs(s.attempts);
     if (now < startAt) {
       s.nextProbeAt = Math.min(s.nextProbeAt, startAt);
@@ -257,14 +274,154 @@ export class ProcessMonitor {
     (this.deps.logger ?? silentLogger).error(msg, { err: errorText(err) });
   }
 
-  private async startProcess(watch: ManifestProcessWatch, pending: PendingStart): Promise<void> {
+  /**
+   * Runs an operation on the watch named `name` and says how it went (exit code 0: done, or nothing to do
+   * as the process already was in that state). `command` is used when the watch declares none for `op`.
+   */
+  async operate(
+    name: string,
+    op: ProcOp,
+    command: string | undefined,
+    timeoutMs: number,
+  ): Promise<ExecOutcome> {
+    const started = this.deps.clock.now();
+    const lines: string[] = [];
+    const done = (ok: boolean, why?: string): ExecOutcome => ({
+      exitCode: ok ? 0 : OP_FAILED_EXIT_CODE,
+      signal: null,
+      stdoutTail: lines.join('\n'),
+      stderrTail: why ?? '',
+      startedAt: new Date(started).toISOString(),
+      durationMs: this.deps.clock.now() - started,
+      timedOut: false,
+      killed: false,
+    });
+    const s = this.states.get(`ProcessWatch/${name}`);
+    if (!s) return done(false, `gse-agent: no ProcessWatch named ${name} in the manifest this agent holds`);
+    s.operating = true;
+    try {
+      if (op === 'stop') {
+        s.held = true;
+        return await this.stopOp(s, command, timeoutMs, lines, done);
+      }
+      if (op === 'start') {
+        s.held = false;
+        return await this.startOp(s, command, lines, done);
+      }
+      if (op === 'restart') {
+        s.held = false;
+        const restart = s.watch.restart ?? command;
+        if (restart !== undefined) {
+          const out = await this.runCommand(restart, timeoutMs);
+          if (out.exitCode !== 0) return out;
+          lines.push(`ran restart: ${restart}`);
+          return (await this.waitFor(s, true))
+            ? done(true)
+            : done(false, `${name} is not running after restart`);
+        }
+        const stopped = await this.stopOp(s, undefined, timeoutMs, lines, done);
+        if (stopped.exitCode !== 0) return stopped;
+        return await this.startOp(s, undefined, lines, done);
+      }
+      // reload: the given command, else SIGHUP to the process.
+      if (command !== undefined) return await this.runCommand(command, timeoutMs);
+      const probe = await this.probeNow(s);
+      if (!probe.running) return done(false, `${name} is not running: nothing to reload`);
+      for (const pid of probe.pids) signalPid(pid, 'SIGHUP');
+      lines.push(`sent SIGHUP to ${probe.pids.join(', ')}`);
+      return done(true);
+    } finally {
+      s.operating = false;
+    }
+  }
+
+  private async stopOp(
+    s: WatchState,
+    command: string | undefined,
+    timeoutMs: number,
+    lines: string[],
+    done: (ok: boolean, why?: string) => ExecOutcome,
+  ): Promise<ExecOutcome> {
+    const probe = await this.probeNow(s);
+    if (!probe.running) {
+      lines.push(`${s.watch.name} is not running`);
+      return done(true);
+    }
+    const stop = s.watch.stop ?? command;
+    if (stop !== undefined) {
+      const out = await this.runCommand(stop, timeoutMs);
+      if (out.exitCode !== 0) return out;
+      lines.push(`ran stop: ${stop}`);
+    } else {
+      for (const pid of probe.pids) signalPid(pid, 'SIGTERM');
+      lines.push(`sent SIGTERM to ${probe.pids.join(', ')}`);
+    }
+    if (await this.waitFor(s, false)) return done(true);
+    const left = await this.probeNow(s);
+    for (const pid of left.pids) signalPid(pid, 'SIGKILL');
+    lines.push(`sent SIGKILL to ${left.pids.join(', ')}`);
+    return (await this.waitFor(s, false)) ? done(true) : done(false, `${s.watch.name} is still running`);
+  }
+
+  private async startOp(
+    s: WatchState,
+    command: string | undefined,
+    lines: string[],
+    done: (ok: boolean, why?: string) => ExecOutcome,
+  ): Promise<ExecOutcome> {
+    if ((await this.probeNow(s)).running) {
+      lines.push(`${s.watch.name} is already running`);
+      return done(true);
+    }
+    const start = s.watch.start ?? command;
+    if (start === undefined) return done(false, `ProcessWatch ${s.watch.name} declares no start command`);
+    s.lastStartAt = this.deps.clock.now();
+    // An operator's start, not the watch's own: it raises no restarted/restart_failed.
+    await this.startProcess(s.watch, { attempt: 0, exited: false }, start);
+    lines.push(`ran start: ${start}`);
+    return (await this.waitFor(s, true))
+      ? done(true)
+      : done(false, `${s.watch.name} did not come up within ${OP_SETTLE_MS} ms`);
+  }
+
+  /** Probes until the watch is `running` (or not), for up to OP_SETTLE_MS; true when it got there. */
+  private async waitFor(s: WatchState, running: boolean): Promise<boolean> {
+    for (let i = 0; i < OP_SETTLE_MS / OP_POLL_MS; i++) {
+      if ((await this.probeNow(s)).running === running) return true;
+      await sleep(OP_POLL_MS);
+    }
+    return (await this.probeNow(s)).running === running;
+  }
+
+  private async probeNow(s: WatchState): Promise<ProbeResult> {
+    this.deps.scanner.invalidate();
+    return probeWatch(s.watch, await this.deps.scanner.scan(), this.deps.root);
+  }
+
+  private runCommand(script: string, timeoutMs: number): Promise<ExecOutcome> {
+    return runScript(
+      { taskId: 'procOp', script, timeoutMs },
+      {
+        clock: this.deps.clock,
+        logger: this.deps.logger,
+        baseEnv: this.deps.baseEnv,
+        scriptDir: this.deps.stateDir,
+      },
+    );
+  }
+
+  private async startProcess(
+    watch: ManifestProcessWatch,
+    pending: PendingStart,
+    command = watch.start ?? '',
+  ): Promise<void> {
     const logger = this.deps.logger ?? silentLogger;
     const dir = join(this.deps.stateDir, 'process-logs');
     try {
       await ensurePrivateDir(dir);
       const log = await openPrivate(join(dir, `${encodeURIComponent(watch.name)}.log`), 'a');
       try {
-        const child = spawn('/bin/sh', ['-c', watch.start ?? ''], {
+        const child = spawn('/bin/sh', ['-c', command], {
           detached: true,
           stdio: ['ignore', log.fd, log.fd],
           cwd: '/',
@@ -281,7 +438,7 @@ export class ProcessMonitor {
             pending.error ??= `the start command ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`;
         });
         child.unref();
-        logger.info('process watch: started', { watch: watch.name, pid: child.pid, command: watch.start });
+        logger.info('process watch: started', { watch: watch.name, pid: child.pid, command });
       } finally {
         await log.close();
       }
@@ -291,5 +448,14 @@ export class ProcessMonitor {
       pending.error = `start failed: ${errorText(err)}`;
       logger.warn('process watch: start failed', { watch: watch.name, err: errorText(err) });
     }
+  }
+}
+
+/** Sends `signal` to one process; a process already gone is not an error. */
+function signalPid(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    // gone already
   }
 }

@@ -91,17 +91,26 @@ export class TaskLedger {
    * back with `reused: true`. The start is durable before the script runs.
    */
   async runOnce(spec: ExecSpec, deps: ExecDeps): Promise<{ outcome: ExecOutcome; reused: boolean }> {
+    return this.doOnce(spec.taskId, deps.clock, () => runScript(spec, deps));
+  }
+
+  /** As runOnce, for work that is not a script (a file transfer, a process operation). */
+  async doOnce(
+    taskId: string,
+    clock: Clock,
+    work: () => Promise<ExecOutcome>,
+  ): Promise<{ outcome: ExecOutcome; reused: boolean }> {
     if (this.closed) throw new LogClosedError(this.log.file);
-    const known = this.done.get(spec.taskId);
+    const known = this.done.get(taskId);
     if (known) return { outcome: known, reused: true };
-    const running = this.inflight.get(spec.taskId);
+    const running = this.inflight.get(taskId);
     if (running) return { outcome: await running, reused: true };
-    const run = this.runAndRecord(spec, deps, deps.clock);
-    this.inflight.set(spec.taskId, run);
+    const run = this.runAndRecord(taskId, clock, work);
+    this.inflight.set(taskId, run);
     try {
       return { outcome: await run, reused: false };
     } finally {
-      this.inflight.delete(spec.taskId);
+      this.inflight.delete(taskId);
     }
   }
 
@@ -111,11 +120,15 @@ export class TaskLedger {
     await this.log.close();
   }
 
-  private async runAndRecord(spec: ExecSpec, deps: ExecDeps, clock: Clock): Promise<ExecOutcome> {
-    await this.log.append({ t: 'start', id: spec.taskId, at: new Date(clock.now()).toISOString() });
-    const outcome = await runScript(spec, deps);
-    this.done.set(spec.taskId, outcome);
-    await this.log.append({ t: 'done', id: spec.taskId, outcome });
+  private async runAndRecord(
+    taskId: string,
+    clock: Clock,
+    work: () => Promise<ExecOutcome>,
+  ): Promise<ExecOutcome> {
+    await this.log.append({ t: 'start', id: taskId, at: new Date(clock.now()).toISOString() });
+    const outcome = await work();
+    this.done.set(taskId, outcome);
+    await this.log.append({ t: 'done', id: taskId, outcome });
     return outcome;
   }
 }

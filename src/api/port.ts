@@ -10,6 +10,7 @@ import type { HostRemoval } from '../controller/host-removal.js';
 import type { PlanError } from '../controller/plan.js';
 import type { PreviewOutcome } from '../controller/preview-service.js';
 import type { AgentRecord, HostState, HubStats, SessionInfo } from '../fleet/index.js';
+import type { GseTaskPort } from '../gse-task/port.js';
 import type { HostManifest } from '../protocol/manifest.js';
 import type { ItemReport } from '../protocol/messages.js';
 import type { RolloutHostState, RolloutHostView } from '../rollout/plan.js';
@@ -168,6 +169,8 @@ export interface ApiPort {
   /** Revokes the host's agent (closing a live session) and drops the host from the views; history stays. */
   deleteHost(hostId: string): Promise<HostRemoval>;
   readonly exec: ApiExec;
+  /** GSE's task calls and process operations (src/gse-task); absent, those routes answer that they are off. */
+  readonly gseTasks?: GseTaskPort;
   readonly agents: ApiAgents;
   readonly rollouts: ApiRollouts;
   readonly tokens: ApiTokenStore;

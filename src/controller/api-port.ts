@@ -8,6 +8,7 @@ import { type FleetHostView, GSE_NAMESPACE_LABEL } from '../api/gse/status.js';
 import type { ApiPort, StatusParts } from '../api/port.js';
 import { hashCredential, secretsEqual } from '../fleet/auth.js';
 import type { AgentRecord } from '../fleet/index.js';
+import { gseTaskPort } from './api-port-gse-task.js';
 import { rolloutApi } from './api-port-rollouts.js';
 import { type Controller, factsOf } from './controller.js';
 import type { DryRunAnswer } from './dry-runs.js';
@@ -57,6 +58,7 @@ export function controllerApiPort(c: Controller): ApiPort {
       start: (req) => c.exec.start(req),
       subscribe: (taskId, listener) => c.exec.subscribe(taskId, listener),
     },
+    gseTasks: gseTaskPort(c),
     agents: {
       list: () => c.hub.agents(),
       stateOf: (id) => c.hub.hostState(id),

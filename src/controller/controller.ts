@@ -9,6 +9,7 @@ import { createServer as createHttpsServer, type Server as HttpsServer } from 'n
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { FleetHub, type SessionInfo } from '../fleet/index.js';
+import { applyProcessOverrides, StoredProcessOverrides } from '../gse-task/overrides.js';
 import { checkCallbackUrl, Notifier } from '../notify/notifier.js';
 import type { Outcome } from '../notify/outcome.js';
 import { TaskCallbacks } from '../notify/task-callbacks.js';
@@ -129,6 +130,8 @@ export class Controller {
   notifier!: Notifier;
   /** Exec tasks waiting to post their one result callback. */
   taskCallbacks!: TaskCallbacks;
+  /** Desired state set by GSE process operations (stop, delegate, undelegate), laid over every plan. */
+  overrides: StoredProcessOverrides | undefined;
   readonly startedAt: string;
 
   private constructor(
@@ -156,6 +159,8 @@ export class Controller {
       onDrift: async (records) => {
         for (const o of driftOutcomes(records)) await this.notify(o);
       },
+      // GSE process operations' desired state (src/gse-task/overrides.ts), opened in create().
+      overrideDesired: (m) => applyProcessOverrides(m, this.overrides?.forHost(m.hostId) ?? []),
     });
     this.exec = new ExecService({
       store,
@@ -253,6 +258,7 @@ export class Controller {
       backoff: deps.notifyBackoff,
       post: deps.notifyPost,
     });
+    controller.overrides = await StoredProcessOverrides.open(store, () => controller.reconciler.replanAll());
     controller.taskCallbacks = await TaskCallbacks.open({
       dir: join(options.stateDir, 'notify', 'tasks'),
       send: (url, body) => controller.notifier.taskResult(url, body),

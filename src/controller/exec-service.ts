@@ -10,7 +10,14 @@
  */
 import { ERROR_CODES } from '../protocol/codes.js';
 import { type HostFacts, type HostManifest, itemKey } from '../protocol/manifest.js';
-import type { ErrorMessage, ExecMessage, ExecResultMessage } from '../protocol/messages.js';
+import type {
+  CancelMessage,
+  ErrorMessage,
+  ExecMessage,
+  ExecResultMessage,
+  ProcOpMessage,
+  PutFileMessage,
+} from '../protocol/messages.js';
 import type { Selector } from '../spec/types.js';
 import type { ExecutionRecord, ExecutionStatus, Store } from '../store/types.js';
 import type { Logger } from './logger.js';
@@ -21,7 +28,7 @@ export const DEFAULT_EXEC_TIMEOUT_MS = 60_000;
 
 export interface ExecServiceDeps {
   store: Store;
-  hub: { send(agentId: string, msg: ExecMessage | ErrorMessage): boolean };
+  hub: { send(agentId: string, msg: HostTaskMessage | CancelMessage | ErrorMessage): boolean };
   /** The manifest planned for a host, or undefined while none is (e.g. before the first revision). */
   manifestOf(hostId: string): HostManifest | undefined;
   logger?: Logger;
@@ -86,6 +93,21 @@ export interface ExecStarted {
   offline: string[];
 }
 
+/** The messages that start a task on one host. */
+export type HostTaskMessage = ExecMessage | PutFileMessage | ProcOpMessage;
+
+/** A task for named hosts (GSE's calls): one message per host, built by the caller. */
+export interface HostTask {
+  taskId: string;
+  /** The record's reason: 'adhoc', 'transfer', 'procOp:ProcessWatch/x'. */
+  reason: string;
+  /** What the record shows as the command. */
+  command: string;
+  requestedBy: string;
+  /** The message for one host (its `id` is set here). */
+  message(hostId: string, id: string): HostTaskMessage;
+}
+
 /** Hosts read per page when looking for offline hosts the selector picks. */
 const HOST_PAGE_SIZE = 500;
 
@@ -112,7 +134,7 @@ const SPEC_REASON = /^(onChange|remediation):(.+)$/;
  */
 export function resultRefusal(
   hostId: string,
-  msg: Pick<ExecResultMessage, 'taskId' | 'reason'>,
+  msg: Pick<ExecResultMessage, 'taskId' | 'reason'> & Partial<Pick<ExecResultMessage, 'exitCode' | 'killed'>>,
   existing: Pick<ExecutionRecord, 'reason' | 'status'> | undefined,
   manifest: HostManifest | undefined,
 ): string | undefined {
@@ -121,6 +143,8 @@ export function resultRefusal(
       return `execution ${msg.taskId} on ${hostId} already finished (${existing.status}); a second result does not overwrite it`;
     }
     if (existing.reason === msg.reason) return undefined;
+    // An agent that died mid-task reports it as interrupted under 'adhoc' (it cannot know the reason).
+    if (msg.reason === 'adhoc' && msg.exitCode === null && msg.killed) return undefined;
     return `task ${msg.taskId} was sent to ${hostId} as ${existing.reason}, not ${msg.reason}`;
   }
   const spec = SPEC_REASON.exec(msg.reason);
@@ -205,6 +229,57 @@ export class ExecService {
     if (req.callback !== undefined)
       await this.deps.hooks?.started({ ...started, url: req.callback, timeoutMs });
     return started;
+  }
+
+  /**
+   * Sends a task to the named hosts: the running rows of the connected ones are stored in one write before
+   * any is sent; a host that is not connected (or whose send fails) gets a failed row saying so, not run.
+   */
+  async startOnHosts(hostIds: readonly string[], task: HostTask): Promise<ExecStarted> {
+    const startedAt = new Date(this.deps.now()).toISOString();
+    const connected = new Set(this.deps.connectedHosts().map((h) => h.id));
+    const row = (hostId: string): ExecutionRecord => ({
+      id: task.taskId,
+      hostId,
+      reason: task.reason,
+      ...(task.reason.startsWith('procOp:') ? { resource: task.reason.slice('procOp:'.length) } : {}),
+      command: task.command,
+      status: 'running',
+      exitCode: null,
+      signal: null,
+      stdoutTail: '',
+      stderrTail: '',
+      startedAt,
+      timedOut: false,
+      killed: false,
+      requestedBy: task.requestedBy,
+    });
+    const targets = [...new Set(hostIds)];
+    await this.deps.store.putExecutions(targets.filter((h) => connected.has(h)).map(row));
+    const hosts: string[] = [];
+    const offline: string[] = [];
+    for (const hostId of targets) {
+      if (connected.has(hostId) && this.deps.hub.send(hostId, task.message(hostId, this.deps.newId())))
+        hosts.push(hostId);
+      else offline.push(hostId);
+    }
+    await this.deps.store.putExecutions(
+      offline.map((hostId) => ({
+        ...row(hostId),
+        status: 'failed' as const,
+        stderrTail: `host ${hostId} is not connected (not run)`,
+        finishedAt: startedAt,
+        durationMs: 0,
+      })),
+    );
+    return { taskId: task.taskId, hosts, offline };
+  }
+
+  /** Asks each host to kill the task if it runs there; the hosts that were told. */
+  cancel(taskId: string, hostIds: readonly string[]): string[] {
+    return hostIds.filter((hostId) =>
+      this.deps.hub.send(hostId, { v: 1, type: 'cancel', id: this.deps.newId(), taskId }),
+    );
   }
 
   /**
@@ -305,8 +380,8 @@ export class ExecService {
     const record: ExecutionRecord = {
       id: msg.taskId,
       hostId,
-      reason: msg.reason,
-      resource: /^(?:onChange|remediation):(.+)$/.exec(msg.reason)?.[1],
+      reason: existing?.reason ?? msg.reason,
+      resource: existing?.resource ?? /^(?:onChange|remediation):(.+)$/.exec(msg.reason)?.[1],
       command: existing?.command ?? msg.reason,
       status: executionStatus(msg),
       exitCode: msg.exitCode,

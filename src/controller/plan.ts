@@ -188,8 +188,13 @@ export function planHost(
   }
 
   items.sort(compareManifestItems);
-  const hash = hashValue({ labels, items: items.map((i) => `${i.kind}/${i.name}@${i.hash}`) });
+  const hash = manifestHash(labels, items);
   return { manifest: { hostId: host.id, revision: revision.id, labels, items, hash }, errors };
+}
+
+/** The hash of a manifest: over its labels and its items' keys and hashes, in order. */
+export function manifestHash(labels: Record<string, string>, items: readonly ManifestItem[]): string {
+  return hashValue({ labels, items: items.map((i) => `${i.kind}/${i.name}@${i.hash}`) });
 }
 
 /** One manifest per host of the inventory; a host selected by nothing gets an empty manifest. */

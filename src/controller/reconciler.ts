@@ -47,6 +47,8 @@ export interface ReconcilerDeps {
   rollouts?: RolloutManager;
   /** Told the drift records of each report once stored (notifications); awaited, so they are durable first. */
   onDrift?(records: readonly DriftRecord[]): Promise<void>;
+  /** Desired state set outside Git (GSE process operations, src/gse-task/overrides.ts) laid over each plan. */
+  overrideDesired?(manifest: HostManifest): HostManifest;
 }
 
 // Kept importable from here, where it was first defined.
@@ -343,7 +345,7 @@ export class Reconciler {
     if (!this.revision) return;
     const { manifest, errors } = planHost(this.revision, host.facts, this.deps.rollouts?.versionsOf());
     host.selectable = selectableHost(host.facts, this.revision.byKind.HostGroup);
-    host.desired = manifest;
+    host.desired = this.deps.overrideDesired?.(manifest) ?? manifest;
     host.planErrors = errors;
     host.versionLag = versionLagOf(this.revision, manifest, host.facts.agentVersion);
   }

@@ -4,7 +4,12 @@
  */
 import type { SchemaObject } from 'ajv';
 import { HOST_MANIFEST_ID, MANIFEST_ITEM_ID, MANIFEST_ITEM_KINDS } from './manifest-schema.js';
-import { type AgentToController, type ControllerToAgent, REMEDIATION_DECISIONS } from './messages.js';
+import {
+  type AgentToController,
+  type ControllerToAgent,
+  PROC_OPS,
+  REMEDIATION_DECISIONS,
+} from './messages.js';
 import {
   agentIdString,
   anyString,
@@ -38,6 +43,9 @@ export const CONTROLLER_MESSAGE_TYPES = [
   'manifest',
   'dryRun',
   'exec',
+  'cancel',
+  'putFile',
+  'procOp',
   'ack',
   'heartbeat',
   'error',
@@ -149,6 +157,34 @@ const exec = objectSchema(
   { interpreter: anyString, env: stringMap, cwd: anyString, runAs: nonEmptyString },
 );
 
+const cancel = objectSchema({ ...envelope('cancel'), id: idString, taskId: idString });
+
+const putFile = objectSchema(
+  {
+    ...envelope('putFile'),
+    id: idString,
+    taskId: idString,
+    reason: anyString,
+    path: nonEmptyString,
+    content: anyString,
+    mkdir: boolean,
+  },
+  { mode: { type: 'integer', minimum: 0, maximum: 0o7777 }, owner: nonEmptyString },
+);
+
+const procOp = objectSchema(
+  {
+    ...envelope('procOp'),
+    id: idString,
+    taskId: idString,
+    reason: anyString,
+    watch: nonEmptyString,
+    op: { enum: [...PROC_OPS] },
+    timeoutMs: nonNegativeInt,
+  },
+  { command: anyString },
+);
+
 const hostEvent = objectSchema(
   { type: nonEmptyString, time: anyString, fields: openObject },
   { resource: anyString },
@@ -216,6 +252,9 @@ export const MESSAGE_SCHEMAS: Readonly<Record<MessageType, SchemaObject>> = {
   dryRun,
   report,
   exec,
+  cancel,
+  putFile,
+  procOp,
   execResult,
   event,
   data,

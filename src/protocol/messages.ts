@@ -3,7 +3,7 @@
  * Messages that cause work or must not be lost carry an `id`; the receiver dedupes by it.
  *
  * agent -> controller: hello, report, execResult, event, data, heartbeat, error
- * controller -> agent: welcome, manifest, dryRun, exec, ack, heartbeat, error
+ * controller -> agent: welcome, manifest, dryRun, exec, cancel, putFile, procOp, ack, heartbeat, error
  */
 import type { HostManifest, ManifestItem } from './manifest.js';
 
@@ -165,6 +165,58 @@ export interface ExecMessage {
   reason: string;
 }
 
+/** Stop a running task (GSE's terminate): its process group is killed and its result says `killed`. */
+export interface CancelMessage {
+  v: 1;
+  type: 'cancel';
+  id: string;
+  taskId: string;
+}
+
+/**
+ * Write a file the controller sends (GSE's file transfer): at `path` under the agent's `--root`, atomically,
+ * with `mode`/`owner` when given. Answered by an `execResult` (exit code 0 when written), once per task id.
+ */
+export interface PutFileMessage {
+  v: 1;
+  type: 'putFile';
+  id: string;
+  taskId: string;
+  reason: string;
+  /** The absolute host path to write. */
+  path: string;
+  /** The bytes, base64. */
+  content: string;
+  mode?: number;
+  /** `user` or `user:group`. */
+  owner?: string;
+  /** Create missing parent directories (GSE's `auto_mkdir`); false: a missing directory fails the task. */
+  mkdir: boolean;
+}
+
+/** What a process operation does to a ProcessWatch. */
+export const PROC_OPS = ['start', 'stop', 'restart', 'reload'] as const;
+export type ProcOp = (typeof PROC_OPS)[number];
+
+/**
+ * Start, stop, restart or reload the process a ProcessWatch of the agent's manifest watches (bk-nodeman's
+ * operate_proc). A stop holds off the watch's own restarts until a start or a new version of the watch.
+ * Answered by an `execResult` once per task id.
+ */
+export interface ProcOpMessage {
+  v: 1;
+  type: 'procOp';
+  id: string;
+  taskId: string;
+  reason: string;
+  /** The ProcessWatch's name. */
+  watch: string;
+  op: ProcOp;
+  /** The command to use when the watch declares none for this op (GSE's `spec.control`). */
+  command?: string;
+  timeoutMs: number;
+}
+
 /** What a remediation engine decided about one matching event (the agent's, or the controller's for agent.lost). */
 export const REMEDIATION_DECISIONS = ['ran', 'cooldown', 'budget', 'concurrency', 'dryRun'] as const;
 export type RemediationDecisionKind = (typeof REMEDIATION_DECISIONS)[number];
@@ -268,6 +320,9 @@ export type ControllerToAgent =
   | ManifestMessage
   | DryRunMessage
   | ExecMessage
+  | CancelMessage
+  | PutFileMessage
+  | ProcOpMessage
   | AckMessage
   | HeartbeatMessage
   | ErrorMessage;

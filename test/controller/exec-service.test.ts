@@ -1,9 +1,18 @@
 /** ExecService on the in-memory store with a recording hub: fan-out, result recording and refusals. */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ExecService, ManifestNotKnownError } from '../../src/controller/exec-service.js';
+import {
+  ExecService,
+  type HostTaskMessage,
+  ManifestNotKnownError,
+} from '../../src/controller/exec-service.js';
 import { ControllerMetrics } from '../../src/controller/metrics.js';
 import type { HostFacts, HostManifest } from '../../src/protocol/manifest.js';
-import type { ErrorMessage, ExecMessage, ExecResultMessage } from '../../src/protocol/messages.js';
+import type {
+  CancelMessage,
+  ErrorMessage,
+  ExecMessage,
+  ExecResultMessage,
+} from '../../src/protocol/messages.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { ExecutionRecord } from '../../src/store/types.js';
 
@@ -47,7 +56,7 @@ function result(taskId: string, over: Partial<ExecResultMessage> = {}): ExecResu
 
 describe('ExecService', () => {
   let store: MemoryStore;
-  let sent: Array<{ to: string; msg: ExecMessage | ErrorMessage }>;
+  let sent: Array<{ to: string; msg: ExecMessage | ErrorMessage | CancelMessage | HostTaskMessage }>;
   let refuse: Set<string>;
   let manifests: Map<string, HostManifest>;
   let service: ExecService;
@@ -227,6 +236,61 @@ describe('ExecService', () => {
       });
       expect(ok).toBe(false);
       expect(await store.getExecution(taskId, 'h2')).toMatchObject({ status: 'failed' });
+    });
+  });
+
+  describe('tasks for named hosts (GSE calls)', () => {
+    const task = (taskId: string, reason = 'transfer') => ({
+      taskId,
+      reason,
+      command: 'transfer a -> /etc/a',
+      requestedBy: 'bk-job',
+      message: (_host: string, id: string) =>
+        ({ v: 1, type: 'putFile', id, taskId, reason, path: '/etc/a', content: '', mkdir: true }) as const,
+    });
+
+    it('stores running rows before sending, and a failed row for each host not connected', async () => {
+      refuse.add('h2');
+      const started = await service.startOnHosts(['h1', 'h2', 'h9', 'h1'], task('T/0'));
+      expect(started).toEqual({ taskId: 'T/0', hosts: ['h1'], offline: ['h2', 'h9'] });
+      expect(sent.map((s) => [s.to, s.msg.type])).toEqual([['h1', 'putFile']]);
+      expect(await store.getExecution('T/0', 'h1')).toMatchObject({
+        status: 'running',
+        reason: 'transfer',
+        requestedBy: 'bk-job',
+      });
+      expect(await store.getExecution('T/0', 'h9')).toMatchObject({
+        status: 'failed',
+        exitCode: null,
+        killed: false,
+      });
+      expect((await store.getExecution('T/0', 'h2'))?.stderrTail).toContain('not connected');
+      // The agent answers under the task's reason; the running row vouches for it.
+      expect(await service.recordResult('h1', result('T/0', { reason: 'transfer' }))).toBe('stored');
+    });
+
+    it('names a procOp record by its ProcessWatch and cancels on the hosts asked', async () => {
+      await service.startOnHosts(['h1'], task('P/0', 'procOp:ProcessWatch/svc'));
+      expect(await store.getExecution('P/0', 'h1')).toMatchObject({ resource: 'ProcessWatch/svc' });
+      expect(service.cancel('P/0', ['h1', 'h3'])).toEqual(['h1', 'h3']);
+      expect(sent.slice(1).map((s) => [s.to, s.msg])).toEqual([
+        ['h1', { v: 1, type: 'cancel', id: expect.any(String), taskId: 'P/0' }],
+        ['h3', { v: 1, type: 'cancel', id: expect.any(String), taskId: 'P/0' }],
+      ]);
+    });
+
+    it("accepts an agent's interrupted report of such a task, keeping the task's reason", async () => {
+      await service.startOnHosts(['h1'], task('T/1'));
+      const interrupted = result('T/1', { reason: 'adhoc', exitCode: null, killed: true, stdoutTail: '' });
+      expect(await service.recordResult('h1', interrupted)).toBe('stored');
+      expect(await store.getExecution('T/1', 'h1')).toMatchObject({
+        reason: 'transfer',
+        status: 'failed',
+        killed: true,
+      });
+      // Anything else under another reason is still refused.
+      await service.startOnHosts(['h1'], task('T/2'));
+      expect(await service.recordResult('h1', result('T/2', { reason: 'adhoc' }))).toBe('refused');
     });
   });
 });
