@@ -77,6 +77,9 @@ function readRollout(key: string, text: unknown): RolloutRecord {
   }
 }
 
+const HOST_UPSERT_SQL = upsertSql(HOSTS, { keep: ['firstSeen'] });
+const STATUS_UPSERT_SQL = upsertSql(RESOURCE_STATUSES);
+
 // A re-sent drift record never duplicates nor un-heals; it may only turn `healed` on.
 const DRIFT_UPSERT_SQL = upsertSql(DRIFT, {
   set: 'healed = 1, healedAt = COALESCE(excluded.healedAt, drift.healedAt)',
@@ -433,19 +436,29 @@ export class SqliteStore implements Store {
     this.db.close();
   }
 
-  /** The host row and its label index; call inside a transaction. */
+  /** The host row and its label index (rewritten only when the labels changed); call inside a transaction. */
   private writeHost(host: HostRecord): void {
-    this.prepare(upsertSql(HOSTS, { keep: ['firstSeen'] })).run(toRow(HOSTS, host));
+    const row = toRow(HOSTS, host);
+    const before: unknown = this.prepare('SELECT labels FROM hosts WHERE hostId = ?')
+      .pluck()
+      .get(host.hostId);
+    this.prepare(HOST_UPSERT_SQL).run(row);
+    if (before === row.labels) return;
     this.prepare('DELETE FROM host_labels WHERE hostId = ?').run(host.hostId);
     const insert = this.prepare('INSERT INTO host_labels (hostId, key, value) VALUES (?, ?, ?)');
     for (const [key, value] of Object.entries(host.labels)) insert.run(host.hostId, key, value);
   }
 
-  /** Replaces the host's status rows; call inside a transaction. */
+  /**
+   * Makes the host's status rows exactly `rows`: upserts them in place (most keys stay from one write to the
+   * next) and deletes the others; call inside a transaction.
+   */
   private writeStatuses(hostId: string, rows: SqlRow[]): void {
-    this.prepare('DELETE FROM resource_statuses WHERE hostId = ?').run(hostId);
-    const upsert = this.prepare(upsertSql(RESOURCE_STATUSES));
+    const upsert = this.prepare(STATUS_UPSERT_SQL);
     for (const row of rows) upsert.run(row);
+    this.prepare(
+      'DELETE FROM resource_statuses WHERE hostId = ? AND key NOT IN (SELECT value FROM json_each(?))',
+    ).run(hostId, JSON.stringify(rows.map((r) => r.key)));
   }
 
   private transaction<R>(work: () => R): R {
