@@ -35,7 +35,8 @@ import {
 
 const MOTD = (v: number) => motdSpec('motd', '/etc/motd', `managed by gse-gitops, commit ${v}\n`);
 const ROUND_TIMEOUT_MS = 60_000;
-const GOAL_MS = 2000;
+/** Issue 12's goal: commit + webhook -> 1,000 hosts Synced. */
+const GOAL_MS = 700;
 
 type Mode = 'webhook' | 'polling';
 
@@ -170,9 +171,10 @@ async function main(): Promise<void> {
         'webhook: POST /api/v1/hooks/git (sent once `git commit` exited) -> all hosts Synced (in-memory reconciler state); polling: `git commit` exited -> all Synced',
       results,
       goal: {
-        what: '1,000 hosts Synced within 2 s of the webhook',
+        what: 'commit + webhook -> 1,000 hosts Synced < 0.7 s (issue 12)',
+        goalMs: GOAL_MS,
         medianMs: at1000?.medianMs ?? null,
-        met: at1000?.medianMs != null ? at1000.medianMs <= GOAL_MS : null,
+        met: at1000?.medianMs != null ? at1000.medianMs < GOAL_MS : null,
         ratioToGoal: at1000?.medianMs != null ? round(at1000.medianMs / GOAL_MS, 3) : null,
       },
       loadAverage: loadAverage(),

@@ -10,8 +10,8 @@ import {
   spawnNode,
 } from './util.js';
 
-/** Open files a simulated agent holds: ws socket, ingest socket, spool segment, spool ack log, task ledger. */
-export const FDS_PER_AGENT = 5;
+/** Open files a simulated agent holds: ws socket, ingest socket, two spools (segment + ack log each), task ledger, one transient. */
+export const FDS_PER_AGENT = 8;
 /** Left for node itself, pipes, the shared watcher and transient files. */
 const FD_RESERVE = 500;
 

@@ -7,13 +7,15 @@ import type { HostFacts, HostManifest } from '../protocol/manifest.js';
 import type { ItemReport, ManifestMessage, ReportMessage } from '../protocol/messages.js';
 import type { RolloutHost } from '../rollout/plan.js';
 import type { AgentVersion, Revision } from '../spec/types.js';
-import type { DriftRecord, Store } from '../store/types.js';
+import type { DriftRecord, HostStateWrite, Store } from '../store/types.js';
 import { manifestMessage } from './delta.js';
 import { driftRecords } from './drift-records.js';
 import { hostRecord, resourceStatuses } from './host-records.js';
 import { connectedRuntime, type HostRuntime, restoredRuntime } from './host-runtime.js';
+import { HostWriter } from './host-writes.js';
 import type { ControllerMetrics } from './metrics.js';
-import { type PlanError, planHost, selectableHost } from './plan.js';
+import { type PlanError, selectableHost } from './plan.js';
+import { ClassPlanner } from './plan-classes.js';
 import {
   dispatchDecision,
   heldHashOnConnect,
@@ -54,11 +56,29 @@ export interface ReconcilerDeps {
 // Kept importable from here, where it was first defined.
 export { SEND_ERROR_KEY } from './host-records.js';
 
+/**
+ * Hosts planned and sent per turn of the event loop in a whole-fleet pass (a revision, a rollout step);
+ * between turns the loop flushes the sockets, stores the turn's batch and reads the agents' reports.
+ */
+export const PASS_CHUNK_HOSTS = 500;
+
 export class Reconciler {
   private revision: Revision | undefined;
   private readonly hosts = new Map<string, HostRuntime>();
+  /** Plans once per host class, for the current revision. */
+  private planner: ClassPlanner | undefined;
+  /** Counts whole-fleet passes; a host planned in the latest one is skipped by an older one still running. */
+  private passes = 0;
+  private readonly plannedIn = new WeakMap<HostRuntime, number>();
+  private readonly writer: HostWriter<HostRuntime>;
 
-  constructor(private readonly deps: ReconcilerDeps) {}
+  constructor(private readonly deps: ReconcilerDeps) {
+    this.writer = new HostWriter<HostRuntime>({
+      writeOf: (host) => this.writeOf(host),
+      putDrifts: (records) => deps.store.putDrifts(records),
+      putHostStates: (writes) => deps.store.putHostStates(writes),
+    });
+  }
 
   /** The revision being reconciled. */
   get current(): Revision | undefined {
@@ -136,7 +156,7 @@ export class Reconciler {
       sent.push(host);
     }
     // Stored as Progressing at once, so `sync --wait` waits for the hosts' reports.
-    for (const host of sent) await this.persist(host);
+    await Promise.all(sent.map((host) => this.persist(host)));
     return sent.map((h) => h.facts.id);
   }
 
@@ -153,12 +173,14 @@ export class Reconciler {
     let cursor: string | undefined;
     do {
       const page = await this.deps.store.listHosts({ limit: 1000, cursor });
+      const writes: Array<Promise<void>> = [];
       for (const h of page.items) {
         if (this.hosts.has(h.hostId)) continue;
         const host = restoredRuntime(h);
         this.hosts.set(h.hostId, host);
-        if (h.connected) await this.persist(host);
+        if (h.connected) writes.push(this.persist(host));
       }
+      await Promise.all(writes);
       cursor = page.nextCursor;
     } while (cursor);
   }
@@ -167,13 +189,9 @@ export class Reconciler {
   async setRevision(revision: Revision): Promise<void> {
     const end = this.deps.metrics.reconcileSeconds.startTimer({ trigger: 'revision' });
     this.revision = revision;
+    for (const host of this.hosts.values()) host.retry = undefined;
     await this.deps.rollouts?.applyRevision(revision, this.rolloutHostsOf);
-    for (const host of this.hosts.values()) {
-      this.replan(host);
-      host.retry = undefined;
-      if (host.connected) this.dispatch(host);
-    }
-    await this.persistAll();
+    await this.replanPass();
     end();
   }
 
@@ -218,12 +236,14 @@ export class Reconciler {
 
   /** Sets which connected hosts have gone silent (heartbeat overdue); their state is Unknown meanwhile. */
   async setSilent(silentIds: ReadonlySet<string>): Promise<void> {
+    const writes: Array<Promise<void>> = [];
     for (const host of this.hosts.values()) {
       const silent = host.connected && silentIds.has(host.facts.id);
       if (Boolean(host.silent) === silent) continue;
       host.silent = silent;
-      await this.persist(host);
+      writes.push(this.persist(host));
     }
+    await Promise.all(writes);
   }
 
   /** A report from an agent: record per-resource state and drift; retry or re-send as needed. */
@@ -254,7 +274,7 @@ export class Reconciler {
     // Manifests older than the one reported can no longer be the base of a delta.
     for (const hash of host.sent.keys()) if (hash !== report.manifestHash) host.sent.delete(hash);
 
-    await this.recordDrift(driftRecords(host.facts.id, report, previousRevision, nowIso));
+    const drift = driftRecords(host.facts.id, report, previousRevision, nowIso);
     const decision = reportDecision(
       report,
       { desiredHash: host.desired?.hash, sentHash: host.sentHash, retry: host.retry },
@@ -262,7 +282,9 @@ export class Reconciler {
     );
     host.retry = decision.retry;
     if (decision.dispatch) this.dispatch(host);
-    await this.persist(host);
+    // The drift and the host go to the store in this tick's batch, before the report is acked.
+    await this.persist(host, drift);
+    await this.driftStored(drift);
     await this.stepRollouts();
   }
 
@@ -282,7 +304,7 @@ export class Reconciler {
       if (decision.nextRetryAt !== undefined && host.retry) host.retry.nextAt = decision.nextRetryAt;
       changed.push(host);
     }
-    for (const host of changed) await this.persist(host);
+    await Promise.all(changed.map((host) => this.persist(host)));
     await this.stepRollouts();
     end();
   }
@@ -334,17 +356,36 @@ export class Reconciler {
 
   /** Re-plans every host and sends the connected ones what changed (after an operator's rollout action). */
   async replanAll(): Promise<void> {
+    await this.replanPass();
+  }
+
+  /**
+   * Re-plans every host and sends the connected ones what changed, PASS_CHUNK_HOSTS per turn of the event
+   * loop; each turn's hosts are stored in one batch. A host planned since the pass began (it connected, or
+   * a newer pass reached it) is not planned again.
+   */
+  private async replanPass(): Promise<void> {
+    const pass = ++this.passes;
+    const writes = new Set<Promise<void>>();
+    let inTurn = 0;
     for (const host of this.hosts.values()) {
+      if ((this.plannedIn.get(host) ?? 0) >= pass) continue;
       this.replan(host);
       if (host.connected) this.dispatch(host);
+      writes.add(this.persist(host));
+      if (++inTurn < PASS_CHUNK_HOSTS) continue;
+      inTurn = 0;
+      await nextTurn();
     }
-    await this.persistAll();
+    await Promise.all(writes);
   }
 
   private replan(host: HostRuntime): void {
     if (!this.revision) return;
-    const { manifest, errors } = planHost(this.revision, host.facts, this.deps.rollouts?.versionsOf());
-    host.selectable = selectableHost(host.facts, this.revision.byKind.HostGroup);
+    if (this.planner?.revision !== this.revision) this.planner = new ClassPlanner(this.revision);
+    const { manifest, errors, selectable } = this.planner.plan(host.facts, this.deps.rollouts?.versionsOf());
+    this.plannedIn.set(host, this.passes);
+    host.selectable = selectable;
     host.desired = this.deps.overrideDesired?.(manifest) ?? manifest;
     host.planErrors = errors;
     host.versionLag = versionLagOf(this.revision, manifest, host.facts.agentVersion);
@@ -385,27 +426,30 @@ export class Reconciler {
     return hostSyncState(hostObservation(host));
   }
 
-  /** Stores the drift a report yielded and counts it. */
-  private async recordDrift(records: readonly DriftRecord[]): Promise<void> {
-    for (const record of records) {
-      await this.deps.store.putDrift(record);
+  /** Counts the drift a report yielded once it is stored, and tells the notifier. */
+  private async driftStored(records: readonly DriftRecord[]): Promise<void> {
+    for (const record of records)
       this.deps.metrics.driftEvents.inc({ kind: record.kind, healed: String(record.healed) });
-    }
     if (records.length > 0) await this.deps.onDrift?.(records);
   }
 
-  private async persistAll(): Promise<void> {
-    for (const host of this.hosts.values()) await this.persist(host);
+  /** Queues the host (and drift records) for this tick's store batch; resolves once stored. */
+  private persist(host: HostRuntime, drift: readonly DriftRecord[] = []): Promise<void> {
+    return this.writer.write(host, drift);
   }
 
-  private async persist(host: HostRuntime): Promise<void> {
-    // A host forgotten while a handler awaited must not be written back.
-    if (this.hosts.get(host.facts.id) !== host) return;
+  /** The host's store write, built when its batch is written; none for a host forgotten meanwhile. */
+  private writeOf(host: HostRuntime): HostStateWrite | undefined {
+    if (this.hosts.get(host.facts.id) !== host) return undefined;
     host.syncState = this.syncStateOf(host);
-    await this.deps.store.upsertHost(hostRecord(host));
     const nowIso = new Date(this.deps.now()).toISOString();
-    await this.deps.store.putResourceStatuses(host.facts.id, resourceStatuses(host, nowIso));
+    return { host: hostRecord(host), statuses: resourceStatuses(host, nowIso) };
   }
+}
+
+/** Resolves after the event loop has run its pending I/O once. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** Why a host's agent is not on the version Git declares for it, or undefined when it is. */

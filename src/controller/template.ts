@@ -15,6 +15,21 @@ export interface TemplateContext {
 
 export type RenderResult = { ok: true; text: string } | { ok: false; missing: string[]; unparsed: string[] };
 
+/** The value a template variable takes for a context (undefined when not set); what `{{ path }}` renders. */
+export function templateValue(ctx: TemplateContext, path: string): string | undefined {
+  return lookup(ctx, path);
+}
+
+/** The variable paths a template reads, in order, repeats kept (malformed tags left out). */
+export function templatePaths(text: string): string[] {
+  const paths: string[] = [];
+  for (const m of text.matchAll(TAG)) {
+    const path = m[1]?.trim();
+    if (path !== undefined && VARIABLE.test(path)) paths.push(path);
+  }
+  return paths;
+}
+
 function lookup(ctx: TemplateContext, path: string): string | undefined {
   const { host } = ctx;
   switch (path) {

@@ -50,6 +50,8 @@ const RESET_REASON = 'credential reset by an operator';
 export class FleetHub {
   private readonly wss: WebSocketServer;
   private readonly live = new Map<string, AgentSession>();
+  /** The live agent ids sorted, kept until the set of ids changes (a listing must not sort every call). */
+  private sortedIds: string[] | undefined;
   private readonly sockets = new Set<WebSocket>();
   private readonly counters = new HubCounters();
   /** Serialises authentication and operator actions per agent id. */
@@ -99,12 +101,21 @@ export class FleetHub {
     return this.state;
   }
 
-  /** Live sessions, sorted by agent id. */
+  /** Live sessions, sorted by agent id (sorted again only after a session came or went). */
   sessions(): SessionInfo[] {
     const now = this.clock.now();
-    return [...this.live.values()]
-      .map((s) => s.info(now))
-      .sort((a, b) => (a.agentId < b.agentId ? -1 : a.agentId > b.agentId ? 1 : 0));
+    this.sortedIds ??= [...this.live.keys()].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    const out: SessionInfo[] = [];
+    for (const id of this.sortedIds) {
+      const session = this.live.get(id);
+      if (session) out.push(session.info(now));
+    }
+    return out;
+  }
+
+  /** Live sessions, without building a listing. */
+  get connectedCount(): number {
+    return this.live.size;
   }
 
   /** One live session, or undefined. */
@@ -189,7 +200,7 @@ export class FleetHub {
 
   /** Counters and gauges. */
   stats(): HubStats {
-    return snapshotStats(this.counters, [...this.live.values()], this.handshaking);
+    return snapshotStats(this.counters, this.live.values(), this.handshaking);
   }
 
   /**
@@ -329,6 +340,7 @@ export class FleetHub {
     });
     const old = this.live.get(agentId);
     this.live.set(agentId, session);
+    if (!old) this.sortedIds = undefined;
     if (old) {
       this.counters.sessionsReplaced++;
       old.send({ v: 1, type: 'error', code: ERROR_CODES.replaced, message: REPLACED_REASON });
@@ -346,7 +358,10 @@ export class FleetHub {
     ws.on('message', (data, isBinary) => session.receive(data, isBinary));
     ws.on('close', (code, reason) => {
       session.onSocketClosed();
-      if (this.live.get(agentId) === session) this.live.delete(agentId);
+      if (this.live.get(agentId) === session) {
+        this.live.delete(agentId);
+        this.sortedIds = undefined;
+      }
       this.reportDisconnect(
         session,
         session.closedFor ?? (reason.toString() || `connection closed (${code})`),

@@ -13,12 +13,18 @@ import {
   parseDrift,
   parseExecution,
   parseHost,
-  parseResourceStatus,
   parseRevision,
   parseToken,
 } from './records.js';
 import { compareRollouts, parseRollout, type RolloutRecord } from './rollout-record.js';
-import { checkRetentionPolicy, emptyCounts, parseState, retentionCutoffMs, stateJson } from './shared.js';
+import {
+  checkRetentionPolicy,
+  emptyCounts,
+  parseState,
+  retentionCutoffMs,
+  stateJson,
+  statusesByKey,
+} from './shared.js';
 import type {
   AgentRecord,
   AuditQuery,
@@ -29,6 +35,7 @@ import type {
   ExecutionRecord,
   HostQuery,
   HostRecord,
+  HostStateWrite,
   JsonValue,
   Page,
   PageOptions,
@@ -207,9 +214,29 @@ export class MemoryStore implements Store {
   }
 
   async upsertHost(record: HostRecord): Promise<void> {
-    const host = parseHost(record);
+    this.writeHost(parseHost(record));
+  }
+
+  async putHostStates(writes: HostStateWrite[]): Promise<void> {
+    // Every record is checked before any is written, as the SQLite transaction does.
+    const parsed = writes.map((w, i) => {
+      const host = parseHost(w.host, `writes[${i}].host`);
+      return { host, byKey: statusesByKey(host.hostId, w.statuses, `writes[${i}].statuses`) };
+    });
+    for (const { host, byKey } of parsed) {
+      this.writeHost(host);
+      this.writeStatuses(host.hostId, byKey);
+    }
+  }
+
+  private writeHost(host: HostRecord): void {
     const firstSeen = this.db.hosts.get(host.hostId)?.firstSeen ?? host.firstSeen;
     this.db.hosts.set(host.hostId, { ...host, firstSeen });
+  }
+
+  private writeStatuses(hostId: string, byKey: Map<string, ResourceStatus>): void {
+    if (byKey.size === 0) this.db.statuses.delete(hostId);
+    else this.db.statuses.set(hostId, byKey);
   }
 
   async getHost(hostId: string): Promise<HostRecord | undefined> {
@@ -236,17 +263,8 @@ export class MemoryStore implements Store {
   }
 
   async putResourceStatuses(hostId: string, statuses: ResourceStatus[]): Promise<void> {
-    const db = this.db;
     // Every status is checked before any is written: a bad batch changes nothing.
-    const byKey = new Map<string, ResourceStatus>();
-    statuses.forEach((s, i) => {
-      const status = parseResourceStatus(s, `statuses[${i}]`);
-      if (status.hostId !== hostId)
-        throw new InvalidRecordError(`statuses[${i}].hostId`, `must be ${hostId}`);
-      byKey.set(status.key, status);
-    });
-    if (byKey.size === 0) db.statuses.delete(hostId);
-    else db.statuses.set(hostId, byKey);
+    this.writeStatuses(hostId, statusesByKey(hostId, statuses, 'statuses'));
   }
 
   async listResourceStatuses(query: ResourceStatusQuery = {}): Promise<Page<ResourceStatus>> {
@@ -260,7 +278,15 @@ export class MemoryStore implements Store {
   }
 
   async putDrift(record: DriftRecord): Promise<void> {
-    const drift = parseDrift(record);
+    this.writeDrift(parseDrift(record));
+  }
+
+  async putDrifts(records: DriftRecord[]): Promise<void> {
+    const drifts = records.map((r, i) => parseDrift(r, `records[${i}]`));
+    for (const drift of drifts) this.writeDrift(drift);
+  }
+
+  private writeDrift(drift: DriftRecord): void {
     const db = this.db;
     const current = db.drift.get(drift.id);
     if (!current) {

@@ -18,10 +18,10 @@ import {
   parseDrift,
   parseExecution,
   parseHost,
-  parseResourceStatus,
   parseRevision,
   parseToken,
 } from './records.js';
+import { type CheckedHostWrite, driftAfter, writeDrifts, writeHostStates } from './redis-batch.js';
 import { encodeRecord, executionId, type RedisKind, type RedisLayout, redisLayout } from './redis-kinds.js';
 import {
   decodeRecord,
@@ -35,7 +35,7 @@ import {
 } from './redis-scan.js';
 import { defineScripts } from './redis-scripts.js';
 import { compareRollouts, parseRollout, type RolloutRecord } from './rollout-record.js';
-import { checkRetentionPolicy, emptyCounts, parseState, stateJson } from './shared.js';
+import { checkRetentionPolicy, emptyCounts, parseState, stateJson, statusesByKey } from './shared.js';
 import {
   type AgentRecord,
   type AuditQuery,
@@ -46,6 +46,7 @@ import {
   type ExecutionRecord,
   type HostQuery,
   type HostRecord,
+  type HostStateWrite,
   type JsonValue,
   type Page,
   type PageOptions,
@@ -180,6 +181,15 @@ export class RedisStore implements Store {
     }));
   }
 
+  async putHostStates(writes: HostStateWrite[]): Promise<void> {
+    const checked = writes.map((w, i): CheckedHostWrite => {
+      const host = parseHost(w.host, `writes[${i}].host`);
+      return { host, statuses: statusesByKey(host.hostId, w.statuses, `writes[${i}].statuses`) };
+    });
+    const conflicts = await writeHostStates(this.client, this.keys, checked);
+    for (const host of conflicts) await this.upsertHost(host);
+  }
+
   async getHost(hostId: string): Promise<HostRecord | undefined> {
     return this.get(this.keys.hosts, hostId);
   }
@@ -218,13 +228,7 @@ export class RedisStore implements Store {
 
   async putResourceStatuses(hostId: string, statuses: ResourceStatus[]): Promise<void> {
     const kind = this.keys.statuses;
-    const byKey = new Map<string, ResourceStatus>();
-    statuses.forEach((s, i) => {
-      const status = parseResourceStatus(s, `statuses[${i}]`);
-      if (status.hostId !== hostId)
-        throw new InvalidRecordError(`statuses[${i}].hostId`, `must be ${hostId}`);
-      byKey.set(status.key, status);
-    });
+    const byKey = statusesByKey(hostId, statuses, 'statuses');
     // One MULTI: the host's new set is written and the rest of its old set deleted, all or nothing.
     const tx = this.client.multi();
     for (const status of byKey.values()) {
@@ -242,11 +246,13 @@ export class RedisStore implements Store {
 
   async putDrift(record: DriftRecord): Promise<void> {
     const drift = parseDrift(record);
-    await this.update(this.keys.drift, drift.id, (current) => {
-      if (!current) return drift;
-      if (!drift.healed || current.healed) return undefined;
-      return { ...current, healed: true, healedAt: drift.healedAt ?? current.healedAt };
-    });
+    await this.update(this.keys.drift, drift.id, (current) => driftAfter(current, drift));
+  }
+
+  async putDrifts(records: DriftRecord[]): Promise<void> {
+    const drifts = records.map((r, i) => parseDrift(r, `records[${i}]`));
+    const conflicts = await writeDrifts(this.client, this.keys, drifts);
+    for (const drift of conflicts) await this.putDrift(drift);
   }
 
   async markDriftHealed(id: string, at: string): Promise<boolean> {

@@ -1,7 +1,9 @@
 /** Small rules both stores apply the same way: state values, retention policies, sync state counts. */
 import { CorruptRecordError, InvalidQueryError, InvalidRecordError } from './errors.js';
+import { parseResourceStatus } from './records.js';
 import {
   type JsonValue,
+  type ResourceStatus,
   type RetentionPolicy,
   type RetentionRule,
   SYNC_STATES,
@@ -61,4 +63,19 @@ export function checkRetentionPolicy(policy: RetentionPolicy): void {
 /** Records older than this (epoch ms) go under `rule`, or undefined when the rule has no age bound. */
 export function retentionCutoffMs(rule: RetentionRule, now: Date): number | undefined {
   return rule.maxAgeMs === undefined ? undefined : now.getTime() - rule.maxAgeMs;
+}
+
+/** A host's statuses by key, each checked to belong to `hostId`; `path` names the list in errors. */
+export function statusesByKey(
+  hostId: string,
+  statuses: ResourceStatus[],
+  path: string,
+): Map<string, ResourceStatus> {
+  const byKey = new Map<string, ResourceStatus>();
+  statuses.forEach((s, i) => {
+    const status = parseResourceStatus(s, `${path}[${i}]`);
+    if (status.hostId !== hostId) throw new InvalidRecordError(`${path}[${i}].hostId`, `must be ${hostId}`);
+    byKey.set(status.key, status);
+  });
+  return byKey;
 }

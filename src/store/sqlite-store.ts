@@ -28,6 +28,7 @@ import {
   HOSTS,
   RESOURCE_STATUSES,
   REVISIONS,
+  type SqlRow,
   type SqlValue,
   type TableSpec,
   TOKENS,
@@ -44,6 +45,7 @@ import {
   type ExecutionRecord,
   type HostQuery,
   type HostRecord,
+  type HostStateWrite,
   type JsonValue,
   type Page,
   type PageOptions,
@@ -73,6 +75,24 @@ function readRollout(key: string, text: unknown): RolloutRecord {
   } catch (cause) {
     throw new CorruptRecordError(`state(${key})`, { cause });
   }
+}
+
+const HOST_UPSERT_SQL = upsertSql(HOSTS, { keep: ['firstSeen'] });
+const STATUS_UPSERT_SQL = upsertSql(RESOURCE_STATUSES);
+
+// A re-sent drift record never duplicates nor un-heals; it may only turn `healed` on.
+const DRIFT_UPSERT_SQL = upsertSql(DRIFT, {
+  set: 'healed = 1, healedAt = COALESCE(excluded.healedAt, drift.healedAt)',
+  where: 'excluded.healed = 1 AND drift.healed = 0',
+});
+
+/** A host's statuses as rows, each checked to belong to `hostId`; `path` names the list in errors. */
+function statusRows(hostId: string, statuses: ResourceStatus[], path: string): SqlRow[] {
+  return statuses.map((s, i) => {
+    const status = parseResourceStatus(s, `${path}[${i}]`);
+    if (status.hostId !== hostId) throw new InvalidRecordError(`${path}[${i}].hostId`, `must be ${hostId}`);
+    return toRow(RESOURCE_STATUSES, status);
+  });
 }
 
 /** The database holds agent credential hashes, tokens' audit and every execution's output: owner only. */
@@ -188,11 +208,20 @@ export class SqliteStore implements Store {
 
   async upsertHost(record: HostRecord): Promise<void> {
     const host = parseHost(record);
+    this.transaction(() => this.writeHost(host));
+  }
+
+  async putHostStates(writes: HostStateWrite[]): Promise<void> {
+    const parsed = writes.map((w, i) => {
+      const host = parseHost(w.host, `writes[${i}].host`);
+      return { host, rows: statusRows(host.hostId, w.statuses, `writes[${i}].statuses`) };
+    });
+    if (parsed.length === 0) return;
     this.transaction(() => {
-      this.prepare(upsertSql(HOSTS, { keep: ['firstSeen'] })).run(toRow(HOSTS, host));
-      this.prepare('DELETE FROM host_labels WHERE hostId = ?').run(host.hostId);
-      const insert = this.prepare('INSERT INTO host_labels (hostId, key, value) VALUES (?, ?, ?)');
-      for (const [key, value] of Object.entries(host.labels)) insert.run(host.hostId, key, value);
+      for (const { host, rows } of parsed) {
+        this.writeHost(host);
+        this.writeStatuses(host.hostId, rows);
+      }
     });
   }
 
@@ -240,17 +269,8 @@ export class SqliteStore implements Store {
   }
 
   async putResourceStatuses(hostId: string, statuses: ResourceStatus[]): Promise<void> {
-    const rows = statuses.map((s, i) => {
-      const status = parseResourceStatus(s, `statuses[${i}]`);
-      if (status.hostId !== hostId)
-        throw new InvalidRecordError(`statuses[${i}].hostId`, `must be ${hostId}`);
-      return toRow(RESOURCE_STATUSES, status);
-    });
-    this.transaction(() => {
-      this.prepare('DELETE FROM resource_statuses WHERE hostId = ?').run(hostId);
-      const upsert = this.prepare(upsertSql(RESOURCE_STATUSES));
-      for (const row of rows) upsert.run(row);
-    });
+    const rows = statusRows(hostId, statuses, 'statuses');
+    this.transaction(() => this.writeStatuses(hostId, rows));
   }
 
   async listResourceStatuses(query: ResourceStatusQuery = {}): Promise<Page<ResourceStatus>> {
@@ -259,12 +279,16 @@ export class SqliteStore implements Store {
   }
 
   async putDrift(record: DriftRecord): Promise<void> {
-    // A re-sent record never duplicates nor un-heals; it may only turn `healed` on.
-    const sql = upsertSql(DRIFT, {
-      set: 'healed = 1, healedAt = COALESCE(excluded.healedAt, drift.healedAt)',
-      where: 'excluded.healed = 1 AND drift.healed = 0',
+    this.prepare(DRIFT_UPSERT_SQL).run(toRow(DRIFT, parseDrift(record)));
+  }
+
+  async putDrifts(records: DriftRecord[]): Promise<void> {
+    const rows = records.map((r, i) => toRow(DRIFT, parseDrift(r, `records[${i}]`)));
+    if (rows.length === 0) return;
+    const statement = this.prepare(DRIFT_UPSERT_SQL);
+    this.transaction(() => {
+      for (const row of rows) statement.run(row);
     });
-    this.prepare(sql).run(toRow(DRIFT, parseDrift(record)));
   }
 
   async markDriftHealed(id: string, at: string): Promise<boolean> {
@@ -410,6 +434,31 @@ export class SqliteStore implements Store {
     this.closed = true;
     this.statements.clear();
     this.db.close();
+  }
+
+  /** The host row and its label index (rewritten only when the labels changed); call inside a transaction. */
+  private writeHost(host: HostRecord): void {
+    const row = toRow(HOSTS, host);
+    const before: unknown = this.prepare('SELECT labels FROM hosts WHERE hostId = ?')
+      .pluck()
+      .get(host.hostId);
+    this.prepare(HOST_UPSERT_SQL).run(row);
+    if (before === row.labels) return;
+    this.prepare('DELETE FROM host_labels WHERE hostId = ?').run(host.hostId);
+    const insert = this.prepare('INSERT INTO host_labels (hostId, key, value) VALUES (?, ?, ?)');
+    for (const [key, value] of Object.entries(host.labels)) insert.run(host.hostId, key, value);
+  }
+
+  /**
+   * Makes the host's status rows exactly `rows`: upserts them in place (most keys stay from one write to the
+   * next) and deletes the others; call inside a transaction.
+   */
+  private writeStatuses(hostId: string, rows: SqlRow[]): void {
+    const upsert = this.prepare(STATUS_UPSERT_SQL);
+    for (const row of rows) upsert.run(row);
+    this.prepare(
+      'DELETE FROM resource_statuses WHERE hostId = ? AND key NOT IN (SELECT value FROM json_each(?))',
+    ).run(hostId, JSON.stringify(rows.map((r) => r.key)));
   }
 
   private transaction<R>(work: () => R): R {

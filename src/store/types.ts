@@ -85,6 +85,12 @@ export interface ResourceStatus {
 export const DRIFT_KINDS = ['corrective', 'intentional'] as const;
 export type DriftKind = (typeof DRIFT_KINDS)[number];
 
+/** One host's record and the whole set of its resource statuses, written together (`putHostStates`). */
+export interface HostStateWrite {
+  host: HostRecord;
+  statuses: ResourceStatus[];
+}
+
 /** A difference found between what Git says and what a host has. */
 export interface DriftRecord {
   id: string;
@@ -278,11 +284,18 @@ export interface Store extends AgentRegistry {
 
   /** Replaces the whole set of resource statuses of one host. */
   putResourceStatuses(hostId: string, statuses: ResourceStatus[]): Promise<void>;
+  /**
+   * `upsertHost` and `putResourceStatuses` for many hosts in one write (one SQLite transaction, one Redis
+   * MULTI), with the same rules per host; every record is checked first, so a bad one stores none.
+   */
+  putHostStates(writes: HostStateWrite[]): Promise<void>;
   /** Statuses ordered by host id, then key. */
   listResourceStatuses(query?: ResourceStatusQuery): Promise<Page<ResourceStatus>>;
 
   /** Records drift once per id; a re-sent record only ever turns `healed` on. */
   putDrift(record: DriftRecord): Promise<void>;
+  /** `putDrift` for many records in one write, with the same rule per record; a bad record stores none. */
+  putDrifts(records: DriftRecord[]): Promise<void>;
   /** Marks a drift record healed (the first `healedAt` stays); false when the id is unknown. */
   markDriftHealed(id: string, at: string): Promise<boolean>;
   /** Drift, newest `detectedAt` first. */

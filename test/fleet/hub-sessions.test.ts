@@ -42,6 +42,24 @@ describe('FleetHub sessions', () => {
     );
   });
 
+  it('lists sessions sorted by id as agents come and go', async () => {
+    env = await startHub();
+    const c = await TestAgent.enroll(env.url, helloFor('sim-c'));
+    const a = await TestAgent.enroll(env.url, helloFor('sim-a'));
+    const ids = () => env?.hub.sessions().map((s) => s.agentId);
+    expect(ids()).toEqual(['sim-a', 'sim-c']);
+    const b = await TestAgent.enroll(env.url, helloFor('sim-b'));
+    expect(ids()).toEqual(['sim-a', 'sim-b', 'sim-c']);
+    expect(env.hub.connectedCount).toBe(3);
+    a.agent.close();
+    await vi.waitFor(() => expect(ids()).toEqual(['sim-b', 'sim-c']));
+    expect(env.hub.connectedCount).toBe(2);
+    expect(env.hub.stats().connected).toBe(2);
+    const a2 = await TestAgent.enroll(env.url, helloFor('sim-a', { credential: a.credential! }));
+    expect(ids()).toEqual(['sim-a', 'sim-b', 'sim-c']);
+    for (const x of [a2, b, c]) x.agent.close();
+  });
+
   it('lets a new connection in at once when the old one closed', async () => {
     env = await startHub();
     const first = await TestAgent.enroll(env.url, helloFor('sim-1'));

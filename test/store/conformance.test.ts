@@ -2,6 +2,7 @@
 import { describe } from 'vitest';
 import { BACKENDS, type Backend, useBackend } from './backends.js';
 import { agentSuite, revisionSuite } from './suites/agents-revisions.js';
+import { batchSuite } from './suites/batches.js';
 import { auditSuite, driftSuite, executionSuite } from './suites/history.js';
 import { hostSuite, resourceStatusSuite } from './suites/hosts.js';
 import { pagingSuite } from './suites/paging.js';
@@ -16,6 +17,7 @@ describe.each<[string, () => Backend]>([...BACKENDS])('Store (%s)', (_name, make
   revisionSuite(ctx);
   hostSuite(ctx);
   resourceStatusSuite(ctx);
+  batchSuite(ctx);
   driftSuite(ctx);
   executionSuite(ctx);
   auditSuite(ctx);

@@ -1,0 +1,85 @@
+/**
+ * Store writes of hosts, batched per tick: every host marked in one turn of the event loop (a revision's
+ * chunk of hosts, the reports read from many sockets at once) goes to the store in one `putDrifts` and one
+ * `putHostStates`, instead of two or three commits per host. A host's record is built when its batch is
+ * written, so it carries its latest state; batches are written one after another, in order.
+ */
+import type { DriftRecord, HostStateWrite } from '../store/types.js';
+
+export interface HostWriterDeps<H> {
+  /** The host's write, or undefined when it must not be written (forgotten meanwhile). */
+  writeOf(host: H): HostStateWrite | undefined;
+  putDrifts(records: DriftRecord[]): Promise<void>;
+  putHostStates(writes: HostStateWrite[]): Promise<void>;
+  /** Runs `fn` after the current turn's I/O (default setImmediate). */
+  defer?: (fn: () => void) => void;
+}
+
+interface Batch<H> {
+  hosts: Set<H>;
+  drift: DriftRecord[];
+  done: Promise<void>;
+  settle(err?: unknown): void;
+}
+
+export class HostWriter<H> {
+  private batch: Batch<H> | undefined;
+  private tail: Promise<void> = Promise.resolve();
+  private readonly defer: (fn: () => void) => void;
+
+  constructor(private readonly deps: HostWriterDeps<H>) {
+    this.defer = deps.defer ?? ((fn) => setImmediate(fn));
+  }
+
+  /**
+   * Queues the host (and drift records to store with it) for the next batch; resolves once that batch is
+   * stored, rejects when the write failed (the caller's work is then not acknowledged).
+   */
+  write(host: H, drift: readonly DriftRecord[] = []): Promise<void> {
+    const batch = this.open();
+    batch.hosts.add(host);
+    batch.drift.push(...drift);
+    return batch.done;
+  }
+
+  /** Resolves once everything queued so far is stored (or failed). */
+  idle(): Promise<void> {
+    const pending = this.batch?.done ?? this.tail;
+    return pending.then(
+      () => undefined,
+      () => undefined,
+    );
+  }
+
+  private open(): Batch<H> {
+    if (this.batch) return this.batch;
+    let settle!: (err?: unknown) => void;
+    const done = new Promise<void>((resolve, reject) => {
+      settle = (err) => (err === undefined ? resolve() : reject(err));
+    });
+    // Callers that do not await still must not see an unhandled rejection here; theirs is `done`.
+    done.catch(() => undefined);
+    const batch: Batch<H> = { hosts: new Set(), drift: [], done, settle };
+    this.batch = batch;
+    this.defer(() => {
+      this.batch = undefined;
+      this.tail = this.tail.then(() => this.flush(batch));
+    });
+    return batch;
+  }
+
+  private async flush(batch: Batch<H>): Promise<void> {
+    try {
+      if (batch.drift.length > 0) await this.deps.putDrifts(batch.drift);
+      const writes: HostStateWrite[] = [];
+      for (const host of batch.hosts) {
+        const w = this.deps.writeOf(host);
+        if (w) writes.push(w);
+      }
+      if (writes.length > 0) await this.deps.putHostStates(writes);
+      batch.settle();
+    } catch (err) {
+      batch.settle(err ?? new Error('host write failed'));
+    }
+  }
+}

@@ -1,0 +1,179 @@
+import { beforeEach, describe, expect, it, vi } from 'vitest';
+import { HostWriter } from '../../src/controller/host-writes.js';
+import { ControllerMetrics } from '../../src/controller/metrics.js';
+import { PASS_CHUNK_HOSTS, Reconciler } from '../../src/controller/reconciler.js';
+import type { HostFacts } from '../../src/protocol/manifest.js';
+import type { ManifestMessage, ReportMessage } from '../../src/protocol/messages.js';
+import { MemoryStore } from '../../src/store/memory-store.js';
+import type { DriftRecord, HostStateWrite } from '../../src/store/types.js';
+import { configFile, makeRevision } from '../helpers/revision.js';
+
+const metrics = new ControllerMetrics(() => ({
+  hostsBySyncState: {},
+  agentConnections: 0,
+  git: { fetches: 0, fetchErrors: 0, lastFetchMs: null },
+  routes: {},
+  targets: {},
+}));
+const quiet = { info: () => {}, warn: () => {} };
+const rev = (id: string, content: string) => makeRevision([configFile('motd', { content })], {}, id);
+const facts = (i: number): HostFacts => ({ id: `h${i}`, name: `web-${i}`, ips: [], cloudId: 0, labels: {} });
+
+describe('HostWriter', () => {
+  interface Host {
+    id: string;
+    state: string;
+  }
+  const drift = (id: string): DriftRecord => ({
+    id,
+    hostId: 'a',
+    key: 'ConfigFile/x',
+    kind: 'corrective',
+    revision: 'r',
+    detectedAt: '2026-01-01T00:00:00.000Z',
+    healed: false,
+    detail: 'changed',
+  });
+  function recording(fail = false) {
+    const calls: string[] = [];
+    const writer = new HostWriter<Host>({
+      writeOf: (h) =>
+        h.id === 'gone'
+          ? undefined
+          : ({ host: { hostId: h.id, syncState: h.state } } as unknown as HostStateWrite),
+      putDrifts: async (records) => {
+        calls.push(`drift ${records.map((r) => r.id).join(',')}`);
+      },
+      putHostStates: async (writes) => {
+        if (fail) throw new Error('disk full');
+        calls.push(`hosts ${writes.map((w) => `${w.host.hostId}=${w.host.syncState}`).join(',')}`);
+      },
+    });
+    return { calls, writer };
+  }
+
+  it('writes every host marked in one tick in one batch, each once, with its state at write time', async () => {
+    const { calls, writer } = recording();
+    const a = { id: 'a', state: 'Progressing' };
+    const b = { id: 'b', state: 'Progressing' };
+    const done = [writer.write(a, [drift('d1')]), writer.write(b), writer.write(a, [drift('d2')])];
+    a.state = 'Synced';
+    await Promise.all(done);
+    expect(calls).toEqual(['drift d1,d2', 'hosts a=Synced,b=Progressing']);
+  });
+
+  it('writes a later tick in a later batch, after the earlier one, and skips hosts that must not be written', async () => {
+    const { calls, writer } = recording();
+    const first = writer.write({ id: 'a', state: 'x' });
+    await first;
+    await writer.write({ id: 'gone', state: 'x' });
+    await writer.write({ id: 'b', state: 'y' });
+    expect(calls).toEqual(['hosts a=x', 'hosts b=y']);
+  });
+
+  it('rejects every writer of a batch that failed, and writes the next batch', async () => {
+    const failing = recording(true);
+    const results = await Promise.allSettled([
+      failing.writer.write({ id: 'a', state: 'x' }),
+      failing.writer.write({ id: 'b', state: 'x' }),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    await failing.writer.idle();
+  });
+});
+
+describe('Reconciler store batches', () => {
+  let store: MemoryStore;
+  let sent: Array<{ to: string; msg: ManifestMessage }>;
+  let reconciler: Reconciler;
+
+  beforeEach(() => {
+    store = MemoryStore.open();
+    sent = [];
+    let ids = 0;
+    reconciler = new Reconciler({
+      store,
+      hub: {
+        send(to, msg) {
+          sent.push({ to, msg });
+          return true;
+        },
+      },
+      metrics,
+      logger: quiet,
+      now: () => Date.parse('2026-01-01T00:00:00.000Z'),
+      newId: () => `m${++ids}`,
+    });
+  });
+
+  /** The agent's report of its manifest applied; with `drifted`, each item says the host had diverged. */
+  const report = (id: string, i: number, drifted = false): ReportMessage => {
+    const m = reconciler.desiredFor(id);
+    if (!m) throw new Error(`no manifest for ${id}`);
+    return {
+      v: 1,
+      type: 'report',
+      id: `r${i}`,
+      manifestHash: m.hash,
+      revision: m.revision,
+      items: m.items.map((it) => ({
+        kind: it.kind,
+        name: it.name,
+        hash: it.hash,
+        state: 'changed' as const,
+        ...(drifted && { drift: { detectedAt: '2026-01-01T00:00:00.000Z', healed: true, detail: 'edited' } }),
+      })),
+    };
+  };
+
+  it('stores a revision over many hosts in batches of at most PASS_CHUNK_HOSTS, with no single-host write', async () => {
+    const n = PASS_CHUNK_HOSTS * 2 + 7;
+    await reconciler.setRevision(rev('rev-1', 'one'));
+    await Promise.all(Array.from({ length: n }, (_, i) => reconciler.hostConnected(facts(i), '')));
+    const batches = vi.spyOn(store, 'putHostStates');
+    const single = vi.spyOn(store, 'upsertHost');
+    sent.length = 0;
+
+    await reconciler.setRevision(rev('rev-2', 'two'));
+    expect(single).not.toHaveBeenCalled();
+    const sizes = batches.mock.calls.map(([writes]) => writes.length);
+    expect(sizes.reduce((a, b) => a + b, 0)).toBe(n);
+    expect(Math.max(...sizes)).toBeLessThanOrEqual(PASS_CHUNK_HOSTS);
+    expect(sent).toHaveLength(n);
+    expect(new Set(sent.map((s) => s.to)).size).toBe(n);
+    expect((await store.countHostsBySyncState()).Progressing).toBe(n);
+    // Every host shares one plan: one item list for the whole fleet.
+    expect(new Set(sent.map((s) => reconciler.desiredFor(s.to)?.items)).size).toBe(1);
+  });
+
+  it('stores the reports handled in one tick, drift included, in one write before any is acked', async () => {
+    await reconciler.setRevision(rev('rev-1', 'one'));
+    await Promise.all([1, 2, 3].map((i) => reconciler.hostConnected(facts(i), '')));
+    const hosts = vi.spyOn(store, 'putHostStates');
+    const drifts = vi.spyOn(store, 'putDrifts');
+    await Promise.all([1, 2, 3].map((i) => reconciler.hostReported(`h${i}`, report(`h${i}`, i, true))));
+    expect(hosts).toHaveBeenCalledTimes(1);
+    expect(drifts).toHaveBeenCalledTimes(1);
+    expect(drifts.mock.calls[0]?.[0].map((d) => d.hostId)).toEqual(['h1', 'h2', 'h3']);
+    expect((await store.countHostsBySyncState()).Synced).toBe(3);
+    expect((await store.listDrift({})).items).toHaveLength(3);
+  });
+
+  it('fails the report handler when its batch could not be stored, so the report is not acked', async () => {
+    await reconciler.setRevision(rev('rev-1', 'one'));
+    await reconciler.hostConnected(facts(1), '');
+    vi.spyOn(store, 'putHostStates').mockRejectedValueOnce(new Error('disk full'));
+    await expect(reconciler.hostReported('h1', report('h1', 1))).rejects.toThrow('disk full');
+    await reconciler.hostReported('h1', report('h1', 2));
+    expect((await store.getHost('h1'))?.syncState).toBe('Synced');
+  });
+
+  it('does not write back a host forgotten while its batch waited', async () => {
+    await reconciler.setRevision(rev('rev-1', 'one'));
+    await reconciler.hostConnected(facts(1), '');
+    const pending = reconciler.hostDisconnected('h1');
+    await reconciler.forgetHost('h1');
+    await pending;
+    expect(await store.getHost('h1')).toBeUndefined();
+  });
+});
