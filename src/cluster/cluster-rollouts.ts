@@ -2,7 +2,7 @@
  * Rollouts in a cluster: only the leader steps them (its writes are fenced). A follower plans its hosts with
  * the leader's decisions: it re-reads the rollouts from the store when the leader says they changed.
  */
-import { RolloutManager, type RolloutHostsOf } from '../controller/rollouts.js';
+import { type RolloutHostsOf, RolloutManager } from '../controller/rollouts.js';
 import type { Revision } from '../spec/types.js';
 
 export class ClusterRollouts extends RolloutManager {

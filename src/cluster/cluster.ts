@@ -79,7 +79,12 @@ export class Cluster {
     this.fenced = new FencedWriter({ redis, keys: this.keys, logger, token: () => this.lease.token() });
     // Two thirds of a lease: one missed refresh is tolerated, and the leader's sweep (every third) still
     // turns a dead replica's hosts Unknown within one lease.
-    this.directory = new SessionDirectory(redis, this.keys, options.replicaId, Math.ceil((options.leaseMs * 2) / 3));
+    this.directory = new SessionDirectory(
+      redis,
+      this.keys,
+      options.replicaId,
+      Math.ceil((options.leaseMs * 2) / 3),
+    );
     this.inbox = new Inbox(redis, reader, this.keys, options.replicaId, logger);
   }
 
@@ -177,13 +182,18 @@ export class Cluster {
       return;
     }
     if (message === ROLLOUTS_CHANGED) hooks.rolloutsChanged();
-    else if (message.startsWith(REVISION_EVENT)) await hooks.revisionPublished(message.slice(REVISION_EVENT.length));
+    else if (message.startsWith(REVISION_EVENT))
+      await hooks.revisionPublished(message.slice(REVISION_EVENT.length));
   }
 
   /** Refreshes this replica's entries and liveness; the leader also sweeps expired entries. */
   private async tick(): Promise<void> {
     const hooks = this.hooks;
-    this.liveReplicas = await this.redis.gseReplicaAlive(this.keys.replicas, this.me, String(this.options.leaseMs));
+    this.liveReplicas = await this.redis.gseReplicaAlive(
+      this.keys.replicas,
+      this.me,
+      String(this.options.leaseMs),
+    );
     const taken = await this.directory.refresh();
     if (taken.length > 0) await hooks?.sessionsTaken(taken);
     if (!this.lease.isLeader()) return;

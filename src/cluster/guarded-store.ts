@@ -4,15 +4,22 @@
  * overwrites a live host of another as Unknown; leader-only state (rollouts, agent.lost state and budgets)
  * goes through fenced writes.
  */
+
+import { redisLayout } from '../store/redis-kinds.js';
 import type { RolloutRecord } from '../store/rollout-record.js';
 import { parseRollout } from '../store/rollout-record.js';
-import { redisLayout } from '../store/redis-kinds.js';
 import { stateJson } from '../store/shared.js';
 import type { HostRecord, JsonValue, ResourceStatus, Store } from '../store/types.js';
 import type { FencedWriter } from './fenced-writes.js';
+import type { SessionDirectory } from './session-directory.js';
 
 /** Who may write a host's record: this replica holds it, or nobody does. */
 export type HostWriteGuard = (hostId: string) => Promise<boolean>;
+
+/** The guard on the session directory: this replica holds the host's session, or no replica does. */
+export function hostWriteGuard(directory: SessionDirectory): HostWriteGuard {
+  return async (hostId) => directory.holdsLocally(hostId) || (await directory.holderOf(hostId)) === undefined;
+}
 
 /** Events the leader publishes after a fenced rollout write. */
 export const ROLLOUTS_CHANGED = 'rollouts';

@@ -39,7 +39,15 @@ export class Inbox {
 
   /** Puts work in `replicaId`'s inbox. */
   async send(replicaId: string, work: InboxWork): Promise<void> {
-    await this.redis.xadd(this.keys.inbox(replicaId), 'MAXLEN', '~', String(MAX_LEN), '*', 'w', JSON.stringify(work));
+    await this.redis.xadd(
+      this.keys.inbox(replicaId),
+      'MAXLEN',
+      '~',
+      String(MAX_LEN),
+      '*',
+      'w',
+      JSON.stringify(work),
+    );
   }
 
   /** Starts reading this replica's inbox: pending entries first, then new ones, each handed to `handle`. */

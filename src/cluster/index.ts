@@ -2,6 +2,6 @@
 export { Cluster, type ClusterHooks, type ClusterOptions } from './cluster.js';
 export { ClusterRollouts } from './cluster-rollouts.js';
 export { FencedWriteRefusedError, NotLeaderError } from './errors.js';
-export { guardedStore } from './guarded-store.js';
+export { guardedStore, hostWriteGuard } from './guarded-store.js';
 export type { InboxWork } from './inbox.js';
 export { Replica, type ReplicaParts } from './replica.js';

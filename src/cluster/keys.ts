@@ -1,6 +1,8 @@
 /** The Redis keys the replicas share, under the store's prefix (default `gse:`). */
 
 export interface ClusterKeys {
+  /** The store's prefix the keys sit under. */
+  prefix: string;
   /** `<token>:<replicaId>`, with the lease's TTL. */
   lease: string;
   /** INCR'd at every new lease: the fencing token. */
@@ -25,6 +27,7 @@ export interface ClusterKeys {
 export function clusterKeys(prefix = 'gse:'): ClusterKeys {
   const k = (name: string) => `${prefix}cluster:${name}`;
   return {
+    prefix,
     lease: k('lease'),
     fencingToken: k('fencing-token'),
     revision: k('revision'),

@@ -36,12 +36,15 @@ export class LeaderLease {
   /** Makes the first attempt (so a lone replica leads at once), then renews every third of the lease. */
   async start(): Promise<void> {
     await this.attempt();
-    this.timer = setInterval(() => {
-      if (this.running) return;
-      this.running = this.attempt().finally(() => {
-        this.running = undefined;
-      });
-    }, Math.max(50, Math.floor(this.deps.leaseMs / 3)));
+    this.timer = setInterval(
+      () => {
+        if (this.running) return;
+        this.running = this.attempt().finally(() => {
+          this.running = undefined;
+        });
+      },
+      Math.max(50, Math.floor(this.deps.leaseMs / 3)),
+    );
     this.timer.unref();
   }
 
@@ -89,7 +92,11 @@ export class LeaderLease {
       logger.info('lease acquired: this replica leads', { replica: me, token: view.token });
       await this.deps.listener.elected(view.token as number);
     } else if (change === 'deposed') {
-      logger.warn('lease lost: this replica follows', { replica: me, holder: view.holder, token: view.token });
+      logger.warn('lease lost: this replica follows', {
+        replica: me,
+        holder: view.holder,
+        token: view.token,
+      });
       await this.deps.listener.deposed(view);
     }
   }

@@ -60,13 +60,6 @@ export class Replica {
     return this.cluster.lease.isLeader();
   }
 
-  /** May this replica write the host's record? Only when it holds the session, or nobody does. */
-  readonly mayWriteHost = async (hostId: string): Promise<boolean> => {
-    const { directory } = this.cluster;
-    if (directory.holdsLocally(hostId)) return true;
-    return (await directory.holderOf(hostId)) === undefined;
-  };
-
   /** The hooks the cluster calls. */
   hooks(): ClusterHooks {
     const { parts } = this;
@@ -161,7 +154,8 @@ export class Replica {
   async closeAgent<T>(agentId: string, action: 'revoke' | 'reset'): Promise<T> {
     const rec = (await this.parts.hub[action](agentId)) as T;
     const holder = await this.cluster.directory.holderOf(agentId);
-    if (holder !== undefined && holder !== this.me) await this.cluster.send(holder, { kind: 'close', agentId, action });
+    if (holder !== undefined && holder !== this.me)
+      await this.cluster.send(holder, { kind: 'close', agentId, action });
     return rec;
   }
 
@@ -215,7 +209,10 @@ export class Replica {
     if (!rec || (!rec.connected && rec.syncState === 'Unknown')) return;
     if ((await this.cluster.directory.holderOf(hostId)) !== undefined) return; // it came back meanwhile
     await this.parts.store.upsertHost({ ...rec, connected: false, syncState: 'Unknown' });
-    this.parts.logger.warn('host offline: its replica stopped refreshing its session', { hostId, replica: holder });
+    this.parts.logger.warn('host offline: its replica stopped refreshing its session', {
+      hostId,
+      replica: holder,
+    });
   }
 }
 

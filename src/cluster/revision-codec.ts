@@ -39,7 +39,12 @@ export function decodeRevision(text: string): Revision {
   } catch (err) {
     throw new RevisionDecodeError(`not JSON: ${(err as Error).message}`);
   }
-  if (body.v !== 1 || typeof body.id !== 'string' || !Array.isArray(body.resources) || !Array.isArray(body.files))
+  if (
+    body.v !== 1 ||
+    typeof body.id !== 'string' ||
+    !Array.isArray(body.resources) ||
+    !Array.isArray(body.files)
+  )
     throw new RevisionDecodeError('expected {v: 1, id, resources[], files[]}');
   const byKind = Object.fromEntries(KINDS.map((k) => [k, [] as Resource[]])) as Record<string, Resource[]>;
   for (const r of body.resources) {

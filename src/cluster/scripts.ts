@@ -7,7 +7,12 @@ import type { Redis, Result } from 'ioredis';
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     /** Takes the free lease (new fencing token) or renews mine; answers [token, holder, ttlMs]. */
-    gseLease(lease: string, counter: string, me: string, ttlMs: string): Result<[string, string, number], Context>;
+    gseLease(
+      lease: string,
+      counter: string,
+      me: string,
+      ttlMs: string,
+    ): Result<[string, string, number], Context>;
     /** Deletes the lease when I hold it; 1 when it did. */
     gseLeaseRelease(lease: string, me: string): Result<number, Context>;
     /** A leader-only write, done only while `token` holds the lease; 1 done, 0 refused. */
@@ -22,9 +27,21 @@ declare module 'ioredis' {
       message: string,
     ): Result<number, Context>;
     /** Marks hosts held by `me` for `ttlMs` from now (server time); answers how many it claimed. */
-    gseClaim(holders: string, expiry: string, me: string, ttlMs: string, ...hostIds: string[]): Result<number, Context>;
+    gseClaim(
+      holders: string,
+      expiry: string,
+      me: string,
+      ttlMs: string,
+      ...hostIds: string[]
+    ): Result<number, Context>;
     /** Refreshes the entries `me` still holds; answers the ids another replica took meanwhile. */
-    gseRefresh(holders: string, expiry: string, me: string, ttlMs: string, ...hostIds: string[]): Result<string[], Context>;
+    gseRefresh(
+      holders: string,
+      expiry: string,
+      me: string,
+      ttlMs: string,
+      ...hostIds: string[]
+    ): Result<string[], Context>;
     /** Drops the entries `me` holds; 1 per dropped entry. */
     gseRelease(holders: string, expiry: string, me: string, ...hostIds: string[]): Result<number, Context>;
     /** The live holder of each host ('' for none). */

@@ -28,7 +28,13 @@ export class SessionDirectory {
   /** Records that this replica holds the host's session (an agent connected here). */
   async claim(hostId: string): Promise<void> {
     this.held.add(hostId);
-    await this.redis.gseClaim(this.keys.holders, this.keys.sessionExpiry, this.me, String(this.ttlMs), hostId);
+    await this.redis.gseClaim(
+      this.keys.holders,
+      this.keys.sessionExpiry,
+      this.me,
+      String(this.ttlMs),
+      hostId,
+    );
   }
 
   /** Drops this replica's entry for the host (its session ended); another replica's entry is left alone. */
@@ -83,7 +89,8 @@ export class SessionDirectory {
   async sweepExpired(limit = CHUNK): Promise<Array<{ hostId: string; holder: string }>> {
     const flat = await this.redis.gseSweep(this.keys.holders, this.keys.sessionExpiry, String(limit));
     const out: Array<{ hostId: string; holder: string }> = [];
-    for (let i = 0; i + 1 < flat.length; i += 2) out.push({ hostId: flat[i] as string, holder: flat[i + 1] as string });
+    for (let i = 0; i + 1 < flat.length; i += 2)
+      out.push({ hostId: flat[i] as string, holder: flat[i + 1] as string });
     return out;
   }
 }
