@@ -43,6 +43,8 @@ export interface ClusterHooks {
   sessionExpired(hostId: string, holder: string): Promise<void>;
   /** Another replica took these hosts' sessions (their agents reconnected there). */
   sessionsTaken(hostIds: string[]): Promise<void>;
+  /** These hosts' entries were swept while this replica was silent, and are claimed again. */
+  sessionsReclaimed(hostIds: string[]): Promise<void>;
 }
 
 export class Cluster {
@@ -194,8 +196,9 @@ export class Cluster {
       this.me,
       String(this.options.leaseMs),
     );
-    const taken = await this.directory.refresh();
-    if (taken.length > 0) await hooks?.sessionsTaken(taken);
+    const { lost, back } = await this.directory.refresh();
+    if (lost.length > 0) await hooks?.sessionsTaken(lost);
+    if (back.length > 0) await hooks?.sessionsReclaimed(back);
     if (!this.lease.isLeader()) return;
     for (;;) {
       const expired = await this.directory.sweepExpired();

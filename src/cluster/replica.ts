@@ -36,6 +36,8 @@ export interface ReplicaParts {
   startLeading(): Promise<void>;
   forceSyncLocal(hostIds?: string[]): Promise<string[]>;
   fetchLocal(): Promise<unknown>;
+  /** Hosts whose records the leader marked offline while their sessions here went on: record them again. */
+  sessionsReclaimed(hostIds: string[]): Promise<void>;
   /** A result another replica stored: tell this replica's waiters. */
   deliverResult(record: ExecutionRecord): Promise<void>;
 }
@@ -77,6 +79,10 @@ export class Replica {
       sessionExpired: (hostId, holder) => this.markOffline(hostId, holder),
       sessionsTaken: async (ids) => {
         parts.logger.info('sessions taken over by another replica', { hosts: ids.length });
+      },
+      sessionsReclaimed: async (ids) => {
+        parts.logger.warn('sessions swept while this replica was silent; claimed again', { hosts: ids.length });
+        await parts.sessionsReclaimed(ids);
       },
     };
   }

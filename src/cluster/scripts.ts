@@ -34,7 +34,7 @@ declare module 'ioredis' {
       ttlMs: string,
       ...hostIds: string[]
     ): Result<number, Context>;
-    /** Refreshes the entries `me` still holds; answers the ids another replica took meanwhile. */
+    /** Refreshes the entries `me` holds; answers [id, 'lost' (another replica took it) | 'back' (swept, claimed again)]. */
     gseRefresh(
       holders: string,
       expiry: string,
@@ -106,16 +106,24 @@ end
 return #ARGV - 2
 `;
 
+// Answers [id, 'lost' | 'back', ...]: taken by another replica, or swept and claimed again.
 const REFRESH = `${NOW_MS}
-local lost = {}
+local out = {}
 for i = 3, #ARGV do
-  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[1] then
+  local holder = redis.call('HGET', KEYS[1], ARGV[i])
+  if holder == ARGV[1] or not holder then
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[1])
     redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[i])
+    if not holder then
+      out[#out + 1] = ARGV[i]
+      out[#out + 1] = 'back'
+    end
   else
-    lost[#lost + 1] = ARGV[i]
+    out[#out + 1] = ARGV[i]
+    out[#out + 1] = 'lost'
   end
 end
-return lost
+return out
 `;
 
 // ARGV[1] me, ARGV[2..] host ids.

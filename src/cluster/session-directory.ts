@@ -44,25 +44,27 @@ export class SessionDirectory {
   }
 
   /**
-   * Refreshes every entry this replica holds; answers the hosts another replica took meanwhile (their agent
-   * reconnected there), which this replica no longer holds.
+   * Refreshes every entry this replica holds. `lost`: hosts another replica took meanwhile (their agent
+   * reconnected there), no longer held here; `back`: entries the leader swept while this replica was silent
+   * (paused, cut off), claimed again since their sessions are still here.
    */
-  async refresh(): Promise<string[]> {
+  async refresh(): Promise<{ lost: string[]; back: string[] }> {
     const lost: string[] = [];
+    const back: string[] = [];
     const ids = [...this.held];
     for (let i = 0; i < ids.length; i += CHUNK) {
       const chunk = ids.slice(i, i + CHUNK);
-      const taken = await this.redis.gseRefresh(
+      const flat = await this.redis.gseRefresh(
         this.keys.holders,
         this.keys.sessionExpiry,
         this.me,
         String(this.ttlMs),
         ...chunk,
       );
-      lost.push(...taken);
+      for (let j = 0; j + 1 < flat.length; j += 2) (flat[j + 1] === 'lost' ? lost : back).push(flat[j] as string);
     }
     for (const id of lost) this.held.delete(id);
-    return lost;
+    return { lost, back };
   }
 
   /** The replica holding each host's session now (entries past their TTL count as none). */

@@ -596,6 +596,12 @@ export class Controller {
         else if (this.source.revision) await this.enqueueRevision(this.source.revision);
       },
       forceSyncLocal: (ids) => this.reconciler.forceSync(ids),
+      sessionsReclaimed: async (ids) => {
+        for (const id of ids) {
+          const session = this.hub.session(id);
+          if (session) await this.onConnect(session);
+        }
+      },
       fetchLocal: () => this.source.fetchNow(),
       deliverResult: async (rec) => {
         this.exec.deliver(rec);

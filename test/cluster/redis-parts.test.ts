@@ -151,7 +151,7 @@ describe('cluster parts on a real Redis', () => {
     expect(await b.holderOf('h1')).toBe('a');
     // The agent of h1 reconnected to b: a's refresh says so and a lets it go.
     await b.claim('h1');
-    expect(await a.refresh()).toEqual(['h1']);
+    expect(await a.refresh()).toEqual({ lost: ['h1'], back: [] });
     expect(a.holdsLocally('h1')).toBe(false);
     await a.release('h1'); // not a's any more: b's entry stays
     expect(await a.holderOf('h1')).toBe('b');
@@ -162,6 +162,9 @@ describe('cluster parts on a real Redis', () => {
     });
     expect(swept).toContainEqual({ hostId: 'h2', holder: 'a' });
     expect(await b.holders(['h2'])).toEqual(new Map());
+    // a was only silent (paused): its session of h2 is still there, so it claims the entry again.
+    expect(await a.refresh()).toEqual({ lost: [], back: ['h2'] });
+    expect(await b.holderOf('h2')).toBe('a');
   });
 
   it('delivers inbox work once, and work sent before its reader started', async () => {
