@@ -9,7 +9,7 @@ import type { ClusterKeys } from './keys.js';
 import { decideLease, type LeaseRead, type LeaseView, leadsAt, NO_LEASE } from './lease-decision.js';
 
 export interface LeaseListener {
-  /** This replica now leads with `token`; awaited before the next attempt. */
+  /** This replica now leads with `token`; calls are made in order, while the lease goes on renewing. */
   elected(token: number): Promise<void>;
   /** This replica no longer leads (lost the lease, or could not renew it in time). */
   deposed(view: LeaseView): Promise<void>;
@@ -30,6 +30,7 @@ export class LeaderLease {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
   private stopped = false;
+  private told: Promise<void> = Promise.resolve();
 
   constructor(private readonly deps: LeaderLeaseDeps) {}
 
@@ -68,6 +69,7 @@ export class LeaderLease {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     await this.running;
+    await this.told;
     if (this.view.role !== 'leader') return;
     this.view = NO_LEASE;
     await this.deps.redis.gseLeaseRelease(this.deps.keys.lease, this.deps.me).catch((err: unknown) => {
@@ -90,14 +92,29 @@ export class LeaderLease {
     this.view = view;
     if (change === 'elected') {
       logger.info('lease acquired: this replica leads', { replica: me, token: view.token });
-      await this.deps.listener.elected(view.token as number);
+      this.tell(() => this.deps.listener.elected(view.token as number));
     } else if (change === 'deposed') {
       logger.warn('lease lost: this replica follows', {
         replica: me,
         holder: view.holder,
         token: view.token,
       });
-      await this.deps.listener.deposed(view);
+      this.tell(() => this.deps.listener.deposed(view));
     }
+  }
+
+  /**
+   * Tells the listener in order, without holding up the renewals: what an election starts (a first Git
+   * fetch, say) may take longer than the lease, which must be renewed meanwhile.
+   */
+  private tell(call: () => Promise<void>): void {
+    this.told = this.told.then(call).catch((err: unknown) => {
+      this.deps.logger.error('lease listener failed', { replica: this.deps.me, error: String(err) });
+    });
+  }
+
+  /** Resolves once the listener heard of every change so far. */
+  settled(): Promise<void> {
+    return this.told;
   }
 }

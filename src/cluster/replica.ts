@@ -47,6 +47,8 @@ export class Replica {
   private readonly routes = new Map<string, string>();
   /** Hosts another replica held at the last `refreshRemoteView` (the lost-host sweep's view). */
   private remoteHeld = new Set<string>();
+  /** The published revision being applied now (a pub/sub message and a catch-up may both see it). */
+  private applying: string | undefined;
 
   constructor(
     readonly cluster: Cluster,
@@ -81,7 +83,9 @@ export class Replica {
         parts.logger.info('sessions taken over by another replica', { hosts: ids.length });
       },
       sessionsReclaimed: async (ids) => {
-        parts.logger.warn('sessions swept while this replica was silent; claimed again', { hosts: ids.length });
+        parts.logger.warn('sessions swept while this replica was silent; claimed again', {
+          hosts: ids.length,
+        });
         await parts.sessionsReclaimed(ids);
       },
     };
@@ -93,9 +97,14 @@ export class Replica {
     const known = this.parts.currentRevisionId();
     if (sha !== undefined && sha === known) return;
     const revision = await this.cluster.readRevision();
-    if (!revision || revision.id === known) return;
+    if (!revision || revision.id === known || revision.id === this.applying) return;
+    this.applying = revision.id;
     this.parts.logger.info('applying the revision the leader published', { sha: revision.id });
-    await this.parts.applyRevision(revision);
+    try {
+      await this.parts.applyRevision(revision);
+    } finally {
+      if (this.applying === revision.id) this.applying = undefined;
+    }
   }
 
   /** A follower's catch-up in case a pub/sub message was missed (Redis reconnected): reads the id only. */

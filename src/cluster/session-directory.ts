@@ -61,7 +61,8 @@ export class SessionDirectory {
         String(this.ttlMs),
         ...chunk,
       );
-      for (let j = 0; j + 1 < flat.length; j += 2) (flat[j + 1] === 'lost' ? lost : back).push(flat[j] as string);
+      for (let j = 0; j + 1 < flat.length; j += 2)
+        (flat[j + 1] === 'lost' ? lost : back).push(flat[j] as string);
     }
     for (const id of lost) this.held.delete(id);
     return { lost, back };

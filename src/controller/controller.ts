@@ -376,6 +376,8 @@ export class Controller {
     if (this.state === 'stopped') return;
     this.state = 'draining';
     for (const t of this.timers) clearInterval(t);
+    // No new election (which would start the source) from here on; another replica may lead at once.
+    await this.replica?.cluster.lease.stop();
     await this.source.close();
     await this.revisionQueue;
     // Before the hub closes every session: a shutdown is not every host going offline.

@@ -183,7 +183,12 @@ describe('cluster parts on a real Redis', () => {
     await waitFor('three items', () => got.length >= 3);
     await sender.send('b', { kind: 'sync' });
     await waitFor('four items', () => got.length >= 4);
-    expect(got).toEqual([early, { kind: 'fetch' }, { kind: 'close', agentId: 'h1', action: 'revoke' }, { kind: 'sync' }]);
+    expect(got).toEqual([
+      early,
+      { kind: 'fetch' },
+      { kind: 'close', agentId: 'h1', action: 'revoke' },
+      { kind: 'sync' },
+    ]);
     const raw = await client();
     await waitFor('inbox emptied', async () => (await raw.xlen(keys.inbox('b'))) === 0);
     const readerStopped = reader.stop();

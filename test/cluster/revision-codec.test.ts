@@ -37,7 +37,11 @@ describe('revision codec', () => {
 
   it.each([
     { name: 'not JSON', text: '{', error: /published revision: not JSON/ },
-    { name: 'another shape', text: '{"v":2,"id":"x"}', error: /expected \{v: 1, id, resources\[\], files\[\]\}/ },
+    {
+      name: 'another shape',
+      text: '{"v":2,"id":"x"}',
+      error: /expected \{v: 1, id, resources\[\], files\[\]\}/,
+    },
     {
       name: 'an unknown kind',
       text: '{"v":1,"id":"x","resources":[{"kind":"Nope"}],"files":[]}',
