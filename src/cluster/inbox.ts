@@ -13,7 +13,19 @@ export type InboxWork =
   | { kind: 'send'; hostId: string; msg: ExecMessage }
   | { kind: 'sync'; hostIds?: string[] }
   | { kind: 'close'; agentId: string; action: 'revoke' | 'reset' }
-  | { kind: 'fetch' };
+  | { kind: 'fetch' }
+  | {
+      kind: 'rollout';
+      action: RolloutAction;
+      name: string;
+      actor: string;
+      replyTo: string;
+      requestId: string;
+    }
+  | { kind: 'reply'; requestId: string; error?: { status: number; message: string } };
+
+/** An operator's rollout command, done by the leader. */
+export type RolloutAction = 'pause' | 'resume' | 'undo';
 
 const GROUP = 'gse';
 /** Entries kept per inbox at most (approximate trim), so a replica that never returns cannot fill Redis. */

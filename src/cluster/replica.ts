@@ -3,6 +3,9 @@
  * for agents held elsewhere through their replica's inbox, hears of results stored elsewhere, and keeps the
  * store's view of hosts whose replica died. It sees the controller only through `ReplicaParts`.
  */
+
+import { randomUUID } from 'node:crypto';
+import { RolloutActionError } from '../controller/rollouts.js';
 import type { Logger } from '../kernel/logger.js';
 import type { HostFacts } from '../protocol/manifest.js';
 import type { ExecMessage } from '../protocol/messages.js';
@@ -10,9 +13,12 @@ import type { Revision } from '../spec/types.js';
 import type { ExecutionRecord, HostRecord, Store } from '../store/types.js';
 import type { Cluster, ClusterHooks } from './cluster.js';
 import type { ClusterRollouts } from './cluster-rollouts.js';
-import type { InboxWork } from './inbox.js';
+import { NotLeaderError } from './errors.js';
+import type { InboxWork, RolloutAction } from './inbox.js';
 
 const HOST_PAGE = 1_000;
+/** How long a follower waits for the leader to answer a forwarded rollout command. */
+const ROLLOUT_REPLY_TIMEOUT_MS = 15_000;
 /** `{"v":1,"id":"<sha>"` fits in this many bytes: enough to learn the published revision's id cheaply. */
 const REVISION_HEAD_BYTES = 200;
 
@@ -38,6 +44,8 @@ export interface ReplicaParts {
   fetchLocal(): Promise<unknown>;
   /** Hosts whose records the leader marked offline while their sessions here went on: record them again. */
   sessionsReclaimed(hostIds: string[]): Promise<void>;
+  /** Does an operator's rollout command here (on the leader). */
+  rolloutLocal(action: RolloutAction, name: string, actor: string): Promise<unknown>;
   /** A result another replica stored: tell this replica's waiters. */
   deliverResult(record: ExecutionRecord): Promise<void>;
 }
@@ -49,6 +57,8 @@ export class Replica {
   private remoteHeld = new Set<string>();
   /** The published revision being applied now (a pub/sub message and a catch-up may both see it). */
   private applying: string | undefined;
+  /** Forwarded rollout commands waiting for the leader's answer, by request id. */
+  private readonly replies = new Map<string, (error?: { status: number; message: string }) => void>();
 
   constructor(
     readonly cluster: Cluster,
@@ -182,6 +192,38 @@ export class Replica {
     return undefined;
   }
 
+  /**
+   * A rollout command on a follower: the leader does it (its decisions are the fenced ones) and answers;
+   * then this replica reads the new decision. False on the leader, which does it itself. Throws the
+   * leader's refusal as RolloutActionError (404, 409).
+   */
+  async forwardRollout(action: RolloutAction, name: string, actor: string): Promise<boolean> {
+    if (this.leads()) return false;
+    const leader = this.cluster.leader();
+    if (leader === undefined || leader === this.me) throw new NotLeaderError(`rollout ${action} ${name}`);
+    const requestId = randomUUID();
+    const answered = new Promise<{ status: number; message: string } | undefined>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.replies.delete(requestId);
+        reject(new NotLeaderError(`rollout ${action} ${name}: leader ${leader} did not answer in time`));
+      }, ROLLOUT_REPLY_TIMEOUT_MS);
+      this.replies.set(requestId, (error) => {
+        clearTimeout(timer);
+        this.replies.delete(requestId);
+        resolve(error);
+      });
+    });
+    await this.cluster.send(leader, { kind: 'rollout', action, name, actor, replyTo: this.me, requestId });
+    const error = await answered;
+    if (error) {
+      if (error.status === 404 || error.status === 409)
+        throw new RolloutActionError(error.status, error.message);
+      throw new Error(`rollout ${action} ${name} on leader ${leader}: ${error.message}`);
+    }
+    await this.parts.rollouts.load();
+    return true;
+  }
+
   /** Which hosts other replicas hold now, for `heldElsewhere` (the leader's lost-host sweep). */
   async refreshRemoteView(hostIds: readonly string[]): Promise<void> {
     const holders = await this.cluster.directory.holders(hostIds);
@@ -213,6 +255,25 @@ export class Replica {
         return;
       case 'fetch':
         if (this.leads()) await parts.fetchLocal();
+        return;
+      case 'rollout': {
+        let error: { status: number; message: string } | undefined;
+        try {
+          if (!this.leads()) throw new NotLeaderError(`rollout ${w.action} ${w.name}`);
+          await parts.rolloutLocal(w.action, w.name, w.actor);
+        } catch (err) {
+          const status = (err as { status?: unknown }).status;
+          error = { status: typeof status === 'number' ? status : 500, message: (err as Error).message };
+        }
+        await this.cluster.send(w.replyTo, {
+          kind: 'reply',
+          requestId: w.requestId,
+          ...(error && { error }),
+        });
+        return;
+      }
+      case 'reply':
+        this.replies.get(w.requestId)?.(w.error);
         return;
     }
   }

@@ -60,7 +60,12 @@ export function controllerApiPort(c: Controller): ApiPort {
       reset: (id) => c.resetAgent(id),
       verifyCredential: async (id, credential) => credentialAccepted(await store.getAgent(id), credential),
     },
-    rollouts: rolloutApi(c.rollouts, c.reconciler),
+    rollouts: rolloutApi(
+      c.rollouts,
+      c.reconciler,
+      c.replica &&
+        ((action, name, actor) => c.replica?.forwardRollout(action, name, actor) ?? Promise.resolve(false)),
+    ),
     // The store satisfies the token half of the port as it is.
     tokens: store,
     audit: { append: (r) => store.appendAudit(r), list: (q) => store.listAudit(q) },

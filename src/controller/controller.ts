@@ -23,6 +23,7 @@ import type { Revision } from '../spec/types.js';
 import { openStore } from '../store/index.js';
 import type { RolloutRecord } from '../store/rollout-record.js';
 import type { Store } from '../store/types.js';
+import { rolloutApi } from './api-port-rollouts.js';
 import { DataPath } from './data-path.js';
 import { ExecService } from './exec-service.js';
 import { type HostRemoval, hostsPastRetention, removeHost } from './host-removal.js';
@@ -598,6 +599,7 @@ export class Controller {
         else if (this.source.revision) await this.enqueueRevision(this.source.revision);
       },
       forceSyncLocal: (ids) => this.reconciler.forceSync(ids),
+      rolloutLocal: (action, name, actor) => rolloutApi(this.rollouts, this.reconciler)[action](name, actor),
       sessionsReclaimed: async (ids) => {
         for (const id of ids) {
           const session = this.hub.session(id);

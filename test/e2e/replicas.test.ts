@@ -158,6 +158,17 @@ describe('two replicas on one Redis', () => {
   );
 
   it(
+    'forwards a rollout command sent to a follower to the leader, and answers with its refusal',
+    async () => {
+      expect((await clusterState(f.redis.url)).leader).toBe('ctl-a');
+      const res = await b.api<{ error: { message: string } }>('/api/v1/rollouts/nope/pause', {});
+      expect(res.status).toBe(404);
+      expect(res.text).toContain('no rollout \\"nope\\"');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     'lets a leader paused past its lease (SIGSTOP, then SIGCONT) write nothing once it resumes',
     async () => {
       const before = await clusterState(f.redis.url);
@@ -196,6 +207,25 @@ describe('two replicas on one Redis', () => {
       expect(after.revision).toBe(await f.repo.head());
       // ctl-a never accepted (nor published) a revision after it resumed: its only one is the first.
       expect(a.stderr().match(/"msg":"revision accepted"/g)?.length).toBe(1);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'closes the session of an agent revoked through a replica that does not hold it',
+    async () => {
+      const y = f.agents[1] as AgentProcess;
+      await waitFor('host-y connected to ctl-b', async () => (await hostsOf(b)).get('host-y')?.connected);
+      const res = await a.api('/api/v1/agents/host-y/revoke', {});
+      expect(res.status).toBe(200);
+      // ctl-b closes the session (4003): the agent stops, and cannot come back.
+      const exit = await Promise.race([
+        y.exited(),
+        new Promise<undefined>((r) => setTimeout(() => r(undefined), FAILOVER_WAIT_MS)),
+      ]);
+      expect(exit, 'host-y still running after its revoke').toBeDefined();
+      expect(y.stderr()).toContain('revoked');
+      await waitFor('host-y offline', async () => (await hostsOf(a)).get('host-y')?.connected === false);
     },
     TEST_TIMEOUT_MS,
   );
