@@ -40,6 +40,8 @@ export interface ReplicaParts {
   applyRevision(revision: Revision): Promise<void>;
   /** This replica was elected: follow Git from now on. */
   startLeading(): Promise<void>;
+  /** This replica was deposed: stop following Git. */
+  stopLeading(): Promise<void>;
   forceSyncLocal(hostIds?: string[]): Promise<string[]>;
   fetchLocal(): Promise<unknown>;
   /** Hosts whose records the leader marked offline while their sessions here went on: record them again. */
@@ -79,7 +81,7 @@ export class Replica {
     const { parts } = this;
     return {
       elected: () => parts.startLeading(),
-      deposed: async () => {},
+      deposed: () => parts.stopLeading(),
       revisionPublished: (sha) => this.follow(sha),
       rolloutsChanged: () => parts.rollouts.markStale(),
       resultRecorded: async (origin, taskId, hostId) => {

@@ -133,6 +133,8 @@ export class Controller {
   /** Exec tasks waiting to post their one result callback. */
   taskCallbacks!: TaskCallbacks;
   readonly startedAt: string;
+  /** Builds the Git source (again, after a deposed replica closed it). */
+  private openSource!: () => Promise<GitSource>;
 
   private constructor(
     readonly options: CompiledControllerOptions,
@@ -301,7 +303,12 @@ export class Controller {
           onConnect: (s) => controller.onConnect(s),
           onDisconnect: async (id) => {
             // Released first, so the host's record may be written (nobody holds it) unless it moved on.
-            await controller.replica?.cluster.directory.release(id);
+            await controller.replica?.cluster.directory.release(id).catch((err: unknown) => {
+              logger.warn('session not released in the directory; it expires', {
+                hostId: id,
+                error: String(err),
+              });
+            });
             await controller.reconciler.hostDisconnected(id);
             await controller.taskCallbacks.hostDisconnected(id);
           },
@@ -309,21 +316,23 @@ export class Controller {
         },
       },
     );
-    controller.source = await createSource(
-      {
-        repo: options.repo,
-        branch: options.branch,
-        path: options.path,
-        stateDir: join(options.stateDir, 'source'),
-        intervalMs: options.fetchIntervalMs,
-        verifySignatures: options.verifySignatures,
-        watchLocal: options.watchLocal,
-        gnupgHome: options.gnupgHome,
-        sshAllowedSignersFile: options.sshAllowedSignersFile,
-      },
-      // Signatures are checked for every commit since the applied revision, which survives restarts.
-      { logger: deps.logger, trustedBase: () => store.getAppliedRevision() },
-    );
+    controller.openSource = () =>
+      createSource(
+        {
+          repo: options.repo,
+          branch: options.branch,
+          path: options.path,
+          stateDir: join(options.stateDir, 'source'),
+          intervalMs: options.fetchIntervalMs,
+          verifySignatures: options.verifySignatures,
+          watchLocal: options.watchLocal,
+          gnupgHome: options.gnupgHome,
+          sshAllowedSignersFile: options.sshAllowedSignersFile,
+        },
+        // Signatures are checked for every commit since the applied revision, which survives restarts.
+        { logger: deps.logger, trustedBase: () => store.getAppliedRevision() },
+      );
+    controller.source = await controller.openSource();
     return controller;
   }
 
@@ -341,10 +350,7 @@ export class Controller {
         this.server.once('error', reject);
         this.server.listen(this.options.port, this.options.host, () => resolve());
       });
-      this.source.onRevision((rev) => this.enqueueRevision(rev));
-      this.source.onError((err) => {
-        this.deps.logger.warn('git fetch failed', { error: err.message });
-      });
+      this.followSource();
       // In a cluster only the leader follows Git: the source starts when this replica is elected.
       if (this.replica) await this.replica.cluster.start(this.replica.hooks());
       else await this.source.start();
@@ -370,6 +376,14 @@ export class Controller {
       this.state = 'failed';
       throw err;
     }
+  }
+
+  /** Hands the source's revisions and errors to this controller. */
+  private followSource(): void {
+    this.source.onRevision((rev) => this.enqueueRevision(rev));
+    this.source.onError((err) => {
+      this.deps.logger.warn('git fetch failed', { error: err.message });
+    });
   }
 
   /** Stops following Git, closes agent sessions and the API, and waits for in-flight work. */
@@ -507,7 +521,13 @@ export class Controller {
   }
 
   private async onConnect(session: SessionInfo): Promise<void> {
-    await this.replica?.cluster.directory.claim(session.agentId);
+    // A claim that Redis cannot take now is made by the next refresh (the host is held here already).
+    await this.replica?.cluster.directory.claim(session.agentId).catch((err: unknown) => {
+      this.deps.logger.warn('session not recorded in the directory yet', {
+        hostId: session.agentId,
+        error: String(err),
+      });
+    });
     await this.reconciler.hostConnected(factsOf(session), session.manifestHash);
   }
 
@@ -595,6 +615,11 @@ export class Controller {
       currentRevisionId: () => this.reconciler.current?.id,
       applyRevision: (revision) => this.enqueue(revision.id, () => this.applyRevision(revision)),
       startLeading: async () => {
+        if (this.source.getState() === 'closed' && this.state === 'running') {
+          // Deposed before: a new source on the same clone (it yields the head once more).
+          this.source = await this.openSource();
+          this.followSource();
+        }
         if (this.source.getState() === 'created') await this.source.start();
         else if (this.source.revision) await this.enqueueRevision(this.source.revision);
       },
@@ -607,6 +632,8 @@ export class Controller {
         }
       },
       fetchLocal: () => this.source.fetchNow(),
+      // Only the leader follows Git: a deposed one stops fetching until it is elected again.
+      stopLeading: () => this.source.close(),
       deliverResult: async (rec) => {
         this.exec.deliver(rec);
         await this.taskCallbacks.result(rec);

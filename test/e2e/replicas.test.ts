@@ -207,6 +207,19 @@ describe('two replicas on one Redis', () => {
       expect(after.revision).toBe(await f.repo.head());
       // ctl-a never accepted (nor published) a revision after it resumed: its only one is the first.
       expect(a.stderr().match(/"msg":"revision accepted"/g)?.length).toBe(1);
+      // Deposed, ctl-a no longer follows Git: the next commit reaches it only as ctl-b's published revision.
+      const sha3 = await f.repo.commit({ 'app.yaml': appYaml('v3') }, 'v3 after ctl-a resumed');
+      await waitFor(
+        'ctl-b publishing v3',
+        async () => {
+          await b.api('/api/v1/hooks/git', {});
+          return (await clusterState(f.redis.url)).revision === sha3;
+        },
+        FAILOVER_WAIT_MS,
+      );
+      await waitContent(f.agents.slice(0, 2), 'v3');
+      expect(a.stderr()).not.toContain(`"sha":"${sha3}","treeDir"`);
+      expect(a.stderr()).toContain(`"msg":"applying the revision the leader published","sha":"${sha3}"`);
     },
     TEST_TIMEOUT_MS,
   );
