@@ -226,6 +226,30 @@ export class Replica {
     return true;
   }
 
+  /**
+   * The id of a connected host named `name` (or with that id) that another replica holds, routing exec work
+   * to it from now on: an agent.lost runner held elsewhere. Undefined when no other replica holds one.
+   */
+  async remoteHostNamed(name: string): Promise<string | undefined> {
+    const rec = (await this.parts.store.getHost(name)) ?? (await this.hostRecordNamed(name));
+    if (!rec) return undefined;
+    const holder = await this.cluster.directory.holderOf(rec.hostId);
+    if (holder === undefined || holder === this.me) return undefined;
+    this.routes.set(rec.hostId, holder);
+    return rec.hostId;
+  }
+
+  private async hostRecordNamed(name: string): Promise<HostRecord | undefined> {
+    let cursor: string | undefined;
+    do {
+      const page = await this.parts.store.listHosts({ limit: HOST_PAGE, ...(cursor ? { cursor } : {}) });
+      const found = page.items.find((h) => h.name === name);
+      if (found) return found;
+      cursor = page.nextCursor;
+    } while (cursor);
+    return undefined;
+  }
+
   /** Which hosts other replicas hold now, for `heldElsewhere` (the leader's lost-host sweep). */
   async refreshRemoteView(hostIds: readonly string[]): Promise<void> {
     const holders = await this.cluster.directory.holders(hostIds);

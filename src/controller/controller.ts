@@ -213,10 +213,11 @@ export class Controller {
       exec: this.exec,
       hosts: () => this.sweptHosts(),
       revision: () => this.reconciler.current,
-      runnerOf: (name) =>
+      runnerOf: async (name) =>
         this.hub
           .sessions()
-          .find((s) => s.status === 'Connected' && (s.agentId === name || s.facts.name === name))?.agentId,
+          .find((s) => s.status === 'Connected' && (s.agentId === name || s.facts.name === name))?.agentId ??
+        (await this.replica?.remoteHostNamed(name)),
       routeEvent: (host, event) =>
         this.data.ingest(
           { v: 1, type: 'event', id: randomUUID(), event },

@@ -39,9 +39,13 @@ interface Fleet {
   agents: AgentProcess[];
 }
 
-async function startFleet(ids: string[], agentNames: string[]): Promise<Fleet> {
+async function startFleet(
+  ids: string[],
+  agentNames: string[],
+  files: Record<string, string> = {},
+): Promise<Fleet> {
   const redis = await startRedis();
-  const repo = await gitRepo({ 'app.yaml': appYaml('v1') });
+  const repo = await gitRepo({ 'app.yaml': appYaml('v1'), ...files });
   const work = await mkdtemp(join(tmpdir(), 'gse-replicas-'));
   const replicas: ReplicaProcess[] = [];
   // One after the other: the first one started leads.
@@ -49,7 +53,7 @@ async function startFleet(ids: string[], agentNames: string[]): Promise<Fleet> {
     replicas.push(await startReplica({ id, redisUrl: redis.url, repo: repo.dir, work, leaseMs: LEASE_MS }));
   const agents = await Promise.all(
     agentNames.map((name, i) =>
-      startAgentProcess({ controllerUrl: (replicas[i] as ReplicaProcess).agentUrl, name }),
+      startAgentProcess({ controllerUrl: (replicas[i % replicas.length] as ReplicaProcess).agentUrl, name }),
     ),
   );
   return { redis, repo, work, replicas, agents };
@@ -318,6 +322,64 @@ describe('three replicas on one Redis: failover', () => {
       const lines = await execAll(r3, `echo ran >> ${log}`);
       expect(lines.at(-1)).toMatchObject({ type: 'summary', hosts: 3, succeeded: 3, offline: [] });
       expect((await readFile(log, 'utf8')).trim().split('\n')).toEqual(['ran', 'ran', 'ran']);
+    },
+    TEST_TIMEOUT_MS,
+  );
+});
+
+describe('agent.lost across replicas', () => {
+  let f: Fleet;
+  let markers: string;
+
+  beforeAll(async () => {
+    markers = await mkdtemp(join(tmpdir(), 'gse-replicas-lost-'));
+    const rule = `apiVersion: gse/v1
+kind: Remediation
+metadata: { name: lost-web }
+spec:
+  on: { event: agent.lost, grace: 2s }
+  hosts: { names: ["web-*"] }
+  runner: { host: ops-1 }
+  run:
+    script: 'echo "lost $GSE_LOST_HOST" >> ${markers}/lost'
+    timeout: 10s
+`;
+    // web-1 on the leader ctl-a; the runner ops-1 on the follower ctl-b.
+    f = await startFleet(['ctl-a', 'ctl-b'], ['web-1', 'ops-1'], { 'lost.yaml': rule });
+  }, TEST_TIMEOUT_MS);
+  afterAll(async () => {
+    await stopFleet(f);
+    if (markers) await rm(markers, { recursive: true, force: true });
+  }, TEST_TIMEOUT_MS);
+
+  it(
+    "runs the leader's agent.lost decision once on a runner host another replica holds",
+    async () => {
+      const [a] = f.replicas as [ReplicaProcess, ReplicaProcess];
+      await waitContent(f.agents, 'v1');
+      expect((await clusterState(f.redis.url)).leader).toBe('ctl-a');
+      await (f.agents[0] as AgentProcess).kill('SIGKILL');
+      const lostLog = async () =>
+        (await readFile(join(markers, 'lost'), 'utf8').catch(() => '')).split('\n').filter(Boolean);
+      await waitFor(
+        'the runner on ctl-b running the script',
+        async () => (await lostLog()).length > 0,
+        FAILOVER_WAIT_MS,
+      );
+      const runs = await waitFor(
+        'the run recorded as finished',
+        async () => {
+          const { body } = await a.api<{ items: Array<{ hostId: string; status: string }> }>(
+            '/api/v1/executions?remediation=lost-web',
+          );
+          return body.items.length > 0 && body.items.every((r) => r.status !== 'running')
+            ? body.items
+            : undefined;
+        },
+        FAILOVER_WAIT_MS,
+      );
+      expect(runs).toEqual([expect.objectContaining({ hostId: 'ops-1', status: 'succeeded' })]);
+      expect(await lostLog()).toEqual(['lost web-1']);
     },
     TEST_TIMEOUT_MS,
   );
