@@ -29,6 +29,7 @@ interface HostRow {
   hostId: string;
   connected: boolean;
   syncState: string;
+  lastReportAt?: string;
 }
 
 interface Fleet {
@@ -157,6 +158,24 @@ describe('two replicas on one Redis', () => {
           .map((e) => e.hostId)
           .sort(),
       ).toEqual(['host-x', 'host-y']);
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
+    'syncs every host through one replica: the replica holding each re-sends its manifest',
+    async () => {
+      await waitContent(f.agents, 'v1');
+      const before = (await hostsOf(a)).get('host-x')?.lastReportAt;
+      expect(before).toBeDefined();
+      const res = await b.api<{ hosts: string[] }>('/api/v1/sync', {});
+      expect(res.status).toBe(200);
+      expect(res.body.hosts).toContain('host-y');
+      // ctl-a sent host-x its full manifest again; the agent re-verified it and reported.
+      await waitFor('host-x reporting again', async () => {
+        const h = (await hostsOf(b)).get('host-x');
+        return h?.lastReportAt !== undefined && h.lastReportAt !== before && h.syncState === 'Synced';
+      });
     },
     TEST_TIMEOUT_MS,
   );
