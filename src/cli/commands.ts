@@ -2,6 +2,7 @@
  * The gsectl command table: names, flags and help, with each command's code loaded only when it runs.
  */
 import type { ParseArgsConfig } from 'node:util';
+import { KINDS } from '../spec/types.js';
 import type { CommandResult } from './output.js';
 
 export type Flags = NonNullable<ParseArgsConfig['options']>;
@@ -25,10 +26,16 @@ export interface CommandSpec {
   flags: Flags;
   /** Text after the flags in `--help`. */
   details?: string;
+  /** The words the first argument takes (shell completion). */
+  words?: readonly string[];
   load(): Promise<CommandModule>;
 }
 
 const output: Flags = { output: { type: 'string', short: 'o', default: 'table' } };
+/** `-w/--watch [--interval 2s]`: listings that redraw (src/cli/watch.ts). */
+const watch: Flags = { watch: { type: 'boolean', short: 'w' }, interval: { type: 'string' } };
+const WATCH_DETAILS =
+  '-w/--watch runs it again every --interval (default 2s): on a terminal the screen is redrawn, otherwise a new view is printed when it changed; Ctrl-C stops it.';
 const remote: Flags = {
   ...output,
   server: { type: 'string', short: 's' },
@@ -62,6 +69,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'schema',
+    words: KINDS,
     summary: 'Print the JSON Schema of a kind (or list the kinds)',
     usage: 'gsectl schema [KIND] | gsectl schema --markdown',
     flags: { markdown: { type: 'boolean' } },
@@ -73,8 +81,9 @@ export const COMMANDS: CommandSpec[] = [
     name: 'serve',
     summary: 'Run the controller (API, dashboard, agent endpoint) on a Git repo',
     usage:
-      'gsectl serve --repo URL_OR_PATH [--branch B] [--path P] [--listen HOST:PORT] [--state-dir D] [--redis URL] [--bootstrap-token T] [--admin-token T] [--tls-cert FILE --tls-key FILE] [--artifact-dir D] [--host-retention DURATION] [--callback-secret-env NAME] [--replica-id ID] [--lease DURATION]',
+      'gsectl serve [--config FILE] --repo URL_OR_PATH [--branch B] [--path P] [--listen HOST:PORT] [--state-dir D] [--redis URL] [--bootstrap-token T] [--admin-token T] [--tls-cert FILE --tls-key FILE] [--artifact-dir D] [--host-retention DURATION] [--callback-secret-env NAME] [--replica-id ID] [--lease DURATION]',
     flags: {
+      config: { type: 'string' },
       repo: { type: 'string' },
       branch: { type: 'string' },
       path: { type: 'string' },
@@ -105,11 +114,12 @@ export const COMMANDS: CommandSpec[] = [
       lease: { type: 'string' },
     },
     details:
-      'With --tls-cert FILE --tls-key FILE (PEM) the API, dashboard and agent endpoint are served over HTTPS/WSS (agents then use wss:// with --ca). Secrets come from flags or env: GSE_BOOTSTRAP_TOKEN (agents enroll with it), GSE_ADMIN_TOKEN (an admin API token), GSE_WEBHOOK_SECRET, GSE_REDIS_URL, GSE_METRICS_TOKEN (--metrics-token: /metrics then needs it as a bearer token; without it /metrics is public). Specs may reference as secrets only the env variables named by --secret-env A,B (GSE_SECRET_ENV) and files directly in --secret-dir D (GSE_SECRET_DIR). --max-spec-file-bytes (default 1048576) and --max-revision-bytes (default 67108864) cap what a revision may hold. --verify-signatures checks every commit since the applied revision against the keys in --gnupg-home DIR (GPG) or --allowed-signers FILE (SSH). --max-handshakes N caps agent handshakes in progress (default 256). --artifact-dir D (GSE_ARTIFACT_DIR) serves the files directly in D (gse-agent-<version>.tgz from gsectl artifact build) at /api/v1/artifacts/NAME to agents (HTTP Basic agentId:credential) and API tokens, with range requests; without it no artifacts are served. --host-retention DURATION (e.g. 30d): hosts not seen for that long leave the host list, status and GSE views (their drift and executions stay; a returning agent is listed again); default off. --callback-secret-env NAME: the environment variable NAME holds the secret that signs exec result callbacks (gsectl exec --callback; X-GSE-Signature); without it callbacks are refused. Notifications (kind Notification) and callbacks are queued on disk in <state-dir>/notify and retried until their receiver answers 2xx. With --redis URL several controllers share one Redis as replicas (docs/OPERATIONS.md): --replica-id ID (GSE_REPLICA_ID; unique and stable per replica; default <hostname>-<port>) names this one, and --lease DURATION (default 5s, at least 300ms) is the leader lease: one leader follows Git and decides rollouts and agent.lost remediations, and a dead leader is replaced within it. Defaults: --listen 127.0.0.1:7070, --state-dir ./.gse-state, --branch main.',
+      'With --tls-cert FILE --tls-key FILE (PEM) the API, dashboard and agent endpoint are served over HTTPS/WSS (agents then use wss:// with --ca). Secrets come from flags or env: GSE_BOOTSTRAP_TOKEN (agents enroll with it), GSE_ADMIN_TOKEN (an admin API token), GSE_WEBHOOK_SECRET, GSE_REDIS_URL, GSE_METRICS_TOKEN (--metrics-token: /metrics then needs it as a bearer token; without it /metrics is public). Specs may reference as secrets only the env variables named by --secret-env A,B (GSE_SECRET_ENV) and files directly in --secret-dir D (GSE_SECRET_DIR). --max-spec-file-bytes (default 1048576) and --max-revision-bytes (default 67108864) cap what a revision may hold. --verify-signatures checks every commit since the applied revision against the keys in --gnupg-home DIR (GPG) or --allowed-signers FILE (SSH). --max-handshakes N caps agent handshakes in progress (default 256). --artifact-dir D (GSE_ARTIFACT_DIR) serves the files directly in D (gse-agent-<version>.tgz from gsectl artifact build) at /api/v1/artifacts/NAME to agents (HTTP Basic agentId:credential) and API tokens, with range requests; without it no artifacts are served. --host-retention DURATION (e.g. 30d): hosts not seen for that long leave the host list, status and GSE views (their drift and executions stay; a returning agent is listed again); default off. --callback-secret-env NAME: the environment variable NAME holds the secret that signs exec result callbacks (gsectl exec --callback; X-GSE-Signature); without it callbacks are refused. Notifications (kind Notification) and callbacks are queued on disk in <state-dir>/notify and retried until their receiver answers 2xx. --config FILE (GSE_CONFIG): the same settings as YAML, keys the long flag names (`listen: 0.0.0.0:7070`, `secret-env: [A, B]`); a flag on the command line wins; secrets (tokens, a Redis URL with a password) are refused there and come from the environment; errors name file:line:col (packaging/controller.yaml is an example). With --redis URL several controllers share one Redis as replicas (docs/OPERATIONS.md): --replica-id ID (GSE_REPLICA_ID; unique and stable per replica; default <hostname>-<port>) names this one, and --lease DURATION (default 5s, at least 300ms) is the leader lease: one leader follows Git and decides rollouts and agent.lost remediations, and a dead leader is replaced within it. Defaults: --listen 127.0.0.1:7070, --state-dir ./.gse-state, --branch main.',
     load: () => import('./commands/serve.js'),
   },
   {
     name: 'artifact',
+    words: ['build'],
     summary: 'Pack the built agent into gse-agent-<V>.tgz and print its path, version and sha256',
     usage: 'gsectl artifact build [--version V] [--out DIR] [-o table|json|yaml]',
     flags: { ...output, version: { type: 'string' }, out: { type: 'string' } },
@@ -120,18 +130,20 @@ export const COMMANDS: CommandSpec[] = [
   {
     name: 'status',
     summary: 'Applied revision, last rejected revision and its errors, hosts by sync state, targets',
-    usage: 'gsectl status [-o table|json|yaml]',
-    flags: remote,
-    details: REMOTE_DETAILS,
+    usage: 'gsectl status [-o table|json|yaml] [-w [--interval 2s]]',
+    flags: { ...remote, ...watch },
+    details: `${WATCH_DETAILS} ${REMOTE_DETAILS}`,
     load: () => import('./commands/status.js'),
   },
   {
     name: 'get',
+    words: ['hosts', 'resources', 'drift', 'executions', 'revisions', 'agents', 'routes', 'targets', 'audit'],
     summary: 'List hosts, resources, drift, executions, revisions, agents, routes, targets or audit',
     usage:
-      'gsectl get hosts|resources|drift|executions|revisions|agents|routes|targets|audit [--host ID] [--resource KEY] [--remediation NAME] [--since ISO|DURATION] [--actor NAME] [--state S] [--hosts SELECTOR | -l SELECTOR] [--limit N]',
+      'gsectl get hosts|resources|drift|executions|revisions|agents|routes|targets|audit [--host ID] [--resource KEY] [--remediation NAME] [--since ISO|DURATION] [--actor NAME] [--state S] [--hosts SELECTOR | -l SELECTOR] [--limit N] [-w [--interval 2s]]',
     flags: {
       ...remote,
+      ...watch,
       host: { type: 'string' },
       hosts: { type: 'string', short: 'H' },
       resource: { type: 'string' },
@@ -142,11 +154,12 @@ export const COMMANDS: CommandSpec[] = [
       limit: { type: 'string' },
       actor: { type: 'string' },
     },
-    details: `get hosts --hosts SELECTOR (or -l) lists the hosts the selector picks. get executions --remediation NAME lists that Remediation's runs and its decisions not to run (status skipped: cooldown, budget, concurrency, dryRun). ${SELECTOR_DETAILS} ${REMOTE_DETAILS}`,
+    details: `get hosts --hosts SELECTOR (or -l) lists the hosts the selector picks. get executions --remediation NAME lists that Remediation's runs and its decisions not to run (status skipped: cooldown, budget, concurrency, dryRun). ${WATCH_DETAILS} ${SELECTOR_DETAILS} ${REMOTE_DETAILS}`,
     load: () => import('./commands/get.js'),
   },
   {
     name: 'describe',
+    words: ['host', 'execution'],
     summary:
       'One host (facts, manifest, status, drift, executions), or one execution with its remediation chain',
     usage: 'gsectl describe host ID | gsectl describe execution TASK-ID',
@@ -192,6 +205,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'token',
+    words: ['create', 'list', 'revoke'],
     summary: 'Create, list or revoke named API tokens (admin)',
     usage:
       'gsectl token create --name NAME --role viewer|operator|admin | gsectl token list | gsectl token revoke NAME',
@@ -201,6 +215,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'agents',
+    words: ['approve', 'revoke', 'reset'],
     summary: 'Approve, revoke or reset (clear the credential of) an enrolled agent',
     usage: 'gsectl agents approve|revoke|reset AGENT_ID',
     flags: remote,
@@ -209,6 +224,7 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'hosts',
+    words: ['delete'],
     summary: 'Delete a host: revoke its agent, drop it from the views, keep its history',
     usage: 'gsectl hosts delete NAME [--force]',
     flags: { ...remote, force: { type: 'boolean' } },
@@ -217,10 +233,21 @@ export const COMMANDS: CommandSpec[] = [
   },
   {
     name: 'rollout',
+    words: ['status', 'pause', 'resume', 'undo'],
     summary: 'Show, pause, resume or undo an AgentVersion rollout',
     usage: 'gsectl rollout status|pause|resume|undo NAME [-o table|json|yaml]',
     flags: remote,
     details: `resume: a paused rollout goes on with the next attempt (failed hosts try again); in manual mode it starts the next batch. undo: every host returns to the version before, in one batch. ${REMOTE_DETAILS}`,
     load: () => import('./commands/rollout.js'),
+  },
+  {
+    name: 'completion',
+    summary: 'Print a shell completion script (bash or zsh)',
+    usage: 'gsectl completion bash|zsh',
+    words: ['bash', 'zsh'],
+    flags: {},
+    details:
+      'bash: source <(gsectl completion bash), or save it as /etc/bash_completion.d/gsectl. zsh: source <(gsectl completion zsh) in ~/.zshrc, or save it as _gsectl in a directory of $fpath. It completes commands, their flags, their first argument (get hosts|drift|..., rollout status|pause|...), -o formats and file names.',
+    load: () => import('./commands/completion.js'),
   },
 ];

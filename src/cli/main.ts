@@ -2,7 +2,9 @@
 /** gsectl: the only place that reads argv, prints, and exits. */
 import { parseArgs } from 'node:util';
 import { COMMANDS, type CommandSpec } from './commands.js';
-import { OUTPUT_FORMATS, type OutputFormat, renderResult } from './output.js';
+import { parseDurationMs } from './duration.js';
+import { OUTPUT_FORMATS, type OutputFormat, renderResult, setTableWidth } from './output.js';
+import { DEFAULT_WATCH_INTERVAL_MS, watchLoop } from './watch.js';
 
 const EXIT_USAGE = 2;
 
@@ -78,8 +80,36 @@ async function main(argv: string[]): Promise<number> {
       `Run \`gsectl ${spec.name} --help\`.`,
     );
   }
+  if (process.stdout.isTTY) setTableWidth(process.stdout.columns);
   const command = await spec.load();
-  const result = await command.run({ values: parsed.values, positionals: parsed.positionals, rest });
+  const input = { values: parsed.values, positionals: parsed.positionals, rest };
+  if (parsed.values.watch === true) {
+    const text = parsed.values.interval;
+    const intervalMs = typeof text === 'string' ? parseDurationMs(text) : DEFAULT_WATCH_INTERVAL_MS;
+    if (!intervalMs)
+      usageError(
+        `--interval ${String(text)}: expected a duration such as 2s or 1m`,
+        `Run \`gsectl ${spec.name} --help\`.`,
+      );
+    const stopped = new Promise((resolve) => {
+      process.once('SIGINT', resolve);
+      process.once('SIGTERM', resolve);
+    });
+    await watchLoop({
+      render: async () => {
+        const result = await command.run(input);
+        return [await renderResult(result, format as OutputFormat), ...(result.stderr ?? [])].join('\n');
+      },
+      write: (t) => process.stdout.write(t),
+      tty: process.stdout.isTTY === true,
+      intervalMs,
+      title: ['gsectl', name, ...args].join(' '),
+      now: () => new Date(),
+      stopped,
+    });
+    return 0;
+  }
+  const result = await command.run(input);
   const text = await renderResult(result, format as OutputFormat);
   if (text) process.stdout.write(`${text}\n`);
   for (const line of result.stderr ?? []) process.stderr.write(`${line}\n`);

@@ -13,21 +13,61 @@ export interface CommandResult {
   stderr?: string[];
 }
 
-/** Lays rows out in aligned columns under upper-cased headers. */
+/** The terminal's width when stdout is one (main sets it); undefined: tables keep their natural width. */
+let terminalWidth: number | undefined;
+export function setTableWidth(columns: number | undefined): void {
+  terminalWidth = columns;
+}
+
+/** A column is never cut narrower than this. */
+const MIN_COLUMN = 8;
+const GAP = 2;
+
+/**
+ * Column widths that fit `max` (pure): the widest column gives up a character at a time until the row
+ * fits or every column is down to MIN_COLUMN (then the row is wider than the terminal, as it must be).
+ */
+export function fitWidths(natural: number[], max: number | undefined): number[] {
+  const widths = [...natural];
+  if (max === undefined) return widths;
+  let total = widths.reduce((a, b) => a + b, 0) + GAP * Math.max(0, widths.length - 1);
+  while (total > max) {
+    let widest = -1;
+    for (let i = 0; i < widths.length; i++)
+      if ((widths[i] ?? 0) > MIN_COLUMN && (widest === -1 || (widths[i] ?? 0) > (widths[widest] ?? 0)))
+        widest = i;
+    if (widest === -1) break;
+    widths[widest] = (widths[widest] ?? 0) - 1;
+    total--;
+  }
+  return widths;
+}
+
+/** `text` in at most `width` characters, cut with an ellipsis. */
+function cut(text: string, width: number): string {
+  return text.length <= width ? text : `${text.slice(0, Math.max(0, width - 1))}…`;
+}
+
+/** Lays rows out in aligned columns under upper-cased headers, fitting the terminal when there is one. */
 export function renderTable(
   headers: string[],
   rows: Array<Array<string | number | boolean | undefined>>,
+  maxWidth: number | undefined = terminalWidth,
 ): string {
   const cells = [
     headers.map((h) => h.toUpperCase()),
     ...rows.map((r) => r.map((c) => (c === undefined ? '-' : String(c)))),
   ];
-  const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const natural = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
+  const widths = fitWidths(natural, maxWidth);
   return cells
     .map((r) =>
       r
-        .map((c, i) => (i === r.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
-        .join('  ')
+        .map((c, i) => {
+          const w = widths[i] ?? 0;
+          return i === r.length - 1 ? cut(c, w) : cut(c, w).padEnd(w);
+        })
+        .join(' '.repeat(GAP))
         .trimEnd(),
     )
     .join('\n');

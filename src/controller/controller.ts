@@ -193,6 +193,11 @@ export class Controller {
         },
         started: (task) => this.taskCallbacks.track(task),
         recorded: async (rec) => {
+          if (rec.durationMs !== undefined)
+            this.metrics.execSeconds.observe(
+              { reason: rec.reason.split(':')[0] ?? rec.reason, result: rec.status },
+              rec.durationMs / 1000,
+            );
           await this.notify(executionOutcome(rec));
           const decided = remediationOutcome(rec);
           if (decided) await this.notify(decided);

@@ -38,6 +38,32 @@ function liveGauge<L extends string>(
   });
 }
 
+/**
+ * A counter whose samples are read from a live source's running totals at scrape time (typed `counter`,
+ * so rate() works; the totals only grow while the process lives).
+ */
+function liveCounter<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  samples: () => Array<[Partial<Record<L, string>>, number]>,
+): void {
+  new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, value] of samples()) this.inc(labels, value);
+    },
+  });
+}
+
+/** A live metric's type from its name: Prometheus' `_total` suffix means a counter. */
+const liveMetric = (name: string) => (name.endsWith('_total') ? liveCounter : liveGauge);
+
 export class ControllerMetrics {
   readonly registry = new Registry();
   readonly reconcileSeconds = new Histogram({
@@ -59,6 +85,19 @@ export class ControllerMetrics {
     labelNames: ['result'] as const,
     registers: [this.registry],
   });
+  readonly execSeconds = new Histogram({
+    name: 'gse_exec_duration_seconds',
+    help: 'How long executions ran on hosts (exec, onChange, remediation), by reason kind and result',
+    labelNames: ['reason', 'result'] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+    registers: [this.registry],
+  });
+  readonly convergeSeconds = new Histogram({
+    name: 'gse_converge_duration_seconds',
+    help: 'From sending a host its manifest to the report that it holds it (Synced or not)',
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
   readonly revisions = new Counter({
     name: 'gse_revisions_total',
     help: 'Revisions seen from Git, by outcome',
@@ -75,10 +114,10 @@ export class ControllerMetrics {
     liveGauge(r, 'gse_agent_connections', 'Agents connected now', [], () => [
       [{}, snapshot().agentConnections],
     ]);
-    liveGauge(r, 'gse_git_fetches_total', 'Git fetch attempts since start', [], () => [
+    liveCounter(r, 'gse_git_fetches_total', 'Git fetch attempts since start', [], () => [
       [{}, snapshot().git.fetches],
     ]);
-    liveGauge(r, 'gse_git_fetch_errors_total', 'Git fetches that failed since start', [], () => [
+    liveCounter(r, 'gse_git_fetch_errors_total', 'Git fetches that failed since start', [], () => [
       [{}, snapshot().git.fetchErrors],
     ]);
     liveGauge(r, 'gse_git_last_fetch_seconds', 'Duration of the last git fetch', [], () => {
@@ -86,7 +125,7 @@ export class ControllerMetrics {
       return ms === null ? [] : [[{}, ms / 1000]];
     });
     for (const counter of ['in', 'out', 'filtered'] as const) {
-      liveGauge(r, `gse_route_records_${counter}_total`, `Records ${counter} per route`, ['route'], () =>
+      liveCounter(r, `gse_route_records_${counter}_total`, `Records ${counter} per route`, ['route'], () =>
         Object.entries(snapshot().routes).map(([route, c]) => [{ route }, c[counter]]),
       );
     }
@@ -101,7 +140,7 @@ export class ControllerMetrics {
       ['gse_notify_dropped_total', 'Notification deliveries refused because the queue was full', 'dropped'],
     ] as const;
     for (const [name, help, key] of notify) {
-      liveGauge(r, name, help, [], () => {
+      liveMetric(name)(r, name, help, [], () => {
         const n = snapshot().notify;
         return n ? [[{}, n[key]]] : [];
       });
@@ -109,7 +148,7 @@ export class ControllerMetrics {
     for (const counter of ['out', 'spooled', 'retried', 'failed', 'spoolDepth'] as const) {
       const name =
         counter === 'spoolDepth' ? 'gse_target_spool_depth' : `gse_target_records_${counter}_total`;
-      liveGauge(r, name, `Target ${counter} (records)`, ['target'], () =>
+      liveMetric(name)(r, name, `Target ${counter} (records)`, ['target'], () =>
         Object.entries(snapshot().targets).map(([target, c]) => [{ target }, c[counter]]),
       );
     }

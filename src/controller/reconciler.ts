@@ -239,7 +239,11 @@ export class Reconciler {
     host.reportedRevision = report.revision;
     host.items = report.items;
     host.itemsKnown = true;
-    if (host.sentHash === report.manifestHash) host.sentHash = undefined;
+    if (host.sentHash === report.manifestHash) {
+      if (host.sentAt !== undefined)
+        this.deps.metrics.convergeSeconds.observe((this.deps.now() - host.sentAt) / 1000);
+      host.sentHash = undefined;
+    }
     // Manifests older than the one reported can no longer be the base of a delta.
     for (const hash of host.sent.keys()) if (hash !== report.manifestHash) host.sent.delete(hash);
 

@@ -270,8 +270,12 @@ export class TargetRunner {
           () => new TargetWriteError(this.name, `write timed out after ${ms} ms`),
         );
         this.counters.written += batch.length;
-        if (this.failing) this.logger.info('target writable again', { target: this.name });
+        if (this.failing)
+          this.logger.info('target writable again', { target: this.name, after: this.lastError });
         this.failing = false;
+        // Health shows the error while it lasts; a recovered target has none.
+        this.lastError = undefined;
+        this.lastErrorAt = undefined;
         return true;
       } catch (err) {
         this.noteError(err);

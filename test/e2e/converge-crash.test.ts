@@ -113,5 +113,5 @@ describe('converge crash safety', () => {
       expect(owned.paths.filter((p) => p.startsWith(DIR))).toHaveLength(COUNT);
       previous = version;
     }
-  });
+  }, 180_000);
 });

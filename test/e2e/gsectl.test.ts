@@ -162,4 +162,16 @@ describe('gsectl against a live controller', () => {
     expect(failing.code).toBe(1);
     expect(failing.stdout).toMatch(/--- web-2 {2}failed {2}exit=3/);
   });
+
+  it('exports convergence and execution latencies as histograms, and totals as counters', async () => {
+    const { text } = await ctl.request('/metrics');
+    expect(text).toMatch(/^# TYPE gse_converge_duration_seconds histogram$/m);
+    // Both hosts were sent a manifest and reported holding it.
+    expect(Number(/^gse_converge_duration_seconds_count (\d+)$/m.exec(text)?.[1])).toBeGreaterThanOrEqual(2);
+    // The exec test before this one: 4 results succeeded, 1 failed.
+    expect(text).toMatch(/^gse_exec_duration_seconds_count\{reason="adhoc",result="succeeded"\} [4-9]\d*$/m);
+    expect(text).toMatch(/^gse_exec_duration_seconds_count\{reason="adhoc",result="failed"\} 1$/m);
+    expect(text).toMatch(/^# TYPE gse_git_fetches_total counter$/m);
+    expect(text).not.toMatch(/^# TYPE \S+_total gauge$/m);
+  });
 });

@@ -51,23 +51,27 @@ describe('loadFilesInWorkers', () => {
     }
   });
 
-  it.skipIf(!BUILT)('gives what the calling thread gives when the tree is large', async () => {
-    // Everything from the build, so that a stale build is compared with itself, not with the sources.
-    type Pool = typeof import('../../src/spec/worker-pool.js');
-    type Load = typeof import('../../src/spec/load.js');
-    type LoadFile = typeof import('../../src/spec/load-file.js');
-    const pool = (await import(pathToFileURL(DIST('worker-pool.js')).href)) as Pool;
-    const load = (await import(pathToFileURL(DIST('load.js')).href)) as Load;
-    const { loadSpecFile } = (await import(pathToFileURL(DIST('load-file.js')).href)) as LoadFile;
-    const tree = bigTree(300);
-    const jobs = jobsOf(tree);
-    expect(jobs.reduce((n, j) => n + j.content.byteLength, 0)).toBeGreaterThan(PARALLEL_MIN_BYTES);
-    try {
-      const threaded = await pool.loadFilesInWorkers(jobs);
-      expect(threaded).toEqual(jobs.map((j) => loadSpecFile(j.path, j.content, j.hash)));
-      expect(await load.createSpecLoader().loadAsync(tree)).toEqual(load.createSpecLoader().load(tree));
-    } finally {
-      await pool.closeSpecWorkers();
-    }
-  });
+  it.skipIf(!BUILT)(
+    'gives what the calling thread gives when the tree is large',
+    async () => {
+      // Everything from the build, so that a stale build is compared with itself, not with the sources.
+      type Pool = typeof import('../../src/spec/worker-pool.js');
+      type Load = typeof import('../../src/spec/load.js');
+      type LoadFile = typeof import('../../src/spec/load-file.js');
+      const pool = (await import(pathToFileURL(DIST('worker-pool.js')).href)) as Pool;
+      const load = (await import(pathToFileURL(DIST('load.js')).href)) as Load;
+      const { loadSpecFile } = (await import(pathToFileURL(DIST('load-file.js')).href)) as LoadFile;
+      const tree = bigTree(300);
+      const jobs = jobsOf(tree);
+      expect(jobs.reduce((n, j) => n + j.content.byteLength, 0)).toBeGreaterThan(PARALLEL_MIN_BYTES);
+      try {
+        const threaded = await pool.loadFilesInWorkers(jobs);
+        expect(threaded).toEqual(jobs.map((j) => loadSpecFile(j.path, j.content, j.hash)));
+        expect(await load.createSpecLoader().loadAsync(tree)).toEqual(load.createSpecLoader().load(tree));
+      } finally {
+        await pool.closeSpecWorkers();
+      }
+    },
+    120_000,
+  );
 });

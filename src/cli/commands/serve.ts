@@ -3,16 +3,30 @@ import { createControllerApi } from '../../api/routes.js';
 import { Controller } from '../../controller/controller.js';
 import { jsonLogger, type LogLevel } from '../../controller/logger.js';
 import { compileControllerOptions } from '../../controller/options.js';
-import type { CommandInput } from '../commands.js';
+import { COMMANDS, type CommandInput } from '../commands.js';
 import { parseDurationMs } from '../duration.js';
 import type { CommandResult } from '../output.js';
+import { loadServeConfig, mergeConfig, ServeConfigError } from '../serve-config.js';
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 const num = (v: unknown): number | undefined => (typeof v === 'string' ? Number(v) : undefined);
 
 /** Starts the controller and resolves when a signal has stopped it. */
 export async function run(input: CommandInput): Promise<CommandResult> {
-  const v = input.values;
+  let v: Record<string, unknown> = input.values;
+  const configFile = str(v.config) ?? process.env.GSE_CONFIG;
+  if (configFile !== undefined) {
+    try {
+      const flags = COMMANDS.find((c) => c.name === 'serve')?.flags ?? {};
+      v = mergeConfig(await loadServeConfig(configFile, flags), v);
+    } catch (err) {
+      if (!(err instanceof ServeConfigError)) throw err;
+      return {
+        exitCode: 2,
+        stderr: [...err.message.split('\n'), 'gsectl serve: the config file is not valid; nothing started'],
+      };
+    }
+  }
   const retentionText = str(v['host-retention']);
   const hostRetentionMs = retentionText === undefined ? undefined : parseDurationMs(retentionText);
   if (retentionText !== undefined && !hostRetentionMs)
