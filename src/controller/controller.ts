@@ -8,6 +8,7 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { Cluster, ClusterRollouts, guardedStore, hostWriteGuard, Replica } from '../cluster/index.js';
 import { FleetHub, type SessionInfo } from '../fleet/index.js';
 import { applyProcessOverrides, StoredProcessOverrides } from '../gse-task/overrides.js';
 import { checkCallbackUrl, Notifier } from '../notify/notifier.js';
@@ -15,12 +16,15 @@ import type { Outcome } from '../notify/outcome.js';
 import { TaskCallbacks } from '../notify/task-callbacks.js';
 import type { PostFn } from '../notify/worker.js';
 import type { HostFacts } from '../protocol/manifest.js';
-import type { DataMessage, EventMessage, SpooledMessage } from '../protocol/messages.js';
+import type { DataMessage, EventMessage, ExecMessage, SpooledMessage } from '../protocol/messages.js';
 import { createSecretResolver } from '../routing/secrets.js';
 import { GitSource } from '../source/git-source.js';
 import type { SourceRevision } from '../source/revision.js';
+import type { Revision } from '../spec/types.js';
 import { openStore } from '../store/index.js';
+import type { RolloutRecord } from '../store/rollout-record.js';
 import type { Store } from '../store/types.js';
+import { rolloutApi } from './api-port-rollouts.js';
 import { DataPath } from './data-path.js';
 import { DryRuns } from './dry-runs.js';
 import { ExecService } from './exec-service.js';
@@ -124,6 +128,8 @@ export class Controller {
   readonly lost: LostRemediation;
   /** `gsectl sync --dry-run`: dry runs sent to agents, waiting for their answers. */
   readonly dryRuns: DryRuns;
+  /** With --redis: this controller as one replica of a cluster (leader or follower); else undefined. */
+  readonly replica: Replica | undefined;
   hub!: FleetHub;
   source!: GitSource;
   /** Signed outcome notifications (Notification kind) and their on-disk queue. */
@@ -133,23 +139,37 @@ export class Controller {
   /** Desired state set by GSE process operations (stop, delegate, undelegate), laid over every plan. */
   overrides: StoredProcessOverrides | undefined;
   readonly startedAt: string;
+  /** Builds the Git source (again, after a deposed replica closed it). */
+  private openSource!: () => Promise<GitSource>;
 
   private constructor(
     readonly options: CompiledControllerOptions,
     readonly store: Store,
     readonly server: Server | HttpsServer,
     private readonly deps: ControllerDeps & { now: () => number },
+    cluster?: Cluster,
   ) {
     this.startedAt = new Date(deps.now()).toISOString();
     this.metrics = new ControllerMetrics(() => this.metricsView());
     const hubPort = { send: (id: string, msg: Parameters<FleetHub['send']>[1]) => this.hub.send(id, msg) };
-    this.rollouts = new RolloutManager({
-      store,
+    // In a cluster, host writes are the holding replica's and leader-only state is fenced (src/cluster).
+    const partsStore = cluster
+      ? guardedStore(store, {
+          mayWrite: hostWriteGuard(cluster.directory),
+          fenced: cluster.fenced,
+          prefix: cluster.keys.prefix,
+        })
+      : store;
+    const rolloutDeps = {
+      store: partsStore,
       now: deps.now,
-      onPaused: (r) => this.notify(rolloutPausedOutcome(r)),
-    });
+      onPaused: (r: RolloutRecord) => this.notify(rolloutPausedOutcome(r)),
+    };
+    this.rollouts = cluster
+      ? new ClusterRollouts(rolloutDeps, () => cluster.lease.isLeader())
+      : new RolloutManager(rolloutDeps);
     this.reconciler = new Reconciler({
-      store,
+      store: partsStore,
       hub: hubPort,
       metrics: this.metrics,
       logger: deps.logger,
@@ -164,8 +184,11 @@ export class Controller {
     });
     this.exec = new ExecService({
       store,
-      hub: hubPort,
-      connectedHosts: () => this.connectedHosts(),
+      hub: {
+        send: (id, msg) =>
+          msg.type === 'exec' && this.replica ? this.replica.execSend(id, msg) : this.hub.send(id, msg),
+      },
+      connectedHosts: () => this.replica?.execHosts() ?? this.connectedHosts(),
       manifestOf: (id) => this.reconciler.desiredFor(id),
       logger: deps.logger,
       metrics: this.metrics,
@@ -187,6 +210,7 @@ export class Controller {
           const decided = remediationOutcome(rec);
           if (decided) await this.notify(decided);
           await this.taskCallbacks.result(rec);
+          await this.replica?.cluster.publishResult(rec.id, rec.hostId);
         },
       },
     });
@@ -199,14 +223,15 @@ export class Controller {
       limits: { maxSpecFileBytes: options.maxSpecFileBytes, maxRevisionBytes: options.maxRevisionBytes },
     });
     this.lost = new LostRemediation({
-      store,
+      store: partsStore,
       exec: this.exec,
       hosts: () => this.sweptHosts(),
       revision: () => this.reconciler.current,
-      runnerOf: (name) =>
+      runnerOf: async (name) =>
         this.hub
           .sessions()
-          .find((s) => s.status === 'Connected' && (s.agentId === name || s.facts.name === name))?.agentId,
+          .find((s) => s.status === 'Connected' && (s.agentId === name || s.facts.name === name))?.agentId ??
+        (await this.replica?.remoteHostNamed(name)),
       routeEvent: (host, event) =>
         this.data.ingest(
           { v: 1, type: 'event', id: randomUUID(), event },
@@ -231,6 +256,7 @@ export class Controller {
         this.reconciler.selectableFor(id)?.agentLabels ?? this.hub?.session(id)?.facts.labels ?? {},
       secrets: { env: options.secretEnv, dir: options.secretDir },
     });
+    this.replica = cluster ? new Replica(cluster, this.replicaParts(store)) : undefined;
   }
 
   /** Opens the store, the hub (on the API's HTTP server) and the Git source; call `start` to listen. */
@@ -238,7 +264,15 @@ export class Controller {
     await mkdir(options.stateDir, { recursive: true, mode: 0o700 });
     const store = deps.store ?? (await openStore({ stateDir: options.stateDir, redisUrl: options.redisUrl }));
     const server = await createListener(options);
-    const controller = new Controller(options, store, server, { ...deps, now: deps.now ?? Date.now });
+    const now = deps.now ?? Date.now;
+    const cluster = options.redisUrl
+      ? await Cluster.open(
+          { redisUrl: options.redisUrl, replicaId: options.replicaId, leaseMs: options.leaseMs },
+          deps.logger,
+          now,
+        )
+      : undefined;
+    const controller = new Controller(options, store, server, { ...deps, now }, cluster);
     const logger = deps.logger;
     controller.notifier = await Notifier.open({
       dir: join(options.stateDir, 'notify', 'queue'),
@@ -284,6 +318,13 @@ export class Controller {
         handlers: {
           onConnect: (s) => controller.onConnect(s),
           onDisconnect: async (id) => {
+            // Released first, so the host's record may be written (nobody holds it) unless it moved on.
+            await controller.replica?.cluster.directory.release(id).catch((err: unknown) => {
+              logger.warn('session not released in the directory; it expires', {
+                hostId: id,
+                error: String(err),
+              });
+            });
             await controller.reconciler.hostDisconnected(id);
             await controller.taskCallbacks.hostDisconnected(id);
           },
@@ -291,21 +332,23 @@ export class Controller {
         },
       },
     );
-    controller.source = await createSource(
-      {
-        repo: options.repo,
-        branch: options.branch,
-        path: options.path,
-        stateDir: join(options.stateDir, 'source'),
-        intervalMs: options.fetchIntervalMs,
-        verifySignatures: options.verifySignatures,
-        watchLocal: options.watchLocal,
-        gnupgHome: options.gnupgHome,
-        sshAllowedSignersFile: options.sshAllowedSignersFile,
-      },
-      // Signatures are checked for every commit since the applied revision, which survives restarts.
-      { logger: deps.logger, trustedBase: () => store.getAppliedRevision() },
-    );
+    controller.openSource = () =>
+      createSource(
+        {
+          repo: options.repo,
+          branch: options.branch,
+          path: options.path,
+          stateDir: join(options.stateDir, 'source'),
+          intervalMs: options.fetchIntervalMs,
+          verifySignatures: options.verifySignatures,
+          watchLocal: options.watchLocal,
+          gnupgHome: options.gnupgHome,
+          sshAllowedSignersFile: options.sshAllowedSignersFile,
+        },
+        // Signatures are checked for every commit since the applied revision, which survives restarts.
+        { logger: deps.logger, trustedBase: () => store.getAppliedRevision() },
+      );
+    controller.source = await controller.openSource();
     return controller;
   }
 
@@ -315,22 +358,28 @@ export class Controller {
     try {
       await this.rollouts.load();
       await this.reconciler.restore();
+      // A follower serves the leader's revision from the start.
+      await this.replica?.follow();
+      await this.revisionQueue;
       this.notifier.start();
       await new Promise<void>((resolve, reject) => {
         this.server.once('error', reject);
         this.server.listen(this.options.port, this.options.host, () => resolve());
       });
-      this.source.onRevision((rev) => this.enqueueRevision(rev));
-      this.source.onError((err) => {
-        this.deps.logger.warn('git fetch failed', { error: err.message });
-      });
-      await this.source.start();
+      this.followSource();
+      // In a cluster only the leader follows Git: the source starts when this replica is elected.
+      if (this.replica) await this.replica.cluster.start(this.replica.hooks());
+      else await this.source.start();
       this.every(this.options.resyncIntervalMs, async () => {
         const silent = this.hub.sessions().filter((x) => x.status === 'Unknown');
         await this.reconciler.setSilent(new Set(silent.map((x) => x.agentId)));
-        await this.lost.sweep().catch((err: unknown) => {
-          this.deps.logger.error('lost-host sweep failed', { error: String(err) });
-        });
+        await this.replica?.checkPublished();
+        if (!this.replica || this.replica.leads()) {
+          await this.replica?.refreshRemoteView(this.reconciler.hostsLastSeen().map((h) => h.hostId));
+          await this.lost.sweep().catch((err: unknown) => {
+            this.deps.logger.error('lost-host sweep failed', { error: String(err) });
+          });
+        }
         await this.reconciler.resync();
       });
       this.every(RETENTION_INTERVAL_MS, () => this.applyRetention());
@@ -345,17 +394,29 @@ export class Controller {
     }
   }
 
+  /** Hands the source's revisions and errors to this controller. */
+  private followSource(): void {
+    this.source.onRevision((rev) => this.enqueueRevision(rev));
+    this.source.onError((err) => {
+      this.deps.logger.warn('git fetch failed', { error: err.message });
+    });
+  }
+
   /** Stops following Git, closes agent sessions and the API, and waits for in-flight work. */
   async stop(): Promise<void> {
     if (this.state === 'stopped') return;
     this.state = 'draining';
     for (const t of this.timers) clearInterval(t);
+    // No new election (which would start the source) from here on; another replica may lead at once.
+    await this.replica?.cluster.lease.stop();
     await this.source.close();
     await this.revisionQueue;
     // Before the hub closes every session: a shutdown is not every host going offline.
     this.taskCallbacks.stop();
     this.dryRuns.close();
     await this.hub.close();
+    // After the hub: its sessions' directory entries are released as they close.
+    await this.replica?.cluster.stop();
     await this.data.close();
     await this.notifier.stop();
     await new Promise<void>((resolve) => {
@@ -419,7 +480,7 @@ export class Controller {
       const lastSeen = session?.lastSeen ?? h.lastSeen;
       return {
         hostId: h.hostId,
-        overdue: !session || session.status === 'Unknown',
+        overdue: session ? session.status === 'Unknown' : !this.replica?.heldElsewhere(h.hostId),
         lastSeenMs: Date.parse(lastSeen),
         name: host?.name ?? h.hostId,
         ips: host?.ips ?? [],
@@ -431,15 +492,21 @@ export class Controller {
 
   /** Processes revisions one at a time, in the order the source yields them. */
   enqueueRevision(src: SourceRevision): Promise<void> {
-    this.revisionQueue = this.revisionQueue
-      .then(() => this.onRevision(src))
-      .catch((err: unknown) => {
-        this.deps.logger.error('revision processing failed', { sha: src.sha, error: String(err) });
-      });
+    return this.enqueue(src.sha, () => this.onRevision(src));
+  }
+
+  private enqueue(sha: string, work: () => Promise<void>): Promise<void> {
+    this.revisionQueue = this.revisionQueue.then(work).catch((err: unknown) => {
+      this.deps.logger.error('revision processing failed', { sha, error: String(err) });
+    });
     return this.revisionQueue;
   }
 
   private async onRevision(src: SourceRevision): Promise<void> {
+    if (this.replica && !this.replica.leads()) {
+      this.deps.logger.info('revision left to the leader', { sha: src.sha });
+      return;
+    }
     const result = await this.ingestor.ingest(src);
     this.metrics.revisions.inc({ status: result.record.status });
     if (!result.accepted) {
@@ -450,20 +517,34 @@ export class Controller {
       await this.notify(revisionRejectedOutcome(result.record));
       return;
     }
-    this.notifier.setNotifications(result.revision.byKind.Notification);
     this.deps.logger.info('revision accepted', { sha: src.sha, message: result.record.message });
-    await this.reconciler.setRevision(result.revision);
+    // Published first, fenced: a stale leader's revision is refused and goes nowhere, not even here.
+    if (this.replica) await this.replica.cluster.publishRevision(result.revision);
+    await this.applyRevision(result.revision);
+  }
+
+  /** Reconciles to an accepted revision (this replica's own, or one the leader published). */
+  private async applyRevision(revision: Revision): Promise<void> {
+    this.notifier.setNotifications(revision.byKind.Notification);
+    await this.reconciler.setRevision(revision);
     // Not awaited: a target slow to connect must not hold back the hosts (ingest waits for it instead),
     // and one that cannot be opened (a secret not set here, say) is logged, its records left spooled.
-    this.data.apply(result.revision).catch((err: unknown) => {
+    this.data.apply(revision).catch((err: unknown) => {
       this.deps.logger.error('routes not applied; records stay spooled on the agents', {
-        sha: src.sha,
+        sha: revision.id,
         error: String(err),
       });
     });
   }
 
   private async onConnect(session: SessionInfo): Promise<void> {
+    // A claim that Redis cannot take now is made by the next refresh (the host is held here already).
+    await this.replica?.cluster.directory.claim(session.agentId).catch((err: unknown) => {
+      this.deps.logger.warn('session not recorded in the directory yet', {
+        hostId: session.agentId,
+        error: String(err),
+      });
+    });
     await this.reconciler.hostConnected(factsOf(session), session.manifestHash);
   }
 
@@ -514,9 +595,72 @@ export class Controller {
    */
   deleteHost(hostId: string): Promise<HostRemoval> {
     return removeHost(
-      { revoke: (id) => this.hub.revoke(id), forgetHost: (id) => this.reconciler.forgetHost(id) },
+      { revoke: (id) => this.revokeAgent(id), forgetHost: (id) => this.reconciler.forgetHost(id) },
       hostId,
     );
+  }
+
+  /** A manual sync (`POST /api/v1/sync`): this replica's hosts, and in a cluster every other replica's. */
+  forceSync(hostIds?: string[]): Promise<string[]> {
+    return this.replica?.forceSync(hostIds) ?? this.reconciler.forceSync(hostIds);
+  }
+
+  /** Revokes an agent; in a cluster its session is closed on whichever replica holds it. */
+  revokeAgent(agentId: string): ReturnType<FleetHub['revoke']> {
+    return this.replica?.closeAgent(agentId, 'revoke') ?? this.hub.revoke(agentId);
+  }
+
+  /** Resets an agent's credential; in a cluster its session is closed on whichever replica holds it. */
+  resetAgent(agentId: string): ReturnType<FleetHub['reset']> {
+    return this.replica?.closeAgent(agentId, 'reset') ?? this.hub.reset(agentId);
+  }
+
+  /** Fetches Git now (webhooks); in a cluster the leader does. */
+  async fetchNow(): Promise<SourceRevision | undefined> {
+    if (!this.replica) return this.source.fetchNow();
+    await this.replica.fetchNow();
+    return undefined;
+  }
+
+  /** What the cluster needs of this controller. */
+  private replicaParts(store: Store): import('../cluster/index.js').ReplicaParts {
+    return {
+      store,
+      hub: {
+        send: (id: string, msg: ExecMessage) => this.hub.send(id, msg),
+        revoke: (id) => this.hub.revoke(id),
+        reset: (id) => this.hub.reset(id),
+      },
+      rollouts: this.rollouts as ClusterRollouts,
+      logger: this.deps.logger,
+      localHosts: () => this.connectedHosts(),
+      currentRevisionId: () => this.reconciler.current?.id,
+      applyRevision: (revision) => this.enqueue(revision.id, () => this.applyRevision(revision)),
+      startLeading: async () => {
+        if (this.source.getState() === 'closed' && this.state === 'running') {
+          // Deposed before: a new source on the same clone (it yields the head once more).
+          this.source = await this.openSource();
+          this.followSource();
+        }
+        if (this.source.getState() === 'created') await this.source.start();
+        else if (this.source.revision) await this.enqueueRevision(this.source.revision);
+      },
+      forceSyncLocal: (ids) => this.reconciler.forceSync(ids),
+      rolloutLocal: (action, name, actor) => rolloutApi(this.rollouts, this.reconciler)[action](name, actor),
+      sessionsReclaimed: async (ids) => {
+        for (const id of ids) {
+          const session = this.hub.session(id);
+          if (session) await this.onConnect(session);
+        }
+      },
+      fetchLocal: () => this.source.fetchNow(),
+      // Only the leader follows Git: a deposed one stops fetching until it is elected again.
+      stopLeading: () => this.source.close(),
+      deliverResult: async (rec) => {
+        this.exec.deliver(rec);
+        await this.taskCallbacks.result(rec);
+      },
+    };
   }
 
   /** Drops hosts not seen for `retentionMs` from the fleet views (not revoked: an agent that returns is back). */

@@ -32,8 +32,8 @@ export interface ExecServiceDeps {
   /** The manifest planned for a host, or undefined while none is (e.g. before the first revision). */
   manifestOf(hostId: string): HostManifest | undefined;
   logger?: Logger;
-  /** Connected hosts with their effective labels. */
-  connectedHosts(): HostFacts[];
+  /** Connected hosts with their effective labels (in a cluster, those of every replica). */
+  connectedHosts(): HostFacts[] | Promise<HostFacts[]>;
   metrics: ControllerMetrics;
   now(): number;
   newId(): string;
@@ -186,7 +186,7 @@ export class ExecService {
     const taskId = req.taskId ?? this.deps.newId();
     if (req.callback !== undefined) this.deps.hooks?.checkCallback(req.callback);
     const startedAt = new Date(this.deps.now()).toISOString();
-    const targets = this.deps.connectedHosts().filter((host) => selectorMatches(req.selector, host));
+    const targets = (await this.deps.connectedHosts()).filter((host) => selectorMatches(req.selector, host));
     await this.deps.store.putExecutions(
       targets.map((host) => ({
         id: taskId,
@@ -237,7 +237,7 @@ export class ExecService {
    */
   async startOnHosts(hostIds: readonly string[], task: HostTask): Promise<ExecStarted> {
     const startedAt = new Date(this.deps.now()).toISOString();
-    const connected = new Set(this.deps.connectedHosts().map((h) => h.id));
+    const connected = new Set((await this.deps.connectedHosts()).map((h) => h.id));
     const row = (hostId: string): ExecutionRecord => ({
       id: task.taskId,
       hostId,
@@ -399,8 +399,13 @@ export class ExecService {
     await this.deps.store.putExecution(record);
     this.deps.metrics.executions.inc({ result: record.status });
     await this.deps.hooks?.recorded(record);
-    for (const l of this.listeners.get(msg.taskId) ?? []) l(record);
+    this.deliver(record);
     return 'stored';
+  }
+
+  /** Tells the task's listeners of a stored result (also one another replica stored). */
+  deliver(record: ExecutionRecord): void {
+    for (const l of this.listeners.get(record.id) ?? []) l(record);
   }
 
   /** Calls `listener` with each result of a task as it arrives; returns the unsubscribe function. */

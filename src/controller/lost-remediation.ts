@@ -53,7 +53,7 @@ export interface LostRemediationDeps {
   hosts(): SweptHost[];
   revision(): Revision | undefined;
   /** The connected host id a runner name (`runner.host`: name or id) designates, if any. */
-  runnerOf(name: string): string | undefined;
+  runnerOf(name: string): string | undefined | Promise<string | undefined>;
   /** Routes a controller-raised event like a host's own (events channel). */
   routeEvent(host: SweptHost, event: HostEvent): Promise<void>;
   outcomes: Outcomes;
@@ -151,7 +151,7 @@ export class LostRemediation {
     const running = await this.runningFleetWide(key, rule.spec.run.timeoutMs ?? 0, now);
     const verdict = decideBudget(rule.spec, budget, running, now);
     const runner = rule.spec.runner?.host;
-    const runnerId = runner === undefined ? undefined : deps.runnerOf(runner);
+    const runnerId = runner === undefined ? undefined : await deps.runnerOf(runner);
     const chain = (decision: NonNullable<ExecutionRecord['remediation']>['decision'], detail?: string) => ({
       name: rule.metadata.name,
       itemHash: hashValue(rule.spec),

@@ -2,7 +2,9 @@
  * The controller's options: every one optional with a documented default, except the two secrets;
  * `compileControllerOptions` fills defaults, checks them, and is the only place that reads the environment.
  */
+import { randomBytes } from 'node:crypto';
 import { statSync } from 'node:fs';
+import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { DEFAULT_MAX_REVISION_BYTES, DEFAULT_MAX_SPEC_FILE_BYTES } from '../spec/limits.js';
 
@@ -19,6 +21,13 @@ export interface ControllerOptions {
   stateDir?: string;
   /** Use Redis as the store instead of SQLite. Env GSE_REDIS_URL. */
   redisUrl?: string;
+  /**
+   * This replica's id among the controllers sharing `redisUrl`: unique, and stable across restarts (work
+   * routed to it waits in its inbox). Env GSE_REPLICA_ID. Default `<hostname>-<listen port>`.
+   */
+  replicaId?: string;
+  /** The leader lease (with `redisUrl`): a dead leader is replaced within it. Default 5 s. */
+  leaseMs?: number;
   /** What agents enroll with. Env GSE_BOOTSTRAP_TOKEN. Required. */
   bootstrapToken?: string;
   /** An API token with the admin role. Env GSE_ADMIN_TOKEN. Required. */
@@ -89,6 +98,9 @@ export interface CompiledControllerOptions {
   port: number;
   stateDir: string;
   redisUrl?: string;
+  /** With redisUrl: this replica's id and the lease (see ControllerOptions). */
+  replicaId: string;
+  leaseMs: number;
   bootstrapToken: string;
   adminToken: string;
   viewerToken?: string;
@@ -222,6 +234,8 @@ export function compileControllerOptions(
     port: Number(m[2]),
     stateDir: resolve(opts.stateDir ?? '.gse-state'),
     redisUrl: opts.redisUrl ?? env.GSE_REDIS_URL,
+    replicaId: replicaIdOf(opts.replicaId ?? env.GSE_REPLICA_ID, m[2] as string),
+    leaseMs: leaseOf(opts.leaseMs),
     bootstrapToken: bootstrapToken as string,
     adminToken: adminToken as string,
     viewerToken: opts.viewerToken ?? env.GSE_VIEWER_TOKEN,
@@ -245,6 +259,34 @@ export function compileControllerOptions(
     sshAllowedSignersFile: opts.sshAllowedSignersFile,
     metricsToken,
   };
+}
+
+/** The smallest lease: renewals every third of it must fit several Redis round trips. */
+export const MIN_LEASE_MS = 300;
+export const DEFAULT_LEASE_MS = 5_000;
+const REPLICA_ID = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
+
+/** The replica id: given (checked), or `<hostname>-<port>` (a random suffix for port 0). */
+function replicaIdOf(given: string | undefined, port: string): string {
+  if (given === undefined || given === '') {
+    // Port 0 (any free port) says nothing stable: a random suffix keeps such replicas apart.
+    const suffix = port === '0' ? randomBytes(3).toString('hex') : port;
+    return `${hostname().replace(/[^A-Za-z0-9._-]/g, '-')}-${suffix}`;
+  }
+  if (!REPLICA_ID.test(given))
+    throw new ControllerOptionsError(
+      '--replica-id',
+      `"${given}" must be 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit (e.g. ctl-a)`,
+    );
+  return given;
+}
+
+/** The lease in ms (default 5 s), at least MIN_LEASE_MS. */
+function leaseOf(ms: number | undefined): number {
+  if (ms === undefined) return DEFAULT_LEASE_MS;
+  if (!Number.isSafeInteger(ms) || ms < MIN_LEASE_MS)
+    throw new ControllerOptionsError('--lease', `must be at least ${MIN_LEASE_MS}ms (e.g. 5s), got ${ms}ms`);
+  return ms;
 }
 
 /** The callback secret the variable `name` holds; undefined without a name; throws when unset or short. */

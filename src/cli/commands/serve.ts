@@ -36,6 +36,13 @@ export async function run(input: CommandInput): Promise<CommandResult> {
         `gsectl serve: --host-retention ${retentionText}: expected a duration such as 30d, 12h or 90m`,
       ],
     };
+  const leaseText = str(v.lease);
+  const leaseMs = leaseText === undefined ? undefined : parseDurationMs(leaseText);
+  if (leaseText !== undefined && leaseMs === undefined)
+    return {
+      exitCode: 2,
+      stderr: [`gsectl serve: --lease ${leaseText}: expected a duration such as 5s or 1500ms`],
+    };
   const options = compileControllerOptions({
     repo: str(v.repo),
     branch: str(v.branch),
@@ -43,6 +50,8 @@ export async function run(input: CommandInput): Promise<CommandResult> {
     listen: str(v.listen),
     stateDir: str(v['state-dir']),
     redisUrl: str(v.redis),
+    replicaId: str(v['replica-id']),
+    leaseMs,
     bootstrapToken: str(v['bootstrap-token']),
     adminToken: str(v['admin-token']),
     webhookSecret: str(v['webhook-secret']),
@@ -84,6 +93,7 @@ export async function run(input: CommandInput): Promise<CommandResult> {
     branch: options.branch,
     stateDir: options.stateDir,
     store: options.redisUrl ? 'redis' : 'sqlite',
+    ...(options.redisUrl && { replica: options.replicaId, leaseMs: options.leaseMs }),
   });
   if (!options.tls && !isLoopback(addr.address))
     logger.warn(
