@@ -46,7 +46,11 @@ export function initialAdmission(rate: AdmissionRate, nowMs: number): AdmissionS
  * how long to wait: the backlog's length at the admission rate (at least MIN_RETRY_AFTER_MS, at most
  * `maxRetryAfterMs`). With `perSecond` 0 everything is admitted.
  */
-export function decideAdmission(state: AdmissionState, nowMs: number, rate: AdmissionRate): AdmissionDecision {
+export function decideAdmission(
+  state: AdmissionState,
+  nowMs: number,
+  rate: AdmissionRate,
+): AdmissionDecision {
   if (rate.perSecond <= 0) return { admit: true, state };
   // A clock that stepped back refills nothing rather than draining.
   const elapsedMs = Math.max(0, nowMs - state.atMs);
