@@ -21,8 +21,8 @@ const AGENTS = 5_000;
 const PROCESSES = 2;
 /** Handshakes per second the controller admits in this test (the flag under test). */
 const ADMISSION_RATE = 1_000;
-/** All agents must be back within this of the restart: 5 s of pacing at the rate, plus generous slack. */
-const STORM_RECOVERY_MS = 90_000;
+/** All agents must be back within this of the restart: 5 s of pacing at the rate, plus generous slack for a loaded 2-core machine (73 s measured at load 15). */
+const STORM_RECOVERY_MS = 120_000;
 /** A /healthz probe must answer within this; a bound, not a speed figure. */
 const PROBE_TIMEOUT_MS = 10_000;
 /** Creating 5,000 agents (files, spools, ledgers) is the slow part on a loaded 2-core machine. */
