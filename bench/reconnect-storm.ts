@@ -94,7 +94,10 @@ async function main(): Promise<void> {
     50,
   );
   progress('fleet connected', { ok: initial, connected: first.controller.hub.stats().connected });
-  if (!initial || f.died()) throw new Error('the simulated fleet did not connect');
+  if (!initial || f.died())
+    throw new Error(
+      `the simulated fleet did not connect: ${JSON.stringify(f.children.flatMap((ch) => ch.tail()).slice(-10))}`,
+    );
 
   const rounds: StormRound[] = [];
   for (const rate of rates) {
