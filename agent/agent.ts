@@ -45,7 +45,10 @@ import { RemediationBudgets } from './remediation-budgets.js';
 import { launcherlessUpgrader, type Upgrader, type UpgraderFactory } from './upgrade/upgrader.js';
 
 export interface AgentConfig {
+  /** The controller's agent URL (artifact downloads resolve against it). */
   controllerUrl: string;
+  /** Every controller URL to connect to, in turn (`--controller URL1,URL2`); default [controllerUrl]. */
+  controllerUrls?: readonly string[];
   /** PEM of the CA pinned for a wss:// controller (`--ca`). */
   ca?: string | Buffer;
   /** The bootstrap token, for enrollment (and re-enrollment after the state dir is lost). */
@@ -168,13 +171,14 @@ export class Agent {
       parts.held,
     );
     this.connection = new AgentConnection(
-      { url: config.controllerUrl, ca: config.ca },
+      { urls: config.controllerUrls ?? [config.controllerUrl], ca: config.ca },
       {
         onOpen: () => this.sendHello(),
         onMessage: (msg) => this.onMessage(msg),
         onBadFrame: (m) => deps.logger.warn('bad frame from controller', { error: m }),
         onClose: (code, reason) => this.onClose(code, reason),
         onError: (m) => deps.logger.warn('cannot connect to the controller', { error: m }),
+        onReconnect: (a) => deps.logger.info('reconnecting to the controller', { ...a }),
       },
       { sleep: deps.sleep, random: deps.random },
     );

@@ -16,3 +16,39 @@ export function reconnectDelayMs(attempt: number, random: () => number = Math.ra
   });
   return equalJitterMs(step, random);
 }
+
+/** Jitter added on top of a controller's retry-after: a tenth of it, at least this, at most RETRY_AFTER_MAX_JITTER_MS. */
+export const RETRY_AFTER_MIN_JITTER_MS = 50;
+export const RETRY_AFTER_MAX_JITTER_MS = 1_000;
+
+/**
+ * Delay before retrying after the controller said "retry after `retryAfterMs`": never sooner, plus a jitter
+ * of up to a tenth of it (between RETRY_AFTER_MIN_JITTER_MS and RETRY_AFTER_MAX_JITTER_MS), drawn from `random`.
+ */
+export function retryAfterDelayMs(retryAfterMs: number, random: () => number = Math.random): number {
+  const spread = Math.min(RETRY_AFTER_MAX_JITTER_MS, Math.max(RETRY_AFTER_MIN_JITTER_MS, retryAfterMs / 10));
+  return Math.ceil(retryAfterMs + spread * random());
+}
+
+/** Longest retry-after honoured; a larger one (or a date far ahead) is cut to this. */
+export const MAX_HONOURED_RETRY_AFTER_MS = 5 * 60_000;
+
+/**
+ * The retry-after of a refused upgrade, in ms: `x-retry-after-ms` when present (the controller's own, exact),
+ * else `retry-after` as seconds or an HTTP date (relative to `nowMs`); undefined when neither parses.
+ */
+export function retryAfterFromHeaders(
+  headers: Readonly<Record<string, string | string[] | undefined>>,
+  nowMs: number,
+): number | undefined {
+  const first = (v: string | string[] | undefined): string | undefined =>
+    (Array.isArray(v) ? v[0] : v)?.trim();
+  const clamp = (ms: number): number => Math.min(MAX_HONOURED_RETRY_AFTER_MS, Math.max(0, Math.ceil(ms)));
+  const exact = first(headers['x-retry-after-ms']);
+  if (exact && /^\d+$/.test(exact)) return clamp(Number(exact));
+  const standard = first(headers['retry-after']);
+  if (!standard) return undefined;
+  if (/^\d+$/.test(standard)) return clamp(Number(standard) * 1000);
+  const at = Date.parse(standard);
+  return Number.isNaN(at) ? undefined : clamp(at - nowMs);
+}

@@ -9,6 +9,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Agent } from './agent.js';
+import { parseControllerList } from './controller-targets.js';
 import { collectFacts, parseLabels } from './facts.js';
 import { ingestSocketPath } from './ingest.js';
 import { checkControllerLink, LinkSecurityError } from './link-security.js';
@@ -18,7 +19,7 @@ import { EXIT_RESTART_NEW_VERSION, INSTALL_DIR_ENV } from './upgrade/layout.js';
 import { installUpgrader } from './upgrade/upgrader.js';
 
 const USAGE = `Usage:
-  gse-agent --controller wss://HOST:PORT/agent --ca CA_FILE --token TOKEN [--name NAME] [--root DIR]
+  gse-agent --controller wss://HOST:PORT/agent[,wss://HOST2:PORT/agent...] --ca CA_FILE --token TOKEN [--name NAME] [--root DIR]
             [--state-dir D] [--labels k=v,...] [--ip IP] [--cloud-id N] [--ingest-http PORT] [--log-level info]
   gse-agent simulate --count N --controller URL --ca CA_FILE --token TOKEN --root DIR [--labels k=v,...]
             [--upgrade-delay-ms 50]
@@ -30,6 +31,9 @@ const USAGE = `Usage:
 --token is the bootstrap token (or GSE_BOOTSTRAP_TOKEN); once enrolled, the agent keeps its own credential
 in the state dir (default <root>/var/lib/gse-agent). --root prefixes every managed path. Simulated agent i
 has root DIR/sim-<i>, so "push --root DIR/sim-<i>" reaches it.
+--controller takes one URL or several, comma-separated (replicas); a host name with several addresses is
+tried at each of them (TLS still checks the name). On a failed connect or a lost session the agent moves to
+the next one after a jittered backoff, or after the retry-after a busy controller answered with.
 --ca (or GSE_CA) is the PEM CA the controller's certificate must chain to (only it is trusted); a plain
 ws:// controller URL is refused unless --insecure is given (labs only).
 Local programs push JSON lines ({"channel": ..., ...fields}) to <state-dir>/ingest.sock, or with
@@ -136,17 +140,21 @@ async function main(): Promise<void> {
     if (!result.ok) process.exitCode = 1;
     return;
   }
-  const controllerUrl = values.controller ?? process.env.GSE_CONTROLLER;
+  const controllerText = values.controller ?? process.env.GSE_CONTROLLER;
   const token = values.token ?? process.env.GSE_BOOTSTRAP_TOKEN;
-  if (!controllerUrl) fail('--controller URL is required (e.g. wss://127.0.0.1:7070/agent)');
-  const url = /\/agent\/?$/.test(controllerUrl)
-    ? controllerUrl
-    : `${controllerUrl.replace(/\/+$/, '')}/agent`;
+  if (!controllerText) fail('--controller URL is required (e.g. wss://127.0.0.1:7070/agent)');
+  let urls: string[];
+  try {
+    urls = parseControllerList(controllerText);
+  } catch (err) {
+    fail((err as Error).message);
+  }
+  const url = urls[0] as string;
   const caFile = values.ca ?? process.env.GSE_CA;
   let ca: Buffer | undefined;
   try {
-    const link = checkControllerLink({ url, caFile, insecure: values.insecure });
-    if (link === 'plain')
+    const links = urls.map((u) => checkControllerLink({ url: u, caFile, insecure: values.insecure }));
+    if (links.includes('plain'))
       process.stderr.write('gse-agent: --insecure: the link to the controller is not encrypted\n');
   } catch (err) {
     if (err instanceof LinkSecurityError) fail(err.message);
@@ -184,6 +192,7 @@ async function main(): Promise<void> {
       {
         count,
         controllerUrl: url,
+        controllerUrls: urls,
         ca,
         bootstrapToken: token,
         root: values.root,
@@ -218,6 +227,7 @@ async function main(): Promise<void> {
   const agent = await Agent.create(
     {
       controllerUrl: url,
+      controllerUrls: urls,
       ca,
       bootstrapToken: token,
       stateDir,
@@ -230,7 +240,7 @@ async function main(): Promise<void> {
   await agent.start();
   logger.info('agent started', {
     agentId: agent.agentId,
-    controller: url,
+    controller: urls.join(','),
     root: root || '/',
     stateDir,
     ingest: ingestSocketPath(stateDir),

@@ -12,6 +12,8 @@ import { simulatedUpgrader } from './upgrade/upgrader.js';
 export interface SimulateOptions {
   count: number;
   controllerUrl: string;
+  /** Every controller URL, tried in turn (default [controllerUrl]). */
+  controllerUrls?: readonly string[];
   /** PEM of the CA pinned for a wss:// controller (`--ca`). */
   ca?: string | Buffer;
   bootstrapToken?: string;
@@ -54,6 +56,7 @@ export async function simulate(options: SimulateOptions, logger: Logger): Promis
     return Agent.create(
       {
         controllerUrl: options.controllerUrl,
+        ...(options.controllerUrls ? { controllerUrls: options.controllerUrls } : {}),
         ca: options.ca,
         bootstrapToken: options.bootstrapToken,
         stateDir: defaultStateDir(root),

@@ -311,6 +311,7 @@ export class Controller {
         heartbeatMs: options.heartbeatMs,
         maxHandshakes: options.maxHandshakes,
         helloTimeoutMs: options.helloTimeoutMs,
+        ...(options.admissionRate === undefined ? {} : { admissionRate: options.admissionRate }),
       },
       {
         registry: store,

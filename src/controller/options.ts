@@ -46,6 +46,8 @@ export interface ControllerOptions {
   maxHandshakes?: number;
   /** Time a new agent connection has to send its hello. Default 5 s. */
   helloTimeoutMs?: number;
+  /** Agent handshakes admitted per second; the excess is told when to retry. Default 2,000; 0: unpaced. */
+  admissionRate?: number;
   /** Accept only commits `git verify-commit` accepts. Default false. */
   verifySignatures?: boolean;
   /** For a repo on local disk, fetch as soon as its branch ref moves. Default true. */
@@ -110,6 +112,7 @@ export interface CompiledControllerOptions {
   autoApprove: boolean;
   maxHandshakes?: number;
   helloTimeoutMs?: number;
+  admissionRate?: number;
   verifySignatures: boolean;
   watchLocal: boolean;
   heartbeatMs: number;
@@ -246,6 +249,8 @@ export function compileControllerOptions(
     // Defaulted by the hub (256, 5 s); checked here so the error names the flag.
     maxHandshakes: optionalPositiveInt('--max-handshakes', opts.maxHandshakes),
     helloTimeoutMs: optionalPositiveInt('helloTimeoutMs', opts.helloTimeoutMs),
+    // Defaulted by the hub (DEFAULT_ADMISSION_RATE_PER_SECOND); checked here so the error names the flag.
+    admissionRate: optionalNonNegativeInt('--admission-rate', opts.admissionRate),
     verifySignatures: opts.verifySignatures ?? false,
     watchLocal: opts.watchLocal ?? true,
     heartbeatMs: opts.heartbeatMs ?? 10_000,
@@ -316,6 +321,14 @@ function optionalPositiveInt(field: string, value: number | undefined): number |
   if (value === undefined) return undefined;
   if (!Number.isSafeInteger(value) || value < 1)
     throw new ControllerOptionsError(field, `must be a positive integer, got ${value}`);
+  return value;
+}
+
+/** `value` when it is a whole number >= 0, undefined when absent; throws ControllerOptionsError otherwise. */
+function optionalNonNegativeInt(field: string, value: number | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  if (!Number.isSafeInteger(value) || value < 0)
+    throw new ControllerOptionsError(field, `must be a whole number >= 0 (0 turns pacing off), got ${value}`);
   return value;
 }
 

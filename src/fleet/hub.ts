@@ -14,6 +14,7 @@ import { WebSocketServer } from 'ws';
 import { CLOSE_CODES, ERROR_CODES } from '../protocol/codes.js';
 import type { ControllerToAgent } from '../protocol/messages.js';
 import { admitHello, CLOSE_INTERNAL_ERROR, SHUTDOWN_REASON } from './admission.js';
+import { AdmissionGate, DEFAULT_MAX_RETRY_AFTER_MS } from './admission-rate.js';
 import {
   type Clock,
   type HostState,
@@ -39,6 +40,7 @@ import {
   pathOf,
   refuseAndClose,
   rejectUpgrade,
+  rejectUpgradeRetryAfter,
   setReadLimit,
 } from './wire.js';
 
@@ -68,6 +70,8 @@ export class FleetHub {
   private readonly logger: Logger;
   private readonly registry: AgentRegistry;
   private readonly handlers: HubHandlers;
+  /** Paces handshakes (admission-rate.ts): a reconnect storm is let in at a rate, not all at once. */
+  private readonly admission: AdmissionGate;
 
   private constructor(
     private readonly server: HttpServer | HttpsServer,
@@ -78,6 +82,14 @@ export class FleetHub {
     this.logger = deps.logger ?? silentLogger;
     this.registry = deps.registry;
     this.handlers = deps.handlers;
+    this.admission = new AdmissionGate(
+      {
+        perSecond: options.admissionRate,
+        burst: options.admissionBurst,
+        maxRetryAfterMs: DEFAULT_MAX_RETRY_AFTER_MS,
+      },
+      () => this.clock.now(),
+    );
     this.wss = new WebSocketServer({
       noServer: true,
       maxPayload: options.maxFrameBytes,
@@ -248,8 +260,13 @@ export class FleetHub {
     if (this.handshaking >= this.options.maxHandshakes) {
       // Unauthenticated connections are bounded; a real agent backs off and retries.
       this.counters.handshakesRejected++;
-      const retryAfter = String(Math.max(1, Math.ceil(this.options.helloTimeoutMs / 1000)));
-      rejectUpgrade(socket, 503, 'Service Unavailable', { 'Retry-After': retryAfter });
+      rejectUpgradeRetryAfter(socket, Math.max(1000, this.options.helloTimeoutMs));
+      return;
+    }
+    const admitted = this.admission.tryAdmit();
+    if (!admitted.admit) {
+      this.counters.handshakesRejected++;
+      rejectUpgradeRetryAfter(socket, admitted.retryAfterMs);
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => {

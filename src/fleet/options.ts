@@ -1,5 +1,6 @@
 /** Hub options: every one optional except the bootstrap token, compiled once into a config with defaults. */
 import { MAX_FRAME_BYTES } from '../protocol/messages.js';
+import { DEFAULT_ADMISSION_BURST, DEFAULT_ADMISSION_RATE_PER_SECOND } from './admission-rate.js';
 import { HubConfigError } from './errors.js';
 
 /** How often agents send a heartbeat (told to them in `welcome`). */
@@ -46,6 +47,13 @@ export interface HubOptions {
   closeTimeoutMs?: number;
   /** Upgrade path (default '/agent'). */
   path?: string;
+  /**
+   * Handshakes admitted per second; the excess gets 503 with a retry-after that spreads them out
+   * (default DEFAULT_ADMISSION_RATE_PER_SECOND, 2,000; 0 turns pacing off).
+   */
+  admissionRate?: number;
+  /** Handshakes admitted at once after a quiet period (default DEFAULT_ADMISSION_BURST, 400). */
+  admissionBurst?: number;
 }
 
 export type CompiledHubOptions = Readonly<Required<HubOptions>>;
@@ -88,6 +96,8 @@ export function compileHubOptions(opts: HubOptions): CompiledHubOptions {
     helloTimeoutMs: positiveInt('helloTimeoutMs', opts.helloTimeoutMs, DEFAULT_HELLO_TIMEOUT_MS),
     closeTimeoutMs: nonNegativeInt('closeTimeoutMs', opts.closeTimeoutMs, DEFAULT_CLOSE_TIMEOUT_MS),
     path,
+    admissionRate: nonNegativeInt('admissionRate', opts.admissionRate, DEFAULT_ADMISSION_RATE_PER_SECOND),
+    admissionBurst: positiveInt('admissionBurst', opts.admissionBurst, DEFAULT_ADMISSION_BURST),
   };
 }
 

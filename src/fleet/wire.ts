@@ -66,6 +66,18 @@ export function rejectUpgrade(
   socket.end(`HTTP/1.1 ${status} ${text}\r\n${extra}Connection: close\r\nContent-Length: 0\r\n\r\n`);
 }
 
+/** Header carrying a retry-after in milliseconds; `Retry-After` (whole seconds) is sent beside it for other clients. */
+export const RETRY_AFTER_MS_HEADER = 'X-Retry-After-Ms';
+
+/** Turns an upgrade away with 503, telling the agent to come back in `retryAfterMs` (and not sooner). */
+export function rejectUpgradeRetryAfter(socket: Duplex, retryAfterMs: number): void {
+  const ms = Math.max(0, Math.ceil(retryAfterMs));
+  rejectUpgrade(socket, 503, 'Service Unavailable', {
+    'Retry-After': String(Math.max(1, Math.ceil(ms / 1000))),
+    [RETRY_AFTER_MS_HEADER]: String(ms),
+  });
+}
+
 /** Size in bytes of a frame as ws delivered it (before any decoding). */
 export function rawFrameBytes(data: RawFrame): number {
   if (typeof data === 'string') return Buffer.byteLength(data);

@@ -18,6 +18,8 @@ describe('compileHubOptions', () => {
       helloTimeoutMs: 5_000,
       closeTimeoutMs: 5_000,
       path: '/agent',
+      admissionRate: 2_000,
+      admissionBurst: 400,
     });
   });
 

@@ -58,6 +58,7 @@ export async function run(input: CommandInput): Promise<CommandResult> {
     fetchIntervalMs: num(v['fetch-interval-ms']),
     autoApprove: v['manual-approve'] === true ? false : undefined,
     maxHandshakes: num(v['max-handshakes']),
+    admissionRate: num(v['admission-rate']),
     verifySignatures: v['verify-signatures'] === true ? true : undefined,
     tlsCert: str(v['tls-cert']),
     tlsKey: str(v['tls-key']),

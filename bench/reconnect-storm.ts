@@ -1,0 +1,163 @@
+/**
+ * `npm run bench -- reconnect-storm [--count 10000] [--rates 0,2000] [--per-process M] [--timeout-ms 120000]`
+ *
+ * "10,000 agents connect after a controller restart", with and without admission pacing. A real controller
+ * in this process (SQLite store, one ConfigFile for every host) and N simulated agents in child processes
+ * (`gse-agent simulate`, roots on tmpfs). Once all N are connected, for each rate in `--rates` (0: pacing
+ * off) the controller is stopped and a new one started on the same port and state dir with
+ * `admissionRate` = that rate; the bench measures from the new controller listening to all N connected
+ * (p10/p50/p90/all), the handshakes it paced (503 + retry-after), and the controller's event-loop delay
+ * during the storm (max and p99, from monitorEventLoopDelay: how responsive /healthz and the API stay).
+ * Prints one JSON object as its last line.
+ */
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { type BenchController, startBenchController } from './_lib/controller.js';
+import { type SimFleet, startSimulator } from './_lib/fleet-sim.js';
+import {
+  argValue,
+  benchRepo,
+  ensureOpenFileLimit,
+  intArg,
+  loadAverage,
+  motdSpec,
+  pollUntil,
+  progress,
+  removeDir,
+  round,
+  runBench,
+  tmpfsDir,
+} from './_lib/util.js';
+
+/** The issue's goal for 10,000 agents after a restart. */
+const GOAL_MS = 8_000;
+
+let work: string | undefined;
+let agentsRoot: string | undefined;
+let ctl: BenchController | undefined;
+let fleet: SimFleet | undefined;
+
+interface StormRound {
+  admissionRate: number | 'off';
+  /** From the restarted controller listening to every agent connected; null when the timeout passed. */
+  allConnectedMs: number | null;
+  p10Ms: number | null;
+  p50Ms: number | null;
+  p90Ms: number | null;
+  connected: number;
+  /** Upgrades answered 503 + retry-after (pacing, or the max-handshakes cap). */
+  handshakesPaced: number;
+  eventLoopDelayMaxMs: number;
+  eventLoopDelayP99Ms: number;
+  goalMs: number;
+  goalMet: boolean;
+}
+
+async function main(): Promise<void> {
+  const count = intArg('count', 10_000);
+  const timeoutMs = intArg('timeout-ms', 120_000);
+  const perProcess = intArg('per-process', Number.MAX_SAFE_INTEGER);
+  const rates = (argValue('rates', '0,2000') as string).split(',').map((r) => Number(r.trim()));
+  if (rates.some((r) => !Number.isInteger(r) || r < 0))
+    throw new Error('--rates: whole numbers >= 0, e.g. 0,2000');
+  if (await ensureOpenFileLimit(65_536)) return;
+  const startedAt = performance.now();
+
+  work = await mkdtemp(join(tmpdir(), 'gse-bench-storm-'));
+  agentsRoot = await tmpfsDir('gse-bench-storm-agents-');
+  const repo = await benchRepo(join(work, 'repo'), {
+    'motd.yaml': motdSpec('motd', '/etc/motd', 'managed by gse-gitops\n'),
+  });
+  const stateDir = join(work, 'state');
+  const start = async (admissionRate: number, listen = '127.0.0.1:0'): Promise<BenchController> => {
+    const c = await startBenchController(repo.dir, stateDir, {
+      watchLocal: false,
+      fetchIntervalMs: 60_000,
+      admissionRate,
+      listen,
+    });
+    const first = await c.controller.source.fetchNow();
+    if (!first) throw new Error('no first revision');
+    return c;
+  };
+
+  ctl = await start(rates[0] ?? 0);
+  const port = new URL(ctl.url).port;
+  fleet = await startSimulator({ count, agentUrl: ctl.agentUrl, root: agentsRoot, perProcess });
+  const f = fleet;
+  const first = ctl;
+  const initial = await pollUntil(
+    () => first.controller.hub.stats().connected >= count || f.died(),
+    Math.max(timeoutMs, 30_000 + count * 30),
+    50,
+  );
+  progress('fleet connected', { ok: initial, connected: first.controller.hub.stats().connected });
+  if (!initial || f.died())
+    throw new Error(
+      `the simulated fleet did not connect: ${JSON.stringify(f.children.flatMap((ch) => ch.tail()).slice(-10))}`,
+    );
+
+  const rounds: StormRound[] = [];
+  for (const rate of rates) {
+    await ctl.stop();
+    const c = await start(rate, `127.0.0.1:${port}`);
+    ctl = c;
+    const t0 = performance.now();
+    const lag = monitorEventLoopDelay({ resolution: 10 });
+    lag.enable();
+    const marks: Record<string, number> = {};
+    const done = await pollUntil(
+      () => {
+        const n = c.controller.hub.stats().connected;
+        for (const pct of [10, 50, 90]) {
+          const key = `p${pct}`;
+          if (marks[key] === undefined && n >= (count * pct) / 100) marks[key] = performance.now() - t0;
+        }
+        return n >= count || f.died();
+      },
+      timeoutMs,
+      20,
+    );
+    const allMs = performance.now() - t0;
+    lag.disable();
+    const stats = c.controller.hub.stats();
+    const round_: StormRound = {
+      admissionRate: rate === 0 ? 'off' : rate,
+      allConnectedMs: done && stats.connected >= count ? round(allMs, 0) : null,
+      p10Ms: marks.p10 === undefined ? null : round(marks.p10, 0),
+      p50Ms: marks.p50 === undefined ? null : round(marks.p50, 0),
+      p90Ms: marks.p90 === undefined ? null : round(marks.p90, 0),
+      connected: stats.connected,
+      handshakesPaced: stats.handshakesRejected,
+      eventLoopDelayMaxMs: round(lag.max / 1e6, 1),
+      eventLoopDelayP99Ms: round(lag.percentile(99) / 1e6, 1),
+      goalMs: GOAL_MS,
+      goalMet: done && stats.connected >= count && allMs <= GOAL_MS,
+    };
+    rounds.push(round_);
+    progress('storm round done', { ...round_ });
+  }
+
+  console.log(
+    JSON.stringify({
+      bench: 'reconnect-storm',
+      agents: count,
+      simulatorProcesses: f.children.length,
+      measuredFrom: 'restarted controller listening -> hub.stats().connected === agents',
+      goal: `${count.toLocaleString('en')} agents connected within ${GOAL_MS} ms of a controller restart`,
+      rounds,
+      totalSeconds: round((performance.now() - startedAt) / 1000, 1),
+      loadAverage: loadAverage(),
+      node: process.version,
+    }),
+  );
+}
+
+runBench(main, async () => {
+  await fleet?.stop().catch(() => undefined);
+  await ctl?.stop().catch((err: unknown) => progress('controller stop failed', { error: String(err) }));
+  await removeDir(agentsRoot);
+  await removeDir(work);
+});
