@@ -189,11 +189,14 @@ describe('packaging', () => {
         async () => (await listHosts(ctl)).find((h) => h.name === 'pkg-host' && h.connected),
         60_000,
       );
-      const identity = JSON.parse(
-        await readFile(join(prefix, 'var/lib/gse-agent/identity.json'), 'utf8'),
-      ) as {
-        credential?: string;
-      };
+      // The controller counts the host connected when it sends `welcome`; the agent keeps the
+      // credential that welcome carries a moment later.
+      const identity = (await waitFor(
+        'the agent to keep its credential',
+        () =>
+          readFile(join(prefix, 'var/lib/gse-agent/identity.json'), 'utf8').then(JSON.parse, () => undefined),
+        10_000,
+      )) as { credential?: string };
       expect(identity.credential).toBeTruthy();
       const exited = exitOf(launcher);
       launcher.kill('SIGTERM');
