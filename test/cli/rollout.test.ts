@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { progressBar } from '../../src/cli/commands/rollout.js';
+import { progressBar } from '../../src/cli/progress.js';
 
 describe('gsectl rollout progressBar', () => {
   it.each([

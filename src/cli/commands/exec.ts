@@ -6,6 +6,7 @@ import { ApiClient, clientOptions } from '../client.js';
 import type { CommandInput } from '../commands.js';
 import { parseDurationMs } from '../duration.js';
 import type { CommandResult } from '../output.js';
+import { ProgressLine } from '../progress.js';
 
 interface ResultLine {
   type: 'started' | 'offline' | 'result' | 'summary';
@@ -43,6 +44,10 @@ export async function run(input: CommandInput): Promise<CommandResult> {
   const json = input.values.output === 'json' || input.values.output === 'yaml';
   const lines: ResultLine[] = [];
   let bad = 0;
+  // On a terminal, a bar of answered hosts under the streamed results; in a pipe the result lines say it.
+  const progress = !json && process.stderr.isTTY ? new ProgressLine(process.stderr) : undefined;
+  let total = 0;
+  let answered = 0;
   await new ApiClient(clientOptions(input.values)).stream(
     'exec',
     {
@@ -57,6 +62,9 @@ export async function run(input: CommandInput): Promise<CommandResult> {
       lines.push(line);
       if (line.type === 'result' && line.status !== 'succeeded') bad++;
       if (json) return;
+      progress?.clear();
+      if (line.type === 'started') total = (line.hosts as string[]).length;
+      if (line.type === 'offline' || line.type === 'result') answered++;
       if (line.type === 'started')
         process.stdout.write(`task ${line.taskId}: sent to ${(line.hosts as string[]).length} host(s)\n`);
       if (line.type === 'offline') process.stdout.write(`--- ${line.hostId}  offline (not run)\n`);
@@ -71,8 +79,11 @@ export async function run(input: CommandInput): Promise<CommandResult> {
             `[stderr] ${line.stderrTail.endsWith('\n') ? line.stderrTail : `${line.stderrTail}\n`}`,
           );
       }
+      if (line.type === 'summary') progress?.end();
+      else progress?.update(answered, total, 'answered');
     },
   );
+  progress?.clear();
   const summary = lines.find((l) => l.type === 'summary');
   const pending = summary?.pending ?? [];
   // A controller older than the offline lines sends none: nothing is offline then.

@@ -3,15 +3,9 @@ import type { RolloutView } from '../../api/port.js';
 import { ApiClient, clientOptions } from '../client.js';
 import type { CommandInput } from '../commands.js';
 import type { CommandResult } from '../output.js';
+import { progressBar } from '../progress.js';
 
 const ACTIONS = new Set(['status', 'pause', 'resume', 'undo']);
-const BAR_WIDTH = 30;
-
-/** A text progress bar of `done` out of `total`. */
-export function progressBar(done: number, total: number): string {
-  const filled = total === 0 ? BAR_WIDTH : Math.round((done / total) * BAR_WIDTH);
-  return `[${'#'.repeat(filled)}${'.'.repeat(BAR_WIDTH - filled)}] ${done}/${total}`;
-}
 
 /** The status table of one rollout. */
 export function rolloutText(v: RolloutView): string {

@@ -4,6 +4,7 @@ import { ApiClient, clientOptions } from '../client.js';
 import type { CommandInput } from '../commands.js';
 import { parseDurationMs } from '../duration.js';
 import type { CommandResult } from '../output.js';
+import { ProgressLine } from '../progress.js';
 
 const POLL_INTERVAL_MS = 250;
 const DEFAULT_TIMEOUT_MS = 120_000;
@@ -14,7 +15,7 @@ interface HostRow {
   connected: boolean;
 }
 
-/** Triggers a sync; with --wait, prints `converged/total` on stderr until every connected host is Synced. */
+/** Triggers a sync; with --wait, shows a progress bar on stderr (plain lines when not a terminal) until every connected host is Synced. */
 export async function run(input: CommandInput): Promise<CommandResult> {
   if (input.values['dry-run'] === true) return (await import('./sync-dry-run.js')).run(input);
   const client = new ApiClient(clientOptions(input.values));
@@ -39,8 +40,7 @@ export async function run(input: CommandInput): Promise<CommandResult> {
     };
   }
   const deadline = Date.now() + timeoutMs;
-  const tty = process.stderr.isTTY;
-  let last = '';
+  const progress = new ProgressLine(process.stderr);
   for (;;) {
     const rows = await allHosts(client);
     const relevant = rows.filter(
@@ -48,11 +48,11 @@ export async function run(input: CommandInput): Promise<CommandResult> {
     );
     const synced = relevant.filter((h) => h.syncState === 'Synced').length;
     const failed = relevant.filter((h) => h.syncState === 'Failed').map((h) => h.hostId);
-    const line = `converged ${synced}/${relevant.length}${failed.length ? `, failed: ${failed.join(', ')}` : ''}`;
-    if (line !== last) process.stderr.write(tty ? `\r${line}\x1b[K` : `${line}\n`);
-    last = line;
+    const failedText = failed.length ? `failed: ${failed.join(', ')}` : '';
+    progress.update(synced, relevant.length, 'converged', failedText);
     if (synced === relevant.length || failed.length > 0 || Date.now() > deadline) {
-      if (tty) process.stderr.write('\n');
+      progress.end();
+      const line = `converged ${synced}/${relevant.length}${failedText ? `, ${failedText}` : ''}`;
       const ok = synced === relevant.length;
       return {
         exitCode: ok ? 0 : 1,
