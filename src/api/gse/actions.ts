@@ -5,6 +5,16 @@
  * the dispatcher audits). `/api/v1/gse/<action>` reaches every action by its name (first family wins).
  */
 import { agentState, agentStatus, procStatus, queryRoute, queryStreamTo } from './queries.js';
+import {
+  operateProcAction,
+  operateProcMultiAction,
+  PROC_ACTIONS,
+  procResultAction,
+  procResultLegacyAction,
+  TASK_ACTIONS,
+  transferFileAction,
+  transferResultAction,
+} from './tasks.js';
 import { type GseAction, read } from './types.js';
 
 export type GseActionTable = Record<string, Record<string, GseAction>>;
@@ -25,13 +35,14 @@ export const GSE_ACTIONS: GseActionTable = {
   },
   proc: {
     get_proc_status_v2: read(procStatus), // nodeman's path
+    ...PROC_ACTIONS,
   },
-  /** bk-job today (§7.1). */
-  'task/extensions': {},
-  /** The older task paths bk-cmdb still calls (`task/async_push_file`...). */
-  task: {},
-  /** `task/async/get_transfer_file_result`. */
-  'task/async': {},
+  /** bk-job and bk-nodemgr today (§7.1); `async_terminate_transfer_file` is not served (GSE-MAPPING.md). */
+  'task/extensions': { ...TASK_ACTIONS },
+  /** The older task paths (before bk-job 21579f2b; bk-cmdb still calls `task/async_push_file`). */
+  task: { ...TASK_ACTIONS, async_push_file: transferFileAction },
+  /** `task/async/get_transfer_file_result` (bk-cmdb). */
+  'task/async': { get_transfer_file_result: transferResultAction },
   /** The legacy ESB names (`/api/c/compapi/v2/gse/<action>/`). */
   esb: {
     get_agent_status: read(agentStatus),
@@ -39,6 +50,12 @@ export const GSE_ACTIONS: GseActionTable = {
     list_agent_state: read(agentState),
     config_query_route: read(queryRoute),
     config_query_streamto: read(queryStreamTo),
+    ...TASK_ACTIONS,
+    async_push_file: transferFileAction,
+    operate_proc_multi: operateProcMultiAction,
+    operate_proc: operateProcAction,
+    get_proc_operate_result_v2: procResultAction,
+    get_proc_operate_result: procResultLegacyAction,
   },
 };
 
