@@ -232,12 +232,19 @@ export function compileControllerOptions(
     DEFAULT_MAX_REVISION_BYTES,
   );
   const callbackSecret = callbackSecretFrom(opts.callbackSecretEnv, env);
+  const gseWriteBack = opts.gseWriteBack ?? env.GSE_WRITE_BACK === '1';
+  // The write-back's commits are unsigned: with signatures required the controller would reject each one.
+  if (gseWriteBack && (opts.verifySignatures ?? false))
+    throw new ControllerOptionsError(
+      '--gse-write-back',
+      'cannot be used with --verify-signatures: the commits it makes are not signed, so the controller would reject them',
+    );
   const artifactDir = existingDir('--artifact-dir', opts.artifactDir ?? (env.GSE_ARTIFACT_DIR || undefined));
   return {
     ...(artifactDir === undefined ? {} : { artifactDir }),
     ...(callbackSecret === undefined ? {} : { callbackSecret }),
     notifyMaxQueued: optionalPositiveInt('notifyMaxQueued', opts.notifyMaxQueued),
-    gseWriteBack: opts.gseWriteBack ?? env.GSE_WRITE_BACK === '1',
+    gseWriteBack,
     ...(opts.gseWriteRepo === undefined && !env.GSE_WRITE_REPO
       ? {}
       : { gseWriteRepo: gseWriteRepoOf(opts.gseWriteRepo ?? (env.GSE_WRITE_REPO as string)) }),
