@@ -22,6 +22,7 @@ export type GseWriteErrorCode =
   | 'GSE_WRITE_CONFLICT'
   | 'GSE_WRITE_INVALID_TREE'
   | 'GSE_WRITE_PUSH_REJECTED'
+  | 'GSE_WRITE_GIT_FAILED'
   | 'GSE_WRITE_RETRIES_EXHAUSTED'
   | 'GSE_WRITE_NOT_APPLIED';
 
@@ -78,6 +79,19 @@ export class PushRejectedError extends GseWriteError {
       `branch ${branch} rejects pushes from the controller's write-back (${detail}); allow the controller to push to it, or point --gse-write-repo at a repo it may push to`,
       options,
     );
+  }
+}
+
+/** A git step of the checkout failed (the remote unreachable, the branch missing, a full disk). */
+export class GitStepError extends GseWriteError {
+  readonly code = 'GSE_WRITE_GIT_FAILED';
+  readonly gseCode = GSE_WRITE_PUSH_FAILED;
+  constructor(
+    readonly step: string,
+    readonly detail: string,
+    options?: { cause?: unknown },
+  ) {
+    super(`write-back could not ${step}: ${detail}; nothing was pushed`, options);
   }
 }
 

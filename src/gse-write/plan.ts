@@ -128,9 +128,12 @@ export function specNameOf(gseName: string, path: string): string {
 const streamToFile = (name: string): string => `${WRITE_DIRS.streamTo}/${name}.yaml`;
 const routeFile = (channelId: number): string => `${WRITE_DIRS.route}/channel-${channelId}.yaml`;
 
-function yamlDoc(kind: string, metadata: Obj, spec: Obj, summary: string): string {
-  const header = `# Written by gse-gitops for the GSE call ${summary}; GSE calls may change it again.\n`;
-  return header + stringify({ apiVersion: 'gse/v1', kind, metadata, spec }, { lineWidth: 0 });
+/** Depends on the resource only, so a call that changes nothing writes the same bytes (and commits nothing). */
+const FILE_HEADER =
+  '# Written by gse-gitops for GSE data-route calls (docs/GSE-MAPPING.md); they may change it again.\n';
+
+function yamlDoc(kind: string, metadata: Obj, spec: Obj): string {
+  return FILE_HEADER + stringify({ apiVersion: 'gse/v1', kind, metadata, spec }, { lineWidth: 0 });
 }
 
 function findStreamTo(head: Revision, id: number): StreamTarget | undefined {
@@ -247,7 +250,7 @@ function addStreamTo(body: Obj, head: Revision, caller: string): WritePlan {
     );
   const summary = `add_streamto ${doc.gseName}`;
   return {
-    files: { [streamToFile(doc.name)]: yamlDoc('StreamTarget', doc.metadata, doc.spec, summary) },
+    files: { [streamToFile(doc.name)]: yamlDoc('StreamTarget', doc.metadata, doc.spec) },
     data: { stream_to_id: id, name: doc.gseName },
     summary,
   };
@@ -271,7 +274,7 @@ function updateStreamTo(body: Obj, head: Revision, caller: string): WritePlan {
     );
   const summary = `update_streamto ${id} (${doc.gseName})`;
   return {
-    files: { [streamToFile(doc.name)]: yamlDoc('StreamTarget', doc.metadata, doc.spec, summary) },
+    files: { [streamToFile(doc.name)]: yamlDoc('StreamTarget', doc.metadata, doc.spec) },
     data: { stream_to_id: id, name: doc.gseName },
     summary,
   };
@@ -330,7 +333,6 @@ function routeDoc(
   entries: readonly RouteEntry[],
   labelsOf: Record<string, string> | undefined,
   caller: string,
-  summary: string,
 ): string {
   const metadata: Obj = {
     name: `gse-channel-${channelId}`,
@@ -340,7 +342,7 @@ function routeDoc(
       [WRITTEN_BY_ANNOTATION]: caller,
     },
   };
-  return yamlDoc('Route', metadata, { channel: channelId, targets: entries.map((e) => e.target) }, summary);
+  return yamlDoc('Route', metadata, { channel: channelId, targets: entries.map((e) => e.target) });
 }
 
 /** The next free channel id at or above FIRST_ALLOCATED_CHANNEL_ID (GSE allocates one when none is sent). */
@@ -366,13 +368,7 @@ function addRoute(body: Obj, head: Revision, caller: string): WritePlan {
   const summary = `add_route channel ${channelId}`;
   return {
     files: {
-      [routeFile(channelId)]: routeDoc(
-        channelId,
-        entries,
-        labels(meta.label, 'metadata.label'),
-        caller,
-        summary,
-      ),
+      [routeFile(channelId)]: routeDoc(channelId, entries, labels(meta.label, 'metadata.label'), caller),
     },
     data: { channel_id: channelId, proofing_id: 0 },
     summary,
@@ -389,7 +385,7 @@ function updateRoute(body: Obj, head: Revision, caller: string): WritePlan {
   const summary = `update_route channel ${channelId}`;
   const labelsOf = labels(cond.label, 'condition.label') ?? existing.metadata.labels;
   return {
-    files: { [routeFile(channelId)]: routeDoc(channelId, entries, labelsOf, caller, summary) },
+    files: { [routeFile(channelId)]: routeDoc(channelId, entries, labelsOf, caller) },
     data: { channel_id: channelId },
     summary,
   };
@@ -423,7 +419,7 @@ function deleteRoute(body: Obj, head: Revision, caller: string): WritePlan {
   const summary = `delete_route channel ${channelId} (${[...drop].join(', ')})`;
   return {
     files: {
-      [file]: kept.length === 0 ? null : routeDoc(channelId, kept, existing.metadata.labels, caller, summary),
+      [file]: kept.length === 0 ? null : routeDoc(channelId, kept, existing.metadata.labels, caller),
     },
     data: { channel_id: channelId },
     summary,

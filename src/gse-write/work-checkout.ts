@@ -8,7 +8,8 @@ import { mkdir, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { SimpleGit } from 'simple-git';
 import { gitErrorDetail, openGit } from '../source/git.js';
-import { PushRejectedError } from './errors.js';
+import { redactUrl } from '../source/options.js';
+import { GitStepError, PushRejectedError } from './errors.js';
 
 /** Who commits: the controller; the caller is the author. */
 export const COMMITTER_NAME = 'gse-gitops';
@@ -58,39 +59,55 @@ export class WorkCheckout {
     return `refs/remotes/origin/${this.options.branch}`;
   }
 
-  /** Fetches the branch and makes the work tree exactly its head; returns the head SHA. */
-  async sync(): Promise<string> {
-    await this.git.raw(['fetch', '-q', 'origin', `+refs/heads/${this.options.branch}:${this.remoteRef}`]);
-    await this.git.raw(['checkout', '-q', '-f', '-B', this.options.branch, this.remoteRef]);
-    await this.git.raw(['reset', '-q', '--hard', this.remoteRef]);
-    await this.git.raw(['clean', '-q', '-fdx']);
-    return (await this.git.revparse(['HEAD'])).trim();
-  }
-
-  /** Writes (content) or deletes (null) repo-relative files. */
-  async writeFiles(files: Readonly<Record<string, string | null>>): Promise<void> {
-    for (const [path, content] of Object.entries(files)) {
-      const full = join(this.options.dir, path);
-      if (content === null) await rm(full, { force: true });
-      else {
-        await mkdir(dirname(full), { recursive: true });
-        await writeFile(full, content);
-      }
+  /** Runs one git step; a failure is a GitStepError naming the step and git's reason (URLs redacted). */
+  private async step<T>(what: string, work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (err) {
+      throw new GitStepError(what, redactUrl(gitErrorDetail(err)), { cause: err });
     }
   }
 
-  /** Commits every change of the work tree with `author`; returns the new SHA. */
-  async commit(author: { name: string; email: string }, message: string): Promise<string> {
-    await this.git.raw(['add', '-A']);
-    await this.git.raw([
-      'commit',
-      '-q',
-      '--no-verify',
-      '-m',
-      message,
-      `--author=${author.name} <${author.email}>`,
-    ]);
-    return (await this.git.revparse(['HEAD'])).trim();
+  /** Fetches the branch and makes the work tree exactly its head; returns the head SHA. */
+  sync(): Promise<string> {
+    return this.step(`fetch branch ${this.options.branch}`, async () => {
+      await this.git.raw(['fetch', '-q', 'origin', `+refs/heads/${this.options.branch}:${this.remoteRef}`]);
+      await this.git.raw(['checkout', '-q', '-f', '-B', this.options.branch, this.remoteRef]);
+      await this.git.raw(['reset', '-q', '--hard', this.remoteRef]);
+      await this.git.raw(['clean', '-q', '-fdx']);
+      return (await this.git.revparse(['HEAD'])).trim();
+    });
+  }
+
+  /** Writes (content) or deletes (null) repo-relative files. */
+  writeFiles(files: Readonly<Record<string, string | null>>): Promise<void> {
+    return this.step('write the spec files', async () => {
+      for (const [path, content] of Object.entries(files)) {
+        const full = join(this.options.dir, path);
+        if (content === null) await rm(full, { force: true });
+        else {
+          await mkdir(dirname(full), { recursive: true });
+          await writeFile(full, content);
+        }
+      }
+    });
+  }
+
+  /** Commits every change of the work tree with `author`; the new SHA, or undefined when nothing changed. */
+  commit(author: { name: string; email: string }, message: string): Promise<string | undefined> {
+    return this.step('commit', async () => {
+      await this.git.raw(['add', '-A']);
+      if ((await this.git.raw(['status', '--porcelain'])).trim() === '') return undefined;
+      await this.git.raw([
+        'commit',
+        '-q',
+        '--no-verify',
+        '-m',
+        message,
+        `--author=${author.name} <${author.email}>`,
+      ]);
+      return (await this.git.revparse(['HEAD'])).trim();
+    });
   }
 
   /** Pushes HEAD to the branch: 'behind' when the branch moved; PushRejectedError for any other refusal. */
@@ -102,7 +119,9 @@ export class WorkCheckout {
       const text = err instanceof Error ? err.message : String(err);
       if (BEHIND.test(text)) return 'behind';
       const remote = /\[remote rejected\][^\n]*/.exec(text)?.[0] ?? /^![^\n]*/m.exec(text)?.[0];
-      throw new PushRejectedError(this.options.branch, remote?.trim() ?? gitErrorDetail(err), { cause: err });
+      throw new PushRejectedError(this.options.branch, redactUrl(remote?.trim() ?? gitErrorDetail(err)), {
+        cause: err,
+      });
     }
   }
 

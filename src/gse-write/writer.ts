@@ -84,6 +84,11 @@ export interface WriteResult {
   attempts: number;
 }
 
+/** The caller's name as a commit author: what git cannot hold in a name (`<`, `>`, line breaks) removed. */
+export function authorName(name: string): string {
+  return name.replace(/[<>\r\n]+/g, '').trim() || 'unknown';
+}
+
 /** `alice` -> `alice@bk` (letters, digits, `._-` kept): the author email of a GSE caller. */
 export function authorEmail(name: string): string {
   return `${name.replace(/[^A-Za-z0-9._-]+/g, '-') || 'unknown'}@bk`;
@@ -150,7 +155,10 @@ export class GseWriter {
       Object.fromEntries(Object.entries(plan.files).map(([path, content]) => [`${root}${path}`, content])),
     );
     const message = `gse: ${plan.summary}\n\nGSE call ${req.action} by ${req.author} (${req.via}), request_id ${req.requestId}\n`;
-    const sha = await this.checkout.commit({ name: req.author, email: authorEmail(req.author) }, message);
+    const author = authorName(req.author);
+    const sha = await this.checkout.commit({ name: author, email: authorEmail(author) }, message);
+    // Nothing changed (an update to what is there already): the head carries it.
+    if (sha === undefined) return { sha: head, data: plan.data };
     await this.deps.beforePush?.(attempt);
     if ((await this.checkout.push()) === 'behind') {
       this.deps.logger.warn('gse write-back: the branch moved, deciding again on its new head', {

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  GitStepError,
   GseWriter,
   InvalidTreeError,
   PushRejectedError,
@@ -161,6 +162,17 @@ describe('GSE write-back', () => {
     expect(revisions.body.items).toContainEqual(
       expect.objectContaining({ sha, status: 'accepted', author: 'bob <bob@bk>' }),
     );
+
+    // An update that changes nothing answers at once with no new commit.
+    const same = await gse<{ stream_to_id: number }>('/api/c/compapi/v2/gse/config_update_streamto/', {
+      condition: { plat_name: 'bkmonitor', stream_to_id: streamToIdOf7, label: { bk_biz_id: 2 } },
+      operation: { operator_name: 'alice' },
+      specification: {
+        stream_to: { name: 'mq_stream_to_7', report_mode: 'file', data_log_path: 'archive/mq7.jsonl' },
+      },
+    });
+    expect(same).toMatchObject({ result: true, data: { stream_to_id: streamToIdOf7 } });
+    expect(await head()).toBe(sha);
   });
 
   it('pushes nothing for a call GSE or the validator refuses', async () => {
@@ -320,5 +332,33 @@ describe('GSE write-back', () => {
     expect((err as PushRejectedError).message).toContain('checked out');
     expect(await repo.head()).toBe(before);
     expect(err).not.toBeInstanceOf(InvalidTreeError);
+
+    // A branch the remote does not have is a git step that failed, named as such.
+    const missing = await GseWriter.create(
+      {
+        remoteUrl: bare,
+        branch: 'no-such-branch',
+        specPath: '.',
+        workDir: join(ctl.stateDir, 'gse-write', 'missing'),
+        secrets: { env: [] },
+      },
+      {
+        fetchNow: async () => undefined,
+        onRevision: () => () => {},
+        appliedRevision: () => undefined,
+        logger: { warn: () => {} },
+      },
+    );
+    const gitErr = await missing
+      .write({
+        action: 'delete_route',
+        body: { condition: { channel_id: 1 } },
+        author: 'a',
+        via: 't',
+        requestId: 'r',
+      })
+      .catch((e: unknown) => e);
+    expect(gitErr).toBeInstanceOf(GitStepError);
+    expect((gitErr as GitStepError).message).toContain('could not fetch branch no-such-branch');
   });
 });
