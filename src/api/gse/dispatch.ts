@@ -157,6 +157,8 @@ async function dispatch(
     if (bodyError !== undefined) throw bodyError;
     const found = family === undefined ? undefined : findAction(deps.actions ?? GSE_ACTIONS, family, action);
     if (family === undefined || !found) throw unknownAction(family, action, path);
+    const off = found.unavailable?.(deps.port);
+    if (off !== undefined) throw new GseError(404, GSE_UNKNOWN_ACTION, `${path}: ${off}`);
     audited = !found.readOnly;
     if (!roleAllows(auth.actor.role, found.role))
       throw new GseError(

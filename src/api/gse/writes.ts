@@ -20,12 +20,7 @@ export const WRITE_BACK_OFF: Readonly<Record<WriteAction, string>> = {
 
 function writeHandler(kind: WriteAction): GseHandler {
   return async ({ action, body, actor, username, requestId, port, ctx }) => {
-    if (!port.gseWriter)
-      throw new GseError(
-        404,
-        GSE_UNKNOWN_ACTION,
-        `GSE action ${action} is not served here. ${WRITE_BACK_OFF[kind]} (or start the controller with --gse-write-back to have such calls committed to Git)`,
-      );
+    if (!port.gseWriter) throw new GseError(404, GSE_UNKNOWN_ACTION, `${action}: ${offMessage(kind)}`);
     try {
       const done = await port.gseWriter.write({
         action: kind,
@@ -44,7 +39,15 @@ function writeHandler(kind: WriteAction): GseHandler {
   };
 }
 
-const writeAction = (kind: WriteAction): GseAction => write(writeHandler(kind));
+function offMessage(kind: WriteAction): string {
+  return `GSE action ${kind} is not served here. ${WRITE_BACK_OFF[kind]} (or start the controller with --gse-write-back to have such calls committed to Git)`;
+}
+
+/** Served only with write-back on; otherwise 404 for every caller, as before write-back existed. */
+const writeAction = (kind: WriteAction): GseAction => ({
+  ...write(writeHandler(kind)),
+  unavailable: (port) => (port.gseWriter ? undefined : offMessage(kind)),
+});
 
 /** The gateway names (`data/add_route`...). */
 export const DATA_WRITE_ACTIONS: Readonly<Record<string, GseAction>> = {
