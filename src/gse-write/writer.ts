@@ -241,6 +241,8 @@ export class GseWriter {
           ),
         this.applyTimeoutMs,
       );
+      // A call still waiting must not hold a stopping controller's process open.
+      timer.unref();
       const applied = this.deps.appliedRevision();
       if (applied !== undefined) hear({ sha: applied, accepted: true });
       this.deps.fetchNow().catch((err: unknown) =>

@@ -362,3 +362,30 @@ describe('GSE write-back', () => {
     expect((gitErr as GitStepError).message).toContain('could not fetch branch no-such-branch');
   });
 });
+
+describe('GSE write-back under a spec path', () => {
+  it('writes under the --path sub-tree and validates that tree', async () => {
+    const repo = await gitRepo({ 'fleet/data.yaml': SPECS, 'README.md': 'not a spec\n' });
+    const parent = await mkdtemp(join(tmpdir(), 'gse-bare-'));
+    const bare = join(parent, 'fleet.git');
+    await run('git', ['clone', '-q', '--bare', repo.dir, bare]);
+    const ctl = await startController(bare, { gseWriteBack: true, path: 'fleet' });
+    try {
+      const res = await ctl.api<Envelope<{ stream_to_id: number }>>('/api/v1/gse/add_streamto', {
+        body: { stream_to: { name: 'sub', report_mode: 'file', data_log_path: 'archive/sub.jsonl' } },
+      });
+      expect(res.body).toMatchObject({ result: true, data: { stream_to_id: streamToId('sub') } });
+      const files = await git(bare, 'ls-tree', '-r', '--name-only', 'main');
+      expect(files.split('\n')).toEqual(['README.md', 'fleet/data.yaml', 'fleet/gse/streamto/sub.yaml']);
+      // Bearer callers are authors by their token's name: the flag token here.
+      expect(await git(bare, 'log', '-1', '--format=%an <%ae>')).toBe('admin <admin@bk>');
+      expect(ctl.controller.reconciler.current?.byKind.StreamTarget.map((t) => t.metadata.name)).toContain(
+        'sub',
+      );
+    } finally {
+      await ctl.cleanup();
+      await repo.cleanup();
+      await rm(parent, { recursive: true, force: true });
+    }
+  });
+});
