@@ -215,6 +215,24 @@ describe('GSE write-back', () => {
     expect(missing).toMatchObject({ result: false, code: 1014505 });
     expect(missing.message).toContain('not found');
 
+    // Writes need the operator role: a viewer token is refused before anything is decided.
+    const viewer = await ctl.api<{ token: string }>('/api/v1/tokens', {
+      body: { name: 'bk-viewer', role: 'viewer', appCode: 'bk_viewer' },
+    });
+    const denied = await httpCall(`${ctl.url}/api/v2/data/add_route`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        bk_app_code: 'bk_viewer',
+        bk_app_secret: viewer.body.token,
+        metadata: { plat_name: 'bkmonitor', channel_id: 1004 },
+        route: [{ name: 'x', stream_to: { stream_to_id: streamToId('archive') } }],
+      }),
+      ...(ctl.ca ? { ca: ctl.ca } : {}),
+    });
+    expect(denied.status).toBe(403);
+    expect(JSON.parse(denied.text)).toMatchObject({ result: false, code: 1000403 });
+
     expect(await head()).toBe(before);
   });
 
