@@ -56,9 +56,11 @@ export class InvalidTreeError extends GseWriteError {
   constructor(
     readonly action: string,
     readonly errors: readonly SpecError[],
+    /** The branch head itself is invalid (then no GSE write can land until it is fixed in Git). */
+    readonly headSha?: string,
   ) {
     super(
-      `${action}: the spec tree with this change does not validate, nothing was pushed: ${errors
+      `${action}: ${headSha === undefined ? 'the spec tree with this change does not validate' : `the branch head ${headSha.slice(0, 12)} does not validate (fix it in Git first)`}, nothing was pushed: ${errors
         .slice(0, 5)
         .map(formatSpecError)
         .join('; ')}${errors.length > 5 ? ` (and ${errors.length - 5} more)` : ''}`,

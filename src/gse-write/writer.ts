@@ -141,8 +141,7 @@ export class GseWriter {
     const root = this.options.specPath === '.' ? '' : `${this.options.specPath}/`;
     const tree = await this.readSpecTree();
     const current = await this.load(tree.files, tree.symlinks, head);
-    if (!current.ok)
-      throw new InvalidTreeError(`${req.action}: branch head ${head.slice(0, 12)}`, current.errors);
+    if (!current.ok) throw new InvalidTreeError(req.action, current.errors, head);
     const plan = planWrite(req.action, req.body, current.revision, req.author);
     const next = new Map(tree.files);
     for (const [path, content] of Object.entries(plan.files)) {
