@@ -11,6 +11,7 @@ import type { PlanError } from '../controller/plan.js';
 import type { PreviewOutcome } from '../controller/preview-service.js';
 import type { AgentRecord, HostState, HubStats, SessionInfo } from '../fleet/index.js';
 import type { GseTaskPort } from '../gse-task/port.js';
+import type { GseWriter } from '../gse-write/writer.js';
 import type { HostManifest } from '../protocol/manifest.js';
 import type { ItemReport } from '../protocol/messages.js';
 import type { RolloutHostState, RolloutHostView } from '../rollout/plan.js';
@@ -171,6 +172,8 @@ export interface ApiPort {
   readonly exec: ApiExec;
   /** GSE's task calls and process operations (src/gse-task); absent, those routes answer that they are off. */
   readonly gseTasks?: GseTaskPort;
+  /** GSE data-route writes committed to Git (src/gse-write); absent, those calls answer that they are off. */
+  readonly gseWriter?: Pick<GseWriter, 'write'>;
   readonly agents: ApiAgents;
   readonly rollouts: ApiRollouts;
   readonly tokens: ApiTokenStore;

@@ -59,6 +59,10 @@ export function controllerApiPort(c: Controller): ApiPort {
       subscribe: (taskId, listener) => c.exec.subscribe(taskId, listener),
     },
     gseTasks: gseTaskPort(c),
+    // A getter: the writer is opened after the API is built (Controller.create).
+    get gseWriter() {
+      return c.gseWriter;
+    },
     agents: {
       list: () => c.hub.agents(),
       stateOf: (id) => c.hub.hostState(id),

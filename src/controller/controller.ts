@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { Cluster, ClusterRollouts, guardedStore, hostWriteGuard, Replica } from '../cluster/index.js';
 import { FleetHub, type SessionInfo } from '../fleet/index.js';
 import { applyProcessOverrides, StoredProcessOverrides } from '../gse-task/overrides.js';
+import { GseWriter, type RevisionOutcome } from '../gse-write/writer.js';
 import { checkCallbackUrl, Notifier } from '../notify/notifier.js';
 import type { Outcome } from '../notify/outcome.js';
 import { TaskCallbacks } from '../notify/task-callbacks.js';
@@ -138,6 +139,9 @@ export class Controller {
   taskCallbacks!: TaskCallbacks;
   /** Desired state set by GSE process operations (stop, delegate, undelegate), laid over every plan. */
   overrides: StoredProcessOverrides | undefined;
+  /** GSE data-route writes as commits (--gse-write-back); undefined when off. */
+  gseWriter: GseWriter | undefined;
+  private readonly revisionListeners = new Set<(outcome: RevisionOutcome) => void>();
   readonly startedAt: string;
   /** Builds the Git source (again, after a deposed replica closed it). */
   private openSource!: () => Promise<GitSource>;
@@ -350,6 +354,23 @@ export class Controller {
         { logger: deps.logger, trustedBase: () => store.getAppliedRevision() },
       );
     controller.source = await controller.openSource();
+    if (options.gseWriteBack)
+      controller.gseWriter = await GseWriter.create(
+        {
+          remoteUrl: options.gseWriteRepo ?? options.repo,
+          branch: options.branch,
+          specPath: options.path,
+          workDir: join(options.stateDir, 'gse-write', 'repo'),
+          secrets: { env: options.secretEnv, dir: options.secretDir },
+          limits: { maxSpecFileBytes: options.maxSpecFileBytes, maxRevisionBytes: options.maxRevisionBytes },
+        },
+        {
+          fetchNow: () => controller.fetchNow(),
+          onRevision: (listener) => controller.onRevisionOutcome(listener),
+          appliedRevision: () => controller.reconciler.current?.id,
+          logger: deps.logger,
+        },
+      );
     return controller;
   }
 
@@ -516,6 +537,11 @@ export class Controller {
         errors: result.record.errors.length,
       });
       await this.notify(revisionRejectedOutcome(result.record));
+      this.emitRevision({
+        sha: src.sha,
+        accepted: false,
+        reason: result.record.errors[0]?.message ?? 'rejected',
+      });
       return;
     }
     this.deps.logger.info('revision accepted', { sha: src.sha, message: result.record.message });
@@ -528,6 +554,7 @@ export class Controller {
   private async applyRevision(revision: Revision): Promise<void> {
     this.notifier.setNotifications(revision.byKind.Notification);
     await this.reconciler.setRevision(revision);
+    this.emitRevision({ sha: revision.id, accepted: true });
     // Not awaited: a target slow to connect must not hold back the hosts (ingest waits for it instead),
     // and one that cannot be opened (a secret not set here, say) is logged, its records left spooled.
     this.data.apply(revision).catch((err: unknown) => {
@@ -607,6 +634,16 @@ export class Controller {
   }
 
   /** Revokes an agent; in a cluster its session is closed on whichever replica holds it. */
+  /** Hears each revision this controller applies or rejects (GSE write-back waits on it); returns unsubscribe. */
+  onRevisionOutcome(listener: (outcome: RevisionOutcome) => void): () => void {
+    this.revisionListeners.add(listener);
+    return () => this.revisionListeners.delete(listener);
+  }
+
+  private emitRevision(outcome: RevisionOutcome): void {
+    for (const listener of [...this.revisionListeners]) listener(outcome);
+  }
+
   revokeAgent(agentId: string): ReturnType<FleetHub['revoke']> {
     return this.replica?.closeAgent(agentId, 'revoke') ?? this.hub.revoke(agentId);
   }

@@ -88,6 +88,13 @@ export interface ControllerOptions {
    * Default none: callbacks are refused.
    */
   callbackSecretEnv?: string;
+  /**
+   * GSE data-route writes (add_route, add_streamto...) become commits on the followed branch, pushed to
+   * `gseWriteRepo`. Default false: those calls answer that they are not served.
+   */
+  gseWriteBack?: boolean;
+  /** Where write-back pushes (a URL or path with push rights). Default the repo the controller follows. */
+  gseWriteRepo?: string;
   /** Notification deliveries queued at most (on disk, in <state-dir>/notify). Default 10,000. */
   notifyMaxQueued?: number;
 }
@@ -130,6 +137,10 @@ export interface CompiledControllerOptions {
   maxRevisionBytes: number;
   /** Absolute path of the directory artifacts are served from; undefined: none are. */
   artifactDir?: string;
+  /** GSE write-back is on: data-route writes are committed to the followed branch. */
+  gseWriteBack: boolean;
+  /** Where write-back pushes; undefined: the followed repo. */
+  gseWriteRepo?: string;
   /** The exec callback secret (read from the variable --callback-secret-env names); undefined: none. */
   callbackSecret?: string;
   notifyMaxQueued?: number;
@@ -221,11 +232,22 @@ export function compileControllerOptions(
     DEFAULT_MAX_REVISION_BYTES,
   );
   const callbackSecret = callbackSecretFrom(opts.callbackSecretEnv, env);
+  const gseWriteBack = opts.gseWriteBack ?? env.GSE_WRITE_BACK === '1';
+  // The write-back's commits are unsigned: with signatures required the controller would reject each one.
+  if (gseWriteBack && (opts.verifySignatures ?? false))
+    throw new ControllerOptionsError(
+      '--gse-write-back',
+      'cannot be used with --verify-signatures: the commits it makes are not signed, so the controller would reject them',
+    );
   const artifactDir = existingDir('--artifact-dir', opts.artifactDir ?? (env.GSE_ARTIFACT_DIR || undefined));
   return {
     ...(artifactDir === undefined ? {} : { artifactDir }),
     ...(callbackSecret === undefined ? {} : { callbackSecret }),
     notifyMaxQueued: optionalPositiveInt('notifyMaxQueued', opts.notifyMaxQueued),
+    gseWriteBack,
+    ...(opts.gseWriteRepo === undefined && !env.GSE_WRITE_REPO
+      ? {}
+      : { gseWriteRepo: gseWriteRepoOf(opts.gseWriteRepo ?? (env.GSE_WRITE_REPO as string)) }),
     secretEnv,
     secretDir: secretDir === undefined ? undefined : resolve(secretDir),
     maxSpecFileBytes,
@@ -264,6 +286,13 @@ export function compileControllerOptions(
     sshAllowedSignersFile: opts.sshAllowedSignersFile,
     metricsToken,
   };
+}
+
+/** A write-back remote as git takes it: URLs and scp-like `git@host:x` as given, local paths absolute. */
+function gseWriteRepoOf(repo: string): string {
+  if (repo.trim() === '' || repo.startsWith('-'))
+    throw new ControllerOptionsError('--gse-write-repo', `"${repo}" is not a repo URL or path`);
+  return /^[a-z]+:\/\//.test(repo) || repo.includes('@') ? repo : resolve(repo);
 }
 
 /** The smallest lease: renewals every third of it must fit several Redis round trips. */

@@ -14,6 +14,10 @@ import { GSE_EVENT_DATAIDS, GSE_EVENTS_CHANNEL } from './gse-format.js';
 import { REDACTED } from './secrets.js';
 
 export const DEFAULT_PLAT_NAME = 'bkmonitor';
+/** Annotation holding the GSE name of a StreamTarget whose spec name had to differ (GSE write-back). */
+export const GSE_NAME_ANNOTATION = 'gse-gitops/gse-name';
+/** Annotation holding a Route's GSE `route[].name`s, a JSON list in the order of `spec.targets`. */
+export const GSE_ROUTE_NAMES_ANNOTATION = 'gse-gitops/route-names';
 export const GSE_OPERATOR_NAME = 'gse-gitops';
 const STREAM_TO_ID_BASE = 1000;
 const STREAM_TO_ID_SPAN = 2_000_000_000;
@@ -167,7 +171,8 @@ export function buildQueryRoute(
       };
       channels.set(channelId, ch);
     }
-    for (const ref of r.spec.targets) {
+    const names = routeNames(r);
+    for (const [i, ref] of r.spec.targets.entries()) {
       const target = byName.get(ref.name);
       const id = ids.get(ref.name);
       if (!target || id === undefined) continue;
@@ -175,13 +180,30 @@ export function buildQueryRoute(
       if (target.spec.kafka) streamTo.kafka = { topic_name: ref.topic ?? target.spec.kafka.topic };
       if (target.spec.redis) streamTo.redis = { channel_name: ref.key ?? target.spec.redis.key };
       ch.route.push({
-        name: `${r.metadata.name}_${ref.name}`,
+        name: names[i] ?? `${r.metadata.name}_${ref.name}`,
         stream_to: streamTo,
         filter_name_and: [],
         filter_name_or: [],
       });
     }
   }
+}
+
+/** The GSE route names a Route carries (GSE_ROUTE_NAMES_ANNOTATION), `[]` when none or unreadable. */
+export function routeNames(r: Route): string[] {
+  const text = r.metadata.annotations?.[GSE_ROUTE_NAMES_ANNOTATION];
+  if (text === undefined) return [];
+  try {
+    const list: unknown = JSON.parse(text);
+    return Array.isArray(list) ? list.map((n) => String(n)) : [];
+  } catch {
+    return [];
+  }
+}
+
+/** The name GSE knows a StreamTarget by: GSE_NAME_ANNOTATION, else its spec name. */
+export function gseNameOf(t: StreamTarget): string {
+  return t.metadata.annotations?.[GSE_NAME_ANNOTATION] ?? t.metadata.name;
 }
 
 /**
@@ -202,7 +224,7 @@ export function channelIdOfName(name: string): number {
 
 function gseStreamTo(t: StreamTarget): GseStreamTo {
   const { kafka, redis, file } = t.spec;
-  const name = t.metadata.name;
+  const name = gseNameOf(t);
   if (kafka) {
     const k: GseKafkaStreamTo = {
       storage_address: kafka.brokers.map((b) => hostPort(b, DEFAULT_KAFKA_PORT)),

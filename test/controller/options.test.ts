@@ -86,3 +86,30 @@ describe('compileControllerOptions (--callback-secret-env)', () => {
     );
   });
 });
+
+describe('compileControllerOptions (--gse-write-back)', () => {
+  it('is off by default, and pushes to the followed repo unless --gse-write-repo names another', () => {
+    expect(compileControllerOptions(REQUIRED, {})).toMatchObject({ gseWriteBack: false });
+    expect(compileControllerOptions(REQUIRED, {}).gseWriteRepo).toBeUndefined();
+    const on = compileControllerOptions(REQUIRED, {
+      GSE_WRITE_BACK: '1',
+      GSE_WRITE_REPO: 'git@git.example:ops/fleet.git',
+    });
+    expect(on).toMatchObject({ gseWriteBack: true, gseWriteRepo: 'git@git.example:ops/fleet.git' });
+    expect(
+      compileControllerOptions({ ...REQUIRED, gseWriteBack: true, gseWriteRepo: 'rel/repo' }, {})
+        .gseWriteRepo,
+    ).toMatch(/^\/.*\/rel\/repo$/);
+  });
+
+  it('refuses write-back with --verify-signatures, whose check its unsigned commits would fail', () => {
+    expect(() =>
+      compileControllerOptions({ ...REQUIRED, gseWriteBack: true, verifySignatures: true }, {}),
+    ).toThrow(
+      new ControllerOptionsError(
+        '--gse-write-back',
+        'cannot be used with --verify-signatures: the commits it makes are not signed, so the controller would reject them',
+      ),
+    );
+  });
+});

@@ -5,7 +5,18 @@
  * the dispatcher audits). `/api/v1/gse/<action>` reaches every action by its name (first family wins).
  */
 import { agentState, agentStatus, procStatus, queryRoute, queryStreamTo } from './queries.js';
+import {
+  operateProcAction,
+  operateProcMultiAction,
+  PROC_ACTIONS,
+  procResultAction,
+  procResultLegacyAction,
+  TASK_ACTIONS,
+  transferFileAction,
+  transferResultAction,
+} from './tasks.js';
 import { type GseAction, read } from './types.js';
+import { DATA_WRITE_ACTIONS, ESB_WRITE_ACTIONS } from './writes.js';
 
 export type GseActionTable = Record<string, Record<string, GseAction>>;
 
@@ -22,16 +33,18 @@ export const GSE_ACTIONS: GseActionTable = {
     query_route: read(queryRoute),
     query_streamto: read(queryStreamTo),
     get_proc_status: read(procStatus), // datalink's path
+    ...DATA_WRITE_ACTIONS, // committed to Git by the write-back (writes.ts)
   },
   proc: {
     get_proc_status_v2: read(procStatus), // nodeman's path
+    ...PROC_ACTIONS,
   },
-  /** bk-job today (§7.1). */
-  'task/extensions': {},
-  /** The older task paths bk-cmdb still calls (`task/async_push_file`...). */
-  task: {},
-  /** `task/async/get_transfer_file_result`. */
-  'task/async': {},
+  /** bk-job and bk-nodemgr today (§7.1); `async_terminate_transfer_file` is not served (GSE-MAPPING.md). */
+  'task/extensions': { ...TASK_ACTIONS },
+  /** The older task paths (before bk-job 21579f2b; bk-cmdb still calls `task/async_push_file`). */
+  task: { ...TASK_ACTIONS, async_push_file: transferFileAction },
+  /** `task/async/get_transfer_file_result` (bk-cmdb). */
+  'task/async': { get_transfer_file_result: transferResultAction },
   /** The legacy ESB names (`/api/c/compapi/v2/gse/<action>/`). */
   esb: {
     get_agent_status: read(agentStatus),
@@ -39,6 +52,13 @@ export const GSE_ACTIONS: GseActionTable = {
     list_agent_state: read(agentState),
     config_query_route: read(queryRoute),
     config_query_streamto: read(queryStreamTo),
+    ...ESB_WRITE_ACTIONS,
+    ...TASK_ACTIONS,
+    async_push_file: transferFileAction,
+    operate_proc_multi: operateProcMultiAction,
+    operate_proc: operateProcAction,
+    get_proc_operate_result_v2: procResultAction,
+    get_proc_operate_result: procResultLegacyAction,
   },
 };
 
@@ -56,17 +76,10 @@ export const FAMILY_PATHS: ReadonlyArray<{ prefix: string; family: string }> = [
   { prefix: '/api/v1/gse/', family: 'v1' },
 ];
 
-/**
- * GSE actions this API does not serve (docs/GSE-MAPPING.md says why), so their 404 says more than "unknown".
- * Data-route writes are GSE's; here routes change through Git.
- */
+/** GSE actions this API does not serve, so their 404 says more than "unknown" (docs/GSE-MAPPING.md). */
 export const NOT_SERVED: Readonly<Record<string, string>> = {
-  add_route: 'Routes change through Git: commit a Route spec (channel = the channel_id) instead',
-  update_route: 'Routes change through Git: edit the Route spec instead',
-  delete_route: 'Routes change through Git: delete the Route spec instead',
-  add_streamto: 'StreamTargets change through Git: commit a StreamTarget spec instead',
-  update_streamto: 'StreamTargets change through Git: edit the StreamTarget spec instead',
-  delete_streamto: 'StreamTargets change through Git: delete the StreamTarget spec instead',
+  async_terminate_transfer_file: 'a transfer is one local write per agent, there is nothing to terminate',
+  update_proc_info: 'process definitions change through Git: edit the ProcessWatch spec instead',
 };
 
 /** The action `action` of `family` in `table` (`v1` looks in every family). */

@@ -6,6 +6,7 @@
  * since the app's own audit needs its bearer auth.
  */
 import { randomBytes } from 'node:crypto';
+import type { JsonValue } from '../../store/types.js';
 import type { AuditEntry } from '../app.js';
 import { type Authenticator, type AuthResult, roleAllows } from '../auth.js';
 import { toHttpError } from '../error-map.js';
@@ -125,6 +126,7 @@ async function dispatch(
           detail: {
             action,
             ...(username === undefined ? {} : { bk_username: username }),
+            ...handlerDetail(ctx.auditDetail),
             ...(envelope.result ? {} : { error: envelope.message }),
           },
         })
@@ -155,6 +157,8 @@ async function dispatch(
     if (bodyError !== undefined) throw bodyError;
     const found = family === undefined ? undefined : findAction(deps.actions ?? GSE_ACTIONS, family, action);
     if (family === undefined || !found) throw unknownAction(family, action, path);
+    const off = found.unavailable?.(deps.port);
+    if (off !== undefined) throw new GseError(404, GSE_UNKNOWN_ACTION, `${path}: ${off}`);
     audited = !found.readOnly;
     if (!roleAllows(auth.actor.role, found.role))
       throw new GseError(
@@ -180,6 +184,11 @@ async function dispatch(
     deps.port.logger.error('gse action failed', { err: String(err), path, requestId });
     return send(500, fail(GSE_INTERNAL, `internal error (request_id ${requestId})`));
   }
+}
+
+/** What the handler added to its audit line (`task_id`, `refused`...), when it is an object. */
+function handlerDetail(detail: JsonValue | undefined): Record<string, JsonValue> {
+  return typeof detail === 'object' && detail !== null && !Array.isArray(detail) ? detail : {};
 }
 
 function fail(code: number, message: string): GseEnvelope<null> {

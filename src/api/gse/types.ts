@@ -30,6 +30,11 @@ export interface GseAction {
   /** Changes nothing: not audited. Actions that change something are audited by the dispatcher. */
   readOnly: boolean;
   handler: GseHandler;
+  /**
+   * Why the action is not served on this controller (a feature that is off), checked before the role: such a
+   * call answers 404 with this message, whoever asks. Undefined (or absent): served.
+   */
+  unavailable?(port: ApiPort): string | undefined;
 }
 
 /** A read: viewer role, not audited. */

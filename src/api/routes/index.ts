@@ -9,7 +9,6 @@ import type { Route } from '../router.js';
 import { tokenRoutes } from '../token-routes.js';
 import { agentRoutes } from './agents.js';
 import { artifactRoutes } from './artifacts.js';
-import { gseTaskRoutes } from './gse-task.js';
 import { hookRoutes } from './hooks.js';
 import { diffRoute, hostRoutes } from './hosts.js';
 import { previewRoutes } from './preview.js';
@@ -54,9 +53,9 @@ export function apiRoutes(
     ...rolloutRoutes(port),
     ...artifactRoutes(port, tokens),
     ...hookRoutes(port),
-    ...gseTaskRoutes(port),
     ...tokenRoutes({ store: port.tokens, audit: port.audit, reserved: reservedTokenNames, now }),
-    // Last: its `/api/v1/gse/:action` and `/api/v2/...` patterns catch every GSE path not matched above.
+    // Last: its `/api/v1/gse/:action` and `/api/v2/...` patterns catch every GSE path not matched above
+    // (the task and process calls included: they are actions of its table, src/api/gse/tasks.ts).
     ...gseRoutes({ port, auth: tokens, ...(audit ? { audit } : {}) }),
   ];
 }

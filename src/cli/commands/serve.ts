@@ -75,6 +75,8 @@ export async function run(input: CommandInput): Promise<CommandResult> {
     artifactDir: str(v['artifact-dir']),
     hostRetentionMs,
     callbackSecretEnv: str(v['callback-secret-env']),
+    gseWriteBack: v['gse-write-back'] === true ? true : undefined,
+    gseWriteRepo: str(v['gse-write-repo']),
   });
   const logger = jsonLogger((str(v['log-level']) ?? 'info') as LogLevel);
   // Signals are taken from the start, so a stop during start-up still drains cleanly.
