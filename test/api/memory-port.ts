@@ -12,6 +12,7 @@ import { buildApiHandler } from '../../src/api/routes/index.js';
 import type { ControllerLifecycle } from '../../src/controller/controller.js';
 import type { DryRunAnswer } from '../../src/controller/dry-runs.js';
 import type { ExecRequest, ExecStarted } from '../../src/controller/exec-service.js';
+import { LiveFeed } from '../../src/controller/live-feed.js';
 import type { PreviewOutcome } from '../../src/controller/preview-service.js';
 import { type AgentRecord, type HostState, hashCredential, type SessionInfo } from '../../src/fleet/index.js';
 import type { HostManifest } from '../../src/protocol/manifest.js';
@@ -297,6 +298,19 @@ export class MemoryPort implements ApiPort {
     this.rolloutActions.push(`${action} ${name} by ${actor}`);
     return v;
   }
+
+  /** Totals the live feed's sampler reads (undefined: no router yet). */
+  recordTotals: { in: number; out: number } | undefined;
+  /** The clock of the live feed. */
+  liveNow = T0;
+  /** A real feed over this port's hosts: tests publish into it and read GET /api/v1/events. */
+  readonly live = new LiveFeed({
+    hostStates: () => [...this.hosts.values()],
+    recordTotals: () => this.recordTotals,
+    targets: () => [],
+    now: () => this.liveNow,
+    onListenerError: (err) => this.logger.error('live listener failed', { err: String(err) }),
+  });
 
   agentRecords = new Map<string, AgentRecord>();
   /** What `reset` throws next, if anything. */

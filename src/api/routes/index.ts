@@ -12,6 +12,7 @@ import { artifactRoutes } from './artifacts.js';
 import { gseTaskRoutes } from './gse-task.js';
 import { hookRoutes } from './hooks.js';
 import { diffRoute, hostRoutes } from './hosts.js';
+import { liveRoutes } from './live.js';
 import { previewRoutes } from './preview.js';
 import { rolloutRoutes } from './rollouts.js';
 import { revisionRoutes, statusRoutes } from './status.js';
@@ -52,6 +53,7 @@ export function apiRoutes(
     ...previewRoutes(port),
     ...syncExecRoutes(port),
     ...rolloutRoutes(port),
+    ...liveRoutes(port),
     ...artifactRoutes(port, tokens),
     ...hookRoutes(port),
     ...gseTaskRoutes(port),
