@@ -48,39 +48,81 @@ function view(name: string, extra: Partial<RolloutView['rollout']>, rest: Partia
   };
 }
 
-interface StubElement {
-  innerHTML: string;
-  textContent: string;
-  value: string;
-  style: Record<string, string>;
-  onclick: unknown;
+/** An element of the stub DOM: enough of the DOM for the dashboard's script, serialized as markup. */
+class StubElement {
+  readonly attributes = new Map<string, string>();
+  children: Array<StubElement | string> = [];
+  hidden = false;
+  value = '';
+  constructor(readonly tagName: string) {}
+  setAttribute(name: string, value: string): void {
+    this.attributes.set(name, String(value));
+  }
+  append(...nodes: Array<StubElement | string>): void {
+    this.children.push(...nodes);
+  }
+  replaceChildren(...nodes: Array<StubElement | string>): void {
+    this.children = [...nodes];
+  }
+  addEventListener(): void {}
+  get textContent(): string {
+    return this.children.map((c) => (typeof c === 'string' ? c : c.textContent)).join('');
+  }
+  set textContent(text: string) {
+    this.children = [String(text)];
+  }
+  /** The children as markup, text escaped as a browser serializes it. */
+  get innerHTML(): string {
+    return this.children.map((c) => (typeof c === 'string' ? escapeText(c) : c.outerHTML)).join('');
+  }
+  get outerHTML(): string {
+    const tag = this.tagName.toLowerCase();
+    const attrs = [...this.attributes].map(
+      ([k, v]) => ` ${k}="${v.replace(/&/g, '&amp;').replace(/"/g, '&quot;')}"`,
+    );
+    return `<${tag}${attrs.join('')}>${this.innerHTML}</${tag}>`;
+  }
 }
 
-/** Runs the dashboard script against `baseUrl` with `token`; returns the elements it wrote, by id. */
-function runDashboard(baseUrl: string, token: string): Map<string, StubElement> {
+const escapeText = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+/**
+ * Runs the dashboard script on `hash` against `baseUrl` with `token`; returns the elements it looked up, by
+ * id. The event stream is refused here (the live half has its own tests), so the view renders once.
+ */
+function runDashboard(baseUrl: string, token: string, hash = '#/rollouts'): Map<string, StubElement> {
   const script = /<script>([\s\S]*?)<\/script>/.exec(DASHBOARD_HTML)?.[1];
   if (!script) throw new Error('the dashboard has no <script> block');
   const elements = new Map<string, StubElement>();
   const element = (id: string) => {
     let el = elements.get(id);
     if (!el) {
-      el = { innerHTML: '', textContent: '', value: '', style: {}, onclick: null };
+      el = new StubElement('DIV');
       elements.set(id, el);
     }
     return el;
   };
   const storage = new Map<string, string>([['gseToken', token]]);
   runInNewContext(script, {
-    document: { getElementById: element },
+    document: {
+      getElementById: element,
+      createElement: (tag: string) => new StubElement(tag.toUpperCase()),
+      createElementNS: (_ns: string, tag: string) => new StubElement(tag),
+    },
+    window: { addEventListener: () => {} },
     localStorage: {
       getItem: (k: string) => storage.get(k) ?? null,
       setItem: (k: string, v: string) => storage.set(k, v),
     },
-    fetch: (path: string, init: RequestInit) => fetch(`${baseUrl}${path}`, init),
-    location: { hash: '', pathname: '/' },
+    fetch: (path: string, init: RequestInit) =>
+      path === '/api/v1/events'
+        ? Promise.reject(new Error('no event stream in this test'))
+        : fetch(`${baseUrl}${path}`, init),
+    location: { hash, pathname: '/' },
     history: { replaceState: () => {} },
-    setInterval: () => 0,
+    setTimeout: () => 0,
     URLSearchParams,
+    TextDecoder,
   });
   return elements;
 }
@@ -113,9 +155,13 @@ describe('dashboard Rollouts panel', () => {
       ),
     );
     const els = runDashboard(api.url, VIEWER);
-    const html = await waitFor('the Rollouts panel rendered', () => els.get('rollouts')?.innerHTML);
+    const html = await waitFor('the Rollouts panel rendered', () =>
+      els.get('rollouts')?.innerHTML.includes('<td') ? els.get('rollouts')?.innerHTML : undefined,
+    );
     const rows = html.split('</tr>').filter((r) => r.includes('<td'));
     expect(rows).toHaveLength(3);
+    expect(els.get('view-rollouts')?.hidden).toBe(false);
+    expect(els.get('view-overview')?.hidden).toBe(true);
     const [agents, edge, db] = rows as [string, string, string];
 
     expect(agents).toContain('>agents<');
@@ -139,7 +185,7 @@ describe('dashboard Rollouts panel', () => {
   it('says so when there are no rollouts', async () => {
     const els = runDashboard(api.url, VIEWER);
     const html = await waitFor('the Rollouts panel rendered', () => els.get('rollouts')?.innerHTML);
-    expect(html).toContain('no rollouts');
+    expect(html).toContain('<td class="muted">no rollouts</td>');
   });
 });
 
