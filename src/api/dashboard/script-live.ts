@@ -35,14 +35,25 @@ function renderPlots() {
 function setLive(on) { const el = $('live'); el.textContent = on ? 'live' : 'reconnecting'; el.setAttribute('class', on ? 'live on' : 'live'); }
 let refreshTimer;
 // Many changes in a burst (a fleet converging) become one re-render.
-function scheduleRender() { if (refreshTimer) return; refreshTimer = setTimeout(() => { refreshTimer = undefined; render(); }, 150); }
+function scheduleRender() { if (refreshTimer) return; refreshTimer = setTimeout(() => { refreshTimer = undefined; render(); }, 300); }
+// Whether a change can alter the view on screen (a host page ignores the other hosts' changes).
+function concernsView(type, data) {
+  const r = currentRoute();
+  if (type === 'revision') return true;
+  if (r.view === 'overview') return true;
+  if (r.view === 'rollouts') return type === 'rollout' || type === 'hosts';
+  if (r.view === 'remediations') return type === 'remediation' || type === 'execution';
+  if (type === 'hosts') return data.more > 0 || data.hosts.some((x) => x.hostId === r.id);
+  if (type === 'drift') return data.more > 0 || data.items.some((x) => x.hostId === r.id);
+  if (type === 'execution' || type === 'remediation') return data.hostId === r.id;
+  return false;
+}
 function onLive(type, data) {
   if (type === 'hello') { plots.convergence = data.convergence || []; plots.rates = data.rates || []; renderPlots(); scheduleRender(); return; }
-  if (type === 'converged') pushRing(plots.convergence, data);
-  if (type === 'rates') { pushRing(plots.rates, data); renderPlots(); return; }
-  if (type === 'converged') renderPlots();
+  if (type === 'rates' || type === 'converged') { pushRing(type === 'rates' ? plots.rates : plots.convergence, data); renderPlots(); }
+  if (type === 'rates') return;
   $('updated').textContent = 'last change ' + new Date().toLocaleTimeString();
-  scheduleRender();
+  if (concernsView(type, data)) scheduleRender();
 }
 async function connectLive() {
   if (!token()) return;
