@@ -20,6 +20,7 @@ import type { ItemReport } from '../../src/protocol/messages.js';
 import type {
   AuditRecord,
   DriftQuery,
+  DriftRecord,
   ExecutionQuery,
   ExecutionRecord,
   HostQuery,
@@ -214,13 +215,16 @@ export class MemoryPort implements ApiPort {
       q,
     );
   };
-  listDrift = async (q: DriftQuery) => {
+  /** What listDrift and listExecutions answer (first page; the queries are recorded, not applied). */
+  driftRecords: DriftRecord[] = [];
+  executionRecords: ExecutionRecord[] = [];
+  listDrift = async (q: DriftQuery): Promise<Page<DriftRecord>> => {
     this.queries.drift.push(q);
-    return { items: [] };
+    return pageOf(this.driftRecords, q);
   };
-  listExecutions = async (q: ExecutionQuery) => {
+  listExecutions = async (q: ExecutionQuery): Promise<Page<ExecutionRecord>> => {
     this.queries.executions.push(q);
-    return { items: [] };
+    return pageOf(this.executionRecords, q);
   };
   listRevisions = async (q: PageOptions) => {
     this.queries.revisions.push(q);
