@@ -106,7 +106,7 @@ describe('dashboard Rollouts panel', () => {
   it('says so when there are no rollouts', async () => {
     const els = runDashboard(api.url, VIEWER);
     const html = await waitFor('the Rollouts panel rendered', () => els.get('rollouts')?.innerHTML);
-    expect(html).toContain('<td class="muted">no rollouts</td>');
+    expect(html).toContain('<td class="muted" colspan="6">no rollouts</td>');
   });
 });
 

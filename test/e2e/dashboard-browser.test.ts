@@ -31,6 +31,20 @@ const HOSTS = ['db-1', 'web-1', 'web-2'];
 const PAGE_WAIT_MS = 30_000;
 const PINNED_TEXT = 'line 1\nline 2\nline 3\n';
 const HAND_EDIT = 'line 1\nline two\nline 3\n';
+/** A file target (under the controller's state dir) and a route to it, so the overview has a target to show. */
+const DATA_YAML = `apiVersion: gse/v1
+kind: StreamTarget
+metadata: { name: archive }
+spec:
+  file: { path: archive/records.jsonl }
+---
+apiVersion: gse/v1
+kind: Route
+metadata: { name: logs-to-archive }
+spec:
+  channel: logs
+  targets: [{ name: archive }]
+`;
 const EXEC_OUTPUT = 'dashboard-exec-output <b>not markup</b>';
 
 describe.skipIf(!HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
@@ -74,6 +88,7 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
         content: PINNED_TEXT,
         syncPolicy: { selfHeal: false },
       }),
+      'fleet/data.yaml': DATA_YAML,
     });
     const sha = await repo.head();
     ctl = await startController(repo.dir, { path: 'fleet' });
@@ -127,6 +142,19 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
     expect(await textOf('#applied-sha')).toBe(sha.slice(0, 10));
     const listed = await page.$$eval('#hosts a', (links) => links.map((a) => a.textContent));
     expect(listed.sort()).toEqual(HOSTS);
+    const targets = await waitText('the file target', '#targets', (t) => t.includes('archive'));
+    const targetRow = await page.$$eval('#targets tr', (rows) =>
+      rows.map((r) => [...r.querySelectorAll('td')].map((c) => c.textContent)),
+    );
+    expect(targets).toContain('archive');
+    // target, type, state, connected, spool, lag, last error
+    expect(targetRow.find((r) => r[0] === 'archive')?.slice(0, 5)).toEqual([
+      'archive',
+      'file',
+      'running',
+      'yes',
+      '0',
+    ]);
     await waitText('the event stream connected', '#live', (t) => t === 'live');
     // The fragment with the token is gone from the address bar.
     expect(page.url()).not.toContain(TEST_ADMIN_TOKEN);
@@ -154,6 +182,26 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
     expect(await page.$$('#plot-convergence svg circle')).toHaveLength(1);
     for (const a of agents) expect(await a.read('/etc/motd')).toBe('managed v2\n');
     await screenshot('converged-live');
+  });
+
+  it('shows a rejected commit with its errors live, the last good revision still applied', async () => {
+    const applied = await textOf('#applied-sha');
+    const bad = await repo.commit(
+      {
+        'fleet/bad.yaml':
+          'apiVersion: gse/v1\nkind: ConfigFile\nmetadata: { name: bad }\nspec: { hosts: { names: ["*"] } }\n',
+      },
+      'a file with no path',
+    );
+    await ctl.controller.fetchNow();
+    const rejected = await waitText('the rejected revision', '#rejected', (t) =>
+      t.includes(bad.slice(0, 10)),
+    );
+    expect(rejected).toContain('a file with no path');
+    expect(await textOf('#rejected .errors')).toMatch(/^bad\.yaml:\d+:\d+: spec: /);
+    expect(await textOf('#applied-sha')).toBe(applied);
+    expect(await page.evaluate('window.__sameDocument')).toBe('yes');
+    await screenshot('rejected-live');
   });
 
   it("shows a host's drift record, its diff and an execution's output on the host page", async () => {

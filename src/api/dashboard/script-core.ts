@@ -25,7 +25,7 @@ const hostLink = (id, label) => h('a', { href: '#/hosts/' + encodeURIComponent(i
 // A table from a header row and rows of cells; a cell is a node or text.
 function table(el, head, rows, empty) {
   const cell = (c) => (c && typeof c === 'object' && c.tagName === 'TD' ? c : h('td', {}, c));
-  const body = rows.length ? rows.map((r) => h('tr', {}, ...r.map(cell))) : [h('tr', {}, h('td', { class: 'muted' }, empty || 'none'))];
+  const body = rows.length ? rows.map((r) => h('tr', {}, ...r.map(cell))) : [h('tr', {}, h('td', { class: 'muted', colspan: head.length }, empty || 'none'))];
   el.replaceChildren(h('tr', {}, ...head.map((x) => h('th', {}, x))), ...body);
 }
 const td = (v, cls) => h('td', cls ? { class: cls } : {}, v);
