@@ -2,9 +2,11 @@
  * The dashboard's shared browser code: DOM building (text only ever goes in as text nodes or attribute
  * values, never as markup: what hosts report is untrusted), the API client with the stored token, and
  * the small formatters. Plain browser JavaScript, concatenated with the other parts into the page's one
- * <script> block (allowed by hash in the CSP). No template literals in it: this file is itself one.
+ * <script> block (allowed by hash in the CSP). No template literals in the browser code: each part is
+ * itself one, and a part whose code holds a backslash (`'\n'`) is a String.raw one so it reaches the
+ * browser as written.
  */
-export const SCRIPT_CORE = String.raw`
+export const SCRIPT_CORE = `
 const $ = (id) => document.getElementById(id);
 // h('td', {class: 'mono'}, 'text', node, ...): attributes by setAttribute, children as text nodes or nodes.
 function h(tag, attrs, ...children) {

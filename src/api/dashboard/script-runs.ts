@@ -2,7 +2,7 @@
  * The dashboard's rollouts (`#/rollouts`) and remediation runs (`#/remediations`) views. Browser code,
  * see script-core.ts.
  */
-export const SCRIPT_RUNS = String.raw`
+export const SCRIPT_RUNS = `
 // A rollout's phase as the operator reads it: running, paused (with why), done, or superseded (with why).
 const ROLLOUT_STATE = { Progressing: 'running', Paused: 'paused', Completed: 'done', Superseded: 'superseded' };
 function rolloutRow(v) {
