@@ -662,7 +662,14 @@ export class Controller {
       logger: this.deps.logger,
       localHosts: () => this.connectedHosts(),
       currentRevisionId: () => this.reconciler.current?.id,
-      applyRevision: (revision) => this.enqueue(revision.id, () => this.applyRevision(revision)),
+      applyRevision: (revision) =>
+        this.enqueue(revision.id, async () => {
+          const applyStarted = this.deps.now();
+          await this.applyRevision(revision);
+          // The leader stored the record before it published the revision; the page here hears it too.
+          const record = await store.getRevision(revision.id);
+          if (record) this.live.revision(record, applyStarted);
+        }),
       startLeading: async () => {
         if (this.source.getState() === 'closed' && this.state === 'running') {
           // Deposed before: a new source on the same clone (it yields the head once more).
