@@ -28,6 +28,7 @@ async function openStream(url: string, token: string | undefined) {
   });
   const events: SseEvent[] = [];
   const comments: string[] = [];
+  const state = { ended: false };
   let buffer = '';
   const pump = (async () => {
     if (!res.body || res.status !== 200) return;
@@ -51,11 +52,16 @@ async function openStream(url: string, token: string | undefined) {
     } catch {
       // aborted by the test
     }
+    state.ended = true;
   })();
   return {
     res,
     events,
     comments,
+    /** True once the server ended the stream (or the test aborted it). */
+    get ended() {
+      return state.ended;
+    },
     close: async () => {
       controller.abort();
       await pump;
@@ -174,6 +180,38 @@ describe('GET /api/v1/events', () => {
       await waitFor('two heartbeats', () => stream.comments.filter((c) => c === 'heartbeat').length >= 2);
       await stream.close();
       await waitFor('the subscription dropped', () => port.live.subscribers === 0);
+    } finally {
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    }
+  });
+
+  it('ends an open stream at the next heartbeat once its named token is revoked', async () => {
+    const secret = 'gse_dashboard-token-for-the-stream';
+    port.tokenRecords.push({
+      name: 'wallboard',
+      role: 'viewer',
+      hash: hashToken(secret),
+      createdAt: new Date(T0).toISOString(),
+      createdBy: 'admin',
+    });
+    const auth = new TokenAuthenticator([], port.tokens);
+    const server: Server = createServer(
+      createApiHandler(liveRoutes(port, { heartbeatMs: 20, auth }), { auth, logger: port.logger }),
+    );
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const stream = await openStream(url, secret);
+      await waitFor('a heartbeat while the token is good', () => stream.comments.includes('heartbeat'));
+      expect(port.live.subscribers).toBe(1);
+      const record = port.tokenRecords[0];
+      if (record) record.revokedAt = new Date(T0).toISOString();
+      await waitFor('the stream ended', () => stream.ended);
+      expect(port.live.subscribers).toBe(0);
+      await stream.close();
     } finally {
       await new Promise<void>((resolve) => {
         server.close(() => resolve());

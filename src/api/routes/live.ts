@@ -6,8 +6,9 @@
  * src/controller/live-feed.ts), and a comment line every HEARTBEAT_MS so proxies and the client know the
  * stream is alive. Events are hints: the client re-reads what they name through the JSON API.
  */
-import type { ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LiveEvent } from '../../controller/live-feed.js';
+import type { Authenticator } from '../auth.js';
 import type { ApiPort } from '../port.js';
 import { HANDLED, type Route } from '../router.js';
 
@@ -26,6 +27,13 @@ export interface LiveRouteOptions {
   heartbeatMs?: number;
   /** Unsent bytes before a slow stream is ended; default MAX_UNSENT_BYTES. */
   maxUnsentBytes?: number;
+  /**
+   * Checks the stream's token again at every heartbeat and ends the stream once it no longer authenticates
+   * (a revoked named token), so a revoke holds for open streams too; absent, only the open is checked.
+   */
+  auth?: Pick<Authenticator, 'authenticate'>;
+  /** The clock of the hello event; default Date.now. */
+  now?: () => number;
 }
 
 /** One SSE frame: an event name, an id and a JSON data line (JSON has no raw newlines). */
@@ -43,14 +51,20 @@ export function liveRoutes(port: ApiPort, options: LiveRouteOptions = {}): Route
       pattern: '/api/v1/events',
       role: 'viewer',
       handler: (ctx) => {
-        streamEvents(port, ctx.res, heartbeatMs, maxUnsent);
+        streamEvents(port, ctx.req, ctx.res, { ...options, heartbeatMs, maxUnsentBytes: maxUnsent });
         return HANDLED;
       },
     },
   ];
 }
 
-function streamEvents(port: ApiPort, res: ServerResponse, heartbeatMs: number, maxUnsent: number): void {
+function streamEvents(
+  port: ApiPort,
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: LiveRouteOptions & { heartbeatMs: number; maxUnsentBytes: number },
+): void {
+  const maxUnsent = options.maxUnsentBytes;
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-store',
@@ -73,7 +87,20 @@ function streamEvents(port: ApiPort, res: ServerResponse, heartbeatMs: number, m
     id += 1;
     write(sseFrame(event.type, id, event));
   });
-  const heartbeat = setInterval(() => write(': heartbeat\n\n'), heartbeatMs);
+  const recheck = (): void => {
+    options.auth?.authenticate(req.headers.authorization).then(
+      (result) => {
+        if (result.ok || closed) return;
+        close();
+        res.end();
+      },
+      (err: unknown) => port.logger.error('event stream token check failed', { err: String(err) }),
+    );
+  };
+  const heartbeat = setInterval(() => {
+    write(': heartbeat\n\n');
+    recheck();
+  }, options.heartbeatMs);
   heartbeat.unref();
   const close = (): void => {
     if (closed) return;
@@ -85,5 +112,6 @@ function streamEvents(port: ApiPort, res: ServerResponse, heartbeatMs: number, m
   res.on('error', close);
   write(`retry: ${CLIENT_RETRY_MS}\n\n`);
   id += 1;
-  write(sseFrame('hello', id, { at: new Date().toISOString(), ...port.live.history() }));
+  const now = options.now ?? Date.now;
+  write(sseFrame('hello', id, { at: new Date(now()).toISOString(), ...port.live.history() }));
 }
