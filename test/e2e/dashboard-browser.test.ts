@@ -6,13 +6,14 @@
  * execution's output. Screenshots go to test-artifacts/dashboard/. Without chromium the suite is skipped,
  * saying why.
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type AgentProcess, startAgentProcess } from '../helpers/agent-process.js';
+import { AGENT_MAIN, type AgentProcess, startAgentProcess } from '../helpers/agent-process.js';
 import { type RunningController, startController, TEST_ADMIN_TOKEN, waitFor } from '../helpers/controller.js';
 import { configFileYaml, listDrift, listExecutions, listHosts, waitSynced } from '../helpers/e2e-fleet.js';
 import { type GitRepo, gitRepo } from '../helpers/git-repo.js';
@@ -45,6 +46,7 @@ spec:
   channel: logs
   targets: [{ name: archive }]
 `;
+const PUSHED_RECORDS = 200;
 const EXEC_OUTPUT = 'dashboard-exec-output <b>not markup</b>';
 
 describe.skipIf(!HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
@@ -253,4 +255,31 @@ describe.skipIf(!HAVE_CHROMIUM)('dashboard in headless Chromium', () => {
     await screenshot('host-web-1');
     expect(pageErrors).toEqual([]);
   });
+
+  it('plots the data rate of records an agent pushes, live', async () => {
+    await page.evaluate('location.hash = "#/"');
+    const web2 = agents.find((a) => a.name === 'web-2') as AgentProcess;
+    const lines = Array.from({ length: PUSHED_RECORDS }, (_, i) => JSON.stringify({ seq: i }));
+    const child = spawn(
+      process.execPath,
+      [AGENT_MAIN, 'push', '--state-dir', web2.stateDir, '--channel', 'logs'],
+      {
+        stdio: ['pipe', 'ignore', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (b: Buffer) => {
+      stderr += b.toString();
+    });
+    child.stdin.end(`${lines.join('\n')}\n`);
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code, stderr).toBe(0);
+    // The controller samples the router's counters every 5 s; the sample after the push has a rate.
+    const rate = await waitText('a data rate above zero', '#rate-last', (t) => /^in [1-9][\d.]*\/s/.test(t));
+    expect(rate).toMatch(/^in [\d.]+\/s · out [\d.]+\/s$/);
+    expect(await page.$$('#plot-rate-in svg polyline')).toHaveLength(1);
+    expect(await page.evaluate('window.__sameDocument')).toBe('yes');
+    await screenshot('data-rates');
+    expect(pageErrors).toEqual([]);
+  }, 60_000);
 });
