@@ -7,6 +7,7 @@ import type { ControllerLifecycle } from '../controller/controller.js';
 import type { DryRunAnswer } from '../controller/dry-runs.js';
 import type { ExecRequest, ExecStarted } from '../controller/exec-service.js';
 import type { HostRemoval } from '../controller/host-removal.js';
+import type { LiveFeedView } from '../controller/live-feed.js';
 import type { PlanError } from '../controller/plan.js';
 import type { PreviewOutcome } from '../controller/preview-service.js';
 import type { AgentRecord, HostState, HubStats, SessionInfo } from '../fleet/index.js';
@@ -178,4 +179,6 @@ export interface ApiPort {
   readonly rollouts: ApiRollouts;
   readonly tokens: ApiTokenStore;
   readonly audit: ApiAuditLog;
+  /** Changes as they happen and the plots' ring buffers (GET /api/v1/events). */
+  readonly live: LiveFeedView;
 }

@@ -80,6 +80,7 @@ export function controllerApiPort(c: Controller): ApiPort {
     // The store satisfies the token half of the port as it is.
     tokens: store,
     audit: { append: (r) => store.appendAudit(r), list: (q) => store.listAudit(q) },
+    live: c.live,
   };
 }
 

@@ -18,6 +18,7 @@ import { TaskCallbacks } from '../notify/task-callbacks.js';
 import type { PostFn } from '../notify/worker.js';
 import type { HostFacts } from '../protocol/manifest.js';
 import type { DataMessage, EventMessage, ExecMessage, SpooledMessage } from '../protocol/messages.js';
+import type { RouterStats } from '../routing/router.js';
 import { createSecretResolver } from '../routing/secrets.js';
 import { GitSource } from '../source/git-source.js';
 import type { SourceRevision } from '../source/revision.js';
@@ -30,6 +31,7 @@ import { DataPath } from './data-path.js';
 import { DryRuns } from './dry-runs.js';
 import { ExecService } from './exec-service.js';
 import { type HostRemoval, hostsPastRetention, removeHost } from './host-removal.js';
+import { LiveFeed, SAMPLE_INTERVAL_MS } from './live-feed.js';
 import type { Logger } from './logger.js';
 import { LostRemediation, type Outcomes, type SweptHost } from './lost-remediation.js';
 import { ControllerMetrics, type MetricsView } from './metrics.js';
@@ -119,6 +121,8 @@ export class Controller {
   private revisionQueue: Promise<void> = Promise.resolve();
   private readonly timers: NodeJS.Timeout[] = [];
   readonly metrics: ControllerMetrics;
+  /** Changes as they happen, for the dashboard's event stream (GET /api/v1/events). */
+  readonly live: LiveFeed;
   readonly reconciler: Reconciler;
   /** AgentVersion rollouts (persisted in the store; resumed at start). */
   readonly rollouts: RolloutManager;
@@ -155,6 +159,19 @@ export class Controller {
   ) {
     this.startedAt = new Date(deps.now()).toISOString();
     this.metrics = new ControllerMetrics(() => this.metricsView());
+    this.live = new LiveFeed({
+      hostStates: () => this.reconciler.hostStates(),
+      recordTotals: () => recordTotals(this.data.current?.stats()),
+      targets: () =>
+        (this.data.current?.health() ?? []).map((t) => ({
+          name: t.name,
+          state: t.state,
+          connected: t.connected,
+          spoolDepth: t.spoolDepth,
+        })),
+      now: deps.now,
+      onListenerError: (err) => deps.logger.error('live event listener failed', { error: String(err) }),
+    });
     const hubPort = { send: (id: string, msg: Parameters<FleetHub['send']>[1]) => this.hub.send(id, msg) };
     // In a cluster, host writes are the holding replica's and leader-only state is fenced (src/cluster).
     const partsStore = cluster
@@ -168,6 +185,7 @@ export class Controller {
       store: partsStore,
       now: deps.now,
       onPaused: (r: RolloutRecord) => this.notify(rolloutPausedOutcome(r)),
+      onSaved: (r: RolloutRecord) => this.live.rollout(r),
     };
     this.rollouts = cluster
       ? new ClusterRollouts(rolloutDeps, () => cluster.lease.isLeader())
@@ -181,8 +199,10 @@ export class Controller {
       newId: randomUUID,
       rollouts: this.rollouts,
       onDrift: async (records) => {
+        this.live.drift(records);
         for (const o of driftOutcomes(records)) await this.notify(o);
       },
+      onHostsWritten: (writes) => this.live.hostsWritten(writes),
       // GSE process operations' desired state (src/gse-task/overrides.ts), opened in create().
       overrideDesired: (m) => applyProcessOverrides(m, this.overrides?.forHost(m.hostId) ?? []),
     });
@@ -210,6 +230,7 @@ export class Controller {
               { reason: rec.reason.split(':')[0] ?? rec.reason, result: rec.status },
               rec.durationMs / 1000,
             );
+          this.live.execution(rec);
           await this.notify(executionOutcome(rec));
           const decided = remediationOutcome(rec);
           if (decided) await this.notify(decided);
@@ -405,6 +426,7 @@ export class Controller {
         await this.reconciler.resync();
       });
       this.every(RETENTION_INTERVAL_MS, () => this.applyRetention());
+      this.every(SAMPLE_INTERVAL_MS, async () => this.live.sample());
       const hostRetentionMs = this.options.hostRetentionMs;
       if (hostRetentionMs !== undefined)
         this.every(this.options.resyncIntervalMs, () => this.dropSilentHosts(hostRetentionMs));
@@ -536,6 +558,7 @@ export class Controller {
         sha: src.sha,
         errors: result.record.errors.length,
       });
+      this.live.revision(result.record);
       await this.notify(revisionRejectedOutcome(result.record));
       this.emitRevision({
         sha: src.sha,
@@ -547,7 +570,10 @@ export class Controller {
     this.deps.logger.info('revision accepted', { sha: src.sha, message: result.record.message });
     // Published first, fenced: a stale leader's revision is refused and goes nowhere, not even here.
     if (this.replica) await this.replica.cluster.publishRevision(result.revision);
+    // The convergence clock starts before the apply; whether it converged is checked once hosts were re-planned.
+    const applyStarted = this.deps.now();
     await this.applyRevision(result.revision);
+    this.live.revision(result.record, applyStarted);
   }
 
   /** Reconciles to an accepted revision (this replica's own, or one the leader published). */
@@ -673,7 +699,14 @@ export class Controller {
       logger: this.deps.logger,
       localHosts: () => this.connectedHosts(),
       currentRevisionId: () => this.reconciler.current?.id,
-      applyRevision: (revision) => this.enqueue(revision.id, () => this.applyRevision(revision)),
+      applyRevision: (revision) =>
+        this.enqueue(revision.id, async () => {
+          const applyStarted = this.deps.now();
+          await this.applyRevision(revision);
+          // The leader stored the record before it published the revision; the page here hears it too.
+          const record = await store.getRevision(revision.id);
+          if (record) this.live.revision(record, applyStarted);
+        }),
       startLeading: async () => {
         if (this.source.getState() === 'closed' && this.state === 'running') {
           // Deposed before: a new source on the same clone (it yields the head once more).
@@ -744,4 +777,14 @@ export function factsOf(s: SessionInfo): HostFacts {
     labels: s.facts.labels,
     facts: s.facts.facts,
   };
+}
+
+/** Records into and out of the router so far (every route's channel in, every target's deliveries out). */
+function recordTotals(stats: RouterStats | undefined): { in: number; out: number } | undefined {
+  if (!stats) return undefined;
+  let recordsIn = 0;
+  let recordsOut = 0;
+  for (const r of Object.values(stats.routes)) recordsIn += r.in;
+  for (const t of Object.values(stats.targets)) recordsOut += t.out;
+  return { in: recordsIn, out: recordsOut };
 }

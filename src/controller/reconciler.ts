@@ -51,6 +51,8 @@ export interface ReconcilerDeps {
   onDrift?(records: readonly DriftRecord[]): Promise<void>;
   /** Desired state set outside Git (GSE process operations, src/gse-task/overrides.ts) laid over each plan. */
   overrideDesired?(manifest: HostManifest): HostManifest;
+  /** Told each batch of host records once stored (the dashboard's live feed); must not throw. */
+  onHostsWritten?(writes: readonly HostStateWrite[]): void;
 }
 
 // Kept importable from here, where it was first defined.
@@ -76,7 +78,10 @@ export class Reconciler {
     this.writer = new HostWriter<HostRuntime>({
       writeOf: (host) => this.writeOf(host),
       putDrifts: (records) => deps.store.putDrifts(records),
-      putHostStates: (writes) => deps.store.putHostStates(writes),
+      putHostStates: async (writes) => {
+        await deps.store.putHostStates(writes);
+        deps.onHostsWritten?.(writes);
+      },
     });
   }
 

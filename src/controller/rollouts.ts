@@ -46,6 +46,8 @@ export class RolloutManager {
       now(): number;
       /** Told when a rollout turns Paused (a failed batch or an operator), once stored. */
       onPaused?(r: RolloutRecord): Promise<void>;
+      /** Told every rollout state once stored (the dashboard's live feed); must not throw. */
+      onSaved?(r: RolloutRecord): void;
     },
   ) {}
 
@@ -151,6 +153,7 @@ export class RolloutManager {
     await this.deps.store.putRollout(r);
     const was = this.live.get(r.name)?.phase;
     this.remember(r);
+    this.deps.onSaved?.(r);
     if (r.phase === 'Paused' && was !== 'Paused') await this.deps.onPaused?.(r);
     return r;
   }

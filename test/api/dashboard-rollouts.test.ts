@@ -4,11 +4,11 @@
  * the page keeps its CSP: no inline handlers or style attributes, and the served CSP hashes the script.
  */
 import { createHash } from 'node:crypto';
-import { runInNewContext } from 'node:vm';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { DASHBOARD_HTML } from '../../src/api/dashboard.js';
 import type { RolloutView } from '../../src/api/port.js';
 import { waitFor } from '../helpers/controller.js';
+import { runDashboard } from './dashboard-stub.js';
 import { MemoryPort, type ServedApi, serveApi, T0, VIEWER } from './memory-port.js';
 
 const at = new Date(T0).toISOString();
@@ -48,43 +48,6 @@ function view(name: string, extra: Partial<RolloutView['rollout']>, rest: Partia
   };
 }
 
-interface StubElement {
-  innerHTML: string;
-  textContent: string;
-  value: string;
-  style: Record<string, string>;
-  onclick: unknown;
-}
-
-/** Runs the dashboard script against `baseUrl` with `token`; returns the elements it wrote, by id. */
-function runDashboard(baseUrl: string, token: string): Map<string, StubElement> {
-  const script = /<script>([\s\S]*?)<\/script>/.exec(DASHBOARD_HTML)?.[1];
-  if (!script) throw new Error('the dashboard has no <script> block');
-  const elements = new Map<string, StubElement>();
-  const element = (id: string) => {
-    let el = elements.get(id);
-    if (!el) {
-      el = { innerHTML: '', textContent: '', value: '', style: {}, onclick: null };
-      elements.set(id, el);
-    }
-    return el;
-  };
-  const storage = new Map<string, string>([['gseToken', token]]);
-  runInNewContext(script, {
-    document: { getElementById: element },
-    localStorage: {
-      getItem: (k: string) => storage.get(k) ?? null,
-      setItem: (k: string, v: string) => storage.set(k, v),
-    },
-    fetch: (path: string, init: RequestInit) => fetch(`${baseUrl}${path}`, init),
-    location: { hash: '', pathname: '/' },
-    history: { replaceState: () => {} },
-    setInterval: () => 0,
-    URLSearchParams,
-  });
-  return elements;
-}
-
 let port: MemoryPort;
 let api: ServedApi;
 beforeEach(async () => {
@@ -113,9 +76,13 @@ describe('dashboard Rollouts panel', () => {
       ),
     );
     const els = runDashboard(api.url, VIEWER);
-    const html = await waitFor('the Rollouts panel rendered', () => els.get('rollouts')?.innerHTML);
+    const html = await waitFor('the Rollouts panel rendered', () =>
+      els.get('rollouts')?.innerHTML.includes('<td') ? els.get('rollouts')?.innerHTML : undefined,
+    );
     const rows = html.split('</tr>').filter((r) => r.includes('<td'));
     expect(rows).toHaveLength(3);
+    expect(els.get('view-rollouts')?.hidden).toBe(false);
+    expect(els.get('view-overview')?.hidden).toBe(true);
     const [agents, edge, db] = rows as [string, string, string];
 
     expect(agents).toContain('>agents<');
@@ -139,7 +106,7 @@ describe('dashboard Rollouts panel', () => {
   it('says so when there are no rollouts', async () => {
     const els = runDashboard(api.url, VIEWER);
     const html = await waitFor('the Rollouts panel rendered', () => els.get('rollouts')?.innerHTML);
-    expect(html).toContain('no rollouts');
+    expect(html).toContain('<td class="muted" colspan="6">no rollouts</td>');
   });
 });
 

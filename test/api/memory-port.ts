@@ -12,6 +12,7 @@ import { buildApiHandler } from '../../src/api/routes/index.js';
 import type { ControllerLifecycle } from '../../src/controller/controller.js';
 import type { DryRunAnswer } from '../../src/controller/dry-runs.js';
 import type { ExecRequest, ExecStarted } from '../../src/controller/exec-service.js';
+import { LiveFeed } from '../../src/controller/live-feed.js';
 import type { PreviewOutcome } from '../../src/controller/preview-service.js';
 import { type AgentRecord, type HostState, hashCredential, type SessionInfo } from '../../src/fleet/index.js';
 import type { HostManifest } from '../../src/protocol/manifest.js';
@@ -19,6 +20,7 @@ import type { ItemReport } from '../../src/protocol/messages.js';
 import type {
   AuditRecord,
   DriftQuery,
+  DriftRecord,
   ExecutionQuery,
   ExecutionRecord,
   HostQuery,
@@ -213,13 +215,16 @@ export class MemoryPort implements ApiPort {
       q,
     );
   };
-  listDrift = async (q: DriftQuery) => {
+  /** What listDrift and listExecutions answer (first page; the queries are recorded, not applied). */
+  driftRecords: DriftRecord[] = [];
+  executionRecords: ExecutionRecord[] = [];
+  listDrift = async (q: DriftQuery): Promise<Page<DriftRecord>> => {
     this.queries.drift.push(q);
-    return { items: [] };
+    return pageOf(this.driftRecords, q);
   };
-  listExecutions = async (q: ExecutionQuery) => {
+  listExecutions = async (q: ExecutionQuery): Promise<Page<ExecutionRecord>> => {
     this.queries.executions.push(q);
-    return { items: [] };
+    return pageOf(this.executionRecords, q);
   };
   listRevisions = async (q: PageOptions) => {
     this.queries.revisions.push(q);
@@ -297,6 +302,19 @@ export class MemoryPort implements ApiPort {
     this.rolloutActions.push(`${action} ${name} by ${actor}`);
     return v;
   }
+
+  /** Totals the live feed's sampler reads (undefined: no router yet). */
+  recordTotals: { in: number; out: number } | undefined;
+  /** The clock of the live feed. */
+  liveNow = T0;
+  /** A real feed over this port's hosts: tests publish into it and read GET /api/v1/events. */
+  readonly live = new LiveFeed({
+    hostStates: () => [...this.hosts.values()],
+    recordTotals: () => this.recordTotals,
+    targets: () => [],
+    now: () => this.liveNow,
+    onListenerError: (err) => this.logger.error('live listener failed', { err: String(err) }),
+  });
 
   agentRecords = new Map<string, AgentRecord>();
   /** What `reset` throws next, if anything. */

@@ -11,6 +11,7 @@ import { agentRoutes } from './agents.js';
 import { artifactRoutes } from './artifacts.js';
 import { hookRoutes } from './hooks.js';
 import { diffRoute, hostRoutes } from './hosts.js';
+import { liveRoutes } from './live.js';
 import { previewRoutes } from './preview.js';
 import { rolloutRoutes } from './rollouts.js';
 import { revisionRoutes, statusRoutes } from './status.js';
@@ -18,6 +19,12 @@ import { syncExecRoutes } from './sync-exec.js';
 
 /** Names the flag tokens hold: a named token may never take them, whether the flag is set or not. */
 export const RESERVED_TOKEN_NAMES: readonly string[] = ['admin', 'viewer'];
+
+/** What `apiRoutes` authenticates with when given nothing: no credential is accepted. */
+const NO_TOKENS: Authenticator = {
+  authenticate: async () => ({ ok: false, reason: 'missing' }),
+  authenticateApp: async () => ({ ok: false, reason: 'missing' }),
+};
 
 export interface ApiHandlerOptions {
   /** Clock for token timestamps and audit times. Default Date.now. */
@@ -36,12 +43,10 @@ export function apiRoutes(
   port: ApiPort,
   reservedTokenNames: readonly string[] = RESERVED_TOKEN_NAMES,
   now: () => number = Date.now,
-  tokens: Authenticator = {
-    authenticate: async () => ({ ok: false, reason: 'missing' }),
-    authenticateApp: async () => ({ ok: false, reason: 'missing' }),
-  },
+  given?: Authenticator,
   audit?: (entry: AuditEntry) => Promise<void>,
 ): Route[] {
+  const tokens = given ?? NO_TOKENS;
   return [
     ...statusRoutes(port),
     ...hostRoutes(port),
@@ -51,6 +56,8 @@ export function apiRoutes(
     ...previewRoutes(port),
     ...syncExecRoutes(port),
     ...rolloutRoutes(port),
+    // Open streams re-check their token only against a real authenticator (the app checked it at the open).
+    ...liveRoutes(port, { ...(given ? { auth: given } : {}), now }),
     ...artifactRoutes(port, tokens),
     ...hookRoutes(port),
     ...tokenRoutes({ store: port.tokens, audit: port.audit, reserved: reservedTokenNames, now }),
