@@ -34,7 +34,7 @@ export function gseTaskPort(c: Controller): GseTaskPort {
     store: c.store,
     overrides: {
       forHost: (id) => c.overrides?.forHost(id) ?? [],
-      set: async (o) => c.overrides?.set(o),
+      setAll: async (list) => c.overrides?.setAll(list),
       clear: async (id, name) => c.overrides?.clear(id, name),
     },
     readSource: (dir, name) => readArtifactSource(c.options.artifactDir, dir, name),

@@ -43,6 +43,7 @@ import {
   rolloutPausedOutcome,
 } from './notify-hooks.js';
 import { type CompiledControllerOptions, ControllerOptionsError } from './options.js';
+import { ProcessHolds } from './process-holds.js';
 import { Reconciler } from './reconciler.js';
 import { RevisionIngestor } from './revisions.js';
 import { RolloutManager } from './rollouts.js';
@@ -142,7 +143,8 @@ export class Controller {
   /** Exec tasks waiting to post their one result callback. */
   taskCallbacks!: TaskCallbacks;
   /** Desired state set by GSE process operations (stop, delegate, undelegate), laid over every plan. */
-  overrides: StoredProcessOverrides | undefined;
+  /** GSE process operations' desired state: Git's ProcessOverrides over the store's (process-holds.ts). */
+  overrides: ProcessHolds | undefined;
   /** GSE data-route writes as commits (--gse-write-back); undefined when off. */
   gseWriter: GseWriter | undefined;
   private readonly revisionListeners = new Set<(outcome: RevisionOutcome) => void>();
@@ -203,7 +205,7 @@ export class Controller {
         for (const o of driftOutcomes(records)) await this.notify(o);
       },
       onHostsWritten: (writes) => this.live.hostsWritten(writes),
-      // GSE process operations' desired state (src/gse-task/overrides.ts), opened in create().
+      // ProcessOverride holds (Git) and GSE process operations' stored ones, opened in create().
       overrideDesired: (m) => applyProcessOverrides(m, this.overrides?.forHost(m.hostId) ?? []),
     });
     this.exec = new ExecService({
@@ -317,7 +319,11 @@ export class Controller {
       backoff: deps.notifyBackoff,
       post: deps.notifyPost,
     });
-    controller.overrides = await StoredProcessOverrides.open(store, () => controller.reconciler.replanAll());
+    controller.overrides = new ProcessHolds({
+      store: await StoredProcessOverrides.open(store, () => controller.reconciler.replanAll()),
+      revision: () => controller.reconciler.current,
+      writer: () => controller.gseWriter,
+    });
     controller.taskCallbacks = await TaskCallbacks.open({
       dir: join(options.stateDir, 'notify', 'tasks'),
       send: (url, body) => controller.notifier.taskResult(url, body),

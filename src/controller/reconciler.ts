@@ -49,7 +49,7 @@ export interface ReconcilerDeps {
   rollouts?: RolloutManager;
   /** Told the drift records of each report once stored (notifications); awaited, so they are durable first. */
   onDrift?(records: readonly DriftRecord[]): Promise<void>;
-  /** Desired state set outside Git (GSE process operations, src/gse-task/overrides.ts) laid over each plan. */
+  /** Per-host holds laid over each plan: ProcessOverride documents and GSE process operations' (process-holds.ts). */
   overrideDesired?(manifest: HostManifest): HostManifest;
   /** Told each batch of host records once stored (the dashboard's live feed); must not throw. */
   onHostsWritten?(writes: readonly HostStateWrite[]): void;

@@ -1,13 +1,15 @@
 /**
- * Desired state that a GSE process operation sets outside Git (bk-nodeman's stop, delegate, undelegate):
- * which ProcessWatch on which host must be kept running or only observed. It is laid over every plan
- * (`applyProcessOverrides`, pure), so a reconcile never undoes an operation. Issue #13 item 5 turns these
- * writes into Git commits: `DesiredStateOverride` is the one hook to wire there; until then they are kept in
- * the store (state key `gse/process-overrides`).
+ * Desired state that a GSE process operation sets (bk-nodeman's stop, delegate, undelegate): which
+ * ProcessWatch on which host must be kept running or only observed. It is laid over every plan
+ * (`applyProcessOverrides`, pure), so a reconcile never undoes an operation. Two places hold it: Git, as
+ * ProcessOverride documents (`holdsOfRevision`; the write-back commits them, src/gse-write/plan-process.ts),
+ * and, when write-back is off, the store (`StoredProcessOverrides`, state key `gse/process-overrides`).
+ * `DesiredStateOverride` is the hook the process calls write through, whichever holds it.
  */
 import { hashValue } from '../controller/hash.js';
 import { manifestHash } from '../controller/plan.js';
 import type { HostManifest, ManifestItem } from '../protocol/manifest.js';
+import type { Revision } from '../spec/types.js';
 import type { JsonValue, Store } from '../store/types.js';
 
 /** One host's ProcessWatch held at an `ensure` other than Git's. */
@@ -28,8 +30,8 @@ export interface ProcessOverride {
 export interface DesiredStateOverride {
   /** The overrides of one host (synchronous: asked on every re-plan). */
   forHost(hostId: string): readonly ProcessOverride[];
-  /** Sets (or replaces) the override of one host's watch; resolves once it is durable. */
-  set(override: ProcessOverride): Promise<void>;
+  /** Sets (or replaces) the overrides of these hosts' watches at once; resolves once they are durable. */
+  setAll(overrides: readonly ProcessOverride[]): Promise<void>;
   /** Drops the override of one host's watch (Git's `ensure` holds again); resolves once durable. */
   clear(hostId: string, name: string): Promise<void>;
 }
@@ -58,6 +60,28 @@ export function applyProcessOverrides(
     return { ...next, hash: hashValue(next) };
   });
   return changed ? { ...manifest, items, hash: manifestHash(manifest.labels, items) } : manifest;
+}
+
+const holdsCache = new WeakMap<Revision, Map<string, ProcessOverride[]>>();
+
+/** The ProcessOverride documents of a revision, by host id (pure; computed once per revision). */
+export function holdsOfRevision(
+  revision: Revision | undefined,
+): ReadonlyMap<string, readonly ProcessOverride[]> {
+  if (!revision) return new Map();
+  const cached = holdsCache.get(revision);
+  if (cached) return cached;
+  const byHost = new Map<string, ProcessOverride[]>();
+  for (const doc of revision.byKind.ProcessOverride) {
+    const by = doc.metadata.annotations?.['gse-gitops/written-by'] ?? 'git';
+    for (const [hostId, hold] of Object.entries(doc.spec.hosts)) {
+      const list = byHost.get(hostId) ?? [];
+      list.push({ hostId, name: doc.spec.watch, ensure: hold.ensure, op: hold.op ?? 'git', by, at: '' });
+      byHost.set(hostId, list);
+    }
+  }
+  holdsCache.set(revision, byHost);
+  return byHost;
 }
 
 function isOverrideList(v: JsonValue): v is JsonValue[] {
@@ -106,8 +130,10 @@ export class StoredProcessOverrides implements DesiredStateOverride {
     return [...this.byHost.values()].flat();
   }
 
-  set(override: ProcessOverride): Promise<void> {
-    return this.write(() => this.put(override));
+  setAll(overrides: readonly ProcessOverride[]): Promise<void> {
+    return this.write(() => {
+      for (const o of overrides) this.put(o);
+    });
   }
 
   clear(hostId: string, name: string): Promise<void> {

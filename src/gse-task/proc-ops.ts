@@ -16,6 +16,7 @@ import type { ProcOp } from '../protocol/messages.js';
 import type { ExecutionRecord } from '../store/types.js';
 import { AgentIndex } from './agents.js';
 import { badRequest, GSE_TASK_QUEUED, GseError, PROC_CODE } from './errors.js';
+import type { ProcessOverride } from './overrides.js';
 import type { GseCallContext, GseHost, GseTaskPort } from './port.js';
 import { int, type Json, nonEmpty, nonEmptyStr, obj, str } from './read.js';
 import { execId, getTaskDoc, newTaskId, type ProcEntry, type ProcTaskDoc, putTaskDoc } from './task-docs.js';
@@ -128,7 +129,7 @@ async function operate(
   const entries: ProcEntry[] = [];
   const sends: Array<{ entry: ProcEntry; op: ProcOp; command?: string; timeoutMs: number; host: GseHost }> =
     [];
-  const overrides: Array<() => Promise<void>> = [];
+  const holds: ProcessOverride[] = [];
   for (const [i, raw] of items.entries()) {
     const at = items.length === 1 && path === 'body' ? 'body' : `${path}[${i}]`;
     const item = obj(raw, at);
@@ -179,9 +180,7 @@ async function operate(
         continue;
       }
       const set = (ensure: 'running' | 'observed', op: string) =>
-        overrides.push(() =>
-          port.overrides.set({ hostId: host.hostId, name, ensure, op, by: ctx.caller, at: now }),
-        );
+        holds.push({ hostId: host.hostId, name, ensure, op, by: ctx.caller, at: now });
       switch (opType) {
         case OP_TYPE.status:
           settle(PROC_CODE.success, 'success', statusContent(name, watch, port.processOf(host.hostId, name)));
@@ -223,10 +222,11 @@ async function operate(
       });
     }
   }
+  // Desired state first, in one write (one commit with write-back): a stopped watch is held at observed
+  // before the stop can land, and a write refused (GseError) leaves no task behind.
+  if (holds.length > 0) await port.overrides.setAll(holds);
   const doc: ProcTaskDoc = { kind: 'proc', createdAt: now, by: ctx.caller, entries };
   await putTaskDoc(port.store, taskId, doc);
-  // Desired state first: a stopped watch is held at observed before the stop can land.
-  for (const apply of overrides) await apply();
   for (const s of sends) {
     const id = execId(taskId, s.entry.n);
     await port.exec.startOnHosts([s.host.hostId], {

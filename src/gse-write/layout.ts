@@ -1,6 +1,6 @@
 /**
- * Where write-back keeps what GSE calls write: one resource per file under `gse/routes/channel-<id>.yaml` and
- * `gse/streamto/<name>.yaml` (WRITE_DIRS), relative to the spec root. Only those files are GSE's to change;
+ * Where write-back keeps what GSE calls write: one resource per file under `gse/routes/channel-<id>.yaml`,
+ * `gse/streamto/<name>.yaml` and `gse/process/<watch>.yaml` (WRITE_DIRS), relative to the spec root. Only those files are GSE's to change;
  * a Route or StreamTarget a person declared elsewhere is served by the queries but refused here
  * (ConflictError), so a GSE call never rewrites a hand-kept file.
  */
@@ -11,7 +11,7 @@ import type { Obj } from './call-body.js';
 import { ConflictError, InvalidCallError, NotFoundError } from './errors.js';
 
 /** Where written resources live, relative to the spec root. */
-export const WRITE_DIRS = { route: 'gse/routes', streamTo: 'gse/streamto' } as const;
+export const WRITE_DIRS = { route: 'gse/routes', streamTo: 'gse/streamto', process: 'gse/process' } as const;
 /** Annotation naming who made the last GSE call that wrote the resource. */
 export const WRITTEN_BY_ANNOTATION = 'gse-gitops/written-by';
 const MAX_NAME_LENGTH = 253;
@@ -40,10 +40,11 @@ export function specNameOf(gseName: string, path: string): string {
 
 export const streamToFile = (name: string): string => `${WRITE_DIRS.streamTo}/${name}.yaml`;
 export const routeFile = (channelId: number): string => `${WRITE_DIRS.route}/channel-${channelId}.yaml`;
+export const processFile = (watch: string): string => `${WRITE_DIRS.process}/${watch}.yaml`;
 
 /** Depends on the resource only, so a call that changes nothing writes the same bytes (and commits nothing). */
 const FILE_HEADER =
-  '# Written by gse-gitops for GSE data-route calls (docs/GSE-MAPPING.md); they may change it again.\n';
+  '# Written by gse-gitops for GSE calls (docs/GSE-MAPPING.md); they may change it again.\n';
 
 export function yamlDoc(kind: string, metadata: Obj, spec: Obj): string {
   return FILE_HEADER + stringify({ apiVersion: 'gse/v1', kind, metadata, spec }, { lineWidth: 0 });

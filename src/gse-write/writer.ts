@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { createSpecLoader, readTreeChecked, type SecretPolicy, type SizeLimits } from '../spec/load.js';
 import type { LoadResult } from '../spec/types.js';
 import { InvalidTreeError, NotAppliedError, RetriesExhaustedError } from './errors.js';
-import { planWrite, type WriteAction } from './plan.js';
+import { type CommitAction, planWrite } from './plan.js';
 import { WorkCheckout } from './work-checkout.js';
 
 /** Attempts of one call before RetriesExhaustedError. */
@@ -67,7 +67,7 @@ export interface GseWriterDeps {
 
 /** One write as the API hands it over. */
 export interface WriteRequest {
-  action: WriteAction;
+  action: CommitAction;
   body: Record<string, unknown>;
   /** The caller's name: bk_username, else the token's name. Becomes the commit author. */
   author: string;

@@ -1,6 +1,7 @@
 /**
  * Checks between documents: duplicate kind/name, Route targets naming missing StreamTargets (or
- * overriding the wrong thing), and ConfigFile sources absent from the tree.
+ * overriding the wrong thing), ConfigFile sources absent from the tree, and ProcessOverrides naming a
+ * ProcessWatch that is not declared.
  */
 import { closestMatch, didYouMean } from './did-you-mean.js';
 import { type FieldPath, formatFieldPath } from './field-path.js';
@@ -23,6 +24,8 @@ interface Sorted {
   sources: ValidatedDoc[];
   targetNames: Set<string>;
   targets: Map<string, StreamTarget>;
+  watchNames: Set<string>;
+  holds: ValidatedDoc[];
   duplicates: SpecError[];
 }
 
@@ -33,6 +36,8 @@ function sortDocs(docs: ValidatedDoc[]): Sorted {
     sources: [],
     targetNames: new Set(),
     targets: new Map(),
+    watchNames: new Set(),
+    holds: [],
     duplicates: [],
   };
   const seen = new Map<string, Map<string, ValidatedDoc>>();
@@ -57,6 +62,8 @@ function sortDocs(docs: ValidatedDoc[]): Sorted {
       out.routes.push(resource);
       out.routeDocs.push(d);
     } else if (resource?.kind === 'ConfigFile' && resource.spec.source !== undefined) out.sources.push(d);
+    else if (kind === 'ProcessWatch') out.watchNames.add(name);
+    else if (resource?.kind === 'ProcessOverride') out.holds.push(d);
   }
   return out;
 }
@@ -88,6 +95,17 @@ function routeTargetErrors({ routes, routeDocs, targetNames, targets }: Sorted):
       }
     });
   });
+  return errors;
+}
+
+function holdErrors({ holds, watchNames }: Sorted): SpecError[] {
+  const errors: SpecError[] = [];
+  for (const d of holds) {
+    const watch = d.resource?.kind === 'ProcessOverride' ? d.resource.spec.watch : undefined;
+    if (watch === undefined || watchNames.has(watch)) continue;
+    const message = `no ProcessWatch "${watch}"${didYouMean(watch, watchNames)}; declare the watch, or delete this override`;
+    errors.push(errorAt(d, ['spec', 'watch'], message));
+  }
   return errors;
 }
 
@@ -130,5 +148,10 @@ export function crossRefErrors(
   symlinks: ReadonlyMap<string, string> = new Map(),
 ): SpecError[] {
   const sorted = sortDocs(docs);
-  return [...sorted.duplicates, ...routeTargetErrors(sorted), ...sourceErrors(sorted, tree, symlinks)];
+  return [
+    ...sorted.duplicates,
+    ...routeTargetErrors(sorted),
+    ...sourceErrors(sorted, tree, symlinks),
+    ...holdErrors(sorted),
+  ];
 }

@@ -13,6 +13,7 @@ import type {
   Kind,
   Metadata,
   NotificationSpec,
+  ProcessOverrideSpec,
   ProcessWatchSpec,
   RemediationSpec,
   Resource,
@@ -262,5 +263,7 @@ export function normalizeResource(doc: RawDocument, pos: SourcePos): Resource {
       };
     case 'HostCheck':
       return { apiVersion, kind: 'HostCheck', metadata: meta, spec: hostCheck(spec as RawHostCheck), pos };
+    case 'ProcessOverride':
+      return { apiVersion, kind: 'ProcessOverride', metadata: meta, spec: spec as ProcessOverrideSpec, pos };
   }
 }

@@ -23,6 +23,7 @@ export const SCHEMA_FILES: { readonly [K in Kind]: string } = {
   HostGroup: 'host-group.schema.json',
   Notification: 'notification.schema.json',
   HostCheck: 'host-check.schema.json',
+  ProcessOverride: 'process-override.schema.json',
 };
 
 /** Definitions shared by every kind, referenced with `$ref: common.schema.json#/$defs/...`. */

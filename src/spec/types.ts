@@ -16,6 +16,7 @@ export const KINDS = [
   'HostGroup',
   'Notification',
   'HostCheck',
+  'ProcessOverride',
 ] as const;
 export type Kind = (typeof KINDS)[number];
 
@@ -212,6 +213,20 @@ export interface HostCheckSpec extends HostCheckProbe {
   intervalMs: number;
 }
 
+/** One host's hold on a ProcessWatch (ProcessOverride). */
+export interface ProcessHold {
+  ensure: 'running' | 'observed';
+  /** The GSE operation that set it: a `stop` hold ends when a start succeeds. */
+  op?: 'stop' | 'delegate' | 'undelegate';
+}
+
+export interface ProcessOverrideSpec {
+  /** The ProcessWatch held. */
+  watch: string;
+  /** Host id -> its hold. */
+  hosts: Record<string, ProcessHold>;
+}
+
 export interface HostGroupSpec {
   match: { names?: string[]; cidrs?: string[]; cloudIds?: number[] };
   labels: Record<string, string>;
@@ -246,6 +261,7 @@ export type ProcessWatch = DocBase<'ProcessWatch', ProcessWatchSpec>;
 export type HostGroup = DocBase<'HostGroup', HostGroupSpec>;
 export type Notification = DocBase<'Notification', NotificationSpec>;
 export type HostCheck = DocBase<'HostCheck', HostCheckSpec>;
+export type ProcessOverride = DocBase<'ProcessOverride', ProcessOverrideSpec>;
 
 export type Resource =
   | StreamTarget
@@ -256,7 +272,8 @@ export type Resource =
   | ProcessWatch
   | HostGroup
   | Notification
-  | HostCheck;
+  | HostCheck
+  | ProcessOverride;
 
 /** A validated spec tree: every document, indexed by kind, and the repo files that ConfigFiles source. */
 export interface Revision {

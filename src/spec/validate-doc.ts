@@ -43,6 +43,7 @@ function refPaths(resource: Resource): FieldPath[] {
   }
   if (resource.kind === 'ConfigFile' && resource.spec.source !== undefined) paths.push(['spec', 'source']);
   if (resource.kind === 'ConfigFile' && resource.spec.content !== undefined) paths.push(['spec', 'content']);
+  if (resource.kind === 'ProcessOverride') paths.push(['spec', 'watch']);
   // Secret references are checked against the controller's allow-list on every load (policy-checks.ts).
   for (const { path } of secretRefsIn(resource.spec, ['spec'])) paths.push(path);
   return paths;

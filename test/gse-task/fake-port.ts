@@ -80,9 +80,9 @@ export async function fakePort(
     store: memory,
     overrides: {
       forHost: (id) => overrides.forHost(id),
-      set: async (o) => {
-        calls.push(`override:${o.op}`);
-        await overrides.set(o);
+      setAll: async (list) => {
+        for (const o of list) calls.push(`override:${o.op}`);
+        await overrides.setAll(list);
       },
       clear: async (id, name) => {
         calls.push('override:clear');

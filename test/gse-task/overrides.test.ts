@@ -69,9 +69,9 @@ describe('StoredProcessOverrides', () => {
     const first = await StoredProcessOverrides.open(MemoryStore.open(data), async () => {
       changes += 1;
     });
-    await first.set(override('svc', 'observed'));
-    await first.set(override('svc', 'running'));
-    await first.set(override('svc', 'observed', 'h2'));
+    await first.setAll([override('svc', 'observed')]);
+    await first.setAll([override('svc', 'running')]);
+    await first.setAll([override('svc', 'observed', 'h2')]);
     await first.clear('h2', 'svc');
     expect(changes).toBe(4);
     expect(first.forHost('h1')).toMatchObject([{ name: 'svc', ensure: 'running' }]);

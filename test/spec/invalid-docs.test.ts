@@ -706,6 +706,42 @@ const cases: InvalidCase[] = [
     errors: ['a.yaml:8:13: spec.targets[0].name: no StreamTarget "redis-events"'],
   },
   {
+    name: 'a ProcessOverride holding a ProcessWatch that is not declared, with a close name',
+    files: {
+      'w.yaml': PROCESS_WATCH,
+      'hold.yaml': [
+        'apiVersion: gse/v1',
+        'kind: ProcessOverride',
+        'metadata: { name: nginx }',
+        'spec:',
+        '  watch: ngnix',
+        '  hosts: { web-1: { ensure: running, op: delegate } }',
+        '',
+      ].join('\n'),
+    },
+    errors: [
+      'hold.yaml:5:10: spec.watch: no ProcessWatch "ngnix"; did you mean "nginx"?; declare the watch, or delete this override',
+    ],
+  },
+  {
+    name: 'a ProcessOverride with an ensure no watch has',
+    files: {
+      'w.yaml': PROCESS_WATCH,
+      'hold.yaml': [
+        'apiVersion: gse/v1',
+        'kind: ProcessOverride',
+        'metadata: { name: nginx }',
+        'spec:',
+        '  watch: nginx',
+        '  hosts: { web-1: { ensure: stopped } }',
+        '',
+      ].join('\n'),
+    },
+    errors: [
+      'hold.yaml:6:29: spec.hosts.web-1.ensure: must be one of running, observed, not the string "stopped"',
+    ],
+  },
+  {
     name: 'a Route naming a target twice',
     files: { 'a.yaml': `${ST_ROUTE}    - name: redis-events\n` },
     errors: ['a.yaml:18:13: spec.targets[1].name: target "redis-events" is listed twice'],

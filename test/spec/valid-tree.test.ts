@@ -53,6 +53,14 @@ const MINIMAL = {
     '  run: { script: systemctl restart nginx }',
   ),
   'watch.yaml': PROCESS_WATCH,
+  'hold.yaml': yaml(
+    'apiVersion: gse/v1',
+    'kind: ProcessOverride',
+    'metadata: { name: nginx }',
+    'spec:',
+    '  watch: nginx',
+    '  hosts: { web-1: { ensure: observed, op: stop } }',
+  ),
   'check.yaml': yaml(
     'apiVersion: gse/v1',
     'kind: HostCheck',
@@ -277,6 +285,7 @@ describe('loadRevisionFromDir (valid trees)', () => {
       'check.yaml',
       'config.yaml',
       'group.yaml',
+      'hold.yaml',
       'remediation.yaml',
       'route.yaml',
       'target.yaml',
@@ -292,6 +301,7 @@ describe('loadRevisionFromDir (valid trees)', () => {
       HostGroup: 1,
       Notification: 0,
       HostCheck: 1,
+      ProcessOverride: 1,
     });
   });
 

@@ -30,10 +30,11 @@ function taskIdOf(data: unknown): string | undefined {
 
 /** A GseHandler over a gse-task call; "not available" when the controller gives no task port. */
 export function taskHandler(call: TaskCall): GseHandler {
-  return async ({ action, body, actor, port, ctx }) => {
+  return async ({ action, body, actor, username, port, ctx }) => {
     if (!port.gseTasks) return gseFail(GSE_BAD_REQUEST, `${action}: not available on this controller`);
     try {
-      const data = await call(body, { caller: actor.name }, port.gseTasks);
+      // The person behind the tool (bk_username) when it says, else the token: records and commits name them.
+      const data = await call(body, { caller: username ?? actor.name }, port.gseTasks);
       const taskId = taskIdOf(data);
       if (taskId !== undefined) ctx.auditDetail = { task_id: taskId };
       return gseOk(data);
