@@ -107,7 +107,11 @@ export class DataPath {
   async ingest(msg: DataMessage | EventMessage, host: DataRecord['host']): Promise<void> {
     await this.applying;
     if (!this.router) throw new DataPathNotReadyError();
-    await this.router.route(recordsOf(msg, host));
+    const routed = this.router.route(recordsOf(msg, host));
+    // The router keeps what it sends (each record's JSON); the message, held by its session until it is
+    // acked, need not keep hundreds of parsed records alive meanwhile (a slow target would pile them up).
+    if (msg.type === 'data') msg.records = [];
+    await routed;
   }
 
   /** The router, once a revision was applied. */
