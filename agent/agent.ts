@@ -437,7 +437,11 @@ export class Agent {
     // controller, which queues what it reads while its window is full, still gets everything in order.
     await this.outbox.connect(
       { control: window, data: dataWindow ?? window },
-      { send: (msg) => this.connection.send(msg), bufferedAmount: () => this.connection.bufferedAmount },
+      {
+        send: (msg) => this.connection.send(msg),
+        sendEncoded: (json) => this.connection.sendEncoded(json),
+        bufferedAmount: () => this.connection.bufferedAmount,
+      },
     );
   }
 

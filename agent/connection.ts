@@ -118,6 +118,14 @@ export class AgentConnection {
     return true;
   }
 
+  /** Sends a message already encoded as its frame text (a spooled message as spooled); false when not open. */
+  sendEncoded(json: string): boolean {
+    const ws = this.ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) return false;
+    ws.send(json);
+    return true;
+  }
+
   /** Bytes queued in the socket but not yet written: the caller stops sending while this is high. */
   get bufferedAmount(): number {
     return this.ws?.bufferedAmount ?? 0;

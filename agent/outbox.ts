@@ -27,6 +27,12 @@ export type SendFrame = (msg: SpooledMessage) => boolean;
 /** The socket a connection sends on: frames, and the bytes it holds that are not written yet. */
 export interface OutboxSocket {
   send: SendFrame;
+  /**
+   * Sends a spooled message as the JSON text it was spooled as (the frame `send` would encode), so the
+   * outbox need not parse it only to have it stringified again; false when the socket is not open.
+   * Default: parse it and `send`.
+   */
+  sendEncoded?: (json: string) => boolean;
   bufferedAmount(): number;
 }
 
@@ -133,21 +139,24 @@ class OutboxLane {
         const acks = this.acksApplied;
         // Only what lies after the last message sent is read back from disk, not the in-flight ones again.
         const want = Math.min(room, this.readBatch);
-        const pending = await this.spool.pending(want, this.sentSeq);
+        const pending = await this.spool.pendingEncoded(want, this.sentSeq);
         if (acks !== this.acksApplied || socket !== this.socket) {
           this.flushAgain = true;
           continue;
         }
         for (const entry of pending) {
           if (this.inFlight.size >= this.window) break;
-          if (!this.inFlight.has(entry.message.id)) {
+          if (!this.inFlight.has(entry.id)) {
             if (this.held()) return;
             if (socket.bufferedAmount() > this.maxBufferedBytes) {
               this.lookAgainSoon();
               return;
             }
-            if (!socket.send(entry.message)) return;
-            this.inFlight.add(entry.message.id);
+            const sent = socket.sendEncoded
+              ? socket.sendEncoded(entry.json)
+              : socket.send(JSON.parse(entry.json) as SpooledMessage);
+            if (!sent) return;
+            this.inFlight.add(entry.id);
           }
           this.sentSeq = entry.seq;
         }

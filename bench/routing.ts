@@ -4,13 +4,16 @@
  * repo with one route per target), to a Redis stream (its own redis-server, no persistence) and, separately,
  * to a file target. In the same run, the raw ioredis pipelined XADD rate (batches of 1,000) of the same
  * payloads, and the ratio. Loss and duplicates are counted by rid after each run. Medians of `--runs`.
+ * Beside the rates, the CPU time each process spent per record (from /proc, Linux only): on a loaded machine
+ * the rates swing with the neighbours, the CPU cost per record much less, and it says where the time goes.
  * Progress goes to stderr; the last stdout line is one JSON object.
  *
- * Usage: npm run bench -- routing [--agents 100] [--records 2000] [--runs 3]
+ * Usage: npm run bench -- routing [--agents 100] [--records 2000] [--runs 3] [--profile DIR]
+ * `--profile DIR` writes a V8 CPU profile of the controller and of the simulated agents into DIR.
  */
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createReadStream } from 'node:fs';
-import { access, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -32,10 +35,13 @@ const BATCH = 1_000;
 /** Chars of `fields.msg`, so that a record's fields are about 100 bytes of JSON. */
 const MSG_CHARS = 60;
 /** Goal: end to end at least this share of the raw XADD rate. */
-const GOAL_RATIO = 0.5;
+const GOAL_RATIO = 0.7;
 const POLL_MS = 10;
 const READY_TIMEOUT_MS = 60_000;
 const DELIVERY_TIMEOUT_MS = 300_000;
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ, 100 on Linux). */
+const CLOCK_TICKS_PER_SEC = 100;
 
 const run = promisify(execFile);
 const log = (msg: string) => process.stderr.write(`${msg}\n`);
@@ -46,12 +52,14 @@ const { values: args } = parseArgs({
     agents: { type: 'string', default: '100' },
     records: { type: 'string', default: '2000' },
     runs: { type: 'string', default: '3' },
+    profile: { type: 'string' },
   },
 });
 const AGENTS = Number(args.agents);
 const PER_AGENT = Number(args.records);
 const RUNS = Number(args.runs);
 const TOTAL = AGENTS * PER_AGENT;
+const PROFILE_FLAGS = args.profile ? ['--cpu-prof', '--cpu-prof-dir', args.profile] : [];
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -66,7 +74,7 @@ async function freePort(): Promise<number> {
 }
 
 function child(name: string, argv: string[]): ChildProcess {
-  const c = spawn(process.execPath, argv, { stdio: ['ignore', 'ignore', 'pipe'] });
+  const c = spawn(process.execPath, [...PROFILE_FLAGS, ...argv], { stdio: ['ignore', 'ignore', 'pipe'] });
   let tail = '';
   c.stderr?.on('data', (b: Buffer) => {
     tail = (tail + b.toString()).slice(-2_000);
@@ -267,6 +275,47 @@ async function timeRawXadd(client: Redis): Promise<number> {
   return Math.round(rate);
 }
 
+/** CPU seconds (user + system) a process has used so far, from /proc; undefined where there is none. */
+async function cpuSecsOf(pid: number | undefined): Promise<number | undefined> {
+  if (pid === undefined) return undefined;
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
+    // After "pid (comm) ", utime and stime (fields 14 and 15) are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SEC;
+  } catch {
+    return undefined;
+  }
+}
+
+type CpuPart = 'bench' | 'agents' | 'controller' | 'redis';
+type CpuSecs = Partial<Record<CpuPart, number>>;
+
+async function cpuNow(pids: Partial<Record<Exclude<CpuPart, 'bench'>, number>>): Promise<CpuSecs> {
+  const u = process.cpuUsage();
+  const out: CpuSecs = { bench: (u.user + u.system) / 1e6 };
+  for (const [part, pid] of Object.entries(pids) as [CpuPart, number][]) {
+    const secs = await cpuSecsOf(pid);
+    if (secs !== undefined) out[part] = secs;
+  }
+  return out;
+}
+
+/** CPU microseconds per record of each process between two readings, and their total. */
+function cpuPerRecord(before: CpuSecs, after: CpuSecs): Record<string, number> {
+  const out: Record<string, number> = {};
+  let total = 0;
+  for (const part of Object.keys(after) as CpuPart[]) {
+    const a = after[part];
+    const b = before[part];
+    if (a === undefined || b === undefined) continue;
+    out[part] = Number((((a - b) / TOTAL) * 1e6).toFixed(2));
+    total += out[part];
+  }
+  out.total = Number(total.toFixed(2));
+  return out;
+}
+
 function median(xs: number[]): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.floor(s.length / 2)] as number;
@@ -362,11 +411,19 @@ async function main(): Promise<void> {
     const raw: number[] = [];
     const viaRedis: Delivery[] = [];
     const viaFile: Delivery[] = [];
+    const cpuRaw: Record<string, number>[] = [];
+    const cpuRedis: Record<string, number>[] = [];
+    const pids = { controller: procs[0]?.pid, agents: procs[1]?.pid, redis: redisProc.pid };
     for (let r = 1; r <= RUNS; r++) {
+      let before = await cpuNow(pids);
       raw.push(await timeRawXadd(client));
-      log(`run ${r}: raw XADD ${raw.at(-1)}/s`);
+      cpuRaw.push(cpuPerRecord(before, await cpuNow(pids)));
+      log(`run ${r}: raw XADD ${raw.at(-1)}/s, CPU us/record ${JSON.stringify(cpuRaw.at(-1))}`);
+      before = await cpuNow(pids);
       viaRedis.push(await timeRedisRun(client, sockets, r));
+      cpuRedis.push(cpuPerRecord(before, await cpuNow(pids)));
       log(`run ${r}: agents -> controller -> redis ${JSON.stringify(viaRedis.at(-1))}`);
+      log(`run ${r}: CPU us/record ${JSON.stringify(cpuRedis.at(-1))}`);
       viaFile.push(await timeFileRun(api, sockets, filePath, r));
       log(`run ${r}: agents -> controller -> file ${JSON.stringify(viaFile.at(-1))}`);
     }
@@ -376,6 +433,8 @@ async function main(): Promise<void> {
       endToEndFile: median(viaFile.map((d) => d.recordsPerSec)),
     };
     const ratio = Number((med.endToEndRedis / med.rawXadd).toFixed(3));
+    const medianOf = (rows: Record<string, number>[]) =>
+      Object.fromEntries(Object.keys(rows[0] ?? {}).map((k) => [k, median(rows.map((x) => x[k] ?? 0))]));
     const all = [...viaRedis, ...viaFile];
     const result = {
       bench: 'routing',
@@ -387,11 +446,18 @@ async function main(): Promise<void> {
       unit: 'records/s',
       medians: med,
       ratioEndToEndRedisToRawXadd: ratio,
+      ratioPerRun: raw.map((x, i) => Number(((viaRedis[i]?.recordsPerSec ?? 0) / x).toFixed(3))),
+      cpuMicrosPerRecord: { rawXadd: medianOf(cpuRaw), endToEndRedis: medianOf(cpuRedis) },
       goalRatio: GOAL_RATIO,
       goalMet: ratio >= GOAL_RATIO,
       lost: all.reduce((n, d) => n + d.lost, 0),
       duplicates: all.reduce((n, d) => n + d.duplicates, 0),
-      samples: { rawXadd: raw, endToEndRedis: viaRedis, endToEndFile: viaFile },
+      samples: {
+        rawXadd: raw,
+        endToEndRedis: viaRedis,
+        endToEndFile: viaFile,
+        cpuMicrosPerRecord: { rawXadd: cpuRaw, endToEndRedis: cpuRedis },
+      },
       node: process.version,
       cpus: cpus().length,
       loadAvg: { start: loadStart, end: loadavg().map((x) => Number(x.toFixed(2))) },

@@ -77,7 +77,8 @@ export function frameJson(buf: Buffer, f: Frame): unknown {
   return JSON.parse(buf.toString('utf8', f.offset + RECORD_HEADER_BYTES, f.offset + f.length - 1));
 }
 
-function frameIsValid(buf: Buffer, start: number, end: number): boolean {
+/** True when the record in `buf` from `start` to `end` (its newline) has a header and a matching checksum. */
+export function frameIsValid(buf: Buffer, start: number, end: number): boolean {
   if (buf[start + CRC_HEX_CHARS] !== 0x20) return false;
   const crc = Number.parseInt(buf.toString('latin1', start, start + CRC_HEX_CHARS), 16);
   return crc === crc32(buf.subarray(start + RECORD_HEADER_BYTES, end));

@@ -12,7 +12,7 @@ import { SpoolClosedError, SpoolWriteError } from './errors.js';
 import { fsyncDir } from './fs-util.js';
 import { GroupCommitter } from './group-commit.js';
 import { ensurePrivateDir } from './private-fs.js';
-import { AppendLog, encodeRecord, RECORD_HEADER_BYTES } from './record-log.js';
+import { AppendLog, encodeRecord, frameIsValid, RECORD_HEADER_BYTES } from './record-log.js';
 import { isSegmentRecord, listSegments, loadSegment, type Segment, segmentRecord } from './spool-segment.js';
 
 /** A segment is rolled once it holds this many bytes. */
@@ -34,6 +34,13 @@ interface Entry {
 export interface SpoolEntry {
   seq: number;
   message: SpooledMessage;
+}
+
+/** A pending message as the text `JSON.stringify(message)` gave when it was spooled: a frame as it stands. */
+export interface EncodedSpoolEntry {
+  seq: number;
+  id: string;
+  json: string;
 }
 
 export interface SpoolOptions {
@@ -106,6 +113,11 @@ export class Spool {
   /** Up to `limit` (default all) un-acked messages with a sequence above `afterSeq`, in append order. */
   pending(limit = Number.POSITIVE_INFINITY, afterSeq = 0): Promise<SpoolEntry[]> {
     return this.serial(() => this.readPending(limit, afterSeq));
+  }
+
+  /** As `pending`, each message as its spooled JSON text (what `JSON.stringify` of it gives), not parsed. */
+  pendingEncoded(limit = Number.POSITIVE_INFINITY, afterSeq = 0): Promise<EncodedSpoolEntry[]> {
+    return this.serial(() => this.readEncoded(limit, afterSeq));
   }
 
   /** Durably forgets the messages with these ids; resolves with how many were pending. Unknown ids are ignored. */
@@ -261,12 +273,43 @@ export class Spool {
   }
 
   private async readPending(limit: number, afterSeq: number): Promise<SpoolEntry[]> {
+    const out: SpoolEntry[] = [];
+    await this.readPicked(limit, afterSeq, (e, json) => {
+      const value: unknown = JSON.parse(json);
+      if (isSegmentRecord(value)) out.push({ seq: e.seq, message: value.m });
+    });
+    return out;
+  }
+
+  /**
+   * Cuts each message's text out of its segment record (`{"s":<seq>,"i":<id>,"m":<message>}`) without
+   * parsing it: the sender would only turn the parsed message back into the same text. A record whose
+   * checksum or shape does not match is skipped, as `pending` skips one that does not parse.
+   */
+  private async readEncoded(limit: number, afterSeq: number): Promise<EncodedSpoolEntry[]> {
+    const out: EncodedSpoolEntry[] = [];
+    await this.readPicked(limit, afterSeq, (e, json, crcOk) => {
+      const prefix = `{"s":${e.seq},"i":${JSON.stringify(e.id)},"m":`;
+      if (crcOk && json.startsWith(prefix) && json.endsWith('}')) {
+        out.push({ seq: e.seq, id: e.id, json: json.slice(prefix.length, -1) });
+      } else {
+        this.logger.warn('spool: unreadable record skipped', { dir: this.dir, seq: e.seq });
+      }
+    });
+    return out;
+  }
+
+  /** Reads the records of up to `limit` pending entries after `afterSeq`, merging nearby reads. */
+  private async readPicked(
+    limit: number,
+    afterSeq: number,
+    each: (e: Entry, json: string, crcOk: boolean) => void,
+  ): Promise<void> {
     const picked: Entry[] = [];
     for (const e of this.entries.values()) {
       if (picked.length >= limit) break;
       if (e.seq > afterSeq) picked.push(e);
     }
-    const out: SpoolEntry[] = [];
     let i = 0;
     while (i < picked.length) {
       const first = picked[i] as Entry;
@@ -282,11 +325,9 @@ export class Spool {
       for (const e of picked.slice(i, j)) {
         const start = e.offset - first.offset;
         const json = buf.toString('utf8', start + RECORD_HEADER_BYTES, start + e.length - 1);
-        const value: unknown = JSON.parse(json);
-        if (isSegmentRecord(value)) out.push({ seq: e.seq, message: value.m });
+        each(e, json, frameIsValid(buf, start, start + e.length - 1));
       }
       i = j;
     }
-    return out;
   }
 }

@@ -44,10 +44,15 @@ export function resolveTargetPaths(targets: StreamTarget[], stateDir: string): S
 
 /**
  * The records an agent message carries, stamped with the host of the session they came over (an agent
- * cannot speak for another host); an event becomes one record on the `events` channel.
+ * cannot speak for another host); an event becomes one record on the `events` channel. A data message's
+ * records are stamped in place (the message is the decoder's fresh object, read by nobody else): a copy of
+ * every record is garbage the hot path need not make, and the key order is the copy's.
  */
 export function recordsOf(msg: DataMessage | EventMessage, host: DataRecord['host']): DataRecord[] {
-  if (msg.type === 'data') return msg.records.map((r) => ({ ...r, host }));
+  if (msg.type === 'data') {
+    for (const r of msg.records) r.host = host;
+    return msg.records;
+  }
   return [{ rid: msg.id, channel: EVENTS_CHANNEL, time: msg.event.time, host, fields: { ...msg.event } }];
 }
 
@@ -102,7 +107,11 @@ export class DataPath {
   async ingest(msg: DataMessage | EventMessage, host: DataRecord['host']): Promise<void> {
     await this.applying;
     if (!this.router) throw new DataPathNotReadyError();
-    await this.router.route(recordsOf(msg, host));
+    const routed = this.router.route(recordsOf(msg, host));
+    // The router keeps what it sends (each record's JSON); the message, held by its session until it is
+    // acked, need not keep hundreds of parsed records alive meanwhile (a slow target would pile them up).
+    if (msg.type === 'data') msg.records = [];
+    await routed;
   }
 
   /** The router, once a revision was applied. */

@@ -113,9 +113,23 @@ export class Router {
     return router;
   }
 
-  /** Resolves once every matching record is written or spooled at each of its targets. */
-  async route(records: readonly DataRecord[]): Promise<void> {
-    if (this.closed) throw new RouterClosedError();
+  /**
+   * Resolves once every matching record is written or spooled at each of its targets. Not an async
+   * function: the records are batched before it returns, and no suspended frame keeps them alive after.
+   */
+  route(records: readonly DataRecord[]): Promise<void> {
+    if (this.closed) return Promise.reject(new RouterClosedError());
+    let waits: Set<Promise<void>>;
+    try {
+      waits = this.batch(records);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return Promise.all(waits).then(() => undefined);
+  }
+
+  /** Adds every matching record to its lanes; the promises settle as their batches are taken. */
+  private batch(records: readonly DataRecord[]): Set<Promise<void>> {
     const { routes, lanes } = this.table;
     const waits = new Set<Promise<void>>();
     for (const rec of records) {
@@ -137,7 +151,7 @@ export class Router {
         }
       }
     }
-    await Promise.all(waits);
+    return waits;
   }
 
   /**

@@ -33,6 +33,19 @@ export const DEFAULT_WRITE_TIMEOUT_MS = 30_000;
 export const DEFAULT_DRAIN_TIMEOUT_MS = 30_000;
 /** Spool limit when the StreamTarget declares none. */
 export const DEFAULT_SPOOL_MAX_BYTES = 256 * 1024 * 1024;
+/**
+ * Batches that queued up while a write was in flight go out as one write of up to this many bytes of
+ * record data (one batch at least): one round trip to the target instead of several, in the same order.
+ */
+export const MERGED_WRITE_MAX_BYTES = 1024 * 1024;
+
+/** A batch handed to `accept` and the settling of its promise. */
+interface QueuedBatch {
+  batch: readonly OutRecord[];
+  bytes: number;
+  resolve: () => void;
+  reject: (err: unknown) => void;
+}
 
 export interface TargetRunnerOptions {
   name: string;
@@ -76,6 +89,8 @@ export class TargetRunner {
   private counters = { written: 0, spooled: 0, retried: 0, failed: 0 };
   private waitingForRoom = 0;
   private readonly acceptLock = new Mutex();
+  /** Accepted batches no lock turn has taken yet, in accept order. */
+  private readonly queued: QueuedBatch[] = [];
   /** Notified when records reach the spool (the drain loop waits on it). */
   private readonly wake = new Signal();
   /** Notified when the spool shrinks or the runner stops (full-spool waiters wait on it). */
@@ -115,26 +130,65 @@ export class TargetRunner {
     return this.opts.name;
   }
 
-  /** Resolves once every record is written or spooled; waits while the spool is full. */
+  /**
+   * Resolves once every record is written or spooled; waits while the spool is full. Batches accepted while
+   * an earlier one is being written are written (or spooled) together, in order, up to MERGED_WRITE_MAX_BYTES.
+   */
   accept(batch: readonly OutRecord[]): Promise<void> {
     if (this.state !== 'running') return Promise.reject(new RunnerClosedError(this.name, this.state));
     if (batch.length === 0) return Promise.resolve();
-    return this.acceptLock.run(async () => {
-      if (this.spool.depth() === 0 && this.state !== 'stopped' && (await this.tryWrite(batch, false))) return;
-      while (this.spool.isFull()) {
-        if (this.state === 'stopped') throw new RunnerClosedError(this.name, this.state);
-        this.waitingForRoom++;
-        try {
-          await this.room.wait();
-        } finally {
-          this.waitingForRoom--;
-        }
-      }
-      if (this.state === 'stopped') throw new RunnerClosedError(this.name, this.state);
-      await this.spool.append(batch);
-      this.counters.spooled += batch.length;
-      this.wake.notify();
+    let bytes = 0;
+    for (const r of batch) bytes += r.data.length;
+    const done = new Promise<void>((resolve, reject) => {
+      this.queued.push({ batch, bytes, resolve, reject });
     });
+    // Every accept takes a lock turn (so `acceptLock.idle()` covers it); a turn that finds its batch taken
+    // by an earlier turn's merged write has nothing left to do.
+    this.acceptLock
+      .run(async () => {
+        const taken = this.takeQueued();
+        if (taken.length === 0) return;
+        const merged = taken.length === 1 ? (taken[0] as QueuedBatch).batch : taken.flatMap((q) => q.batch);
+        try {
+          await this.acceptNow(merged);
+        } catch (err) {
+          for (const q of taken) q.reject(err);
+          return;
+        }
+        for (const q of taken) q.resolve();
+      })
+      .catch(() => {});
+    return done;
+  }
+
+  /** The queued batches one write takes: the first, and those after it while they fit the merge limit. */
+  private takeQueued(): QueuedBatch[] {
+    let n = 0;
+    let bytes = 0;
+    for (const q of this.queued) {
+      if (n > 0 && bytes + q.bytes > MERGED_WRITE_MAX_BYTES) break;
+      bytes += q.bytes;
+      n++;
+    }
+    return this.queued.splice(0, n);
+  }
+
+  /** Writes the batch, or spools it behind what the spool holds (waiting while the spool is full). */
+  private async acceptNow(batch: readonly OutRecord[]): Promise<void> {
+    if (this.spool.depth() === 0 && this.state !== 'stopped' && (await this.tryWrite(batch, false))) return;
+    while (this.spool.isFull()) {
+      if (this.state === 'stopped') throw new RunnerClosedError(this.name, this.state);
+      this.waitingForRoom++;
+      try {
+        await this.room.wait();
+      } finally {
+        this.waitingForRoom--;
+      }
+    }
+    if (this.state === 'stopped') throw new RunnerClosedError(this.name, this.state);
+    await this.spool.append(batch);
+    this.counters.spooled += batch.length;
+    this.wake.notify();
   }
 
   /** True while the spool is full or a caller waits for room: the hub should stop reading from agents. */

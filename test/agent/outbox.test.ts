@@ -98,6 +98,24 @@ describe('Outbox', () => {
     expect(w.sent).toEqual(['d1', 'd2', 'r1', 'x1', 'd3']);
   });
 
+  it('hands a socket that takes encoded frames the spooled text, byte for byte what encoding gives', async () => {
+    const outbox = await openOutbox();
+    const frames: string[] = [];
+    const parsed: string[] = [];
+    await outbox.connect(
+      { control: 4, data: 4 },
+      {
+        send: (msg) => parsed.push(msg.id) > 0,
+        sendEncoded: (json) => frames.push(json) > 0,
+        bufferedAmount: () => 0,
+      },
+    );
+    const msgs = [report('r1'), data('d1'), event('e1')];
+    for (const m of msgs) await outbox.append(m);
+    expect(parsed).toEqual([]);
+    expect(frames).toEqual(msgs.map((m) => JSON.stringify(m)));
+  });
+
   it('sends control before data when a connection opens with both lanes pending', async () => {
     const outbox = await openOutbox();
     for (let i = 1; i <= 3; i++) await outbox.append(data(`d${i}`));

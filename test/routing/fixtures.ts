@@ -61,12 +61,17 @@ export async function tempDir(
 export class FakeWriter implements TargetWriter {
   down = false;
   readonly got: OutRecord[] = [];
+  /** Records per write call, in call order. */
+  readonly sizes: number[] = [];
   writes = 0;
   closed = false;
+  /** While set, writes wait for it to resolve (a slow target). */
+  gate: Promise<void> | undefined;
 
   async write(batch: readonly OutRecord[]): Promise<void> {
     this.writes++;
-    await Promise.resolve();
+    this.sizes.push(batch.length);
+    await (this.gate ?? Promise.resolve());
     if (this.down) throw new Error('fake target down');
     this.got.push(...batch);
   }

@@ -5,7 +5,7 @@ import { RunnerClosedError } from '../../src/routing/errors.js';
 import { RedisWriter } from '../../src/routing/redis-writer.js';
 import { createSecretResolver } from '../../src/routing/secrets.js';
 import { TargetRunner, type TargetRunnerOptions } from '../../src/routing/target-runner.js';
-import { silentLogger } from '../../src/routing/types.js';
+import { type OutRecord, silentLogger } from '../../src/routing/types.js';
 import { type RedisHandle, startRedis } from '../helpers/redis-server.js';
 import { FakeWriter, outs, shortSleep, tempDir, waitFor } from './fixtures.js';
 
@@ -44,6 +44,54 @@ describe('TargetRunner', () => {
       spoolDepth: 0,
       lagMs: 0,
     });
+  });
+
+  it('writes batches that queued behind a slow write as one write, in order, within the merge limit', async () => {
+    const fake = new FakeWriter();
+    let open!: () => void;
+    fake.gate = new Promise((r) => {
+      open = r;
+    });
+    const { runner } = await fakeRunner(fake);
+    // 4 batches of 100 records of ~4 KiB: the 2nd to 4th queue while the 1st is written; ~1.2 MiB of them
+    // is over MERGED_WRITE_MAX_BYTES (1 MiB), so they go out as 2 + 1.
+    const batches = [0, 1, 2, 3].map((b) => outs(b * 100, b * 100 + 100, 4_000));
+    const accepted = [runner.accept(batches[0] as OutRecord[])];
+    await waitFor(() => fake.writes === 1, 'the first write started');
+    for (const b of batches.slice(1)) accepted.push(runner.accept(b));
+    fake.gate = undefined;
+    open();
+    await Promise.all(accepted);
+    expect(fake.sizes).toEqual([100, 200, 100]);
+    expect(fake.got).toEqual(outs(0, 400, 4_000));
+    expect(runner.health()).toMatchObject({ written: 400, spooled: 0 });
+  });
+
+  it('spools every batch of a merged write that failed, and delivers them in order', async () => {
+    class FailsSecondWrite extends FakeWriter {
+      override async write(batch: readonly OutRecord[]): Promise<void> {
+        if (this.writes !== 1) return super.write(batch);
+        this.writes++;
+        this.sizes.push(batch.length);
+        throw new Error('second write fails');
+      }
+    }
+    const fake = new FailsSecondWrite();
+    let open!: () => void;
+    fake.gate = new Promise((r) => {
+      open = r;
+    });
+    const { runner } = await fakeRunner(fake);
+    const accepted = [runner.accept(outs(0, 5))];
+    await waitFor(() => fake.writes === 1, 'the first write started');
+    accepted.push(runner.accept(outs(5, 10)), runner.accept(outs(10, 15)));
+    fake.gate = undefined;
+    open();
+    await Promise.all(accepted);
+    expect(runner.health()).toMatchObject({ spooled: 10 });
+    await waitFor(() => runner.health().spoolDepth === 0, 'the spool drained');
+    expect(fake.sizes).toEqual([5, 10, 10]);
+    expect(fake.got).toEqual(outs(0, 15));
   });
 
   it('loses nothing and counts duplicates when Redis stops mid-run and comes back', async () => {

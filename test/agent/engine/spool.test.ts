@@ -1,4 +1,4 @@
-import { appendFile, readdir } from 'node:fs/promises';
+import { appendFile, open as openFile, readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SpoolClosedError } from '../../../agent/engine/errors.js';
@@ -48,6 +48,36 @@ describe('Spool', () => {
     expect((await spool.pending(2)).map((e) => e.seq)).toEqual([1, 2]);
     expect((await spool.pending(2, 2)).map((e) => e.seq)).toEqual([3, 4]);
     expect((await spool.pending(undefined, 4)).map((e) => e.seq)).toEqual([5]);
+  });
+
+  it('gives pending messages as the exact text JSON.stringify made of them, also after a reopen', async () => {
+    const spool = await openSpool();
+    const odd = { ...eventMessage(2), id: 'ev-"2",\\"m":' };
+    for (const m of [eventMessage(1), odd, eventMessage(3)]) await spool.append(m);
+    const encoded = await spool.pendingEncoded(2, 1);
+    expect(encoded.map((e) => [e.seq, e.id])).toEqual([
+      [2, odd.id],
+      [3, 'ev-3'],
+    ]);
+    expect(encoded[0]?.json).toBe(JSON.stringify(odd));
+    await spool.close();
+    const again = await openSpool();
+    expect((await again.pendingEncoded()).map((e) => e.json)).toEqual(
+      [eventMessage(1), odd, eventMessage(3)].map((m) => JSON.stringify(m)),
+    );
+  });
+
+  it('skips a pending record whose bytes changed on disk after it was read in', async () => {
+    const spool = await openSpool();
+    for (let i = 1; i <= 3; i++) await spool.append(eventMessage(i));
+    const [seg] = await segmentFiles(dir);
+    const file = join(dir, seg as string);
+    const text = await readFile(file, 'latin1');
+    const at = text.indexOf('ev-2');
+    const fh = await openFile(file, 'r+');
+    await fh.write('EV', at);
+    await fh.close();
+    expect((await spool.pendingEncoded()).map((e) => e.id)).toEqual(['ev-1', 'ev-3']);
   });
 
   it('forgets acked messages and keeps the rest when reopened', async () => {
