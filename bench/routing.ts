@@ -2,7 +2,8 @@
  * End-to-end data channel throughput: records pushed into the ingest sockets of N simulated agents
  * (`gse-agent simulate`, one child process), through a controller child process (`gsectl serve` on a git
  * repo with one route per target), to a Redis stream (its own redis-server, no persistence) and, separately,
- * to a file target. In the same run, the raw ioredis pipelined XADD rate (batches of 1,000) of the same
+ * to a file target, and to a Kafka topic when a broker can run here (bench/_lib/kafka-broker.ts; otherwise
+ * `kafka.skipped` says why). In the same run, the raw ioredis pipelined XADD rate (batches of 1,000) of the same
  * payloads, and the ratio. Loss and duplicates are counted by rid after each run. Medians of `--runs`.
  * Beside the rates, the CPU time each process spent per record (from /proc, Linux only): on a loaded machine
  * the rates swing with the neighbours, the CPU cost per record much less, and it says where the time goes.
@@ -21,7 +22,9 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, promisify } from 'node:util';
 import { Redis } from 'ioredis';
+import { Kafka, logLevel } from 'kafkajs';
 import { push } from '../agent/push.js';
+import { type KafkaBroker, kafkaAvailability, startKafka } from './_lib/kafka-broker.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CONTROLLER_MAIN = join(ROOT, 'dist/src/cli/main.js');
@@ -29,6 +32,7 @@ const AGENT_MAIN = join(ROOT, 'dist/agent/main.js');
 const BOOTSTRAP = 'bench-routing-bootstrap-0123456789';
 const ADMIN = 'bench-routing-admin-0123456789abcdef';
 const STREAM_KEY = 'bench:routing';
+const KAFKA_TOPIC = 'bench-routing';
 const RAW_KEY = 'bench:raw';
 /** Records per raw XADD pipeline and per route batch. */
 const BATCH = 1_000;
@@ -120,6 +124,25 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs: num
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(POLL_MS);
   }
+}
+
+/** The Kafka target and its route, when a broker runs. */
+function kafkaYaml(brokers: string[]): string {
+  return `---
+apiVersion: gse/v1
+kind: StreamTarget
+metadata: { name: bench-kafka }
+spec:
+  kafka: { brokers: ${JSON.stringify(brokers)}, topic: ${KAFKA_TOPIC}, clientId: gse-bench }
+---
+apiVersion: gse/v1
+kind: Route
+metadata: { name: to-kafka }
+spec:
+  channel: bench-kafka
+  targets: [{ name: bench-kafka }]
+  batch: { maxRecords: ${BATCH}, maxDelay: 20ms }
+`;
 }
 
 function fleetYaml(redisUrl: string, filePath: string): string {
@@ -237,6 +260,26 @@ async function timeFileRun(
   return delivery(t0, tPushed, t1, rids.size, lines);
 }
 
+/** Distinct rids per run seen on the Kafka topic, and messages per run, fed by one consumer. */
+interface KafkaSeen {
+  rids: Map<number, Set<string>>;
+  messages: Map<number, number>;
+}
+
+async function timeKafkaRun(sockets: string[], seen: KafkaSeen, runNo: number): Promise<Delivery> {
+  const inputs = agentInputs('bench-kafka', runNo);
+  const t0 = process.hrtime.bigint();
+  await pushAll(sockets, inputs);
+  const tPushed = process.hrtime.bigint();
+  await until(
+    'every record in Kafka',
+    async () => (seen.rids.get(runNo)?.size ?? 0) >= TOTAL,
+    DELIVERY_TIMEOUT_MS,
+  );
+  const t1 = process.hrtime.bigint();
+  return delivery(t0, tPushed, t1, seen.rids.get(runNo)?.size ?? 0, seen.messages.get(runNo) ?? 0);
+}
+
 function delivery(t0: bigint, tPushed: bigint, t1: bigint, distinct: number, entries: number): Delivery {
   const secs = (a: bigint, b: bigint) => Number(b - a) / 1e9;
   return {
@@ -327,7 +370,33 @@ async function main(): Promise<void> {
   const procs: ChildProcess[] = [];
   let redisProc: ChildProcess | undefined;
   let client: Redis | undefined;
+  let broker: KafkaBroker | undefined;
+  let consumer: ReturnType<Kafka['consumer']> | undefined;
+  const kafka = kafkaAvailability();
+  if (!kafka.ok) log(`routing: no Kafka figure: ${kafka.reason}`);
   try {
+    const seen: KafkaSeen = { rids: new Map(), messages: new Map() };
+    if (kafka.ok) {
+      broker = await startKafka();
+      const k = new Kafka({ brokers: broker.brokers, clientId: 'gse-bench', logLevel: logLevel.NOTHING });
+      const admin = k.admin();
+      await admin.connect();
+      await admin.createTopics({ topics: [{ topic: KAFKA_TOPIC, numPartitions: 1 }], waitForLeaders: true });
+      await admin.disconnect();
+      consumer = k.consumer({ groupId: 'gse-bench-check' });
+      await consumer.connect();
+      await consumer.subscribe({ topic: KAFKA_TOPIC, fromBeginning: true });
+      await consumer.run({
+        eachMessage: async ({ message }) => {
+          const run = Number(/"run":(\d+),/.exec(message.value?.toString() ?? '')?.[1] ?? 0);
+          const rid = message.headers?.rid?.toString() ?? '';
+          seen.messages.set(run, (seen.messages.get(run) ?? 0) + 1);
+          const rids = seen.rids.get(run) ?? new Set<string>();
+          rids.add(rid);
+          seen.rids.set(run, rids);
+        },
+      });
+    }
     const redisPort = await freePort();
     redisProc = await startRedisServer(redisPort);
     const redisUrl = `redis://127.0.0.1:${redisPort}`;
@@ -335,7 +404,10 @@ async function main(): Promise<void> {
     const filePath = join(work, 'out', 'records.jsonl');
     const repo = join(work, 'repo');
     await mkdir(join(repo, 'fleet'), { recursive: true });
-    await writeFile(join(repo, 'fleet', 'bench.yaml'), fleetYaml(redisUrl, filePath));
+    await writeFile(
+      join(repo, 'fleet', 'bench.yaml'),
+      fleetYaml(redisUrl, filePath) + (broker ? kafkaYaml(broker.brokers) : ''),
+    );
     const git = (...a: string[]) =>
       run('git', ['-c', 'user.name=bench', '-c', 'user.email=bench@example.com', ...a], { cwd: repo });
     await git('init', '-q', '-b', 'main');
@@ -372,7 +444,7 @@ async function main(): Promise<void> {
     );
     await until(
       'controller with routes',
-      async () => (await api<{ targets: unknown[] }>('/api/v1/status')).targets.length === 2,
+      async () => (await api<{ targets: unknown[] }>('/api/v1/status')).targets.length === (broker ? 3 : 2),
       READY_TIMEOUT_MS,
     );
     const fleetRoot = join(work, 'f');
@@ -411,6 +483,7 @@ async function main(): Promise<void> {
     const raw: number[] = [];
     const viaRedis: Delivery[] = [];
     const viaFile: Delivery[] = [];
+    const viaKafka: Delivery[] = [];
     const cpuRaw: Record<string, number>[] = [];
     const cpuRedis: Record<string, number>[] = [];
     const pids = { controller: procs[0]?.pid, agents: procs[1]?.pid, redis: redisProc.pid };
@@ -426,16 +499,21 @@ async function main(): Promise<void> {
       log(`run ${r}: CPU us/record ${JSON.stringify(cpuRedis.at(-1))}`);
       viaFile.push(await timeFileRun(api, sockets, filePath, r));
       log(`run ${r}: agents -> controller -> file ${JSON.stringify(viaFile.at(-1))}`);
+      if (broker) {
+        viaKafka.push(await timeKafkaRun(sockets, seen, r));
+        log(`run ${r}: agents -> controller -> kafka ${JSON.stringify(viaKafka.at(-1))}`);
+      }
     }
     const med = {
       rawXadd: median(raw),
       endToEndRedis: median(viaRedis.map((d) => d.recordsPerSec)),
       endToEndFile: median(viaFile.map((d) => d.recordsPerSec)),
+      ...(broker ? { endToEndKafka: median(viaKafka.map((d) => d.recordsPerSec)) } : {}),
     };
     const ratio = Number((med.endToEndRedis / med.rawXadd).toFixed(3));
     const medianOf = (rows: Record<string, number>[]) =>
       Object.fromEntries(Object.keys(rows[0] ?? {}).map((k) => [k, median(rows.map((x) => x[k] ?? 0))]));
-    const all = [...viaRedis, ...viaFile];
+    const all = [...viaRedis, ...viaFile, ...viaKafka];
     const result = {
       bench: 'routing',
       agents: AGENTS,
@@ -446,6 +524,8 @@ async function main(): Promise<void> {
       unit: 'records/s',
       medians: med,
       ratioEndToEndRedisToRawXadd: ratio,
+      // Kafka beside Redis and file: at-least-once, so duplicates may be above 0 (deduped by rid).
+      kafka: kafka.ok ? { broker: 'single-node KRaft (scripts/kafka)' } : { skipped: kafka.reason },
       ratioPerRun: raw.map((x, i) => Number(((viaRedis[i]?.recordsPerSec ?? 0) / x).toFixed(3))),
       cpuMicrosPerRecord: { rawXadd: medianOf(cpuRaw), endToEndRedis: medianOf(cpuRedis) },
       goalRatio: GOAL_RATIO,
@@ -456,6 +536,7 @@ async function main(): Promise<void> {
         rawXadd: raw,
         endToEndRedis: viaRedis,
         endToEndFile: viaFile,
+        endToEndKafka: viaKafka,
         cpuMicrosPerRecord: { rawXadd: cpuRaw, endToEndRedis: cpuRedis },
       },
       node: process.version,
@@ -464,6 +545,8 @@ async function main(): Promise<void> {
     };
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
+    await consumer?.disconnect().catch(() => {});
+    await broker?.cleanup();
     client?.disconnect();
     for (const p of procs.reverse()) await stop(p);
     await stop(redisProc);
