@@ -11,6 +11,9 @@ import { simulatedUpgrader } from './upgrade/upgrader.js';
 
 export interface SimulateOptions {
   count: number;
+  /** Number of the first instance (default 1): instances are sim-<first>..sim-<first+count-1>, so several
+   * simulate processes can hold one fleet of distinct names (and ids, roots and IPs). */
+  first?: number;
   controllerUrl: string;
   /** Every controller URL, tried in turn (default [controllerUrl]). */
   controllerUrls?: readonly string[];
@@ -40,7 +43,7 @@ export function simulatedIp(i: number): string {
 }
 
 /**
- * Creates and starts `count` agents named sim-1..sim-N. An AgentVersion asking another version "upgrades" an
+ * Creates and starts `count` agents named sim-<first>.. (default sim-1..sim-N). An AgentVersion asking another version "upgrades" an
  * instance: after the simulated delay it is stopped and replaced by one with the same state dir that says it
  * runs the new version (no files are downloaded).
  */
@@ -48,6 +51,7 @@ export async function simulate(options: SimulateOptions, logger: Logger): Promis
   const shared = createShared(logger);
   const deps = realDeps(logger, shared, (reason) => logger.error('simulated agent refused', { reason }));
   const agents: Agent[] = [];
+  const first = options.first ?? 1;
   const batch = options.batchSize ?? DEFAULT_BATCH;
   let stopping = false;
   const create = (i: number, version: string, restarted: boolean): Promise<Agent> => {
@@ -77,18 +81,19 @@ export async function simulate(options: SimulateOptions, logger: Logger): Promis
           restarted,
           restart: async (to) => {
             if (stopping) return;
-            await agents[i - 1]?.stop();
+            await agents[i - first]?.stop();
             const next = await create(i, to, true);
-            agents[i - 1] = next;
+            agents[i - first] = next;
             await next.start();
           },
         }),
       },
     );
   };
-  for (let start = 1; start <= options.count; start += batch) {
+  const last = first + options.count - 1;
+  for (let start = first; start <= last; start += batch) {
     const created = await Promise.all(
-      Array.from({ length: Math.min(batch, options.count - start + 1) }, (_, k) =>
+      Array.from({ length: Math.min(batch, last - start + 1) }, (_, k) =>
         create(start + k, AGENT_VERSION, false),
       ),
     );
