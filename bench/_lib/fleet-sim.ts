@@ -33,9 +33,10 @@ export function maxAgentsPerProcess(hardLimit: number): number {
 /**
  * Runs `count` agents with `node dist/agent/main.js simulate --count N --first F --controller URL --token T
  * --root DIR` (each child under `ulimit -n` = the hard limit). When one process cannot hold them all (~5 fds
- * per agent), or `perProcess` says fewer, they are split over several simulate processes sharing one root:
- * shard k runs sim-<offset+1>..sim-<offset+n>, so names, ids, roots and IPs stay fleet-wide unique and a
- * selector such as `name=sim-1??` picks the same hosts however the fleet is split.
+ * per agent), or `perProcess` says fewer, they are split over several simulate processes sharing one root,
+ * interleaved: of S processes, process k runs sim-<k+1>, sim-<k+1+S>, ... So names, ids, roots and IPs stay
+ * fleet-wide unique, and a selector such as `name=sim-1??` picks the same hosts however the fleet is split,
+ * spread over every process (as 100 hosts are 100 machines, not one).
  */
 export async function startSimulator(opts: {
   count: number;
@@ -53,7 +54,6 @@ export async function startSimulator(opts: {
     { length: shards },
     (_, k) => Math.floor(opts.count / shards) + (k < opts.count % shards ? 1 : 0),
   );
-  const firsts = counts.map((_, k) => 1 + counts.slice(0, k).reduce((a, b) => a + b, 0));
   if (shards > 1) progress('simulator split over processes', { hard, counts });
   const children = counts.map((n, k) =>
     spawnNode(
@@ -63,7 +63,9 @@ export async function startSimulator(opts: {
         '--count',
         String(n),
         '--first',
-        String(firsts[k]),
+        String(k + 1),
+        '--step',
+        String(shards),
         '--controller',
         opts.agentUrl,
         // Benches measure the fleet, not TLS: the bench controller is plain HTTP, so say so explicitly.
