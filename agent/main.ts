@@ -22,7 +22,7 @@ const USAGE = `Usage:
   gse-agent --controller wss://HOST:PORT/agent[,wss://HOST2:PORT/agent...] --ca CA_FILE --token TOKEN [--name NAME] [--root DIR]
             [--state-dir D] [--labels k=v,...] [--ip IP] [--cloud-id N] [--ingest-http PORT] [--log-level info]
   gse-agent simulate --count N --controller URL --ca CA_FILE --token TOKEN --root DIR [--labels k=v,...]
-            [--upgrade-delay-ms 50]
+            [--first 1] [--step 1] [--upgrade-delay-ms 50]
   gse-agent push [--state-dir D | --root DIR] [--channel C] < records.jsonl
   gse-agent push [--state-dir D | --root DIR] --event custom.NAME [--field k=v | --field k:=JSON ...]
   gse-agent install --artifact gse-agent-V.tgz --install-dir D
@@ -55,6 +55,8 @@ const FLAGS = {
   ip: { type: 'string', multiple: true },
   'cloud-id': { type: 'string' },
   count: { type: 'string' },
+  first: { type: 'string' },
+  step: { type: 'string' },
   channel: { type: 'string' },
   event: { type: 'string' },
   field: { type: 'string', multiple: true },
@@ -184,6 +186,12 @@ async function main(): Promise<void> {
     const count = Number(values.count);
     if (!Number.isInteger(count) || count < 1) fail('simulate: --count N (N >= 1) is required');
     if (!values.root) fail('simulate: --root DIR is required');
+    const first = values.first === undefined ? 1 : Number(values.first);
+    if (!Number.isInteger(first) || first < 1)
+      fail('simulate: --first N (N >= 1) numbers the first instance');
+    const step = values.step === undefined ? 1 : Number(values.step);
+    if (!Number.isInteger(step) || step < 1)
+      fail('simulate: --step N (N >= 1) is the step between instances');
     const delay = values['upgrade-delay-ms'];
     const upgradeDelayMs = delay === undefined ? undefined : Number(delay);
     if (upgradeDelayMs !== undefined && !(Number.isInteger(upgradeDelayMs) && upgradeDelayMs >= 0))
@@ -191,6 +199,8 @@ async function main(): Promise<void> {
     const fleet = await simulate(
       {
         count,
+        first,
+        step,
         controllerUrl: url,
         controllerUrls: urls,
         ca,

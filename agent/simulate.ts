@@ -11,6 +11,13 @@ import { simulatedUpgrader } from './upgrade/upgrader.js';
 
 export interface SimulateOptions {
   count: number;
+  /**
+   * Number of the first instance (default 1) and the step between instances (default 1): instances are
+   * sim-<first>, sim-<first+step>, ... (`count` of them), so several simulate processes can hold one fleet
+   * of distinct names (and ids, roots and IPs), interleaved so any run of names spans every process.
+   */
+  first?: number;
+  step?: number;
   controllerUrl: string;
   /** Every controller URL, tried in turn (default [controllerUrl]). */
   controllerUrls?: readonly string[];
@@ -40,7 +47,7 @@ export function simulatedIp(i: number): string {
 }
 
 /**
- * Creates and starts `count` agents named sim-1..sim-N. An AgentVersion asking another version "upgrades" an
+ * Creates and starts `count` agents named sim-<first>, sim-<first+step>, ... (default sim-1..sim-N). An AgentVersion asking another version "upgrades" an
  * instance: after the simulated delay it is stopped and replaced by one with the same state dir that says it
  * runs the new version (no files are downloaded).
  */
@@ -48,6 +55,8 @@ export async function simulate(options: SimulateOptions, logger: Logger): Promis
   const shared = createShared(logger);
   const deps = realDeps(logger, shared, (reason) => logger.error('simulated agent refused', { reason }));
   const agents: Agent[] = [];
+  const first = options.first ?? 1;
+  const step = options.step ?? 1;
   const batch = options.batchSize ?? DEFAULT_BATCH;
   let stopping = false;
   const create = (i: number, version: string, restarted: boolean): Promise<Agent> => {
@@ -77,19 +86,20 @@ export async function simulate(options: SimulateOptions, logger: Logger): Promis
           restarted,
           restart: async (to) => {
             if (stopping) return;
-            await agents[i - 1]?.stop();
+            const slot = (i - first) / step;
+            await agents[slot]?.stop();
             const next = await create(i, to, true);
-            agents[i - 1] = next;
+            agents[slot] = next;
             await next.start();
           },
         }),
       },
     );
   };
-  for (let start = 1; start <= options.count; start += batch) {
+  for (let start = 0; start < options.count; start += batch) {
     const created = await Promise.all(
-      Array.from({ length: Math.min(batch, options.count - start + 1) }, (_, k) =>
-        create(start + k, AGENT_VERSION, false),
+      Array.from({ length: Math.min(batch, options.count - start) }, (_, k) =>
+        create(first + (start + k) * step, AGENT_VERSION, false),
       ),
     );
     for (const a of created) await a.start();

@@ -2,3 +2,4 @@
 export const GENERATED_PATH: string;
 export function generateSpecValidators(specsDir?: string): string;
 export function schemasDigest(specsDir?: string): string;
+export function inlineRuntime(code: string): { helpers: string[]; body: string };

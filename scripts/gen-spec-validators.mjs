@@ -67,7 +67,7 @@ export function schemasDigest(specsDir = join(ROOT, 'specs')) {
  * the generated module then loads nothing from ajv, and needs no CJS interop (which Node and vitest do
  * differently).
  */
-function inlineRuntime(code) {
+export function inlineRuntime(code) {
   const helpers = [];
   const body = code.replace(/require\("([^"]+)"\)\.default/g, (_m, spec) => {
     const fn = require(spec).default;

@@ -1,6 +1,4 @@
 /** Starting and watching simulated fleets (`gse-agent simulate` in child processes) for the benches. */
-import { mkdir, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import {
   AGENT_MAIN,
   BENCH_BOOTSTRAP_TOKEN,
@@ -33,12 +31,12 @@ export function maxAgentsPerProcess(hardLimit: number): number {
 }
 
 /**
- * Runs `count` agents with `node dist/agent/main.js simulate --count N --controller URL --token T --root DIR`
- * (each child under `ulimit -n` = the hard limit). When one process cannot hold them all (~5 fds per agent),
- * they are split over several simulate processes, shard k with its own root `root/shard-k`; since every
- * `simulate` names its instances sim-1..sim-n, each instance's state dir is seeded beforehand with an
- * `identity.json` holding its fleet-wide id `sim-<offset+i>` (the agent uses the id in its state dir, and
- * enrolls with the bootstrap token under it). Instance names (facts) stay sim-1..sim-n per shard.
+ * Runs `count` agents with `node dist/agent/main.js simulate --count N --first F --controller URL --token T
+ * --root DIR` (each child under `ulimit -n` = the hard limit). When one process cannot hold them all (~5 fds
+ * per agent), or `perProcess` says fewer, they are split over several simulate processes sharing one root,
+ * interleaved: of S processes, process k runs sim-<k+1>, sim-<k+1+S>, ... So names, ids, roots and IPs stay
+ * fleet-wide unique, and a selector such as `name=sim-1??` picks the same hosts however the fleet is split,
+ * spread over every process (as 100 hosts are 100 machines, not one).
  */
 export async function startSimulator(opts: {
   count: number;
@@ -56,15 +54,7 @@ export async function startSimulator(opts: {
     { length: shards },
     (_, k) => Math.floor(opts.count / shards) + (k < opts.count % shards ? 1 : 0),
   );
-  const roots: string[] = [];
-  let offset = 0;
-  for (const [k, n] of counts.entries()) {
-    const root = shards === 1 ? opts.root : join(opts.root, `shard-${k + 1}`);
-    roots.push(root);
-    if (shards > 1) await seedIdentities(root, n, offset);
-    offset += n;
-  }
-  if (shards > 1) progress('simulator split over processes (open-file limit)', { hard, counts });
+  if (shards > 1) progress('simulator split over processes', { hard, counts });
   const children = counts.map((n, k) =>
     spawnNode(
       [
@@ -72,6 +62,10 @@ export async function startSimulator(opts: {
         'simulate',
         '--count',
         String(n),
+        '--first',
+        String(k + 1),
+        '--step',
+        String(shards),
         '--controller',
         opts.agentUrl,
         // Benches measure the fleet, not TLS: the bench controller is plain HTTP, so say so explicitly.
@@ -79,7 +73,7 @@ export async function startSimulator(opts: {
         '--token',
         BENCH_BOOTSTRAP_TOKEN,
         '--root',
-        roots[k] as string,
+        opts.root,
         ...(opts.delayMs !== undefined ? ['--upgrade-delay-ms', String(opts.delayMs)] : []),
         '--log-level',
         'warn',
@@ -106,21 +100,4 @@ export async function startSimulator(opts: {
       await Promise.all(children.map((c) => c.stop(30_000)));
     },
   };
-}
-
-/** Writes `root/sim-<i>/var/lib/gse-agent/identity.json` = {agentId: sim-<offset+i>} for i in 1..n. */
-async function seedIdentities(root: string, n: number, offset: number): Promise<void> {
-  const BATCH = 500;
-  for (let start = 1; start <= n; start += BATCH) {
-    await Promise.all(
-      Array.from({ length: Math.min(BATCH, n - start + 1) }, async (_, j) => {
-        const i = start + j;
-        const stateDir = join(root, `sim-${i}`, 'var/lib/gse-agent');
-        await mkdir(stateDir, { recursive: true, mode: 0o700 });
-        await writeFile(join(stateDir, 'identity.json'), JSON.stringify({ agentId: `sim-${offset + i}` }), {
-          mode: 0o600,
-        });
-      }),
-    );
-  }
 }

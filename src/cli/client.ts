@@ -112,8 +112,16 @@ export class ApiClient {
     return this.request<T>('DELETE', path);
   }
 
-  /** POST and read the response as JSON lines, calling `onLine` for each as it arrives. */
-  async stream(path: string, body: unknown, onLine: (line: unknown) => void): Promise<void> {
+  /**
+   * POST and read the response as JSON lines, calling `onLine` for each as it arrives and `onChunk` (if
+   * given) after the lines of each chunk read.
+   */
+  async stream(
+    path: string,
+    body: unknown,
+    onLine: (line: unknown) => void,
+    onChunk?: () => void,
+  ): Promise<void> {
     const res = await this.send('POST', path, body);
     const decoder = new TextDecoder();
     let buffered = '';
@@ -126,6 +134,7 @@ export class ApiClient {
         if (line) onLine(JSON.parse(line));
         nl = buffered.indexOf('\n');
       }
+      onChunk?.();
     }
   }
 

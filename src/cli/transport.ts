@@ -3,7 +3,6 @@
  * pinned CA (`--ca` / GSE_CA) is what lets gsectl trust a controller's private certificate.
  */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
 
 export interface TransportRequest {
   method: string;
@@ -14,14 +13,16 @@ export interface TransportRequest {
   ca?: string | Buffer;
 }
 
-/** Sends one request and resolves with the response head; the body is read from the stream. */
-export function send(req: TransportRequest): Promise<IncomingMessage> {
+/**
+ * Sends one request and resolves with the response head; the body is read from the stream. node:https (and
+ * with it tls and crypto, ~25 more built-in modules) is loaded only for an https:// URL: most of a plain
+ * `gsectl exec` process is start-up.
+ */
+export async function send(req: TransportRequest): Promise<IncomingMessage> {
   const url = new URL(req.url);
-  const request = url.protocol === 'https:' ? httpsRequest : httpRequest;
   if (url.protocol !== 'https:' && url.protocol !== 'http:')
-    return Promise.reject(
-      Object.assign(new Error(`unsupported scheme ${url.protocol}`), { code: 'BAD_SCHEME' }),
-    );
+    throw Object.assign(new Error(`unsupported scheme ${url.protocol}`), { code: 'BAD_SCHEME' });
+  const request = url.protocol === 'https:' ? (await import('node:https')).request : httpRequest;
   return new Promise((resolve, reject) => {
     const r = request(
       url,

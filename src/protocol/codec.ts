@@ -1,18 +1,15 @@
 /**
  * The edge of the wire protocol: turns raw ws frames into validated messages and back. Shared by the
- * controller and the agent, so it depends on nothing but ajv and web-standard APIs (TextDecoder).
+ * controller and the agent, so it depends on nothing but its validators (compiled ahead of time with ajv's
+ * standalone code: generated/message-validators.ts, made by scripts/gen-protocol-validators.mjs) and
+ * web-standard APIs (TextDecoder).
  *
  * Unknown fields are dropped rather than refused (tolerant reader): a newer peer may add optional fields
  * without breaking an older one; incompatible changes bump `v`.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import { SHARED_SCHEMAS } from './manifest-schema.js';
-import {
-  AGENT_MESSAGE_TYPES,
-  CONTROLLER_MESSAGE_TYPES,
-  MESSAGE_SCHEMAS,
-  type MessageType,
-} from './message-schema.js';
+import type { ErrorObject } from 'ajv';
+import { MESSAGE_VALIDATORS } from './generated/message-validators.js';
+import { AGENT_MESSAGE_TYPES, CONTROLLER_MESSAGE_TYPES, type MessageType } from './message-schema.js';
 import {
   type AgentToController,
   type ControllerToAgent,
@@ -35,28 +32,6 @@ export type DecodeResult<T> =
 
 /** What ws hands a `message` listener (Buffer is a Uint8Array), or a text frame. */
 export type RawFrame = string | Uint8Array | ArrayBuffer | readonly Uint8Array[];
-
-let ajv: Ajv | undefined;
-const validators = new Map<string, ValidateFunction>();
-
-/** The validator of one message type, compiled on first use and kept for the life of the process. */
-function validatorFor(type: MessageType): ValidateFunction {
-  let validate = validators.get(type);
-  if (validate) return validate;
-  if (!ajv) {
-    // Schemas are fixed and pinned by a test, so skip checking them against the meta-schema at run time.
-    ajv = new Ajv({
-      discriminator: true,
-      allowUnionTypes: true,
-      removeAdditional: true,
-      validateSchema: false,
-    });
-    for (const schema of SHARED_SCHEMAS) ajv.addSchema(schema);
-  }
-  validate = ajv.compile(MESSAGE_SCHEMAS[type]);
-  validators.set(type, validate);
-  return validate;
-}
 
 const AGENT_TYPES: ReadonlySet<string> = new Set(AGENT_MESSAGE_TYPES);
 const CONTROLLER_TYPES: ReadonlySet<string> = new Set(CONTROLLER_MESSAGE_TYPES);
@@ -111,7 +86,7 @@ function decode(
   if (!allowed.has(type)) {
     return fail('unknown_type', `type: ${show(type)} is not a message the ${sender} sends`, ref);
   }
-  const validate = validatorFor(type as MessageType);
+  const validate = MESSAGE_VALIDATORS[type as MessageType];
   if (!validate(obj)) {
     return fail('bad_frame', formatError(type, validate.errors?.[0]), ref);
   }

@@ -1,6 +1,7 @@
 /**
  * JSON Schemas of every message in `messages.ts`, keyed by `type`, and which direction may send which type.
- * The codec compiles them once; `test/protocol` pins them with a snapshot so a change is always deliberate.
+ * Compiled ahead of time into generated/message-validators.ts (scripts/gen-protocol-validators.mjs);
+ * `test/protocol` pins them with a snapshot so a change is always deliberate.
  */
 import type { SchemaObject } from 'ajv';
 import { HOST_MANIFEST_ID, MANIFEST_ITEM_ID, MANIFEST_ITEM_KINDS } from './manifest-schema.js';

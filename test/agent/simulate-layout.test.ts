@@ -31,4 +31,16 @@ describe('simulate state layout', () => {
     }
     await expect(access(join(dir, 'sim-1', '.gse-agent'))).rejects.toThrow();
   });
+
+  it('numbers its agents from --first by --step, so several processes hold one fleet of distinct names', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'gse-sim-layout-'));
+    fleet = await simulate(
+      { count: 2, first: 101, step: 4, controllerUrl: 'ws://127.0.0.1:9/agent', root: dir, labels: {} },
+      silentLogger,
+    );
+    expect(fleet.agents.map((a) => a.agentId)).toEqual(['sim-101', 'sim-105']);
+    for (const i of [101, 105])
+      await expect(access(join(defaultStateDir(join(dir, `sim-${i}`)), 'spool'))).resolves.toBeUndefined();
+    await expect(access(join(dir, 'sim-1'))).rejects.toThrow();
+  });
 });

@@ -114,6 +114,11 @@ async function execHandler(c: Pick<ApiPort, 'exec'>, ctx: RequestContext): Promi
     onRecord = (rec) => {
       if (!pending.delete(rec.hostId)) return;
       counts[rec.status] = (counts[rec.status] ?? 0) + 1;
+      // Results stored in one turn of the event loop leave in one socket write, not one each.
+      if (!res.writableCorked) {
+        res.cork();
+        process.nextTick(() => res.uncork());
+      }
       res.write(`${JSON.stringify({ type: 'result', ...rec })}\n`);
       if (pending.size === 0) finish();
     };

@@ -48,41 +48,55 @@ export async function run(input: CommandInput): Promise<CommandResult> {
   const progress = !json && process.stderr.isTTY ? new ProgressLine(process.stderr) : undefined;
   let total = 0;
   let answered = 0;
-  await new ApiClient(clientOptions(input.values)).stream(
-    'exec',
-    {
-      hosts: selector,
-      script,
-      timeoutMs,
-      ...(typeof input.values['run-as'] === 'string' ? { runAs: input.values['run-as'] } : {}),
-      ...(typeof input.values.callback === 'string' ? { callback: input.values.callback } : {}),
-    },
-    (raw) => {
-      const line = raw as ResultLine;
-      lines.push(line);
-      if (line.type === 'result' && line.status !== 'succeeded') bad++;
-      if (json) return;
-      progress?.clear();
-      if (line.type === 'started') total = (line.hosts as string[]).length;
-      if (line.type === 'offline' || line.type === 'result') answered++;
-      if (line.type === 'started')
-        process.stdout.write(`task ${line.taskId}: sent to ${(line.hosts as string[]).length} host(s)\n`);
-      if (line.type === 'offline') process.stdout.write(`--- ${line.hostId}  offline (not run)\n`);
-      if (line.type === 'result') {
-        process.stdout.write(
-          `--- ${line.hostId}  ${line.status}  exit=${line.exitCode ?? '-'}  ${line.durationMs ?? '-'}ms\n`,
-        );
-        if (line.stdoutTail)
-          process.stdout.write(line.stdoutTail.endsWith('\n') ? line.stdoutTail : `${line.stdoutTail}\n`);
-        if (line.stderrTail)
-          process.stdout.write(
-            `[stderr] ${line.stderrTail.endsWith('\n') ? line.stderrTail : `${line.stderrTail}\n`}`,
+  // In a pipe, the lines of one chunk from the controller go out in one write (1,000 hosts: one write per
+  // chunk, not three per host); on a terminal each goes at once, above the progress bar.
+  let out = '';
+  const print = (text: string) => {
+    if (progress) process.stdout.write(text);
+    else out += text;
+  };
+  const flush = () => {
+    if (out) process.stdout.write(out);
+    out = '';
+  };
+  try {
+    await new ApiClient(clientOptions(input.values)).stream(
+      'exec',
+      {
+        hosts: selector,
+        script,
+        timeoutMs,
+        ...(typeof input.values['run-as'] === 'string' ? { runAs: input.values['run-as'] } : {}),
+        ...(typeof input.values.callback === 'string' ? { callback: input.values.callback } : {}),
+      },
+      (raw) => {
+        const line = raw as ResultLine;
+        lines.push(line);
+        if (line.type === 'result' && line.status !== 'succeeded') bad++;
+        if (json) return;
+        progress?.clear();
+        if (line.type === 'started') total = (line.hosts as string[]).length;
+        if (line.type === 'offline' || line.type === 'result') answered++;
+        if (line.type === 'started')
+          print(`task ${line.taskId}: sent to ${(line.hosts as string[]).length} host(s)\n`);
+        if (line.type === 'offline') print(`--- ${line.hostId}  offline (not run)\n`);
+        if (line.type === 'result') {
+          print(
+            `--- ${line.hostId}  ${line.status}  exit=${line.exitCode ?? '-'}  ${line.durationMs ?? '-'}ms\n`,
           );
-      }
-      if (line.type === 'summary') progress?.end();
-      else progress?.update(answered, total, 'answered');
-    },
-  );
+          if (line.stdoutTail)
+            print(line.stdoutTail.endsWith('\n') ? line.stdoutTail : `${line.stdoutTail}\n`);
+          if (line.stderrTail)
+            print(`[stderr] ${line.stderrTail.endsWith('\n') ? line.stderrTail : `${line.stderrTail}\n`}`);
+        }
+        if (line.type === 'summary') progress?.end();
+        else progress?.update(answered, total, 'answered');
+      },
+      flush,
+    );
+  } finally {
+    flush();
+  }
   progress?.clear();
   const summary = lines.find((l) => l.type === 'summary');
   const pending = summary?.pending ?? [];
