@@ -4,6 +4,7 @@
  */
 import { createSpecLoader, type LoadOptions } from './loader.js';
 import { readTreeChecked } from './read-tree.js';
+import { isSpecFile } from './spec-files.js';
 import type { LoadResult } from './types.js';
 import { prestartSpecWorkers } from './worker-pool.js';
 
@@ -20,7 +21,10 @@ export { closeSpecWorkers } from './worker-pool.js';
 export async function loadRevisionFromDir(dir: string, opts?: LoadOptions): Promise<LoadResult> {
   let tree: Awaited<ReturnType<typeof readTreeChecked>>;
   try {
-    tree = await readTreeChecked(dir, opts?.limits?.maxRevisionBytes, { onListed: prestartSpecWorkers });
+    tree = await readTreeChecked(dir, opts?.limits?.maxRevisionBytes, {
+      onListed: (files) =>
+        prestartSpecWorkers(files.reduce((n, f) => n + (isSpecFile(f.path) ? f.size : 0), 0)),
+    });
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     return {

@@ -51,8 +51,8 @@ async function listTree(root: string): Promise<Listing> {
 
 /** Calls made while a tree is read. */
 export interface ReadTreeHooks {
-  /** The tree is listed and within its size limit: `bytes` of regular files are about to be read. */
-  onListed?(bytes: number): void;
+  /** The tree is listed and within its size limit: these regular files are about to be read. */
+  onListed?(files: ReadonlyArray<{ path: string; size: number }>): void;
 }
 
 /**
@@ -71,7 +71,7 @@ export async function readTreeChecked(
     const message = `the spec tree holds ${formatBytes(total)} in ${listed.length} files, over the limit of ${formatBytes(maxRevisionBytes)} per revision; keep large binaries out of the spec tree (ship them as AgentVersion artifacts) or raise --max-revision-bytes`;
     return { files: new Map(), symlinks, errors: [{ file: '.', line: 1, col: 1, path: '', message }] };
   }
-  hooks.onListed?.(total);
+  hooks.onListed?.(listed);
   const contents: Buffer[] = new Array(listed.length);
   let next = 0;
   const worker = async (): Promise<void> => {

@@ -74,7 +74,7 @@ function startPool(always: boolean): Worker[] | undefined {
 }
 
 /**
- * Starts the worker threads ahead of a load of `bytes` of YAML (while the tree is still being read), when
+ * Starts the worker threads ahead of a load of `bytes` of spec YAML (while the tree is still being read), when
  * such a load would use them; a thread's start-up (loading `yaml` and the validators) then overlaps the reads.
  */
 export function prestartSpecWorkers(bytes: number): void {

@@ -71,18 +71,23 @@ describe('readTreeChecked hooks', () => {
     tree = undefined;
   });
 
-  it('calls onListed with the bytes about to be read when the tree is within its limit', async () => {
+  it('calls onListed with the files about to be read when the tree is within its limit', async () => {
     tree = await tempTree({ 'a.yaml': 'x'.repeat(10), 'files/b.conf': 'y'.repeat(5) });
-    const listed: number[] = [];
-    const read = await readTreeChecked(tree.dir, 1000, { onListed: (bytes) => listed.push(bytes) });
-    expect(listed).toEqual([15]);
+    const listed: unknown[] = [];
+    const read = await readTreeChecked(tree.dir, 1000, { onListed: (files) => listed.push(files) });
+    expect(listed).toEqual([
+      [
+        { path: 'a.yaml', size: 10 },
+        { path: 'files/b.conf', size: 5 },
+      ],
+    ]);
     expect(read.files.size).toBe(2);
   });
 
   it('does not call onListed when the tree is over its limit', async () => {
     tree = await tempTree({ 'a.yaml': 'x'.repeat(10) });
-    const listed: number[] = [];
-    const read = await readTreeChecked(tree.dir, 5, { onListed: (bytes) => listed.push(bytes) });
+    const listed: unknown[] = [];
+    const read = await readTreeChecked(tree.dir, 5, { onListed: (files) => listed.push(files) });
     expect(listed).toEqual([]);
     expect(read.errors).toHaveLength(1);
   });
