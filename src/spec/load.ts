@@ -16,7 +16,7 @@ export { closeSpecWorkers } from './worker-pool.js';
 /**
  * Reads `dir` (every regular file but `.git/`; symlinks recorded, never followed) and loads it, parsing on
  * worker threads when the tree is large (the threads start while the files are read, and the calling
- * thread parses its share too unless `alwaysThreaded`); an unreadable directory is a SpecError, not a throw.
+ * thread parses files while they start, unless `alwaysThreaded`); an unreadable directory is a SpecError, not a throw.
  */
 export async function loadRevisionFromDir(dir: string, opts?: LoadOptions): Promise<LoadResult> {
   let tree: Awaited<ReturnType<typeof readTreeChecked>>;

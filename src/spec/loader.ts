@@ -28,8 +28,8 @@ export interface LoadOptions {
   /** Parse on worker threads whatever the tree's size (the controller, so its event loop stays free). */
   alwaysThreaded?: boolean;
   /**
-   * With threads, let the calling thread parse its share too (default false): for offline tools that
-   * await nothing else meanwhile; ignored with `alwaysThreaded`.
+   * With threads, let the calling thread parse files too while the threads start up (default false): for
+   * offline tools that await nothing else meanwhile; ignored with `alwaysThreaded`.
    */
   shareWithCaller?: boolean;
 }

@@ -2,7 +2,7 @@
  * Parsing spec files on worker threads: YAML parsing dominates a full load, and files are independent.
  * The pool starts on first use (or when `prestartSpecWorkers` foresees a large tree), is shared by every
  * loader of the process, and stops after being idle. Files go out in small batches to whichever thread
- * is free; offline callers may have the calling thread take batches too. Any failure makes the caller
+ * is free; offline callers may have the calling thread take batches while the threads start. Any failure makes the caller
  * fall back to loading in the calling thread.
  */
 import { existsSync } from 'node:fs';
@@ -37,6 +37,8 @@ export type WorkerReply = { id: number; results: FileResult[] } | { id: number; 
 let workers: Worker[] | undefined;
 let idleTimer: NodeJS.Timeout | undefined;
 let nextRequestId = 0;
+/** Workers whose thread is up (the `online` event): until then the calling thread may help. */
+const online = new WeakSet<Worker>();
 /** Requests each worker has not answered yet: a worker keeps the process alive while it has any. */
 const pending = new WeakMap<Worker, number>();
 
@@ -66,6 +68,7 @@ function startPool(always: boolean): Worker[] | undefined {
         maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB,
       },
     });
+    w.once('online', () => online.add(w));
     w.unref();
     return w;
   });
@@ -141,8 +144,10 @@ export interface WorkerLoadOptions {
    */
   always?: boolean;
   /**
-   * Let the calling thread take batches too (default false): for offline tools that await nothing else,
-   * it works while the threads start and saves cloning its share; never with `always`.
+   * Let the calling thread take batches while the threads are starting up (default false): for offline
+   * tools that await nothing else; never with `always`. Once every thread is up the calling thread stops:
+   * a third thread on a two-core machine then costs more (its GC over the caller's large heap, cache
+   * contention) than it saves.
    */
   shareWithCaller?: boolean;
 }
@@ -196,7 +201,8 @@ export async function loadFilesInWorkers(
   const helpHere = async (): Promise<void> => {
     for (;;) {
       await nextTurn();
-      const batch = failed ? undefined : queue.take();
+      const starting = pool.some((w) => !online.has(w));
+      const batch = failed || !starting ? undefined : queue.take();
       if (!batch) return;
       store(
         batch,
