@@ -4,7 +4,9 @@
  */
 import { createSpecLoader, type LoadOptions } from './loader.js';
 import { readTreeChecked } from './read-tree.js';
+import { isSpecFile } from './spec-files.js';
 import type { LoadResult } from './types.js';
+import { prestartSpecWorkers } from './worker-pool.js';
 
 export * from './limits.js';
 export { createSpecLoader, type LoadOptions, loadRevision, type SpecLoader } from './loader.js';
@@ -12,13 +14,17 @@ export { type ReadTreeResult, readTree, readTreeChecked } from './read-tree.js';
 export { closeSpecWorkers } from './worker-pool.js';
 
 /**
- * Reads `dir` (every regular file but `.git/`; symlinks recorded, never followed) and loads it, parsing on worker threads when the tree is large; an
- * unreadable directory is a SpecError, not a throw.
+ * Reads `dir` (every regular file but `.git/`; symlinks recorded, never followed) and loads it, parsing on
+ * worker threads when the tree is large (the threads start while the files are read, and the calling
+ * thread parses files while they start, unless `alwaysThreaded`); an unreadable directory is a SpecError, not a throw.
  */
 export async function loadRevisionFromDir(dir: string, opts?: LoadOptions): Promise<LoadResult> {
   let tree: Awaited<ReturnType<typeof readTreeChecked>>;
   try {
-    tree = await readTreeChecked(dir, opts?.limits?.maxRevisionBytes);
+    tree = await readTreeChecked(dir, opts?.limits?.maxRevisionBytes, {
+      onListed: (files) =>
+        prestartSpecWorkers(files.reduce((n, f) => n + (isSpecFile(f.path) ? f.size : 0), 0)),
+    });
   } catch (err) {
     const reason = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
     return {
@@ -27,5 +33,9 @@ export async function loadRevisionFromDir(dir: string, opts?: LoadOptions): Prom
     };
   }
   if (tree.errors.length > 0) return { ok: false, errors: tree.errors };
-  return createSpecLoader().loadAsync(tree.files, { ...opts, symlinks: tree.symlinks });
+  return createSpecLoader().loadAsync(tree.files, {
+    shareWithCaller: true,
+    ...opts,
+    symlinks: tree.symlinks,
+  });
 }

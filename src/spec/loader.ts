@@ -8,6 +8,7 @@ import { crossRefErrors } from './cross-refs.js';
 import { sortSpecErrors } from './issue.js';
 import { DEFAULT_SIZE_LIMITS, formatBytes, type SecretPolicy, type SizeLimits } from './limits.js';
 import { type FileResult, loadSpecFile } from './load-file.js';
+import { withPlainEnv } from './plain-env.js';
 import { policyErrors } from './policy-checks.js';
 import { isSpecFile } from './spec-files.js';
 import { KINDS, type LoadResult, type Resource, type Revision, type SpecError } from './types.js';
@@ -26,6 +27,11 @@ export interface LoadOptions {
   secrets?: SecretPolicy;
   /** Parse on worker threads whatever the tree's size (the controller, so its event loop stays free). */
   alwaysThreaded?: boolean;
+  /**
+   * With threads, let the calling thread parse files too while the threads start up (default false): for
+   * offline tools that await nothing else meanwhile; ignored with `alwaysThreaded`.
+   */
+  shareWithCaller?: boolean;
 }
 
 /** A loader that remembers per-file results between loads. */
@@ -108,19 +114,21 @@ export function createSpecLoader(): SpecLoader {
     const limits = { ...DEFAULT_SIZE_LIMITS, ...opts.limits };
     const total = hashed.entries.reduce((n, e) => n + (tree.get(e.path)?.byteLength ?? 0), 0);
     if (total > limits.maxRevisionBytes) return { ok: false, errors: [revisionTooLarge(total, limits)] };
-    for (const { path, hash, spec } of hashed.entries) {
-      if (!spec) continue;
-      const content = tree.get(path) as Buffer;
-      if (content.byteLength > limits.maxSpecFileBytes) {
-        errors.push(specFileTooLarge(path, content.byteLength, limits));
-        continue;
+    withPlainEnv(() => {
+      for (const { path, hash, spec } of hashed.entries) {
+        if (!spec) continue;
+        const content = tree.get(path) as Buffer;
+        if (content.byteLength > limits.maxSpecFileBytes) {
+          errors.push(specFileTooLarge(path, content.byteLength, limits));
+          continue;
+        }
+        const cached = cache.get(path);
+        const result = cached?.hash === hash ? cached : loadSpecFile(path, content, hash);
+        next.set(path, result);
+        for (const d of result.docs) docs.push(d);
+        for (const e of result.errors) errors.push(e);
       }
-      const cached = cache.get(path);
-      const result = cached?.hash === hash ? cached : loadSpecFile(path, content, hash);
-      next.set(path, result);
-      docs.push(...result.docs);
-      errors.push(...result.errors);
-    }
+    });
     cache = next;
     errors.push(...crossRefErrors(docs, tree, opts.symlinks));
     errors.push(...policyErrors(docs, { tree, symlinks: opts.symlinks ?? new Map(), secrets: opts.secrets }));
@@ -140,7 +148,10 @@ export function createSpecLoader(): SpecLoader {
         .map((e) => ({ path: e.path, hash: e.hash, content: tree.get(e.path) as Buffer }))
         // Oversized files are refused by `assemble` without being parsed anywhere.
         .filter((j) => j.content.byteLength <= maxSpecFileBytes);
-      const results = await loadFilesInWorkers(jobs, { always: opts.alwaysThreaded === true });
+      const results = await loadFilesInWorkers(jobs, {
+        always: opts.alwaysThreaded === true,
+        shareWithCaller: opts.shareWithCaller === true,
+      });
       results?.forEach((r, i) => {
         cache.set((jobs[i] as FileJob).path, r);
       });

@@ -1,7 +1,11 @@
 /** Worker-thread entry: loads the spec files it is sent (see worker-pool.ts) and answers with their results. */
 import { parentPort } from 'node:worker_threads';
 import { loadSpecFile } from './load-file.js';
+import { usePlainEnvForGood } from './plain-env.js';
 import type { WorkerReply, WorkerRequest } from './worker-pool.js';
+
+// This thread only parses: nothing here sets a variable a child process or native code must see.
+usePlainEnvForGood();
 
 parentPort?.on('message', (request: WorkerRequest) => {
   let reply: WorkerReply;

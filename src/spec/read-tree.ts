@@ -49,6 +49,12 @@ async function listTree(root: string): Promise<Listing> {
   return out;
 }
 
+/** Calls made while a tree is read. */
+export interface ReadTreeHooks {
+  /** The tree is listed and within its size limit: these regular files are about to be read. */
+  onListed?(files: ReadonlyArray<{ path: string; size: number }>): void;
+}
+
 /**
  * Every regular file under `root` except `.git/`, and every symlink as a link (never read through). A tree
  * over `maxRevisionBytes` (default 64 MiB) is not read at all: its only error says so. Throws the fs error
@@ -57,6 +63,7 @@ async function listTree(root: string): Promise<Listing> {
 export async function readTreeChecked(
   root: string,
   maxRevisionBytes = DEFAULT_MAX_REVISION_BYTES,
+  hooks: ReadTreeHooks = {},
 ): Promise<ReadTreeResult> {
   const { files: listed, symlinks } = await listTree(root);
   const total = listed.reduce((n, f) => n + f.size, 0);
@@ -64,6 +71,7 @@ export async function readTreeChecked(
     const message = `the spec tree holds ${formatBytes(total)} in ${listed.length} files, over the limit of ${formatBytes(maxRevisionBytes)} per revision; keep large binaries out of the spec tree (ship them as AgentVersion artifacts) or raise --max-revision-bytes`;
     return { files: new Map(), symlinks, errors: [{ file: '.', line: 1, col: 1, path: '', message }] };
   }
+  hooks.onListed?.(listed);
   const contents: Buffer[] = new Array(listed.length);
   let next = 0;
   const worker = async (): Promise<void> => {

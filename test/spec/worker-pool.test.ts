@@ -65,8 +65,12 @@ describe('loadFilesInWorkers', () => {
       const jobs = jobsOf(tree);
       expect(jobs.reduce((n, j) => n + j.content.byteLength, 0)).toBeGreaterThan(PARALLEL_MIN_BYTES);
       try {
-        const threaded = await pool.loadFilesInWorkers(jobs);
-        expect(threaded).toEqual(jobs.map((j) => loadSpecFile(j.path, j.content, j.hash)));
+        const inThisThread = jobs.map((j) => loadSpecFile(j.path, j.content, j.hash));
+        expect(await pool.loadFilesInWorkers(jobs)).toEqual(inThisThread);
+        // The calling thread taking batches while fresh threads start must not change what comes back,
+        // nor its order.
+        await pool.closeSpecWorkers();
+        expect(await pool.loadFilesInWorkers(jobs, { shareWithCaller: true })).toEqual(inThisThread);
         expect(await load.createSpecLoader().loadAsync(tree)).toEqual(load.createSpecLoader().load(tree));
       } finally {
         await pool.closeSpecWorkers();
