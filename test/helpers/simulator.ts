@@ -145,7 +145,9 @@ export async function startSimulator(opts: SimulatorOptions): Promise<Simulator>
       '--log-level',
       opts.logLevel ?? 'error',
     ];
-    procs.push(new Proc(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }), opts.tailChars));
+    procs.push(
+      new Proc(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] }), opts.tailChars),
+    );
   }
   let stopping = false;
   return {
