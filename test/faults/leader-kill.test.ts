@@ -15,10 +15,14 @@
  *    each real agent: its script appends a line to a file under the agent's --root, and there is one line.
  *
  * Mid-rollout (2 replicas, 50 simulated agents): a known limit (docs/OPERATIONS.md, "Known limits") is that
- * the leader steps a rollout over the hosts it holds live; hosts on another replica are seen as last stored.
- * So this test runs the rollout as the docs advise, with every selected host on the leader, and kills it: the
- * agents fail over to the one survivor, which takes the lease, holds them all and must resume the stored
- * rollout. What must hold: the new leader completes the rollout on the new version; no host is upgraded twice
+ * the leader steps a rollout over the hosts it holds live; hosts on another replica are seen as last stored
+ * (offline, old version), so their batch never settles. Upgrading makes it worse: an upgraded instance
+ * reconnects to a controller URL picked at random, so with both replicas open some upgraded hosts land on
+ * the follower and the rollout stalls at its first steps (seen while writing this test). So the test runs
+ * the rollout as the docs advise, with every selected host on the leader: the follower ctl-b runs (it is the
+ * standby that takes the lease) but the agents reach it through a TCP proxy that refuses connections until
+ * the kill, as an active/passive load balancer would. At the kill the proxy opens; the agents fail over to
+ * ctl-b, which takes the lease, holds them all and must resume the stored rollout. What must hold: the new leader completes the rollout on the new version; no host is upgraded twice
  * (each simulated instance logs one restart per upgrade) and no step runs twice (every host sits in one
  * batch, batches no larger than batchSize, hosts of steps taken before the kill keep their batch and state);
  * nothing recorded before the kill is lost (the rollout's hosts already upgraded stay upgraded).
@@ -32,9 +36,10 @@ import { type AgentProcess, startAgentProcess } from '../helpers/agent-process.j
 import { waitFor } from '../helpers/controller.js';
 import { configFileYaml, type DriftRow, type ExecutionRow, type HostRow } from '../helpers/e2e-fleet.js';
 import { type GitRepo, gitRepo } from '../helpers/git-repo.js';
-import { freePort, type RedisHandle, startRedis } from '../helpers/redis-server.js';
+import { type RedisHandle, startRedis } from '../helpers/redis-server.js';
 import { clusterState, type ReplicaProcess, startReplica } from '../helpers/replicas.js';
 import { type Simulator, simulatorWorkDir, startSimulator } from '../helpers/simulator.js';
+import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
 /** The leader lease; long enough that a loaded 2-core machine never misses a renewal. */
 const LEASE_MS = 2_000;
@@ -183,7 +188,7 @@ describe('leader SIGKILLed mid-sync (3 replicas, 150 simulated + 2 real agents)'
     ] as const) {
       const script = `echo ran >> ${agent.path('/ran.log')}; sleep ${EXEC_SLEEP_S}; echo done >> ${agent.path('/done.log')}`;
       const res = await via.api<{ taskId: string; hosts: string[]; offline: string[] }>('/api/v1/exec', {
-        hosts: agent.name,
+        hosts: `name=${agent.name}`,
         script,
         timeoutMs: 60_000,
         wait: false,
@@ -313,22 +318,22 @@ describe('leader SIGKILLed mid-rollout (2 replicas, 50 simulated agents on the l
   let simRoot: string;
   const replicas: ReplicaProcess[] = [];
   let sim: Simulator | undefined;
+  let proxyB: TcpProxy | undefined;
 
   beforeAll(async () => {
     redis = await startRedis();
     repo = await gitRepo({ 'agents.yaml': agentVersionYaml(AGENT_VERSION) });
     work = await mkdtemp(join(tmpdir(), 'gse-faults-rollout-'));
     simRoot = await simulatorWorkDir('gse-faults-rollout-sim-');
-    replicas.push(
-      await startReplica({ id: 'ctl-a', redisUrl: redis.url, repo: repo.dir, work, leaseMs: LEASE_MS }),
-    );
-    // ctl-b's port is reserved but nothing listens yet: agents that pick it first move on to ctl-a, so the
-    // leader holds every host (the rollout limit above); once ctl-b is up it is where they fail over to.
-    const portB = await freePort();
-    const [a] = replicas as [ReplicaProcess];
+    for (const id of ['ctl-a', 'ctl-b'])
+      replicas.push(await startReplica({ id, redisUrl: redis.url, repo: repo.dir, work, leaseMs: LEASE_MS }));
+    const [a, b] = replicas as [ReplicaProcess, ReplicaProcess];
+    // The agents' way to ctl-b is closed until the kill: those that pick it move on to ctl-a.
+    proxyB = await startTcpProxy(b.port);
+    proxyB.drop();
     sim = await startSimulator({
       count: ROLLOUT_HOSTS,
-      controllerUrls: [a.agentUrl, `wss://127.0.0.1:${portB}/agent`],
+      controllerUrls: [a.agentUrl, `wss://127.0.0.1:${proxyB.port}/agent`],
       root: simRoot,
       upgradeDelayMs: UPGRADE_DELAY_MS,
       logLevel: 'info',
@@ -343,21 +348,12 @@ describe('leader SIGKILLed mid-rollout (2 replicas, 50 simulated agents on the l
       },
       SETUP_MS,
     );
-    replicas.push(
-      await startReplica({
-        id: 'ctl-b',
-        redisUrl: redis.url,
-        repo: repo.dir,
-        work,
-        leaseMs: LEASE_MS,
-        port: portB,
-      }),
-    );
   }, SETUP_MS + 60_000);
 
   afterAll(async () => {
     await sim?.stop();
     for (const r of replicas) await r.signal('SIGKILL');
+    await proxyB?.close();
     await redis?.cleanup();
     await repo?.cleanup();
     if (work) await rm(work, { recursive: true, force: true });
@@ -377,15 +373,20 @@ describe('leader SIGKILLed mid-rollout (2 replicas, 50 simulated agents on the l
     );
     await a.api('/api/v1/hooks/git', {});
     // Kill once a few steps are done and more remain.
+    let seen: RolloutView | undefined;
     const before = await waitFor(
       'the rollout at its third step',
       async () => {
         const v = await rollout(a);
+        seen = v;
         if (v?.rollout.phase === 'Paused') throw new Error(`rollout paused: ${v.rollout.pauseReason}`);
         return v && v.rollout.version === ROLLOUT_TARGET && v.batch >= 3 ? v : undefined;
       },
       RECOVERY_MS,
-    );
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; last seen: ${JSON.stringify(seen)?.slice(0, 2_000)}`);
+    });
+    proxyB?.allow();
     const killedAt = Date.now();
     await a.signal('SIGKILL');
     const upgradedBefore = before.hosts.filter((h) => h.state === 'upgraded');
