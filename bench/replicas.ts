@@ -22,10 +22,12 @@ import { performance } from 'node:perf_hooks';
 import {
   type BenchRedis,
   type BenchReplica,
+  type ClusterWatch,
   freePort,
   leaseHolder,
   startBenchRedis,
   startBenchReplica,
+  watchCluster,
 } from './_lib/cluster.js';
 import { type SimFleet, startSimulator } from './_lib/fleet-sim.js';
 import {
@@ -59,6 +61,7 @@ let agentsRoot: string | undefined;
 let redis: BenchRedis | undefined;
 let replicas: BenchReplica[] = [];
 let fleet: SimFleet | undefined;
+let watch: ClusterWatch | undefined;
 
 interface HostRow {
   hostId: string;
@@ -94,13 +97,21 @@ async function heldBy(rs: BenchReplica[]): Promise<number[]> {
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-/** From the commit to every host Synced on it; null when PHASE_TIMEOUT_MS passed. */
+interface SyncTiming {
+  /** Commit + webhook -> every host Synced on the commit; null when PHASE_TIMEOUT_MS passed. */
+  totalMs: number | null;
+  /** Commit + webhook -> the leader published the revision (gse:cluster:revision). */
+  publishedMs: number | null;
+}
+
+/** From the commit to every host Synced on it, with the moment the leader published it. */
 async function commitToSynced(
   repo: { commit(files: Record<string, string>, m?: string): Promise<string> },
   leader: BenchReplica,
+  cluster: ClusterWatch,
   hosts: number,
   n: number,
-): Promise<number | null> {
+): Promise<SyncTiming> {
   const t0 = performance.now();
   const sha = await repo.commit(
     { 'motd.yaml': motdSpec('motd', '/etc/motd', `revision ${n}\n`) },
@@ -108,8 +119,11 @@ async function commitToSynced(
   );
   await leader.api('/api/v1/hooks/git', {});
   let at: number | null = null;
+  let publishedAt: number | null = null;
   const ok = await pollUntil(
     async () => {
+      if (publishedAt === null && (await cluster.revision()) === sha) publishedAt = performance.now();
+      if (publishedAt === null) return false;
       const { body } = await leader.api<{
         revision: { applied: { sha: string } | null };
         hosts: { bySyncState: Record<string, number> };
@@ -126,7 +140,10 @@ async function commitToSynced(
     PHASE_TIMEOUT_MS,
     20,
   );
-  return ok && at !== null ? round((at as number) - t0, 0) : null;
+  return {
+    totalMs: ok && at !== null ? round((at as number) - t0, 0) : null,
+    publishedMs: publishedAt === null ? null : round((publishedAt as number) - t0, 0),
+  };
 }
 
 interface ConfigResult {
@@ -138,6 +155,8 @@ interface ConfigResult {
     medianMs: number | null;
     goalMs: number | null;
     goalMet: boolean | null;
+    /** Median of commit + webhook -> the leader published the revision (the rest is sending and reports). */
+    publishedMedianMs: number | null;
   };
   rssMiBPerReplica: number[];
   rssGoalMiB: number;
@@ -203,14 +222,18 @@ async function runConfig(n: number, hosts: number, runs: number, leaseMs: number
   if (!connected) throw new Error(`only ${sum(held)} of ${hosts} agents connected`);
   progress('fleet connected', { replicas: n, hosts, held });
   // The first revision Synced everywhere before measuring.
-  const first = await commitToSynced(repo, leader, hosts, 1);
-  if (first === null) throw new Error('the fleet never synced the first revision');
+  const cluster = await watchCluster(redis.url);
+  watch = cluster;
+  const first = await commitToSynced(repo, leader, cluster, hosts, 1);
+  if (first.totalMs === null) throw new Error('the fleet never synced the first revision');
 
   const runsMs: Array<number | null> = [];
+  const published: number[] = [];
   for (let i = 0; i < runs; i++) {
-    const ms = await commitToSynced(repo, leader, hosts, i + 2);
-    runsMs.push(ms);
-    progress('commit to Synced', { replicas: n, hosts, run: i + 1, ms });
+    const t = await commitToSynced(repo, leader, cluster, hosts, i + 2);
+    runsMs.push(t.totalMs);
+    if (t.publishedMs !== null) published.push(t.publishedMs);
+    progress('commit to Synced', { replicas: n, hosts, run: i + 1, ...t });
   }
   const rss = replicas.map((r) => r.rssMiB());
   const done = runsMs.filter((m): m is number => m !== null);
@@ -228,7 +251,7 @@ async function runConfig(n: number, hosts: number, runs: number, leaseMs: number
     await pollUntil(
       async () => {
         if (leaseAt === null) {
-          const h = await leaseHolder((redis as BenchRedis).url).catch(() => undefined);
+          const h = await cluster.leader().catch(() => undefined);
           if (h !== undefined && h !== leader.id) leaseAt = performance.now();
         }
         if (allAt === null && sum(await heldBy(survivors)) >= hosts) allAt = performance.now();
@@ -276,6 +299,7 @@ async function runConfig(n: number, hosts: number, runs: number, leaseMs: number
       medianMs: med,
       goalMs: goal,
       goalMet: goal === null || med === null ? null : med <= goal,
+      publishedMedianMs: published.length > 0 ? round(median(published), 0) : null,
     },
     rssMiBPerReplica: rss,
     rssGoalMiB: GOALS.rssMiB,
@@ -291,6 +315,8 @@ async function runConfig(n: number, hosts: number, runs: number, leaseMs: number
 }
 
 async function teardown(): Promise<void> {
+  watch?.close();
+  watch = undefined;
   await fleet?.stop().catch(() => undefined);
   fleet = undefined;
   await Promise.all(replicas.map((r) => r.stop().catch(() => undefined)));

@@ -86,6 +86,27 @@ export async function leaseHolder(redisUrl: string): Promise<string | undefined>
   }
 }
 
+/** The cluster's shared keys read over one connection (for polling in a measurement). */
+export interface ClusterWatch {
+  /** The lease holder's replica id, or undefined. */
+  leader(): Promise<string | undefined>;
+  /** The id (commit SHA) of the revision the leader published, or undefined. */
+  revision(): Promise<string | undefined>;
+  close(): void;
+}
+
+/** Opens a ClusterWatch on `redisUrl`. */
+export async function watchCluster(redisUrl: string): Promise<ClusterWatch> {
+  const client = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  client.on('error', () => {});
+  await client.connect();
+  return {
+    leader: async () => /^\d+:(.*)$/.exec((await client.get('gse:cluster:lease')) ?? '')?.[1],
+    revision: async () => /"id":"([^"]+)"/.exec(await client.getrange('gse:cluster:revision', 0, 199))?.[1],
+    close: () => client.disconnect(),
+  };
+}
+
 export interface BenchReplica {
   readonly id: string;
   readonly port: number;

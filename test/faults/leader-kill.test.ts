@@ -13,6 +13,9 @@
  *    readable through a survivor's API afterwards (the executions finished, `succeeded`);
  *  - an exec started before the kill (still running on the agents when the leader dies) ran exactly once on
  *    each real agent: its script appends a line to a file under the agent's --root, and there is one line.
+ *    real-1 is held by the leader at the kill (its second URL, to ctl-2 through a TCP proxy, opens only at
+ *    the kill), and its exec is sent through ctl-2: the work goes through the dead leader's inbox and the
+ *    result comes back through a survivor; real-2 lands wherever its random first pick takes it.
  *
  * Mid-rollout (2 replicas, 50 simulated agents): a known limit (docs/OPERATIONS.md, "Known limits") is that
  * the leader steps a rollout over the hosts it holds live; hosts on another replica are seen as last stored
@@ -50,6 +53,7 @@ const RECOVERY_MS = 150_000;
 /** Bound for the fleet to connect and converge at first. */
 const SETUP_MS = 150_000;
 const SIM_AGENTS = 150;
+/** real-1 on the leader (see beforeAll), real-2 wherever it lands. */
 const REAL_AGENTS = ['real-1', 'real-2'];
 /** How long the exec started before the kill keeps running on the agents (so the kill lands mid-run). */
 const EXEC_SLEEP_S = 6;
@@ -125,6 +129,7 @@ describe('leader SIGKILLed mid-sync (3 replicas, 150 simulated + 2 real agents)'
   const replicas: ReplicaProcess[] = [];
   const reals: AgentProcess[] = [];
   let sim: Simulator | undefined;
+  let proxy: TcpProxy | undefined;
   const allHosts = SIM_AGENTS + REAL_AGENTS.length;
 
   beforeAll(async () => {
@@ -136,8 +141,17 @@ describe('leader SIGKILLed mid-sync (3 replicas, 150 simulated + 2 real agents)'
     for (const id of ['ctl-1', 'ctl-2', 'ctl-3'])
       replicas.push(await startReplica({ id, redisUrl: redis.url, repo: repo.dir, work, leaseMs: LEASE_MS }));
     const urls = replicas.map((r) => r.agentUrl);
-    for (const name of REAL_AGENTS)
-      reals.push(await startAgentProcess({ controllerUrl: urls.join(','), name }));
+    const [r1, r2] = replicas as [ReplicaProcess, ReplicaProcess];
+    // real-1 is held by the leader when it dies: its other way out (to ctl-2) stays closed until the kill.
+    proxy = await startTcpProxy(r2.port);
+    proxy.drop();
+    reals.push(
+      await startAgentProcess({
+        controllerUrl: `${r1.agentUrl},wss://127.0.0.1:${proxy.port}/agent`,
+        name: 'real-1',
+      }),
+    );
+    reals.push(await startAgentProcess({ controllerUrl: urls.join(','), name: 'real-2' }));
     sim = await startSimulator({ count: SIM_AGENTS, controllerUrls: urls, root: simRoot });
   }, SETUP_MS);
 
@@ -145,6 +159,7 @@ describe('leader SIGKILLed mid-sync (3 replicas, 150 simulated + 2 real agents)'
     await sim?.stop();
     for (const a of reals) await a.cleanup();
     for (const r of replicas) await r.signal('SIGKILL');
+    await proxy?.close();
     await redis?.cleanup();
     await repo?.cleanup();
     if (work) await rm(work, { recursive: true, force: true });
@@ -206,6 +221,7 @@ describe('leader SIGKILLed mid-sync (3 replicas, 150 simulated + 2 real agents)'
     // Commit v2 and kill the leader as soon as it published v2, while hosts are still converging.
     const v2 = await repo.commit({ 'app.yaml': appYaml('v2') }, 'v2, the leader dies while hosts converge');
     await waitPublished(r1, redis.url, v2);
+    proxy?.allow();
     const killedAt = Date.now();
     await r1.signal('SIGKILL');
     const atKill = await listAll<HostRow>(r2, '/api/v1/hosts');
