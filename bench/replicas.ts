@@ -104,6 +104,8 @@ interface SyncTiming {
   totalMs: number | null;
   /** Commit + webhook -> the leader published the revision (gse:cluster:revision). */
   publishedMs: number | null;
+  /** What the last poll saw (for a run that timed out). */
+  lastSeen: string;
 }
 
 /** From the commit to every host Synced on it, with the moment the leader published it. */
@@ -123,6 +125,7 @@ async function commitToSynced(
   let at: number | null = null;
   let publishedAt: number | null = null;
   let dipped = false;
+  let lastSeen = 'the revision never published';
   let verifiedAt = 0;
   const ok = await pollUntil(
     async () => {
@@ -133,6 +136,7 @@ async function commitToSynced(
         hosts: { bySyncState: Record<string, number> };
       }>('/api/v1/status');
       const synced = body.hosts.bySyncState.Synced ?? 0;
+      lastSeen = `${synced} of ${hosts} Synced in the store (by state ${JSON.stringify(body.hosts.bySyncState)})`;
       if (synced < hosts) dipped = true;
       if (body.revision.applied?.sha !== sha || synced < hosts) return false;
       const countedAt = performance.now();
@@ -153,6 +157,7 @@ async function commitToSynced(
   return {
     totalMs: ok && at !== null ? round((at as number) - t0, 0) : null,
     publishedMs: publishedAt === null ? null : round((publishedAt as number) - t0, 0),
+    lastSeen,
   };
 }
 
@@ -167,6 +172,7 @@ interface ConfigResult {
     goalMet: boolean | null;
     /** Median of commit + webhook -> the leader published the revision (the rest is sending and reports). */
     publishedMedianMs: number | null;
+    note?: string;
   };
   rssMiBPerReplica: number[];
   rssGoalMiB: number;
@@ -235,15 +241,21 @@ async function runConfig(n: number, hosts: number, runs: number, leaseMs: number
   const cluster = await watchCluster(redis.url);
   watch = cluster;
   const first = await commitToSynced(repo, leader, cluster, hosts, 1);
-  if (first.totalMs === null) throw new Error('the fleet never synced the first revision');
+  // A fleet that never converged on the first revision: no runs (each would wait out the bound), noted.
+  const syncNote =
+    first.totalMs === null
+      ? `the first revision did not converge within ${PHASE_TIMEOUT_MS} ms: ${first.lastSeen}`
+      : undefined;
+  if (syncNote) progress('first revision not converged', { replicas: n, hosts, syncNote });
 
   const runsMs: Array<number | null> = [];
   const published: number[] = [];
-  for (let i = 0; i < runs; i++) {
+  for (let i = 0; i < (syncNote ? 0 : runs); i++) {
     const t = await commitToSynced(repo, leader, cluster, hosts, i + 2);
     runsMs.push(t.totalMs);
     if (t.publishedMs !== null) published.push(t.publishedMs);
     progress('commit to Synced', { replicas: n, hosts, run: i + 1, ...t });
+    if (t.totalMs === null) progress('run did not converge', { lastSeen: t.lastSeen });
   }
   const rss = replicas.map((r) => r.rssMiB());
   const done = runsMs.filter((m): m is number => m !== null);
@@ -310,6 +322,7 @@ async function runConfig(n: number, hosts: number, runs: number, leaseMs: number
       goalMs: goal,
       goalMet: goal === null || med === null ? null : med <= goal,
       publishedMedianMs: published.length > 0 ? round(median(published), 0) : null,
+      ...(syncNote ? { note: syncNote } : {}),
     },
     rssMiBPerReplica: rss,
     rssGoalMiB: GOALS.rssMiB,
