@@ -91,6 +91,8 @@ export async function simulate(options: SimulateOptions, logger: Logger): Promis
             const next = await create(i, to, true);
             agents[slot] = next;
             await next.start();
+            // One line per upgrade: the fault suite counts them (no instance may upgrade twice).
+            logger.info('simulated upgrade restarted', { name, to });
           },
         }),
       },

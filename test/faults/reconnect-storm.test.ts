@@ -5,17 +5,16 @@
  * the storm (it turned handshakes away with a retry-after), and /healthz answered every probe from the
  * moment the new controller first answered.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AGENT_MAIN, GSECTL_MAIN } from '../helpers/agent-process.js';
+import { GSECTL_MAIN } from '../helpers/agent-process.js';
 import { httpCall, waitFor } from '../helpers/controller.js';
 import { configFileYaml } from '../helpers/e2e-fleet.js';
 import { type GitRepo, gitRepo } from '../helpers/git-repo.js';
 import { freePort } from '../helpers/redis-server.js';
+import { Proc, type Simulator, simulatorWorkDir, startSimulator } from '../helpers/simulator.js';
 
 const AGENTS = 5_000;
 const PROCESSES = 2;
@@ -32,55 +31,12 @@ const CONTROLLER_START_MS = 120_000;
 const BOOTSTRAP = 'faults-storm-bootstrap-token-0123456789';
 const ADMIN = 'faults-storm-admin-token-0123456789abcdef';
 
-/** A child process with its stderr tail kept for failure messages. */
-class Proc {
-  readonly exited: Promise<void>;
-  private tail = '';
-  constructor(readonly child: ChildProcess) {
-    child.stderr?.on('data', (b: Buffer) => {
-      this.tail = (this.tail + b.toString()).slice(-4_000);
-    });
-    child.stdout?.resume();
-    this.exited = new Promise((resolve) => child.once('exit', () => resolve()));
-  }
-  get stderr(): string {
-    return this.tail;
-  }
-  get running(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
-  }
-  async stop(signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
-    if (!this.running) return;
-    this.child.kill(signal);
-    await this.exited;
-  }
-}
-
-/** Seeds `root/sim-<i>/var/lib/gse-agent/identity.json` so shard instances get fleet-wide ids. */
-async function seedIdentities(root: string, n: number, offset: number): Promise<void> {
-  for (let start = 1; start <= n; start += 500) {
-    await Promise.all(
-      Array.from({ length: Math.min(500, n - start + 1) }, async (_, j) => {
-        const stateDir = join(root, `sim-${start + j}`, 'var/lib/gse-agent');
-        await mkdir(stateDir, { recursive: true, mode: 0o700 });
-        await writeFile(
-          join(stateDir, 'identity.json'),
-          JSON.stringify({ agentId: `sim-${offset + start + j}` }),
-          {
-            mode: 0o600,
-          },
-        );
-      }),
-    );
-  }
-}
-
 describe('reconnect storm after a controller restart', () => {
   let work: string;
   let repo: GitRepo;
   let port: number;
   let controller: Proc | undefined;
-  const sims: Proc[] = [];
+  let sim: Simulator | undefined;
 
   const status = async (): Promise<{ hosts: { connected: number }; hub: { handshakesRejected: number } }> => {
     const res = await httpCall(`http://127.0.0.1:${port}/api/v1/status`, {
@@ -134,47 +90,24 @@ describe('reconnect storm after a controller restart', () => {
   };
 
   beforeAll(async () => {
-    // Agent roots on tmpfs when there is one: 5,000 state dirs on a disk make set-up, not the storm, slow.
-    const base = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
-    work = await mkdtemp(join(base, 'gse-faults-storm-'));
+    work = await simulatorWorkDir('gse-faults-storm-');
     repo = await gitRepo({
       'fleet/motd.yaml': configFileYaml({ name: 'motd', path: '/etc/motd', content: 'managed\n' }),
     });
     port = await freePort();
     await startController();
-    const per = AGENTS / PROCESSES;
-    for (let k = 0; k < PROCESSES; k++) {
-      const root = join(work, `shard-${k + 1}`);
-      await seedIdentities(root, per, k * per);
-      sims.push(
-        new Proc(
-          spawn(
-            process.execPath,
-            [
-              AGENT_MAIN,
-              'simulate',
-              '--count',
-              String(per),
-              '--controller',
-              `ws://127.0.0.1:${port}/agent`,
-              '--insecure',
-              '--token',
-              BOOTSTRAP,
-              '--root',
-              root,
-              '--log-level',
-              'error',
-            ],
-            { stdio: ['ignore', 'pipe', 'pipe'] },
-          ),
-        ),
-      );
-    }
+    sim = await startSimulator({
+      count: AGENTS,
+      processes: PROCESSES,
+      controllerUrls: [`ws://127.0.0.1:${port}/agent`],
+      token: BOOTSTRAP,
+      root: work,
+    });
     let first = 0;
     await waitFor(
       `all ${AGENTS} agents connected at first`,
       async () => {
-        for (const s of sims) if (!s.running) throw new Error(`simulator exited: ${s.stderr}`);
+        sim?.assertRunning();
         first = await connected();
         return first === AGENTS;
       },
@@ -185,7 +118,7 @@ describe('reconnect storm after a controller restart', () => {
   }, FIRST_CONNECT_MS + 60_000);
 
   afterAll(async () => {
-    await Promise.all(sims.map((s) => s.stop()));
+    await sim?.stop();
     await controller?.stop();
     await repo?.cleanup();
     if (work) await rm(work, { recursive: true, force: true });
@@ -224,7 +157,7 @@ describe('reconnect storm after a controller restart', () => {
     await waitFor(
       `all ${AGENTS} agents connected again`,
       async () => {
-        for (const s of sims) if (!s.running) throw new Error(`simulator exited: ${s.stderr}`);
+        sim?.assertRunning();
         seen = await connected();
         return seen === AGENTS;
       },
