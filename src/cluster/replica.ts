@@ -311,6 +311,19 @@ export class Replica {
     if (!rec || (!rec.connected && rec.syncState === 'Unknown')) return;
     if ((await this.cluster.directory.holderOf(hostId)) !== undefined) return; // it came back meanwhile
     await this.parts.store.upsertHost({ ...rec, connected: false, syncState: 'Unknown' });
+    // A replica that refreshed late claims its entries back and writes its hosts again (`sessionsReclaimed`);
+    // when that write landed before this one, this one left a connected host Unknown, and a quiet agent
+    // would never correct it. So look again: a holder now gets a sync, whose report writes the host anew.
+    const now = await this.cluster.directory.holderOf(hostId);
+    if (now !== undefined) {
+      this.parts.logger.info('host claimed again while marked offline; its holder syncs it', {
+        hostId,
+        replica: now,
+      });
+      if (now === this.me) await this.parts.forceSyncLocal([hostId]);
+      else await this.cluster.send(now, { kind: 'sync', hostIds: [hostId] });
+      return;
+    }
     this.parts.logger.warn('host offline: its replica stopped refreshing its session', {
       hostId,
       replica: holder,

@@ -127,7 +127,12 @@ export class LiveFeed implements LiveFeedView {
   private lastTotals: { in: number; out: number; at: number } | undefined;
   private lastTargets = '';
 
-  constructor(private readonly sources: LiveFeedSources) {}
+  /** When the feed started: the first sample's rates count from here (the counters start at zero). */
+  private readonly startedAt: number;
+
+  constructor(private readonly sources: LiveFeedSources) {
+    this.startedAt = sources.now();
+  }
 
   subscribe(listener: LiveListener): () => void {
     this.listeners.add(listener);
@@ -219,9 +224,10 @@ export class LiveFeed implements LiveFeedView {
     const now = this.sources.now();
     const totals = this.sources.recordTotals();
     if (totals) {
-      const last = this.lastTotals;
+      // Before the first sample the counters were zero at start: records routed before it are a rate too.
+      const last = this.lastTotals ?? { in: 0, out: 0, at: this.startedAt };
       // A router rebuilt by a new revision starts its counters again: a drop is a restart, not a negative rate.
-      if (last && now > last.at && totals.in >= last.in && totals.out >= last.out) {
+      if (now > last.at && totals.in >= last.in && totals.out >= last.out) {
         const secs = (now - last.at) / 1000;
         const sample = {
           at: new Date(now).toISOString(),

@@ -307,6 +307,16 @@ describe('LiveFeed', () => {
     expect(targetEvents.map((e) => (e.type === 'targets' ? e.targets[0]?.spoolDepth : -1))).toEqual([0, 12]);
   });
 
+  it('counts records routed before the first sample as a rate from the feed start', () => {
+    const t = feed([]);
+    t.setNow(T0 + 2000);
+    t.setTotals({ in: 200, out: 200 });
+    t.f.sample();
+    expect(t.f.history().rates).toEqual([
+      { at: new Date(T0 + 2000).toISOString(), inPerSec: 100, outPerSec: 100 },
+    ]);
+  });
+
   it('keeps telling the other listeners when one throws', () => {
     const errors: unknown[] = [];
     const f = new LiveFeed({
