@@ -32,7 +32,7 @@ function readChange(v: unknown, path: string): HoldChange {
     hostId: str(o.hostId, `${path}.hostId`),
     watch: str(o.watch, `${path}.watch`),
     ensure,
-    ...(op === undefined ? {} : { op: op as HoldChange['op'] & string }),
+    ...(op === undefined ? {} : { op: op as NonNullable<HoldChange['op']> }),
   };
 }
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { DataRecord } from '../../src/protocol/messages.js';
-import { AGENT_MAIN } from '../helpers/agent-process.js';
+import { AGENT_MAIN, pushRecords } from '../helpers/agent-process.js';
 import {
   type RunningController,
   startController,
@@ -39,20 +39,6 @@ spec:
   targets: [{ name: archive }]
   batch: { maxRecords: 100, maxDelay: 20ms }
 `;
-
-/** Runs `gse-agent push` with `lines` on stdin; resolves with its exit code and stderr. */
-async function push(stateDir: string, lines: string[], channel: string) {
-  const child = spawn(process.execPath, [AGENT_MAIN, 'push', '--state-dir', stateDir, '--channel', channel], {
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (b: Buffer) => {
-    stderr += b.toString();
-  });
-  child.stdin.end(`${lines.join('\n')}\n`);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, stderr };
-}
 
 /** The records in `path` and its rotated siblings `path.1`, `path.2`, ...; with each file's size. */
 async function readRotated(path: string): Promise<{ records: DataRecord[]; sizes: number[] }> {
@@ -125,7 +111,7 @@ describe('data channel to a file target', () => {
     const lines = Array.from({ length: FILE_RECORDS }, (_, i) =>
       JSON.stringify({ seq: i, msg: `line ${i} ${'x'.repeat(40)}` }),
     );
-    const r = await push(stateDir, lines, 'logs');
+    const r = await pushRecords(stateDir, lines, 'logs');
     expect(r.stderr).toContain(`pushed ${FILE_RECORDS} records`);
     expect(r.code).toBe(0);
     const path = join(ctl.stateDir, 'targets', 'archive', 'records.jsonl');

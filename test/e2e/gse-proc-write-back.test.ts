@@ -7,14 +7,14 @@
  * nothing.
  */
 import { execFile } from 'node:child_process';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentProcess, startAgentProcess } from '../helpers/agent-process.js';
 import { httpCall, type RunningController, startController, waitFor } from '../helpers/controller.js';
-import { processGone, waitSynced } from '../helpers/e2e-fleet.js';
+import { pidsRunning, waitSynced } from '../helpers/e2e-fleet.js';
 import { type GitRepo, gitRepo } from '../helpers/git-repo.js';
 
 const run = promisify(execFile);
@@ -42,15 +42,8 @@ function watchYaml(): string {
   return `apiVersion: gse/v1\nkind: ProcessWatch\nmetadata: {"name": "svc"}\nspec: ${JSON.stringify(spec)}\n`;
 }
 
-async function sleepPids(): Promise<number[]> {
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline === `sleep\0${DURATION}\0` && !(await processGone(Number(entry)))) pids.push(Number(entry));
-  }
-  return pids;
-}
+/** The pids of this test's sleeps. */
+const sleepPids = () => pidsRunning(['sleep', DURATION]);
 
 async function git(dir: string, ...args: string[]): Promise<string> {
   const { stdout } = await run('git', args, { cwd: dir });

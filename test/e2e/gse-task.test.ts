@@ -5,13 +5,13 @@
  * landing on disk with its owner and mode, and bk-nodeman's operate_proc_multi stop then start of a real
  * watched process, polled with get_proc_operate_result_v2, the stop surviving a reconcile.
  */
-import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AgentProcess, startAgentProcess } from '../helpers/agent-process.js';
 import { type RunningController, startController, waitFor } from '../helpers/controller.js';
-import { listExecutions, processGone, waitSynced } from '../helpers/e2e-fleet.js';
+import { listExecutions, pidsRunning, waitSynced } from '../helpers/e2e-fleet.js';
 import { type GitRepo, gitRepo } from '../helpers/git-repo.js';
 
 const HOST = 'job-1';
@@ -39,16 +39,8 @@ interface ScriptResult {
   screen: string;
 }
 
-/** The pids of this test's sleeps, from /proc. */
-async function sleepPids(): Promise<number[]> {
-  const pids: number[] = [];
-  for (const entry of await readdir('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
-    if (cmdline === `sleep\0${DURATION}\0` && !(await processGone(Number(entry)))) pids.push(Number(entry));
-  }
-  return pids;
-}
+/** The pids of this test's sleeps. */
+const sleepPids = () => pidsRunning(['sleep', DURATION]);
 
 function watchYaml(): string {
   const spec = {

@@ -15,7 +15,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AGENT_MAIN } from '../helpers/agent-process.js';
+import { AGENT_MAIN, pushRecords } from '../helpers/agent-process.js';
 import {
   type RunningController,
   startController,
@@ -52,20 +52,6 @@ spec:
   targets: [{ name: kafka-out }]
   batch: { maxRecords: ${BATCH}, maxDelay: 20ms }
 `;
-
-/** Runs `gse-agent push` with `lines` on stdin; resolves with its exit code and stderr. */
-async function push(stateDir: string, lines: string[]) {
-  const child = spawn(process.execPath, [AGENT_MAIN, 'push', '--state-dir', stateDir, '--channel', CHANNEL], {
-    stdio: ['pipe', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  child.stderr.on('data', (b: Buffer) => {
-    stderr += b.toString();
-  });
-  child.stdin.end(`${lines.join('\n')}\n`);
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  return { code, stderr };
-}
 
 interface TargetRow {
   name: string;
@@ -137,7 +123,7 @@ describe('Kafka target on a real broker', () => {
     const per = RECORDS / CHUNKS;
     const pushChunk = async (c: number) => {
       const lines = Array.from({ length: per }, (_, i) => JSON.stringify({ seq: c * per + i }));
-      const r = await push(stateDir, lines);
+      const r = await pushRecords(stateDir, lines, CHANNEL);
       expect(r.code, r.stderr).toBe(0);
     };
 

@@ -187,3 +187,21 @@ export function pidAlive(pid: number): boolean {
     return false;
   }
 }
+
+/** Runs `gse-agent push` with `lines` on stdin into the agent of `stateDir`; its exit code and stderr. */
+export async function pushRecords(
+  stateDir: string,
+  lines: readonly string[],
+  channel: string,
+): Promise<{ code: number | null; stderr: string }> {
+  const child = spawn(process.execPath, [AGENT_MAIN, 'push', '--state-dir', stateDir, '--channel', channel], {
+    stdio: ['pipe', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (b: Buffer) => {
+    stderr += b.toString();
+  });
+  child.stdin?.end(`${lines.join('\n')}\n`);
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  return { code, stderr };
+}

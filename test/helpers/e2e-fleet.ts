@@ -179,6 +179,18 @@ export async function pendingSpoolRecords(stateDir: string): Promise<PendingSpoo
  * True when `pid` no longer runs: `kill(pid, 0)` fails, or it is a zombie (dead, waiting to be reaped; in
  * some containers PID 1 never reaps orphans).
  */
+/** The live pids whose whole command line is `argv` (from /proc): a test's own uniquely-argued processes. */
+export async function pidsRunning(argv: readonly string[]): Promise<number[]> {
+  const want = `${argv.join('\0')}\0`;
+  const pids: number[] = [];
+  for (const entry of await readdir('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, 'utf8').catch(() => '');
+    if (cmdline === want && !(await processGone(Number(entry)))) pids.push(Number(entry));
+  }
+  return pids;
+}
+
 export async function processGone(pid: number): Promise<boolean> {
   try {
     process.kill(pid, 0);
