@@ -76,7 +76,11 @@ describe('ProcessMonitor.operate', () => {
       scanner: new ProcScanner({ maxAgeMs: 0 }),
       onEvent: () => {},
     });
-    monitor.setWatches([processWatch('observed', { cmdline: `^sleep ${duration.replace('.', '\\.')}$` })]);
+    // A pattern no process has: the first test's sleep, SIGKILLed in afterEach, may not be reaped yet, and a
+    // watch that matched it would answer "already running" instead of failing.
+    monitor.setWatches([
+      processWatch('observed', { cmdline: `^sleep ${duration.replace('.', '\\.')}-never$` }),
+    ]);
     const unknown = await monitor.operate('nope', 'restart', undefined, 1_000);
     expect(unknown).toMatchObject({ exitCode: OP_FAILED_EXIT_CODE });
     expect(unknown.stderrTail).toContain('no ProcessWatch named nope');
