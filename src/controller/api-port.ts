@@ -119,7 +119,7 @@ async function statusParts(c: Controller): Promise<StatusParts> {
     applied: appliedSha ? await c.store.getRevision(appliedSha) : undefined,
     lastRejected,
     bySyncState,
-    connected: c.hub.sessions().length,
+    connected: c.hub.connectedCount,
     source: c.source.stats(),
     hub: c.hub.stats(),
     targets: c.data.current?.health() ?? [],

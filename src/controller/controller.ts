@@ -420,8 +420,7 @@ export class Controller {
       if (this.replica) await this.replica.cluster.start(this.replica.hooks());
       else await this.source.start();
       this.every(this.options.resyncIntervalMs, async () => {
-        const silent = this.hub.sessions().filter((x) => x.status === 'Unknown');
-        await this.reconciler.setSilent(new Set(silent.map((x) => x.agentId)));
+        await this.reconciler.setSilent(this.hub.silentAgentIds());
         await this.replica?.checkPublished();
         if (!this.replica || this.replica.leads()) {
           await this.replica?.refreshRemoteView(this.reconciler.hostsLastSeen().map((h) => h.hostId));
@@ -506,7 +505,7 @@ export class Controller {
       targets[name] = { ...t, spoolDepth: depth.get(name) ?? 0 };
     return {
       hostsBySyncState: bySyncState,
-      agentConnections: this.hub?.sessions().length ?? 0,
+      agentConnections: this.hub?.connectedCount ?? 0,
       git: { fetches: git.fetches, fetchErrors: git.fetchErrors, lastFetchMs: git.lastFetchMs },
       routes: stats?.routes ?? {},
       targets,

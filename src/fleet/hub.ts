@@ -130,6 +130,14 @@ export class FleetHub {
     return this.live.size;
   }
 
+  /** Agents whose session is live but silent (heartbeat overdue), without building a listing. */
+  silentAgentIds(): Set<string> {
+    const now = this.clock.now();
+    const out = new Set<string>();
+    for (const [id, session] of this.live) if (session.status(now) === 'Unknown') out.add(id);
+    return out;
+  }
+
   /** One live session, or undefined. */
   session(agentId: string): SessionInfo | undefined {
     return this.live.get(agentId)?.info(this.clock.now());

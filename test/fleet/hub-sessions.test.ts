@@ -100,9 +100,12 @@ describe('FleetHub sessions', () => {
     clock.advance(1);
     expect(env.hub.hostState('sim-1')).toBe('Unknown');
     expect(env.hub.sessions()[0]?.status).toBe('Unknown');
+    expect([...env.hub.silentAgentIds()]).toEqual(['sim-1']);
+    expect(env.hub.connectedCount).toBe(1);
 
     await agent.roundTrip();
     expect(env.hub.hostState('sim-1')).toBe('Connected');
+    expect(env.hub.silentAgentIds().size).toBe(0);
     expect(env.hub.session('sim-1')?.lastSeen).toBe(new Date(clock.now()).toISOString());
 
     agent.close();
