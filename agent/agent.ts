@@ -121,6 +121,8 @@ export class Agent {
   private readonly remediation: RemediationRunner;
   private ingest: IngestServer | undefined;
   private readonly upgrader: Upgrader;
+  /** Directories of managed files swept of a dead run's temp files (once each per process). */
+  private readonly tempsSwept = new Set<string>();
   /** Reports this process spooled while the upgrader waits for one to be acked (health). */
   private readonly reportIds = new Set<string>();
 
@@ -478,6 +480,7 @@ export class Agent {
       ownership: this.ownership,
       owed: this.owed,
       guard: this.drift,
+      tempsSwept: this.tempsSwept,
       run: (spec) => this.tasks.run(spec),
       probe: (watches) =>
         probeWatches(watches, { scanner: this.deps.shared.scanner, root: this.config.root }),

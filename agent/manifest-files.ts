@@ -2,7 +2,7 @@
  * The manifests on disk: `manifest.json` (the last one fully applied) and `manifest.pending.json` (the one
  * being applied, present only while an apply runs or after one was cut short).
  */
-import { chmod, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HostManifest } from '../src/protocol/manifest.js';
 import { PRIVATE_FILE_MODE } from './engine/index.js';
@@ -30,10 +30,18 @@ export class ManifestFiles {
     return writeManifest(this.stateDir, target, PENDING_MANIFEST_FILE);
   }
 
-  /** Records `target` as applied and drops the pending mark. */
+  /**
+   * Records the pending manifest as applied: one rename of the pending file (it holds the same bytes), so
+   * `manifest.json` is the old manifest or the new one, never a mix, and the pending mark goes with it.
+   * When there is no pending file (it was removed by hand), `target` is written in full.
+   */
   async commit(target: HostManifest): Promise<void> {
-    await writeManifest(this.stateDir, target, MANIFEST_FILE);
-    await rm(join(this.stateDir, PENDING_MANIFEST_FILE), { force: true });
+    try {
+      await rename(join(this.stateDir, PENDING_MANIFEST_FILE), join(this.stateDir, MANIFEST_FILE));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      await writeManifest(this.stateDir, target, MANIFEST_FILE);
+    }
   }
 }
 

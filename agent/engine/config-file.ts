@@ -33,6 +33,8 @@ export interface ConfigFileDeps {
   guard?: WriteGuard;
   /** Default BACKUPS_KEPT_PER_PATH. */
   backupsKept?: number;
+  /** Directories whose stale temp files this process removed already (see `removeStaleTemps`). */
+  tempsSwept?: Set<string>;
 }
 
 export interface ConfigFileResult {

@@ -145,7 +145,10 @@ async function applyEntries(
   checker: BatchPathChecker,
 ): Promise<void> {
   const live = entries.filter((e) => e.error === undefined);
-  await removeStaleTemps(live.map((e) => e.abs as string)).catch(() => 0);
+  await removeStaleTemps(
+    live.map((e) => e.abs as string),
+    deps.tempsSwept,
+  ).catch(() => 0);
   const rewrites = live.filter((e) => e.rewrite);
   const failAll = (list: Entry[], err: unknown) => {
     for (const e of list) e.error ??= err;

@@ -140,11 +140,14 @@ export async function replaceManagedFiles(
 /**
  * Removes temp files that a killed agent left next to the targets in `abs` (one readdir per directory).
  * They are only ever its own `.name.gse-tmp-*` names beside a managed file, never a temp of this process.
+ * `swept`: directories this process swept already, skipped (a temp is left behind only by a process that
+ * died, so once per directory per process finds them all); each directory swept now is added.
  */
-export async function removeStaleTemps(abs: readonly string[]): Promise<number> {
+export async function removeStaleTemps(abs: readonly string[], swept?: Set<string>): Promise<number> {
   const names = new Map<string, Set<string>>();
   for (const a of abs) {
     const dir = dirname(a);
+    if (swept?.has(dir)) continue;
     const set = names.get(dir) ?? new Set<string>();
     set.add(basename(a));
     names.set(dir, set);
@@ -153,6 +156,7 @@ export async function removeStaleTemps(abs: readonly string[]): Promise<number> 
   await Promise.all(
     [...names].map(async ([dir, targets]) => {
       const entries = await readdir(dir).catch(() => [] as string[]);
+      swept?.add(dir);
       const stale = entries.filter((n) => {
         const target = tempTargetName(n);
         return target !== undefined && targets.has(target) && isStaleTempOf(n, target);

@@ -4,6 +4,7 @@
  * an existing state dir with looser modes is tightened when the agent opens it. Only the agent's own
  * directories are ever chmod-ed: never a parent, never a shared directory such as /tmp.
  */
+import type { Stats } from 'node:fs';
 import { chmod, type FileHandle, lstat, mkdir, open, readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { hasErrno, SharedStateDirError } from './errors.js';
@@ -32,6 +33,8 @@ const STATE_SUBDIRS = ['spool', 'backups', 'process-logs'];
  * directories such as /var/lib) and leaves an existing one alone. Returns whether it created it.
  */
 export async function makePrivateDir(dir: string): Promise<boolean> {
+  // The common case (it exists: every apply asks again) costs one lstat, not three failing mkdirs.
+  if (await exists(dir)) return false;
   await mkdir(dirname(dir), { recursive: true, mode: 0o755 });
   try {
     await mkdir(dir, PRIVATE_DIR_MODE);
@@ -48,10 +51,28 @@ export async function makePrivateDir(dir: string): Promise<boolean> {
  * shared one like /tmp) is refused: it cannot be the agent's own, and chmod-ing it would hurt others.
  */
 export async function ensurePrivateDir(dir: string): Promise<void> {
-  if (await makePrivateDir(dir)) return;
-  const st = await lstat(dir);
+  const st = await lstatOrUndefined(dir);
+  if (st === undefined) {
+    if (await makePrivateDir(dir)) return;
+    return ensurePrivateDir(dir); // created by someone else between the lstat and the mkdir
+  }
   if ((st.mode & 0o1000) !== 0 || !st.isDirectory()) throw new SharedStateDirError(dir);
   if ((st.mode & 0o777) !== PRIVATE_DIR_MODE) await chmod(dir, PRIVATE_DIR_MODE);
+}
+
+/** The entry at `path` (not followed), or undefined when there is none. */
+async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
+  try {
+    return await lstat(path);
+  } catch (err) {
+    if (hasErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
+}
+
+/** True when something (anything, a link included) is at `path`. */
+async function exists(path: string): Promise<boolean> {
+  return (await lstatOrUndefined(path)) !== undefined;
 }
 
 /** Opens `file` with `flags`, creating it 0600, and sets 0600 on it (also when it existed looser). */

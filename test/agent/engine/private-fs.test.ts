@@ -1,9 +1,9 @@
-import { chmod, mkdir, readdir, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { saveBackup } from '../../../agent/engine/backups.js';
 import { OwnershipLedger } from '../../../agent/engine/ownership.js';
-import { openPrivateStateDir } from '../../../agent/engine/private-fs.js';
+import { ensurePrivateDir, makePrivateDir, openPrivateStateDir } from '../../../agent/engine/private-fs.js';
 import { Spool } from '../../../agent/engine/spool.js';
 import { TaskLedger } from '../../../agent/engine/task-ledger.js';
 import { writeIdentity } from '../../../agent/identity.js';
@@ -82,5 +82,21 @@ describe('agent state files', () => {
       `state dir ${shared} is a shared directory (sticky bit, like /tmp) or not a directory; give the agent a directory of its own with --state-dir`,
     );
     expect((await stat(shared)).mode & 0o7777).toBe(0o1777);
+  });
+
+  it('ensures a private directory: creates it 0700, tightens a loose one, refuses a link or a file', async () => {
+    const dir = join(box.dir, 'a/b/private');
+    await ensurePrivateDir(dir);
+    expect(await modeOf(dir)).toBe(0o700);
+    expect(await modeOf(join(box.dir, 'a/b'))).toBe(0o755);
+    await chmod(dir, 0o755);
+    await ensurePrivateDir(dir);
+    expect(await modeOf(dir)).toBe(0o700);
+    expect(await makePrivateDir(dir)).toBe(false);
+    await symlink(dir, join(box.dir, 'link'));
+    await expect(ensurePrivateDir(join(box.dir, 'link'))).rejects.toThrow(/not a directory/);
+    await writeFile(join(box.dir, 'file'), 'x');
+    await expect(ensurePrivateDir(join(box.dir, 'file'))).rejects.toThrow(/not a directory/);
+    expect(await makePrivateDir(join(box.dir, 'file'))).toBe(false);
   });
 });
