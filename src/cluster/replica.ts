@@ -386,29 +386,26 @@ export class Replica {
     }
   }
 
-  /** A host whose replica stopped refreshing its entry: offline, Unknown, until its agent connects again. */
+  /**
+   * A host whose replica stopped refreshing its entry: offline, Unknown, until its agent connects again.
+   * Written only while no replica holds it (one script with the directory check), so a replica claiming it
+   * back meanwhile is never overwritten: its claim either stops this write, or comes first and its own write
+   * of the host follows.
+   */
   private async markOffline(hostId: string, holder: string): Promise<void> {
     if (this.cluster.directory.holdsLocally(hostId)) return;
-    const rec = await this.parts.store.getHost(hostId);
-    if (!rec || (!rec.connected && rec.syncState === 'Unknown')) return;
-    if ((await this.cluster.directory.holderOf(hostId)) !== undefined) return; // it came back meanwhile
-    await this.parts.store.upsertHost({ ...rec, connected: false, syncState: 'Unknown' });
-    // A replica that refreshed late claims its entries back and writes its hosts again (`sessionsReclaimed`);
-    // when that write landed before this one, this one left a connected host Unknown, and a quiet agent
-    // would never correct it. So look again: a holder now gets a sync, whose report writes the host anew.
-    const now = await this.cluster.directory.holderOf(hostId);
-    if (now !== undefined) {
-      this.parts.logger.info('host claimed again while marked offline; its holder syncs it', {
+    const outcome = await this.cluster.markOfflineUnlessHeld(hostId);
+    if (outcome === 'held') {
+      this.parts.logger.info('host claimed again before it was marked offline; left to its holder', {
         hostId,
-        replica: now,
+        replica: holder,
       });
-      if (now === this.me) await this.parts.forceSyncLocal([hostId]);
-      else await this.cluster.send(now, { kind: 'sync', hostIds: [hostId] });
       return;
     }
-    this.parts.logger.warn('host offline: its replica stopped refreshing its session', {
-      hostId,
-      replica: holder,
-    });
+    if (outcome === 'marked')
+      this.parts.logger.warn('host offline: its replica stopped refreshing its session', {
+        hostId,
+        replica: holder,
+      });
   }
 }
