@@ -4,6 +4,12 @@
  */
 import { type RolloutHostsOf, RolloutManager } from '../controller/rollouts.js';
 import type { Revision } from '../spec/types.js';
+import type { RolloutRecord } from '../store/rollout-record.js';
+
+/** A rollout the leader still steps. */
+export function isLive(r: RolloutRecord): boolean {
+  return r.phase === 'Progressing' || r.phase === 'Paused';
+}
 
 export class ClusterRollouts extends RolloutManager {
   private stale = true;
@@ -11,6 +17,11 @@ export class ClusterRollouts extends RolloutManager {
   constructor(
     deps: ConstructorParameters<typeof RolloutManager>[0],
     private readonly leads: () => boolean,
+    /**
+     * Reads what other replicas stored of their hosts (the reconciler's remote view) before the leader
+     * starts rollouts on a new revision, so a rollout starts over the whole cluster's hosts.
+     */
+    private readonly refreshRemote?: (agentVersions: readonly string[]) => Promise<void>,
   ) {
     super(deps);
   }
@@ -20,9 +31,18 @@ export class ClusterRollouts extends RolloutManager {
     this.stale = true;
   }
 
+  /** Names of the rollouts the leader still steps (Progressing or Paused). */
+  liveNames(): string[] {
+    return this.list()
+      .filter(isLive)
+      .map((r) => r.name);
+  }
+
   override async applyRevision(revision: Revision, hostsOf: RolloutHostsOf): Promise<boolean> {
-    if (this.leads()) return super.applyRevision(revision, hostsOf);
-    return this.reload();
+    if (!this.leads()) return this.reload();
+    const names = revision.byKind.AgentVersion.map((av) => av.metadata.name);
+    if (names.length > 0) await this.refreshRemote?.(names);
+    return super.applyRevision(revision, hostsOf);
   }
 
   override async advance(revision: Revision, hostsOf: RolloutHostsOf): Promise<boolean> {

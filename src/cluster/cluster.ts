@@ -6,12 +6,14 @@
 import { Redis } from 'ioredis';
 import type { Logger } from '../kernel/logger.js';
 import type { Revision } from '../spec/types.js';
+import { redisLayout } from '../store/redis-kinds.js';
 import { FencedWriter } from './fenced-writes.js';
 import { ROLLOUTS_CHANGED } from './guarded-store.js';
 import { Inbox, type InboxWork } from './inbox.js';
 import { type ClusterKeys, clusterKeys } from './keys.js';
 import { LeaderLease } from './lease.js';
 import type { LeaseView } from './lease-decision.js';
+import { markOfflineUnlessHeld, type OfflineMark } from './offline-marking.js';
 import { decodeRevision, encodeRevision } from './revision-codec.js';
 import { defineClusterScripts } from './scripts.js';
 import { SessionDirectory } from './session-directory.js';
@@ -168,6 +170,11 @@ export class Cluster {
   /** Sends work to another replica's inbox. */
   send(replicaId: string, work: InboxWork): Promise<void> {
     return this.inbox.send(replicaId, work);
+  }
+
+  /** Writes the host's stored record offline (Unknown) unless a replica holds its session, atomically. */
+  markOfflineUnlessHeld(hostId: string): Promise<OfflineMark> {
+    return markOfflineUnlessHeld(this.redis, this.keys, redisLayout(this.keys.prefix), hostId);
   }
 
   /** The leader's replica id, as last seen. */

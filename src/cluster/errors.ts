@@ -21,3 +21,14 @@ export class NotLeaderError extends CodedError<'NOT_LEADER'> {
     super(`${what}: this replica is not the leader; only the lease holder does this`);
   }
 }
+
+/** A host's record kept changing under the offline marking: it was retried and left as it is. */
+export class OfflineMarkConflictError extends CodedError<'OFFLINE_MARK_CONFLICT'> {
+  readonly code = 'OFFLINE_MARK_CONFLICT';
+  constructor(
+    readonly hostId: string,
+    readonly attempts: number,
+  ) {
+    super(`host ${hostId}: not marked offline, its record changed under each of ${attempts} attempts`);
+  }
+}

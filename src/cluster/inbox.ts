@@ -22,7 +22,9 @@ export type InboxWork =
       replyTo: string;
       requestId: string;
     }
-  | { kind: 'reply'; requestId: string; error?: { status: number; message: string } };
+  | { kind: 'reply'; requestId: string; error?: { status: number; message: string } }
+  /** To the leader: a host held here changed in what a rollout reads (stored already); step now. */
+  | { kind: 'rolloutHostChanged' };
 
 /** An operator's rollout command, done by the leader. */
 export type RolloutAction = 'pause' | 'resume' | 'undo';

@@ -4,4 +4,5 @@ export { ClusterRollouts } from './cluster-rollouts.js';
 export { FencedWriteRefusedError, NotLeaderError } from './errors.js';
 export { guardedStore, hostWriteGuard } from './guarded-store.js';
 export type { InboxWork } from './inbox.js';
+export { RemoteRolloutView } from './remote-rollout-view.js';
 export { Replica, type ReplicaParts } from './replica.js';

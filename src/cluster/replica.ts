@@ -13,14 +13,23 @@ import type { Revision } from '../spec/types.js';
 import type { ExecutionRecord, HostRecord, Store } from '../store/types.js';
 import type { Cluster, ClusterHooks } from './cluster.js';
 import type { ClusterRollouts } from './cluster-rollouts.js';
+import { CoalescedRun } from './coalesced-run.js';
 import { NotLeaderError } from './errors.js';
 import type { InboxWork, RolloutAction } from './inbox.js';
+import { factsOfRecord, type RemoteRolloutView } from './remote-rollout-view.js';
 
 const HOST_PAGE = 1_000;
 /** How long a follower waits for the leader to answer a forwarded rollout command. */
 const ROLLOUT_REPLY_TIMEOUT_MS = 15_000;
 /** `{"v":1,"id":"<sha>"` fits in this many bytes: enough to learn the published revision's id cheaply. */
 const REVISION_HEAD_BYTES = 200;
+/**
+ * How long a follower gathers its hosts' rollout changes before it hints the leader (one inbox entry per
+ * burst: a batch's hosts report their upgrades at about the same time).
+ */
+export const ROLLOUT_HINT_DELAY_MS = 100;
+/** How long a replica gathers triggers (hints, decisions) before it refreshes its remote view and steps. */
+export const ROLLOUT_STEP_DELAY_MS = 50;
 
 /** The controller's parts a replica acts on. */
 export interface ReplicaParts {
@@ -32,6 +41,10 @@ export interface ReplicaParts {
     reset(agentId: string): Promise<unknown>;
   };
   rollouts: ClusterRollouts;
+  /** What other replicas stored of their hosts, as the reconciler's rollouts read it. */
+  rolloutView: RemoteRolloutView;
+  /** Steps the rollouts (a follower: re-reads the leader's decisions) and re-plans when they moved. */
+  stepRollouts(): Promise<void>;
   logger: Logger;
   /** Hosts with a session on this replica, with their effective labels. */
   localHosts(): HostFacts[];
@@ -61,11 +74,32 @@ export class Replica {
   private applying: string | undefined;
   /** Forwarded rollout commands waiting for the leader's answer, by request id. */
   private readonly replies = new Map<string, (error?: { status: number; message: string }) => void>();
+  /** The leader: refresh the remote view, then step. A follower: re-read the decisions, then refresh. */
+  private readonly stepper: CoalescedRun;
+  /** A follower's hint to the leader that one of its hosts changed for a rollout. */
+  private readonly hint: CoalescedRun;
 
   constructor(
     readonly cluster: Cluster,
     private readonly parts: ReplicaParts,
-  ) {}
+  ) {
+    const failed = (what: string) => (err: unknown) => parts.logger.warn(what, { error: String(err) });
+    this.stepper = new CoalescedRun(
+      () => this.stepRollouts(),
+      ROLLOUT_STEP_DELAY_MS,
+      failed('rollout step over the cluster failed'),
+    );
+    this.hint = new CoalescedRun(
+      () => this.hintLeader(),
+      ROLLOUT_HINT_DELAY_MS,
+      failed('rollout hint to the leader not sent'),
+    );
+  }
+
+  /** Stops the rollout hints and steps (waits for one in progress). */
+  async stop(): Promise<void> {
+    await Promise.all([this.hint.stop(), this.stepper.stop()]);
+  }
 
   get me(): string {
     return this.cluster.me;
@@ -80,10 +114,18 @@ export class Replica {
   hooks(): ClusterHooks {
     const { parts } = this;
     return {
-      elected: () => parts.startLeading(),
+      elected: async () => {
+        await parts.startLeading();
+        // The hosts the last leader stepped over are mostly held elsewhere: read them, then step.
+        this.stepper.trigger();
+      },
       deposed: () => parts.stopLeading(),
       revisionPublished: (sha) => this.follow(sha),
-      rolloutsChanged: () => parts.rollouts.markStale(),
+      rolloutsChanged: () => {
+        parts.rollouts.markStale();
+        // A follower re-plans its hosts with the new decision now, not at its next host event or resync.
+        if (!this.leads()) this.stepper.trigger();
+      },
       resultRecorded: async (origin, taskId, hostId) => {
         if (origin === this.me) return;
         const rec = await parts.store.getExecution(taskId, hostId);
@@ -261,6 +303,43 @@ export class Replica {
     return this.remoteHeld.has(hostId);
   }
 
+  /**
+   * A host held here changed in what a rollout reads of it, and is stored: a follower hints the leader
+   * while a rollout is live (the leader's own reconciler steps on its own hosts' changes).
+   */
+  rolloutHostChanged(): void {
+    if (this.leads() || this.parts.rollouts.liveNames().length === 0) return;
+    this.hint.trigger();
+  }
+
+  /** Reads what other replicas stored of their hosts while a rollout is live (the safety net's poll too). */
+  async refreshRolloutView(): Promise<void> {
+    const names = this.parts.rollouts.liveNames();
+    if (names.length > 0) await this.parts.rolloutView.refresh(names);
+  }
+
+  /** Waits until no rollout hint or step is waiting or running (tests). */
+  async rolloutsIdle(): Promise<void> {
+    await this.hint.idle();
+    await this.stepper.idle();
+  }
+
+  private async stepRollouts(): Promise<void> {
+    if (this.leads()) {
+      await this.refreshRolloutView();
+      await this.parts.stepRollouts();
+    } else {
+      await this.parts.stepRollouts();
+      await this.refreshRolloutView();
+    }
+  }
+
+  private async hintLeader(): Promise<void> {
+    const leader = this.cluster.leader();
+    if (leader === undefined || leader === this.me || this.leads()) return;
+    await this.cluster.send(leader, { kind: 'rolloutHostChanged' });
+  }
+
   private async handle(w: InboxWork): Promise<void> {
     const { parts } = this;
     switch (w.kind) {
@@ -301,46 +380,32 @@ export class Replica {
       case 'reply':
         this.replies.get(w.requestId)?.(w.error);
         return;
+      case 'rolloutHostChanged':
+        if (this.leads()) this.stepper.trigger();
+        return;
     }
   }
 
-  /** A host whose replica stopped refreshing its entry: offline, Unknown, until its agent connects again. */
+  /**
+   * A host whose replica stopped refreshing its entry: offline, Unknown, until its agent connects again.
+   * Written only while no replica holds it (one script with the directory check), so a replica claiming it
+   * back meanwhile is never overwritten: its claim either stops this write, or comes first and its own write
+   * of the host follows.
+   */
   private async markOffline(hostId: string, holder: string): Promise<void> {
     if (this.cluster.directory.holdsLocally(hostId)) return;
-    const rec = await this.parts.store.getHost(hostId);
-    if (!rec || (!rec.connected && rec.syncState === 'Unknown')) return;
-    if ((await this.cluster.directory.holderOf(hostId)) !== undefined) return; // it came back meanwhile
-    await this.parts.store.upsertHost({ ...rec, connected: false, syncState: 'Unknown' });
-    // A replica that refreshed late claims its entries back and writes its hosts again (`sessionsReclaimed`);
-    // when that write landed before this one, this one left a connected host Unknown, and a quiet agent
-    // would never correct it. So look again: a holder now gets a sync, whose report writes the host anew.
-    const now = await this.cluster.directory.holderOf(hostId);
-    if (now !== undefined) {
-      this.parts.logger.info('host claimed again while marked offline; its holder syncs it', {
+    const outcome = await this.cluster.markOfflineUnlessHeld(hostId);
+    if (outcome === 'held') {
+      this.parts.logger.info('host claimed again before it was marked offline; left to its holder', {
         hostId,
-        replica: now,
+        replica: holder,
       });
-      if (now === this.me) await this.parts.forceSyncLocal([hostId]);
-      else await this.cluster.send(now, { kind: 'sync', hostIds: [hostId] });
       return;
     }
-    this.parts.logger.warn('host offline: its replica stopped refreshing its session', {
-      hostId,
-      replica: holder,
-    });
+    if (outcome === 'marked')
+      this.parts.logger.warn('host offline: its replica stopped refreshing its session', {
+        hostId,
+        replica: holder,
+      });
   }
-}
-
-/** A stored host as exec selectors see it (its effective labels). */
-function factsOfRecord(rec: HostRecord): HostFacts {
-  return {
-    id: rec.hostId,
-    name: rec.name,
-    ips: rec.ips,
-    cloudId: rec.cloudId,
-    ...(rec.os !== undefined && { os: rec.os }),
-    ...(rec.agentVersion !== undefined && { agentVersion: rec.agentVersion }),
-    labels: rec.labels,
-    ...(rec.facts !== undefined && { facts: rec.facts }),
-  };
 }

@@ -48,6 +48,19 @@ declare module 'ioredis' {
     gseHolders(holders: string, expiry: string, ...hostIds: string[]): Result<string[], Context>;
     /** Removes up to `limit` expired entries; answers [hostId, holder, ...]. */
     gseSweep(holders: string, expiry: string, limit: string): Result<string[], Context>;
+    /**
+     * Writes a host record (the store's record hash: data, idx, ver) only while no replica holds the host's
+     * session and its version is `expected`; -2 held, -1 changed meanwhile, else the new version.
+     */
+    gseWriteUnheld(
+      holders: string,
+      expiry: string,
+      record: string,
+      hostId: string,
+      expected: string,
+      json: string,
+      idx: string,
+    ): Result<number, Context>;
     /** Marks a replica alive for `ttlMs`; answers every live replica id. */
     gseReplicaAlive(replicas: string, me: string, ttlMs: string): Result<string[], Context>;
   }
@@ -162,6 +175,32 @@ end
 return out
 `;
 
+// KEYS[1] holders, KEYS[2] expiry, KEYS[3] the host's record hash; ARGV[1] host id, ARGV[2] expected
+// version, ARGV[3] record JSON, ARGV[4] its index entries. The write is the store's upsert
+// (src/store/redis-scripts.ts UPSERT: move the index entries, bump ver), guarded by the directory entry.
+const WRITE_UNHELD = `${NOW_MS}
+local h = redis.call('HGET', KEYS[1], ARGV[1])
+local exp = redis.call('ZSCORE', KEYS[2], ARGV[1])
+if h and exp and tonumber(exp) > now then return -2 end
+local ver = tonumber(redis.call('HGET', KEYS[3], 'ver') or '0')
+if tonumber(ARGV[2]) ~= ver then return -1 end
+local entries = cjson.decode(ARGV[4])
+local keep = {}
+for _, e in ipairs(entries) do
+  keep[e[1]] = keep[e[1]] or {}
+  keep[e[1]][e[2]] = true
+end
+local old = redis.call('HGET', KEYS[3], 'idx')
+if old then
+  for _, e in ipairs(cjson.decode(old)) do
+    if not (keep[e[1]] and keep[e[1]][e[2]]) then redis.call('ZREM', e[1], e[2]) end
+  end
+end
+for _, e in ipairs(entries) do redis.call('ZADD', e[1], 0, e[2]) end
+redis.call('HSET', KEYS[3], 'data', ARGV[3], 'idx', ARGV[4], 'ver', ver + 1)
+return ver + 1
+`;
+
 // KEYS[1] replicas; ARGV[1] me, ARGV[2] ttl.
 const REPLICA_ALIVE = `${NOW_MS}
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -180,4 +219,5 @@ export function defineClusterScripts(client: Redis): void {
   client.defineCommand('gseHolders', { numberOfKeys: 2, lua: HOLDERS });
   client.defineCommand('gseSweep', { numberOfKeys: 2, lua: SWEEP });
   client.defineCommand('gseReplicaAlive', { numberOfKeys: 1, lua: REPLICA_ALIVE });
+  client.defineCommand('gseWriteUnheld', { numberOfKeys: 3, lua: WRITE_UNHELD });
 }

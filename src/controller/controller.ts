@@ -8,7 +8,14 @@ import { createServer, type Server } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { Cluster, ClusterRollouts, guardedStore, hostWriteGuard, Replica } from '../cluster/index.js';
+import {
+  Cluster,
+  ClusterRollouts,
+  guardedStore,
+  hostWriteGuard,
+  RemoteRolloutView,
+  Replica,
+} from '../cluster/index.js';
 import { FleetHub, type SessionInfo } from '../fleet/index.js';
 import { applyProcessOverrides, StoredProcessOverrides } from '../gse-task/overrides.js';
 import { GseWriter, type RevisionOutcome } from '../gse-write/writer.js';
@@ -189,9 +196,19 @@ export class Controller {
       onPaused: (r: RolloutRecord) => this.notify(rolloutPausedOutcome(r)),
       onSaved: (r: RolloutRecord) => this.live.rollout(r),
     };
-    this.rollouts = cluster
-      ? new ClusterRollouts(rolloutDeps, () => cluster.lease.isLeader())
-      : new RolloutManager(rolloutDeps);
+    // In a cluster the rollouts see every replica's hosts: those held elsewhere as their holder stored them.
+    const rolloutView = cluster ? new RemoteRolloutView({ store, directory: cluster.directory }) : undefined;
+    this.rollouts =
+      cluster && rolloutView
+        ? new ClusterRollouts(
+            rolloutDeps,
+            () => cluster.lease.isLeader(),
+            (names) =>
+              rolloutView.refresh(names).catch((err: unknown) => {
+                deps.logger.warn('remote hosts not read before starting rollouts', { error: String(err) });
+              }),
+          )
+        : new RolloutManager(rolloutDeps);
     this.reconciler = new Reconciler({
       store: partsStore,
       hub: hubPort,
@@ -207,6 +224,10 @@ export class Controller {
       onHostsWritten: (writes) => this.live.hostsWritten(writes),
       // ProcessOverride holds (Git) and GSE process operations' stored ones, opened in create().
       overrideDesired: (m) => applyProcessOverrides(m, this.overrides?.forHost(m.hostId) ?? []),
+      ...(rolloutView && {
+        remoteRolloutHosts: rolloutView,
+        onRolloutHostChanged: () => this.replica?.rolloutHostChanged(),
+      }),
     });
     this.exec = new ExecService({
       store,
@@ -283,7 +304,8 @@ export class Controller {
         this.reconciler.selectableFor(id)?.agentLabels ?? this.hub?.session(id)?.facts.labels ?? {},
       secrets: { env: options.secretEnv, dir: options.secretDir },
     });
-    this.replica = cluster ? new Replica(cluster, this.replicaParts(store)) : undefined;
+    this.replica =
+      cluster && rolloutView ? new Replica(cluster, this.replicaParts(store, rolloutView)) : undefined;
   }
 
   /** Opens the store, the hub (on the API's HTTP server) and the Git source; call `start` to listen. */
@@ -428,6 +450,10 @@ export class Controller {
             this.deps.logger.error('lost-host sweep failed', { error: String(err) });
           });
         }
+        // The safety net under the followers' hints: the resync's rollout step sees what they stored.
+        await this.replica?.refreshRolloutView().catch((err: unknown) => {
+          this.deps.logger.warn('remote hosts not read for the rollouts', { error: String(err) });
+        });
         await this.reconciler.resync();
       });
       this.every(RETENTION_INTERVAL_MS, () => this.applyRetention());
@@ -465,6 +491,7 @@ export class Controller {
     this.dryRuns.close();
     await this.hub.close();
     // After the hub: its sessions' directory entries are released as they close.
+    await this.replica?.stop();
     await this.replica?.cluster.stop();
     await this.data.close();
     await this.notifier.stop();
@@ -692,9 +719,14 @@ export class Controller {
   }
 
   /** What the cluster needs of this controller. */
-  private replicaParts(store: Store): import('../cluster/index.js').ReplicaParts {
+  private replicaParts(
+    store: Store,
+    rolloutView: RemoteRolloutView,
+  ): import('../cluster/index.js').ReplicaParts {
     return {
       store,
+      rolloutView,
+      stepRollouts: () => this.reconciler.stepRollouts(),
       hub: {
         send: (id: string, msg: ExecMessage) => this.hub.send(id, msg),
         revoke: (id) => this.hub.revoke(id),

@@ -53,6 +53,33 @@ export interface ReconcilerDeps {
   overrideDesired?(manifest: HostManifest): HostManifest;
   /** Told each batch of host records once stored (the dashboard's live feed); must not throw. */
   onHostsWritten?(writes: readonly HostStateWrite[]): void;
+  /**
+   * Hosts whose sessions are not here (another replica holds them, or nobody does), as the store last had
+   * them; absent, the rollouts see only the hosts in this reconciler's memory (one controller).
+   */
+  remoteRolloutHosts?: RemoteRolloutHosts;
+  /**
+   * Told, once stored, that a host changed in what a rollout reads of it (connected, silent, its agent's
+   * version, an AgentVersion item report); must not throw. A follower tells the leader.
+   */
+  onRolloutHostChanged?(hostId: string): void;
+}
+
+/** A host held elsewhere, as its holder last stored it: what the rollout planner reads of it. */
+export interface RemoteRolloutHost {
+  /** As selectors see it (its stored, effective labels). */
+  facts: HostFacts;
+  /** Connected to its holder and heard from. */
+  online: boolean;
+  lastSeenMs: number;
+  /** Its AgentVersion item reports, by AgentVersion name. */
+  reports: ReadonlyMap<string, NonNullable<RolloutHost['report']>>;
+}
+
+/** A synchronous view of the hosts this controller holds no session of, refreshed outside the reconciler. */
+export interface RemoteRolloutHosts {
+  get(hostId: string): RemoteRolloutHost | undefined;
+  hosts(): Iterable<RemoteRolloutHost>;
 }
 
 // Kept importable from here, where it was first defined.
@@ -220,6 +247,7 @@ export class Reconciler {
     this.replan(host);
     this.dispatch(host);
     await this.persist(host);
+    this.deps.onRolloutHostChanged?.(facts.id);
     await this.stepRollouts();
   }
 
@@ -230,6 +258,7 @@ export class Reconciler {
     host.connected = false;
     host.lastSeen = new Date(this.deps.now()).toISOString();
     await this.persist(host);
+    this.deps.onRolloutHostChanged?.(hostId);
     await this.stepRollouts();
   }
 
@@ -242,13 +271,16 @@ export class Reconciler {
   /** Sets which connected hosts have gone silent (heartbeat overdue); their state is Unknown meanwhile. */
   async setSilent(silentIds: ReadonlySet<string>): Promise<void> {
     const writes: Array<Promise<void>> = [];
+    const changed: string[] = [];
     for (const host of this.hosts.values()) {
       const silent = host.connected && silentIds.has(host.facts.id);
       if (Boolean(host.silent) === silent) continue;
       host.silent = silent;
       writes.push(this.persist(host));
+      changed.push(host.facts.id);
     }
     await Promise.all(writes);
+    for (const id of changed) this.deps.onRolloutHostChanged?.(id);
   }
 
   /** A report from an agent: record per-resource state and drift; retry or re-send as needed. */
@@ -267,6 +299,7 @@ export class Reconciler {
       return;
     }
     const previousRevision = host.reportedRevision;
+    const rolloutBefore = agentVersionReports(host.items);
     host.reportedHash = report.manifestHash;
     host.reportedRevision = report.revision;
     host.items = report.items;
@@ -290,6 +323,7 @@ export class Reconciler {
     // The drift and the host go to the store in this tick's batch, before the report is acked.
     await this.persist(host, drift);
     await this.driftStored(drift);
+    if (agentVersionReports(report.items) !== rolloutBefore) this.deps.onRolloutHostChanged?.(hostId);
     await this.stepRollouts();
   }
 
@@ -314,10 +348,15 @@ export class Reconciler {
     end();
   }
 
-  /** The hosts an AgentVersion selects, as the rollout planner sees them. */
+  /**
+   * The hosts an AgentVersion selects, as the rollout planner sees them: those connected here from memory,
+   * the others from the remote view when it has them (their holder stored them later than this memory).
+   */
   readonly rolloutHostsOf = (av: AgentVersion): RolloutHost[] => {
     const out: RolloutHost[] = [];
+    const remote = this.deps.remoteRolloutHosts;
     for (const h of this.hosts.values()) {
+      if (!h.connected && remote?.get(h.facts.id)) continue;
       if (!selectorMatches(av.spec.hosts, this.selectableOf(h.facts))) continue;
       const report = h.items.find((i) => i.kind === 'AgentVersion' && i.name === av.metadata.name);
       const online = h.connected && !h.silent;
@@ -327,6 +366,19 @@ export class Reconciler {
         ...(!online && { lastSeenMs: Date.parse(h.lastSeen) }),
         ...(h.facts.agentVersion !== undefined && { runningVersion: h.facts.agentVersion }),
         ...(report && { report: { hash: report.hash, state: report.state, message: report.message } }),
+      });
+    }
+    if (!remote) return out;
+    for (const r of remote.hosts()) {
+      if (this.hosts.get(r.facts.id)?.connected) continue;
+      if (!selectorMatches(av.spec.hosts, this.selectableOf(r.facts))) continue;
+      const report = r.reports.get(av.metadata.name);
+      out.push({
+        id: r.facts.id,
+        online: r.online,
+        ...(!r.online && { lastSeenMs: r.lastSeenMs }),
+        ...(r.facts.agentVersion !== undefined && { runningVersion: r.facts.agentVersion }),
+        ...(report && { report }),
       });
     }
     return out;
@@ -450,6 +502,14 @@ export class Reconciler {
     const nowIso = new Date(this.deps.now()).toISOString();
     return { host: hostRecord(host), statuses: resourceStatuses(host, nowIso) };
   }
+}
+
+/** A host's AgentVersion item reports as one comparable string (what a rollout reads of its report). */
+function agentVersionReports(items: readonly ItemReport[]): string {
+  let out = '';
+  for (const i of items)
+    if (i.kind === 'AgentVersion') out += `${i.name}\t${i.hash}\t${i.state}\t${i.message ?? ''}\n`;
+  return out;
 }
 
 /** Resolves after the event loop has run its pending I/O once. */

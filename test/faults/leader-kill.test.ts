@@ -17,18 +17,16 @@
  *    the kill), and its exec is sent through ctl-2: the work goes through the dead leader's inbox and the
  *    result comes back through a survivor; real-2 lands wherever its random first pick takes it.
  *
- * Mid-rollout (2 replicas, 50 simulated agents): a known limit (docs/OPERATIONS.md, "Known limits") is that
- * the leader steps a rollout over the hosts it holds live; hosts on another replica are seen as last stored
- * (offline, old version), so their batch never settles. Upgrading makes it worse: an upgraded instance
- * reconnects to a controller URL picked at random, so with both replicas open some upgraded hosts land on
- * the follower and the rollout stalls at its first steps (seen while writing this test). So the test runs
- * the rollout as the docs advise, with every selected host on the leader: the follower ctl-b runs (it is the
- * standby that takes the lease) but the agents reach it through a TCP proxy that refuses connections until
- * the kill, as an active/passive load balancer would. At the kill the proxy opens; the agents fail over to
- * ctl-b, which takes the lease, holds them all and must resume the stored rollout. What must hold: the new leader completes the rollout on the new version; no host is upgraded twice
- * (each simulated instance logs one restart per upgrade) and no step runs twice (every host sits in one
- * batch, batches no larger than batchSize, hosts of steps taken before the kill keep their batch and state);
- * nothing recorded before the kill is lost (the rollout's hosts already upgraded stay upgraded).
+ * Mid-rollout (2 replicas, 50 simulated agents given both URLs, each starting at a random one, so the
+ * rollout's hosts sit on both replicas and an upgraded instance reconnects to either): the leader steps the
+ * rollout over the whole cluster's hosts, those on the follower as the follower stored them (record and
+ * AgentVersion status), stepping when the follower hints that one of its hosts changed. The leader is
+ * SIGKILLed once a few steps are done; its agents fail over to ctl-b, which takes the lease and must resume
+ * the stored rollout. What must hold: the hosts were spread over both replicas before the kill; the new
+ * leader completes the rollout on the new version; no host is upgraded twice (each simulated instance logs
+ * one restart per upgrade) and no step runs twice (every host sits in one batch, batches no larger than
+ * batchSize, hosts of steps taken before the kill keep their batch and state); nothing recorded before the
+ * kill is lost (the rollout's hosts already upgraded stay upgraded).
  */
 import { appendFile, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -40,7 +38,7 @@ import { waitFor } from '../helpers/controller.js';
 import { configFileYaml, type DriftRow, type ExecutionRow, type HostRow } from '../helpers/e2e-fleet.js';
 import { type GitRepo, gitRepo } from '../helpers/git-repo.js';
 import { type RedisHandle, startRedis } from '../helpers/redis-server.js';
-import { clusterState, type ReplicaProcess, startReplica } from '../helpers/replicas.js';
+import { clusterState, type ReplicaProcess, sessionsByReplica, startReplica } from '../helpers/replicas.js';
 import { type Simulator, simulatorWorkDir, startSimulator } from '../helpers/simulator.js';
 import { startTcpProxy, type TcpProxy } from '../helpers/tcp-proxy.js';
 
@@ -327,14 +325,13 @@ function upgradesByName(stderr: string): Map<string, number> {
   return counts;
 }
 
-describe('leader SIGKILLed mid-rollout (2 replicas, 50 simulated agents on the leader)', () => {
+describe('leader SIGKILLed mid-rollout (2 replicas, 50 simulated agents on both)', () => {
   let redis: RedisHandle;
   let repo: GitRepo;
   let work: string;
   let simRoot: string;
   const replicas: ReplicaProcess[] = [];
   let sim: Simulator | undefined;
-  let proxyB: TcpProxy | undefined;
 
   beforeAll(async () => {
     redis = await startRedis();
@@ -344,19 +341,16 @@ describe('leader SIGKILLed mid-rollout (2 replicas, 50 simulated agents on the l
     for (const id of ['ctl-a', 'ctl-b'])
       replicas.push(await startReplica({ id, redisUrl: redis.url, repo: repo.dir, work, leaseMs: LEASE_MS }));
     const [a, b] = replicas as [ReplicaProcess, ReplicaProcess];
-    // The agents' way to ctl-b is closed until the kill: those that pick it move on to ctl-a.
-    proxyB = await startTcpProxy(b.port);
-    proxyB.drop();
     sim = await startSimulator({
       count: ROLLOUT_HOSTS,
-      controllerUrls: [a.agentUrl, `wss://127.0.0.1:${proxyB.port}/agent`],
+      controllerUrls: [a.agentUrl, b.agentUrl],
       root: simRoot,
       upgradeDelayMs: UPGRADE_DELAY_MS,
       logLevel: 'info',
       tailChars: 20_000_000,
     });
     await waitFor(
-      `${ROLLOUT_HOSTS} hosts connected to ctl-a`,
+      `${ROLLOUT_HOSTS} hosts connected`,
       async () => {
         sim?.assertRunning();
         const hosts = await listAll<HostRow>(a, '/api/v1/hosts');
@@ -369,7 +363,6 @@ describe('leader SIGKILLed mid-rollout (2 replicas, 50 simulated agents on the l
   afterAll(async () => {
     await sim?.stop();
     for (const r of replicas) await r.signal('SIGKILL');
-    await proxyB?.close();
     await redis?.cleanup();
     await repo?.cleanup();
     if (work) await rm(work, { recursive: true, force: true });
@@ -379,6 +372,11 @@ describe('leader SIGKILLed mid-rollout (2 replicas, 50 simulated agents on the l
   it('lets the new leader resume and complete the rollout, upgrading each host once, losing nothing', async () => {
     const [a, b] = replicas as [ReplicaProcess, ReplicaProcess];
     expect((await clusterState(redis.url)).leader).toBe('ctl-a');
+    // The random first pick spreads the rollout's hosts over both replicas (a 2^-49 chance of one side).
+    const spread = await sessionsByReplica(redis.url);
+    console.log(`mid-rollout hosts per replica at the start: ${JSON.stringify(spread)}`);
+    expect(spread['ctl-a'] ?? 0).toBeGreaterThan(0);
+    expect(spread['ctl-b'] ?? 0).toBeGreaterThan(0);
     const rollout = async (via: ReplicaProcess) => {
       const res = await via.api<RolloutView>('/api/v1/rollouts/agents');
       return res.status === 200 ? res.body : undefined;
@@ -402,9 +400,10 @@ describe('leader SIGKILLed mid-rollout (2 replicas, 50 simulated agents on the l
     ).catch((err: Error) => {
       throw new Error(`${err.message}; last seen: ${JSON.stringify(seen)?.slice(0, 2_000)}`);
     });
-    proxyB?.allow();
+    const atKill = await sessionsByReplica(redis.url);
     const killedAt = Date.now();
     await a.signal('SIGKILL');
+    console.log(`mid-rollout hosts per replica at the kill: ${JSON.stringify(atKill)}`);
     const upgradedBefore = before.hosts.filter((h) => h.state === 'upgraded');
     console.log(
       `mid-rollout kill: step ${before.batch} of ${before.batches}, ${upgradedBefore.length} of ${ROLLOUT_HOSTS} hosts upgraded`,

@@ -154,4 +154,19 @@ export async function clusterState(redisUrl: string): Promise<{
   }
 }
 
+/** How many hosts each replica holds, from the session directory (default prefix; expired entries too). */
+export async function sessionsByReplica(redisUrl: string): Promise<Record<string, number>> {
+  const client = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const holders = await client.hgetall('gse:cluster:holders');
+    const out: Record<string, number> = {};
+    for (const replica of Object.values(holders)) out[replica] = (out[replica] ?? 0) + 1;
+    return out;
+  } finally {
+    client.disconnect();
+  }
+}
+
 export { TEST_BOOTSTRAP_TOKEN };

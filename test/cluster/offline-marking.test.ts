@@ -1,0 +1,151 @@
+/**
+ * Marking a host offline only while no replica holds it, on a real redis-server with the Redis store: the
+ * record and its syncState index move in one script that checks the session directory, so a replica that
+ * claims the host back is never overwritten.
+ */
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { OfflineMarkConflictError } from '../../src/cluster/errors.js';
+import { clusterKeys } from '../../src/cluster/keys.js';
+import { markOfflineUnlessHeld, OFFLINE_MARK_ATTEMPTS } from '../../src/cluster/offline-marking.js';
+import { defineClusterScripts } from '../../src/cluster/scripts.js';
+import { SessionDirectory } from '../../src/cluster/session-directory.js';
+import { redisLayout } from '../../src/store/redis-kinds.js';
+import { RedisStore } from '../../src/store/redis-store.js';
+import type { HostRecord } from '../../src/store/types.js';
+import { waitFor } from '../helpers/controller.js';
+import { type RedisHandle, startRedis } from '../helpers/redis-server.js';
+
+const keys = clusterKeys();
+const layout = redisLayout(keys.prefix);
+
+const host = (hostId: string, over: Partial<HostRecord> = {}): HostRecord => ({
+  hostId,
+  name: hostId,
+  ips: ['10.0.0.1'],
+  cloudId: 0,
+  labels: { role: 'web' },
+  firstSeen: '2026-01-01T00:00:00.000Z',
+  lastSeen: '2026-01-01T00:01:00.000Z',
+  connected: true,
+  syncState: 'Synced',
+  ...over,
+});
+
+describe('markOfflineUnlessHeld', () => {
+  let redis: RedisHandle;
+  let client: Redis;
+  let store: RedisStore;
+  let directory: SessionDirectory;
+
+  const ids = async (syncState: HostRecord['syncState']) =>
+    (await store.listHosts({ syncState })).items.map((h) => h.hostId);
+
+  beforeAll(async () => {
+    redis = await startRedis();
+    client = new Redis(redis.url, { lazyConnect: true });
+    client.on('error', () => {});
+    defineClusterScripts(client);
+    await client.connect();
+    store = await RedisStore.open(redis.url);
+    directory = new SessionDirectory(client, keys, 'ctl-b', 600_000);
+  });
+  afterAll(async () => {
+    await store?.close();
+    client?.disconnect();
+    await redis?.cleanup();
+  });
+
+  it('writes a host nobody holds offline and Unknown, its index entries moved, its labels kept', async () => {
+    await store.upsertHost(host('h1'));
+    expect(await markOfflineUnlessHeld(client, keys, layout, 'h1')).toBe('marked');
+    expect(await store.getHost('h1')).toMatchObject({ connected: false, syncState: 'Unknown' });
+    expect(await ids('Unknown')).toContain('h1');
+    expect(await ids('Synced')).not.toContain('h1');
+    expect((await store.listHosts({ labels: { role: 'web' } })).items.map((h) => h.hostId)).toContain('h1');
+    // Once offline, or when there is no record, nothing is written.
+    expect(await markOfflineUnlessHeld(client, keys, layout, 'h1')).toBe('unchanged');
+    expect(await markOfflineUnlessHeld(client, keys, layout, 'nobody')).toBe('unchanged');
+    expect(await store.getHost('nobody')).toBeUndefined();
+  });
+
+  it('leaves a host a replica holds as that replica wrote it', async () => {
+    await store.upsertHost(host('h2'));
+    await directory.claim('h2');
+    expect(await markOfflineUnlessHeld(client, keys, layout, 'h2')).toBe('held');
+    expect(await store.getHost('h2')).toMatchObject({ connected: true, syncState: 'Synced' });
+  });
+
+  it('marks a host whose entry expired (its replica died) though the entry is not swept yet', async () => {
+    const dying = new SessionDirectory(client, keys, 'ctl-dead', 50);
+    await store.upsertHost(host('h3'));
+    await dying.claim('h3');
+    expect(await markOfflineUnlessHeld(client, keys, layout, 'h3')).toBe('held');
+    await waitFor('the entry expiring', async () => !(await directory.holders(['h3'])).has('h3'));
+    expect(await markOfflineUnlessHeld(client, keys, layout, 'h3')).toBe('marked');
+  });
+
+  it('never overwrites a replica that claims the host back between the read and the write', async () => {
+    await store.upsertHost(host('h4'));
+    // The reclaiming replica claims, then writes the host (as sessionsReclaimed does), after the read.
+    const racing = new Proxy(client, {
+      get(target, prop, receiver) {
+        if (prop === 'gseWriteUnheld')
+          return async (...args: Parameters<Redis['gseWriteUnheld']>) => {
+            await directory.claim('h4');
+            await store.upsertHost(host('h4', { lastSeen: '2026-01-01T00:02:00.000Z' }));
+            return target.gseWriteUnheld(...args);
+          };
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    expect(await markOfflineUnlessHeld(racing, keys, layout, 'h4')).toBe('held');
+    expect(await store.getHost('h4')).toMatchObject({
+      connected: true,
+      syncState: 'Synced',
+      lastSeen: '2026-01-01T00:02:00.000Z',
+    });
+  });
+
+  it('re-reads a record written meanwhile by nobody holding it, and gives up after repeated changes', async () => {
+    await store.upsertHost(host('h5'));
+    let writes = 0;
+    const changing = (times: number) =>
+      new Proxy(client, {
+        get(target, prop, receiver) {
+          if (prop === 'gseWriteUnheld')
+            return async (...args: Parameters<Redis['gseWriteUnheld']>) => {
+              if (writes++ < times)
+                await store.upsertHost(host('h5', { lastSeen: `2026-01-01T00:0${writes}:00.000Z` }));
+              return target.gseWriteUnheld(...args);
+            };
+          const v = Reflect.get(target, prop, receiver);
+          return typeof v === 'function' ? v.bind(target) : v;
+        },
+      });
+    expect(await markOfflineUnlessHeld(changing(1), keys, layout, 'h5')).toBe('marked');
+    // The write that won is built on the record written meanwhile.
+    expect(await store.getHost('h5')).toMatchObject({
+      connected: false,
+      syncState: 'Unknown',
+      lastSeen: '2026-01-01T00:01:00.000Z',
+    });
+    await store.upsertHost(host('h6'));
+    writes = 0;
+    const always = new Proxy(client, {
+      get(target, prop, receiver) {
+        if (prop === 'gseWriteUnheld')
+          return async (...args: Parameters<Redis['gseWriteUnheld']>) => {
+            await store.upsertHost(host('h6', { lastSeen: `2026-01-01T00:0${++writes}:00.000Z` }));
+            return target.gseWriteUnheld(...args);
+          };
+        const v = Reflect.get(target, prop, receiver);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    await expect(markOfflineUnlessHeld(always, keys, layout, 'h6')).rejects.toThrow(OfflineMarkConflictError);
+    expect(writes).toBe(OFFLINE_MARK_ATTEMPTS);
+    expect(await store.getHost('h6')).toMatchObject({ connected: true });
+  });
+});
