@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { LineCounter, parseAllDocuments } from 'yaml';
+import { parseYamlFast } from '../src/spec/fast-yaml.js';
 import { closeSpecWorkers, createSpecLoader, loadRevisionFromDir, readTree } from '../src/spec/load.js';
 import { withPlainEnv } from '../src/spec/plain-env.js';
 import { isSpecFile } from '../src/spec/spec-files.js';
@@ -71,6 +72,16 @@ function yamlParseOnly(tree: ReadonlyMap<string, Buffer>): number {
   });
 }
 
+/** The floor of the fast path: every spec file through fast-yaml.ts (no positions), nothing else. */
+function fastParseOnly(tree: ReadonlyMap<string, Buffer>): number {
+  let documents = 0;
+  for (const [path, bytes] of tree) {
+    if (!isSpecFile(path)) continue;
+    documents += parseYamlFast(path, bytes.toString('utf8'))?.length ?? 0;
+  }
+  return documents;
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -106,6 +117,7 @@ async function main(): Promise<void> {
     let tree = await readTree(dir);
     const readRuns = await timeRuns(runs, 'floor: read the tree', () => readTree(dir));
     const parseRuns = await timeRuns(runs, 'floor: yaml-parse in one thread', () => yamlParseOnly(tree));
+    const fastRuns = await timeRuns(runs, 'floor: fast-parse in one thread', () => fastParseOnly(tree));
 
     const loader = createSpecLoader();
     assertOk(loader.load(tree));
@@ -152,6 +164,7 @@ async function main(): Promise<void> {
       floors: {
         readTreeMs: { median: round(readMedian), runs: readRuns.map(round) },
         yamlParseOneThreadMs: { median: round(parseMedian), runs: parseRuns.map(round) },
+        fastParseOneThreadMs: { median: round(median(fastRuns)), runs: fastRuns.map(round) },
       },
       ratios: {
         fullLoadToReadTree: round(fullMedian / readMedian),
@@ -170,11 +183,13 @@ async function main(): Promise<void> {
       },
       loadAverage: loadAverage(),
       notes:
-        'coldLoadMs: the first loadRevisionFromDir of this process (starts the parse threads, cold JIT); ' +
+        'coldLoadMs: the first loadRevisionFromDir of this process (cold JIT; in the calling thread below ' +
+        'COLD_PARALLEL_MIN_BYTES, worker-pool.ts); ' +
         'fullLoadMs: loadRevisionFromDir (read + parse + validate + cross-refs) again, warm; ...CpuMs: CPU ' +
         'time of all threads, steadier than wall time on a busy machine; ' +
-        'floors: readTree of the directory, and yaml parseAllDocuments of every spec file in one thread ' +
-        '(with a plain process.env, as the loader parses); ' +
+        'floors: readTree of the directory, yaml parseAllDocuments of every spec file in one thread ' +
+        '(with a plain process.env, as the loader parses; the path of files with errors), and the fast ' +
+        'parser (fast-yaml.ts, the path of valid files) likewise; ' +
         'oneFileRevalidateMs: createSpecLoader().load(tree) with one file changed in an in-memory tree ' +
         '(...AfterFullGcMs: the same right after a forced full GC, when run with --expose-gc)',
     };

@@ -3,6 +3,8 @@
  * overriding the wrong thing), ConfigFile sources absent from the tree, and ProcessOverrides naming a
  * ProcessWatch that is not declared.
  */
+
+import { type PlaceField, recordedPosition } from './deferred-positions.js';
 import { closestMatch, didYouMean } from './did-you-mean.js';
 import { type FieldPath, formatFieldPath } from './field-path.js';
 import type { Route, SourcePos, SpecError, StreamTarget } from './types.js';
@@ -12,9 +14,9 @@ function where(p: SourcePos): string {
   return `${p.file}:${p.line}:${p.col}`;
 }
 
-function errorAt(d: ValidatedDoc, path: FieldPath, message: string): SpecError {
+function errorAt(place: PlaceField, d: ValidatedDoc, path: FieldPath, message: string): SpecError {
   const printed = formatFieldPath(path);
-  return { ...(d.refs[printed] ?? d.pos), path: printed, message };
+  return { ...place(d, printed), path: printed, message };
 }
 
 /** The documents each check looks at, sorted out in one pass. */
@@ -29,7 +31,7 @@ interface Sorted {
   duplicates: SpecError[];
 }
 
-function sortDocs(docs: ValidatedDoc[]): Sorted {
+function sortDocs(docs: ValidatedDoc[], place: PlaceField): Sorted {
   const out: Sorted = {
     routes: [],
     routeDocs: [],
@@ -52,8 +54,8 @@ function sortDocs(docs: ValidatedDoc[]): Sorted {
     const first = names.get(name);
     if (first === undefined) names.set(name, d);
     else {
-      const message = `duplicate ${kind} "${name}"; first defined at ${where(first.refs['metadata.name'] ?? first.pos)}`;
-      out.duplicates.push(errorAt(d, ['metadata', 'name'], message));
+      const message = `duplicate ${kind} "${name}"; first defined at ${where(place(first, 'metadata.name'))}`;
+      out.duplicates.push(errorAt(place, d, ['metadata', 'name'], message));
     }
     if (kind === 'StreamTarget') {
       out.targetNames.add(name);
@@ -72,14 +74,17 @@ function targetKind(t: StreamTarget): 'redis' | 'kafka' | 'file' {
   return t.spec.redis ? 'redis' : t.spec.kafka ? 'kafka' : 'file';
 }
 
-function routeTargetErrors({ routes, routeDocs, targetNames, targets }: Sorted): SpecError[] {
+function routeTargetErrors(
+  { routes, routeDocs, targetNames, targets }: Sorted,
+  place: PlaceField,
+): SpecError[] {
   const errors: SpecError[] = [];
   routes.forEach((route, r) => {
     const d = routeDocs[r] as ValidatedDoc;
     route.spec.targets.forEach((ref, i) => {
       if (!targetNames.has(ref.name)) {
         const message = `no StreamTarget "${ref.name}"${didYouMean(ref.name, targetNames)}`;
-        errors.push(errorAt(d, ['spec', 'targets', i, 'name'], message));
+        errors.push(errorAt(place, d, ['spec', 'targets', i, 'name'], message));
         return;
       }
       const target = targets.get(ref.name);
@@ -87,24 +92,24 @@ function routeTargetErrors({ routes, routeDocs, targetNames, targets }: Sorted):
       const kind = targetKind(target);
       if (ref.key !== undefined && kind !== 'redis') {
         const message = `overrides a Redis key, but StreamTarget "${ref.name}" writes to ${kind}${kind === 'kafka' ? '; use topic' : ''}`;
-        errors.push(errorAt(d, ['spec', 'targets', i, 'key'], message));
+        errors.push(errorAt(place, d, ['spec', 'targets', i, 'key'], message));
       }
       if (ref.topic !== undefined && kind !== 'kafka') {
         const message = `overrides a Kafka topic, but StreamTarget "${ref.name}" writes to ${kind}${kind === 'redis' ? '; use key' : ''}`;
-        errors.push(errorAt(d, ['spec', 'targets', i, 'topic'], message));
+        errors.push(errorAt(place, d, ['spec', 'targets', i, 'topic'], message));
       }
     });
   });
   return errors;
 }
 
-function holdErrors({ holds, watchNames }: Sorted): SpecError[] {
+function holdErrors({ holds, watchNames }: Sorted, place: PlaceField): SpecError[] {
   const errors: SpecError[] = [];
   for (const d of holds) {
     const watch = d.resource?.kind === 'ProcessOverride' ? d.resource.spec.watch : undefined;
     if (watch === undefined || watchNames.has(watch)) continue;
     const message = `no ProcessWatch "${watch}"${didYouMean(watch, watchNames)}; declare the watch, or delete this override`;
-    errors.push(errorAt(d, ['spec', 'watch'], message));
+    errors.push(errorAt(place, d, ['spec', 'watch'], message));
   }
   return errors;
 }
@@ -118,6 +123,7 @@ function sourceErrors(
   { sources }: Sorted,
   tree: ReadonlyMap<string, Buffer>,
   symlinks: ReadonlyMap<string, string>,
+  place: PlaceField,
 ): SpecError[] {
   const errors: SpecError[] = [];
   for (const d of sources) {
@@ -125,12 +131,12 @@ function sourceErrors(
     if (source === undefined) continue;
     if (!isInsideRepo(source)) {
       const message = `"${source}" is outside the repo; name a file relative to the repo root`;
-      errors.push(errorAt(d, ['spec', 'source'], message));
+      errors.push(errorAt(place, d, ['spec', 'source'], message));
     } else if (!tree.has(source) && !onSymlink(source, symlinks)) {
       // A source on a symlink is reported by the policy pass (policy-checks.ts), with the link.
       const close = closestMatch(source, tree.keys());
       const hint = close === undefined ? '' : `; did you mean "${close}"?`;
-      errors.push(errorAt(d, ['spec', 'source'], `no file "${source}" in the repo${hint}`));
+      errors.push(errorAt(place, d, ['spec', 'source'], `no file "${source}" in the repo${hint}`));
     }
   }
   return errors;
@@ -141,17 +147,21 @@ function onSymlink(path: string, symlinks: ReadonlyMap<string, string>): boolean
   return parts.some((_, i) => symlinks.has(parts.slice(0, i + 1).join('/')));
 }
 
-/** Every cross-document error; `docs` in file order, so "first defined" is the earlier file. */
+/**
+ * Every cross-document error; `docs` in file order, so "first defined" is the earlier file. `place`
+ * finds the fields errors name (default: the positions recorded in `refs`).
+ */
 export function crossRefErrors(
   docs: ValidatedDoc[],
   tree: ReadonlyMap<string, Buffer>,
   symlinks: ReadonlyMap<string, string> = new Map(),
+  place: PlaceField = recordedPosition,
 ): SpecError[] {
-  const sorted = sortDocs(docs);
+  const sorted = sortDocs(docs, place);
   return [
     ...sorted.duplicates,
-    ...routeTargetErrors(sorted),
-    ...sourceErrors(sorted, tree, symlinks),
-    ...holdErrors(sorted),
+    ...routeTargetErrors(sorted, place),
+    ...sourceErrors(sorted, tree, symlinks, place),
+    ...holdErrors(sorted, place),
   ];
 }

@@ -15,8 +15,9 @@ export { closeSpecWorkers } from './worker-pool.js';
 
 /**
  * Reads `dir` (every regular file but `.git/`; symlinks recorded, never followed) and loads it, parsing on
- * worker threads when the tree is large (the threads start while the files are read, and the calling
- * thread parses files while they start, unless `alwaysThreaded`); an unreadable directory is a SpecError, not a throw.
+ * worker threads when they already run or the tree is very large (worker-pool.ts: the threads then start
+ * while the files are read, and the calling thread parses files while they start, unless `alwaysThreaded`);
+ * an unreadable directory is a SpecError, not a throw.
  */
 export async function loadRevisionFromDir(dir: string, opts?: LoadOptions): Promise<LoadResult> {
   let tree: Awaited<ReturnType<typeof readTreeChecked>>;

@@ -5,6 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { crossRefErrors } from './cross-refs.js';
+import { createFieldPlacer } from './deferred-positions.js';
 import { sortSpecErrors } from './issue.js';
 import { DEFAULT_SIZE_LIMITS, formatBytes, type SecretPolicy, type SizeLimits } from './limits.js';
 import { type FileResult, loadSpecFile } from './load-file.js';
@@ -130,8 +131,10 @@ export function createSpecLoader(): SpecLoader {
       }
     });
     cache = next;
-    errors.push(...crossRefErrors(docs, tree, opts.symlinks));
-    errors.push(...policyErrors(docs, { tree, symlinks: opts.symlinks ?? new Map(), secrets: opts.secrets }));
+    const place = createFieldPlacer(tree);
+    errors.push(...crossRefErrors(docs, tree, opts.symlinks, place));
+    const symlinks = opts.symlinks ?? new Map<string, string>();
+    errors.push(...policyErrors(docs, { tree, symlinks, secrets: opts.secrets, place }));
     if (errors.length > 0) return { ok: false, errors: sortSpecErrors(errors) };
     return { ok: true, revision: buildRevision(opts.id ?? hashed.id, docs, tree) };
   };

@@ -2,7 +2,7 @@
 import { parentPort } from 'node:worker_threads';
 import { loadSpecFile } from './load-file.js';
 import { usePlainEnvForGood } from './plain-env.js';
-import type { WorkerReply, WorkerRequest } from './worker-pool.js';
+import type { WorkerReady, WorkerReply, WorkerRequest } from './worker-pool.js';
 
 // This thread only parses: nothing here sets a variable a child process or native code must see.
 usePlainEnvForGood();
@@ -16,3 +16,6 @@ parentPort?.on('message', (request: WorkerRequest) => {
   }
   parentPort?.postMessage(reply);
 });
+
+// Static imports are loaded by now: the calling thread may stop parsing for this one (worker-pool.ts).
+parentPort?.postMessage({ ready: true } satisfies WorkerReady);

@@ -21,8 +21,8 @@ import { YamlDataError, yamlToData } from './yaml-to-data.js';
 /** Whether a field's position is that of its key (`name:`) or of its value. */
 export type PosAnchor = 'key' | 'value';
 
-/** One non-empty, syntactically valid YAML document of a file. */
-export interface YamlDocument {
+/** One non-empty, syntactically valid YAML document of a file: its data and where it starts. */
+export interface PlainYamlDocument {
   file: string;
   /** 0-based index among the file's documents (empty ones included). */
   index: number;
@@ -30,6 +30,10 @@ export interface YamlDocument {
   data: unknown;
   /** Where the document's content starts. */
   pos: SourcePos;
+}
+
+/** A document that can also place its fields (for error messages). */
+export interface YamlDocument extends PlainYamlDocument {
   /** Where a field is; a missing field resolves to its nearest present parent (at the parent's key). */
   locate(path: FieldPath, anchor?: PosAnchor): SourcePos;
   /** The source text of the scalar at a path (e.g. `0644` for a mode that YAML read as 644). */

@@ -4,6 +4,7 @@
  * for a manifest frame, and secret references outside the operator's allow-list.
  */
 import { posix } from 'node:path';
+import { type PlaceField, recordedPosition } from './deferred-positions.js';
 import { formatFieldPath, type PathSegment } from './field-path.js';
 import { formatBytes, MAX_CONFIG_FILE_MANIFEST_BYTES, type SecretPolicy } from './limits.js';
 import { secretRefsIn } from './secret-refs.js';
@@ -17,11 +18,18 @@ export interface PolicyInput {
   symlinks: ReadonlyMap<string, string>;
   /** The secrets this controller allows; undefined offline (`gsectl validate`), where refs are not checked. */
   secrets?: SecretPolicy;
+  /** Finds the fields errors name; default the positions recorded in each document's `refs`. */
+  place?: PlaceField;
 }
 
-function errorAt(d: ValidatedDoc, path: readonly PathSegment[], message: string): SpecError {
+function errorAt(
+  input: PolicyInput,
+  d: ValidatedDoc,
+  path: readonly PathSegment[],
+  message: string,
+): SpecError {
   const printed = formatFieldPath(path);
-  return { ...(d.refs[printed] ?? d.pos), path: printed, message };
+  return { ...(input.place ?? recordedPosition)(d, printed), path: printed, message };
 }
 
 /** The symlink a repo path is, or passes through (`files/link/x` when `files/link` is one). */
@@ -52,6 +60,7 @@ function configFileErrors(d: ValidatedDoc, cf: ConfigFile, input: PolicyInput): 
       const through = link === source ? 'is a symlink' : `is under "${link}", a symlink`;
       errors.push(
         errorAt(
+          input,
           d,
           ['spec', 'source'],
           `"${source}" ${through} (-> ${target}); sources must be regular files in the repo: commit the file itself instead of a link`,
@@ -67,6 +76,7 @@ function configFileErrors(d: ValidatedDoc, cf: ConfigFile, input: PolicyInput): 
       const field = source !== undefined ? 'source' : 'content';
       errors.push(
         errorAt(
+          input,
           d,
           ['spec', field],
           `ConfigFile "${cf.metadata.name}" is ${formatBytes(size)} in a manifest, over the limit of ${formatBytes(MAX_CONFIG_FILE_MANIFEST_BYTES)} per file (a host's manifest must fit one agent frame); keep large files out of ConfigFiles (ship them as an AgentVersion artifact or fetch them from a package repository) or split the file`,
@@ -118,7 +128,7 @@ export function policyErrors(docs: ValidatedDoc[], input: PolicyInput): SpecErro
     if (input.secrets) {
       for (const { path, ref } of secretRefsIn(r.spec, ['spec'])) {
         const problem = secretRefProblem(ref, input.secrets);
-        if (problem) errors.push(errorAt(d, path, problem));
+        if (problem) errors.push(errorAt(input, d, path, problem));
       }
     }
   }

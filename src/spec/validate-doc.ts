@@ -7,7 +7,7 @@ import { didYouMean } from './did-you-mean.js';
 import { type FieldPath, formatFieldPath, isRecord } from './field-path.js';
 import { type Issue, issueToSpecError } from './issue.js';
 import { normalizeResource, type RawDocument } from './normalize.js';
-import type { YamlDocument } from './parse-yaml.js';
+import type { PlainYamlDocument, YamlDocument } from './parse-yaml.js';
 import { schemaIssues } from './schema-errors.js';
 import { validateAgainstSchema } from './schemas.js';
 import { secretRefsIn } from './secret-refs.js';
@@ -22,6 +22,8 @@ import { API_VERSION, KINDS, type Kind, type Resource, type SourcePos, type Spec
 export interface ValidatedDoc {
   /** Where the document starts. */
   pos: SourcePos;
+  /** 0-based index among its file's documents. */
+  index: number;
   kind?: Kind;
   /** `metadata.name` when it is a string, even if the document is otherwise invalid. */
   name?: string;
@@ -29,6 +31,11 @@ export interface ValidatedDoc {
   errors: SpecError[];
   /** Positions of the fields cross-references point at, by printed path (`spec.targets[0].name`). */
   refs: Record<string, SourcePos>;
+  /**
+   * True when the document came from the fast parser (fast-yaml.ts): `refs` is empty and the positions
+   * are found on demand by parsing the file again (deferred-positions.ts).
+   */
+  positionsDeferred?: true;
 }
 
 /** The fields of a valid resource that cross-references can point at (besides `metadata.name`). */
@@ -85,12 +92,23 @@ function headerIssues(data: Record<string, unknown>): Issue[] {
   return issues;
 }
 
-/** Validates and normalises one document; never throws on user input. */
-export function validateDocument(doc: YamlDocument): ValidatedDoc {
+/**
+ * Validates and normalises one document; never throws on user input. A document that cannot place its
+ * fields (a PlainYamlDocument) gets no `refs` (`positionsDeferred`), and its errors are all placed at the
+ * document's start: the caller parses such a file again with positions when it has errors (load-file.ts).
+ */
+export function validateDocument(doc: YamlDocument | PlainYamlDocument): ValidatedDoc {
   const { data } = doc;
-  const out: ValidatedDoc = { pos: doc.pos, errors: [], refs: {} };
+  const located = 'locate' in doc ? doc : undefined;
+  const out: ValidatedDoc = { pos: doc.pos, index: doc.index, errors: [], refs: {} };
+  if (!located) out.positionsDeferred = true;
   const fail = (issues: Issue[]): ValidatedDoc => {
-    out.errors.push(...issues.map((i) => issueToSpecError(doc, i)));
+    for (const i of issues)
+      out.errors.push(
+        located
+          ? issueToSpecError(located, i)
+          : { ...doc.pos, path: formatFieldPath(i.path), message: i.message },
+      );
     return out;
   };
   if (!isRecord(data)) {
@@ -102,18 +120,18 @@ export function validateDocument(doc: YamlDocument): ValidatedDoc {
   const name = isRecord(data.metadata) ? data.metadata.name : undefined;
   if (typeof name === 'string') {
     out.name = name;
-    out.refs['metadata.name'] = doc.locate(['metadata', 'name']);
+    if (located) out.refs['metadata.name'] = located.locate(['metadata', 'name']);
   }
 
   const issues = [...literalSecretIssues(data), ...headerIssues(data)];
   if (out.kind === undefined) return fail(issues);
-  issues.push(...schemaIssues(validateAgainstSchema(out.kind, data), data, (p) => doc.sourceText(p)));
+  issues.push(...schemaIssues(validateAgainstSchema(out.kind, data), data, (p) => located?.sourceText(p)));
   if (issues.length > 0) return fail(issues);
 
   const resource = normalizeResource(data as unknown as RawDocument, doc.pos);
   const semantic = resourceIssues(resource);
   if (semantic.length > 0) return fail(semantic);
   out.resource = resource;
-  for (const path of refPaths(resource)) out.refs[formatFieldPath(path)] = doc.locate(path);
+  if (located) for (const path of refPaths(resource)) out.refs[formatFieldPath(path)] = located.locate(path);
   return out;
 }

@@ -1,7 +1,7 @@
 /**
  * Parsing spec files on worker threads: YAML parsing dominates a full load, and files are independent.
- * The pool starts on first use (or when `prestartSpecWorkers` foresees a large tree), is shared by every
- * loader of the process, and stops after being idle. Files go out in small batches to whichever thread
+ * The pool starts on first use with `always` (the controller) or for a very large tree, is shared by every
+ * loader of the process (offline loads use it when it runs), and stops after being idle. Files go out in small batches to whichever thread
  * is free; offline callers may have the calling thread take batches while the threads start. Any failure makes the caller
  * fall back to loading in the calling thread.
  */
@@ -19,8 +19,16 @@ export type { FileJob } from './job-batches.js';
 const MAX_WORKERS = 4;
 /** Workers stop after this long without work (they hold compiled schemas, ~20 MB each). */
 const IDLE_SHUTDOWN_MS = 30_000;
-/** Below this many bytes of YAML to parse, starting threads costs more than it saves. */
+/** Below this many bytes of YAML to parse, even running threads cost more than they save. */
 export const PARALLEL_MIN_BYTES = 256 * 1024;
+/**
+ * Below this many bytes, an offline load (not `always`) with no threads running parses in the calling
+ * thread rather than start them: fresh threads each load the modules and warm up their JIT, which cost
+ * more than the parse they take over. Measured on 2 cores, a fresh process per load of a bench/_lib
+ * spec-tree.ts tree (createSpecLoader().load vs loadRevisionFromDir with threads): calling thread 441 / 901 / 1,333 / 2,738 ms vs fresh threads 928 / 1,370 /
+ * 1,890 / 3,593 ms for 2,500 / 5,000 / 10,000 / 20,000 documents (1-8 MB); the threads never caught up.
+ */
+export const COLD_PARALLEL_MIN_BYTES = 16 * 1024 * 1024;
 /** Bytes of YAML per batch: ~10 files of a typical tree, a few ms each; small enough to balance threads. */
 const BATCH_BYTES = 32 * 1024;
 /** Batches sent to a worker ahead of its answers, so it never waits for a busy calling thread. */
@@ -33,12 +41,19 @@ export interface WorkerRequest {
 }
 /** A worker's answer to one request: every file's result, or why it failed. */
 export type WorkerReply = { id: number; results: FileResult[] } | { id: number; error: string };
+/** What a worker posts once its modules are loaded and it takes requests. */
+export interface WorkerReady {
+  ready: true;
+}
 
 let workers: Worker[] | undefined;
 let idleTimer: NodeJS.Timeout | undefined;
 let nextRequestId = 0;
-/** Workers whose thread is up (the `online` event): until then the calling thread may help. */
-const online = new WeakSet<Worker>();
+/**
+ * Workers whose modules are loaded (their WorkerReady): until then the calling thread may help. Not the
+ * `online` event: a thread is online well before it has loaded the parsers and validators (~100 ms).
+ */
+const ready = new WeakSet<Worker>();
 /** Requests each worker has not answered yet: a worker keeps the process alive while it has any. */
 const pending = new WeakMap<Worker, number>();
 
@@ -68,7 +83,12 @@ function startPool(always: boolean): Worker[] | undefined {
         maxYoungGenerationSizeMb: WORKER_YOUNG_GENERATION_MB,
       },
     });
-    w.once('online', () => online.add(w));
+    const onReady = (message: WorkerReady | WorkerReply): void => {
+      if (!('ready' in message)) return;
+      ready.add(w);
+      w.off('message', onReady);
+    };
+    w.on('message', onReady);
     w.unref();
     return w;
   });
@@ -78,10 +98,10 @@ function startPool(always: boolean): Worker[] | undefined {
 
 /**
  * Starts the worker threads ahead of a load of `bytes` of spec YAML (while the tree is still being read), when
- * such a load would use them; a thread's start-up (loading `yaml` and the validators) then overlaps the reads.
+ * such a load would start them (COLD_PARALLEL_MIN_BYTES); a thread's start-up then overlaps the reads.
  */
 export function prestartSpecWorkers(bytes: number): void {
-  if (bytes >= PARALLEL_MIN_BYTES) startPool(false);
+  if (bytes >= COLD_PARALLEL_MIN_BYTES) startPool(false);
 }
 
 /** Stops the worker threads (they also stop by themselves when idle). */
@@ -112,8 +132,8 @@ function run(worker: Worker, jobs: FileJob[]): Promise<FileResult[]> {
       pending.set(worker, left);
       if (left === 0) worker.unref();
     };
-    const onMessage = (reply: WorkerReply): void => {
-      if (reply.id !== id) return;
+    const onMessage = (reply: WorkerReply | WorkerReady): void => {
+      if ('ready' in reply || reply.id !== id) return;
       done();
       if ('error' in reply) reject(new Error(reply.error));
       else resolve(reply.results);
@@ -182,7 +202,9 @@ export async function loadFilesInWorkers(
   opts: WorkerLoadOptions = {},
 ): Promise<FileResult[] | undefined> {
   const bytes = jobs.reduce((n, j) => n + j.content.byteLength, 0);
-  if (jobs.length === 0 || (bytes < PARALLEL_MIN_BYTES && !opts.always)) return undefined;
+  if (jobs.length === 0) return undefined;
+  if (!opts.always && (bytes < PARALLEL_MIN_BYTES || (!workers && bytes < COLD_PARALLEL_MIN_BYTES)))
+    return undefined;
   const pool = startPool(opts.always === true);
   if (!pool) return undefined;
   clearTimeout(idleTimer);
@@ -201,7 +223,7 @@ export async function loadFilesInWorkers(
   const helpHere = async (): Promise<void> => {
     for (;;) {
       await nextTurn();
-      const starting = pool.some((w) => !online.has(w));
+      const starting = pool.some((w) => !ready.has(w));
       const batch = failed || !starting ? undefined : queue.take();
       if (!batch) return;
       store(

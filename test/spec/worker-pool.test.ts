@@ -66,10 +66,14 @@ describe('loadFilesInWorkers', () => {
       expect(jobs.reduce((n, j) => n + j.content.byteLength, 0)).toBeGreaterThan(PARALLEL_MIN_BYTES);
       try {
         const inThisThread = jobs.map((j) => loadSpecFile(j.path, j.content, j.hash));
+        // With no threads running, a tree this size is parsed in the calling thread (cheaper cold).
+        expect(await pool.loadFilesInWorkers(jobs)).toBeUndefined();
+        pool.prestartSpecWorkers(pool.COLD_PARALLEL_MIN_BYTES);
         expect(await pool.loadFilesInWorkers(jobs)).toEqual(inThisThread);
         // The calling thread taking batches while fresh threads start must not change what comes back,
         // nor its order.
         await pool.closeSpecWorkers();
+        pool.prestartSpecWorkers(pool.COLD_PARALLEL_MIN_BYTES);
         expect(await pool.loadFilesInWorkers(jobs, { shareWithCaller: true })).toEqual(inThisThread);
         expect(await load.createSpecLoader().loadAsync(tree)).toEqual(load.createSpecLoader().load(tree));
       } finally {
