@@ -51,10 +51,11 @@ export async function makePrivateDir(dir: string): Promise<boolean> {
  * shared one like /tmp) is refused: it cannot be the agent's own, and chmod-ing it would hurt others.
  */
 export async function ensurePrivateDir(dir: string): Promise<void> {
-  const st = await lstatOrUndefined(dir);
+  let st = await lstatOrUndefined(dir);
   if (st === undefined) {
     if (await makePrivateDir(dir)) return;
-    return ensurePrivateDir(dir); // created by someone else between the lstat and the mkdir
+    // Someone else created it between the lstat and the mkdir: check what they made.
+    st = await lstat(dir);
   }
   if ((st.mode & 0o1000) !== 0 || !st.isDirectory()) throw new SharedStateDirError(dir);
   if ((st.mode & 0o777) !== PRIVATE_DIR_MODE) await chmod(dir, PRIVATE_DIR_MODE);

@@ -3,6 +3,7 @@
  * replicas on hosts with skewed clocks agree on what expired.
  */
 import type { Redis, Result } from 'ioredis';
+import { UPSERT_FUNCTION } from '../store/redis-scripts.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -176,29 +177,13 @@ return out
 `;
 
 // KEYS[1] holders, KEYS[2] expiry, KEYS[3] the host's record hash; ARGV[1] host id, ARGV[2] expected
-// version, ARGV[3] record JSON, ARGV[4] its index entries. The write is the store's upsert
-// (src/store/redis-scripts.ts UPSERT: move the index entries, bump ver), guarded by the directory entry.
-const WRITE_UNHELD = `${NOW_MS}
+// version, ARGV[3] record JSON, ARGV[4] its index entries. The write is the store's own upsert, guarded
+// by the directory entry: -2 while a live replica holds the host.
+const WRITE_UNHELD = `${NOW_MS}${UPSERT_FUNCTION}
 local h = redis.call('HGET', KEYS[1], ARGV[1])
 local exp = redis.call('ZSCORE', KEYS[2], ARGV[1])
 if h and exp and tonumber(exp) > now then return -2 end
-local ver = tonumber(redis.call('HGET', KEYS[3], 'ver') or '0')
-if tonumber(ARGV[2]) ~= ver then return -1 end
-local entries = cjson.decode(ARGV[4])
-local keep = {}
-for _, e in ipairs(entries) do
-  keep[e[1]] = keep[e[1]] or {}
-  keep[e[1]][e[2]] = true
-end
-local old = redis.call('HGET', KEYS[3], 'idx')
-if old then
-  for _, e in ipairs(cjson.decode(old)) do
-    if not (keep[e[1]] and keep[e[1]][e[2]]) then redis.call('ZREM', e[1], e[2]) end
-  end
-end
-for _, e in ipairs(entries) do redis.call('ZADD', e[1], 0, e[2]) end
-redis.call('HSET', KEYS[3], 'data', ARGV[3], 'idx', ARGV[4], 'ver', ver + 1)
-return ver + 1
+return upsert(KEYS[3], ARGV[2], ARGV[3], ARGV[4])
 `;
 
 // KEYS[1] replicas; ARGV[1] me, ARGV[2] ttl.

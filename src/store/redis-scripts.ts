@@ -26,25 +26,36 @@ local function remove(key)
 end
 `;
 
-// KEYS[1] record; ARGV[1] expected version ('*' any, '0' absent); ARGV[2] JSON; ARGV[3] index entries.
-const UPSERT = `
-local ver = tonumber(redis.call('HGET', KEYS[1], 'ver') or '0')
-if ARGV[1] ~= '*' and tonumber(ARGV[1]) ~= ver then return -1 end
-local entries = cjson.decode(ARGV[3])
-local keep = {}
-for _, e in ipairs(entries) do
-  keep[e[1]] = keep[e[1]] or {}
-  keep[e[1]][e[2]] = true
-end
-local old = redis.call('HGET', KEYS[1], 'idx')
-if old then
-  for _, e in ipairs(cjson.decode(old)) do
-    if not (keep[e[1]] and keep[e[1]][e[2]]) then redis.call('ZREM', e[1], e[2]) end
+/**
+ * Lua `upsert(key, expected, json, idx)`: writes a record hash and moves its index entries; `expected` is
+ * the version it must have ('*' any, '0' absent), else -1. Shared with scripts that guard the same write
+ * (src/cluster/scripts.ts).
+ */
+export const UPSERT_FUNCTION = `
+local function upsert(key, expected, json, idx)
+  local ver = tonumber(redis.call('HGET', key, 'ver') or '0')
+  if expected ~= '*' and tonumber(expected) ~= ver then return -1 end
+  local entries = cjson.decode(idx)
+  local keep = {}
+  for _, e in ipairs(entries) do
+    keep[e[1]] = keep[e[1]] or {}
+    keep[e[1]][e[2]] = true
   end
+  local old = redis.call('HGET', key, 'idx')
+  if old then
+    for _, e in ipairs(cjson.decode(old)) do
+      if not (keep[e[1]] and keep[e[1]][e[2]]) then redis.call('ZREM', e[1], e[2]) end
+    end
+  end
+  for _, e in ipairs(entries) do redis.call('ZADD', e[1], 0, e[2]) end
+  redis.call('HSET', key, 'data', json, 'idx', idx, 'ver', ver + 1)
+  return ver + 1
 end
-for _, e in ipairs(entries) do redis.call('ZADD', e[1], 0, e[2]) end
-redis.call('HSET', KEYS[1], 'data', ARGV[2], 'idx', ARGV[3], 'ver', ver + 1)
-return ver + 1
+`;
+
+// KEYS[1] record; ARGV[1] expected version ('*' any, '0' absent); ARGV[2] JSON; ARGV[3] index entries.
+const UPSERT = `${UPSERT_FUNCTION}
+return upsert(KEYS[1], ARGV[1], ARGV[2], ARGV[3])
 `;
 
 // KEYS[1] record.
