@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- converge [--counts 100,1000] [--commits 5] [--poll-ms 2000]`
+ * `npm run bench -- converge [--counts 100,1000] [--commits 5] [--poll-ms 2000] [--modes webhook,polling]`
  *
  * Commit -> every host Synced, through a real controller in this process (SQLite store, on a temp git repo
  * holding one ConfigFile that selects every host) and N simulated agents in child processes
@@ -17,6 +17,7 @@ import { performance } from 'node:perf_hooks';
 import { type BenchController, startBenchController } from './_lib/controller.js';
 import { type SimFleet, startSimulator } from './_lib/fleet-sim.js';
 import {
+  argValue,
   benchRepo,
   ensureOpenFileLimit,
   intArg,
@@ -49,6 +50,10 @@ interface Sample {
   toSetRevisionMs: number;
   /** From setRevision entry to all Synced. */
   fromSetRevisionMs: number;
+  /** CPU seconds (user + system) the simulator processes used from the commit's start to all Synced. */
+  simulatorCpuS: number;
+  /** CPU seconds this process (the controller, plus the bench's polling) used over the same span. */
+  controllerCpuS: number;
   /** Webhook only: until the controller answered the POST (it answers once the revision is handed out). */
   webhookAnsweredMs?: number;
 }
@@ -99,6 +104,8 @@ async function runMode(count: number, mode: Mode, commits: number, pollMs: numbe
     for (let k = 1; k <= commits + 1; k++) {
       const warmup = k === 1;
       const tCommitStart = performance.now();
+      const simCpu0 = f.cpuSeconds();
+      const ctlCpu0 = process.cpuUsage();
       const sha = await repo.commit({ 'motd.yaml': MOTD(k) }, `commit ${k}`);
       const tCommitted = performance.now();
       let answered: Promise<number> | undefined;
@@ -111,6 +118,8 @@ async function runMode(count: number, mode: Mode, commits: number, pollMs: numbe
       }
       const ok = await c.waitSynced(sha, count, ROUND_TIMEOUT_MS, Math.max(2, Math.ceil(count / 1000)));
       const tDone = performance.now();
+      const simulatorCpuS = f.cpuSeconds() - simCpu0;
+      const ctlCpu = process.cpuUsage(ctlCpu0);
       const webhookAnsweredMs = answered ? await answered : undefined;
       const tSet = c.setRevisionAt.get(sha);
       if (!ok || tSet === undefined) {
@@ -123,6 +132,8 @@ async function runMode(count: number, mode: Mode, commits: number, pollMs: numbe
         fromCommitStartMs: round(tDone - tCommitStart, 1),
         toSetRevisionMs: round(tSet - from, 1),
         fromSetRevisionMs: round(tDone - tSet, 1),
+        simulatorCpuS: round(simulatorCpuS, 2),
+        controllerCpuS: round((ctlCpu.user + ctlCpu.system) / 1e6, 2),
         ...(webhookAnsweredMs !== undefined ? { webhookAnsweredMs: round(webhookAnsweredMs, 1) } : {}),
       };
       progress(`${mode} ${count}: commit ${k}${warmup ? ' (warm-up)' : ''}`, { ...sample });
@@ -142,6 +153,8 @@ async function runMode(count: number, mode: Mode, commits: number, pollMs: numbe
       medianFromCommitStartMs: med('fromCommitStartMs'),
       medianToSetRevisionMs: med('toSetRevisionMs'),
       medianFromSetRevisionMs: med('fromSetRevisionMs'),
+      medianSimulatorCpuS: med('simulatorCpuS'),
+      medianControllerCpuS: med('controllerCpuS'),
       ...(mode === 'webhook' ? { medianWebhookAnsweredMs: med('webhookAnsweredMs') } : { pollMs }),
       samplesMs: samples.map((s) => s.ms),
       failures,
@@ -156,10 +169,13 @@ async function main(): Promise<void> {
   const counts = listArg('counts', [100, 1000]);
   const commits = intArg('commits', 5);
   const pollMs = intArg('poll-ms', 2000);
+  const modes = (argValue('modes') ?? 'webhook,polling').split(',') as Mode[];
+  for (const m of modes)
+    if (m !== 'webhook' && m !== 'polling') throw new Error(`--modes: ${m} is not webhook or polling`);
   if (await ensureOpenFileLimit(65_536)) return;
   const results = [];
   for (const count of counts) {
-    for (const mode of ['webhook', 'polling'] as const) {
+    for (const mode of modes) {
       results.push(await runMode(count, mode, commits, pollMs));
     }
   }
