@@ -2,7 +2,8 @@
  * The manifests on disk: `manifest.json` (the last one fully applied) and `manifest.pending.json` (the one
  * being applied, present only while an apply runs or after one was cut short).
  */
-import { chmod, readFile, rename, writeFile } from 'node:fs/promises';
+import { chmodSync, renameSync, writeFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HostManifest } from '../src/protocol/manifest.js';
 import { PRIVATE_FILE_MODE } from './engine/index.js';
@@ -37,7 +38,7 @@ export class ManifestFiles {
    */
   async commit(target: HostManifest): Promise<void> {
     try {
-      await rename(join(this.stateDir, PENDING_MANIFEST_FILE), join(this.stateDir, MANIFEST_FILE));
+      renameSync(join(this.stateDir, PENDING_MANIFEST_FILE), join(this.stateDir, MANIFEST_FILE));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       await writeManifest(this.stateDir, target, MANIFEST_FILE);
@@ -55,7 +56,8 @@ async function readManifest(stateDir: string, file: string): Promise<HostManifes
 
 async function writeManifest(stateDir: string, manifest: HostManifest, file: string): Promise<void> {
   const tmp = join(stateDir, `${file}.tmp`);
-  await writeFile(tmp, JSON.stringify(manifest), { mode: PRIVATE_FILE_MODE });
-  await chmod(tmp, PRIVATE_FILE_MODE); // manifests carry file contents: never readable by others
-  await rename(tmp, join(stateDir, file));
+  // Synchronous, as the engine's small writes are (agent/engine/local-fs.ts).
+  writeFileSync(tmp, JSON.stringify(manifest), { mode: PRIVATE_FILE_MODE });
+  chmodSync(tmp, PRIVATE_FILE_MODE); // manifests carry file contents: never readable by others
+  renameSync(tmp, join(stateDir, file));
 }

@@ -1,5 +1,5 @@
 /** Previous contents of managed files, kept under the state dir before they are overwritten or pruned. */
-import { readdir, rm } from 'node:fs/promises';
+import { readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from './deps.js';
 import { sha256Hex, writeFilesAtomic } from './fs-util.js';
@@ -28,7 +28,7 @@ export function backupDir(stateDir: string, path: string): string {
 export async function listBackups(stateDir: string, path: string): Promise<string[]> {
   try {
     const dir = backupDir(stateDir, path);
-    return (await readdir(dir))
+    return readdirSync(dir)
       .filter((n) => n.endsWith('.bak'))
       .sort()
       .map((n) => join(dir, n));
@@ -79,7 +79,7 @@ export async function saveBackups(
   await Promise.all(
     [...new Set(entries.map((e) => e.path))].map(async (path) => {
       const all = await listBackups(stateDir, path);
-      for (const old of all.slice(0, Math.max(0, all.length - keep))) await rm(old, { force: true });
+      for (const old of all.slice(0, Math.max(0, all.length - keep))) rmSync(old, { force: true });
     }),
   );
   return files;

@@ -2,7 +2,7 @@
  * What a ConfigFile apply works with: its deps, its result, the file observed on disk (read O_NOFOLLOW) and
  * prune. The apply itself, one file or a whole manifest's as one durable batch, is in converge-files.ts.
  */
-import { type open, unlink } from 'node:fs/promises';
+import { closeSync, fstatSync, readFileSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ManifestConfigFile } from '../../src/protocol/manifest.js';
 import { saveBackup } from './backups.js';
@@ -11,7 +11,7 @@ import { hasErrno, NotAFileError } from './errors.js';
 import { fsyncDir, sha256Hex } from './fs-util.js';
 import type { UserDb } from './owner.js';
 import type { OwnershipLedger } from './ownership.js';
-import { openNoFollow, resolveManagedSafe } from './safe-path.js';
+import { openNoFollowFd, resolveManagedSafe } from './safe-path.js';
 
 /** Told before and after the agent touches a managed file, so its own writes are not taken for drift. */
 export interface WriteGuard {
@@ -73,17 +73,17 @@ export function decodeContent(item: Pick<ManifestConfigFile, 'content' | 'encodi
  * with O_NOFOLLOW (a symlink is a SymlinkInPathError naming `path`); the caller checks the parents.
  */
 export async function observeFile(absPath: string, path = absPath): Promise<ObservedFile | undefined> {
-  let fh: Awaited<ReturnType<typeof open>>;
+  let fd: number;
   try {
-    fh = await openNoFollow(path, absPath);
+    fd = openNoFollowFd(path, absPath);
   } catch (err) {
     if (hasErrno(err, 'ENOENT')) return undefined;
     throw err;
   }
   try {
-    const st = await fh.stat();
+    const st = fstatSync(fd);
     if (!st.isFile()) throw new NotAFileError(absPath);
-    const content = await fh.readFile();
+    const content = readFileSync(fd);
     return {
       content,
       hash: sha256Hex(content),
@@ -93,7 +93,7 @@ export async function observeFile(absPath: string, path = absPath): Promise<Obse
       nlink: st.nlink,
     };
   } finally {
-    await fh.close();
+    closeSync(fd);
   }
 }
 
@@ -122,7 +122,7 @@ export async function pruneConfigFile(path: string, deps: ConfigFileDeps): Promi
     const before = await observeFile(abs, path);
     if (before) {
       await saveBackup(deps.stateDir, path, before.content, deps.clock, deps.backupsKept);
-      await unlink(abs);
+      unlinkSync(abs);
       await fsyncDir(dirname(abs));
     }
     await deps.ownership.remove(path);

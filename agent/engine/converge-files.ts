@@ -7,6 +7,7 @@
  * across the batch and re-done uncached right before the renames; chmod/chown of an unchanged file go
  * through a descriptor opened O_NOFOLLOW. Never throws: failures come back per file as `state: 'failed'`.
  */
+import { closeSync, fchmodSync, fchownSync } from 'node:fs';
 import type { ManifestConfigFile } from '../../src/protocol/manifest.js';
 import { saveBackups } from './backups.js';
 import {
@@ -21,9 +22,10 @@ import {
 import { silentLogger } from './deps.js';
 import { ContentHashMismatchError, errorText } from './errors.js';
 import { sha256Hex } from './fs-util.js';
+import { fsyncFd } from './local-fs.js';
 import { removeStaleTemps, replaceManagedFiles } from './managed-batch.js';
 import { type OwnerIds, resolveOwner } from './owner.js';
-import { BatchPathChecker, openNoFollow } from './safe-path.js';
+import { BatchPathChecker, openNoFollowFd } from './safe-path.js';
 
 /** One file of the batch, from its observation to its result. */
 interface Entry {
@@ -190,13 +192,13 @@ async function applyEntries(
 /** chmod/chown through the descriptor of the very file observed: a link swapped in meanwhile is refused. */
 async function fixInPlace(e: Entry): Promise<void> {
   try {
-    const fh = await openNoFollow(e.item.path, e.abs as string);
+    const fd = openNoFollowFd(e.item.path, e.abs as string);
     try {
-      if (e.modeChanged) await fh.chmod(e.item.mode);
-      if (e.ownerChanged && e.ids) await fh.chown(e.ids.uid, e.ids.gid);
-      await fh.sync();
+      if (e.modeChanged) fchmodSync(fd, e.item.mode);
+      if (e.ownerChanged && e.ids) fchownSync(fd, e.ids.uid, e.ids.gid);
+      await fsyncFd(fd);
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   } catch (err) {
     e.error = err;

@@ -7,7 +7,7 @@
  * drift only once the agent has converged it (after the first `end`); each distinct drifted state is
  * reported once. The caller decides whether to heal (`selfHeal`).
  */
-import { lstat } from 'node:fs/promises';
+import { closeSync, fstatSync, lstatSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { ManifestConfigFile } from '../../src/protocol/manifest.js';
 import { itemKey } from '../../src/protocol/manifest.js';
@@ -17,7 +17,7 @@ import { errorText, hasErrno, NotAFileError, SymlinkInPathError } from './errors
 import { sha256Hex } from './fs-util.js';
 import { type OwnerIds, resolveOwner, type UserDb } from './owner.js';
 import { resolveManaged } from './paths.js';
-import { assertNoSymlinks, managedBase, openNoFollow } from './safe-path.js';
+import { assertNoSymlinks, managedBase, openNoFollowFd } from './safe-path.js';
 import type { FileWatcher } from './shared-watcher.js';
 
 /** Default period of the re-hash that catches changes the watcher missed. */
@@ -372,7 +372,7 @@ export class DriftWatcher implements WriteGuard {
     let gid: number;
     try {
       await assertNoSymlinks(e.item.path, managedBase(this.deps.root), e.absPath);
-      const st = await lstat(e.absPath, { bigint: true });
+      const st = lstatSync(e.absPath, { bigint: true });
       fileMode = Number(st.mode & 0o7777n);
       uid = Number(st.uid);
       gid = Number(st.gid);
@@ -391,15 +391,15 @@ export class DriftWatcher implements WriteGuard {
       throw err;
     }
     if (fp === e.fingerprint && e.last) return e.last;
-    const fh = await openNoFollow(e.item.path, e.absPath);
+    const fd = openNoFollowFd(e.item.path, e.absPath);
     try {
-      if (!(await fh.stat()).isFile()) throw new NotAFileError(e.absPath);
-      const content = await fh.readFile();
+      if (!fstatSync(fd).isFile()) throw new NotAFileError(e.absPath);
+      const content = readFileSync(fd);
       e.fingerprint = fp;
       e.last = { hash: sha256Hex(content), mode: fileMode, uid, gid };
       return e.last;
     } finally {
-      await fh.close();
+      closeSync(fd);
     }
   }
 }

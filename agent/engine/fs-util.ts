@@ -1,7 +1,8 @@
 /** Durable file-system primitives shared by the engine: hashing, fsync of directories, atomic replace. */
 import { createHash, randomBytes } from 'node:crypto';
-import { open, rename, rm } from 'node:fs/promises';
+import { fchmodSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { fsyncFd, withFd } from './local-fs.js';
 
 /** sha256 (hex) of bytes. */
 export function sha256Hex(data: Uint8Array | string): string {
@@ -10,12 +11,7 @@ export function sha256Hex(data: Uint8Array | string): string {
 
 /** fsyncs a directory so a create, rename or unlink inside it survives a crash. */
 export async function fsyncDir(dir: string): Promise<void> {
-  const fh = await open(dir, 'r');
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
+  await withFd(dir, 'r', undefined, fsyncFd);
 }
 
 /** fsyncs each directory once, concurrently (a batch of renames needs one fsync per directory, not per file). */
@@ -78,21 +74,18 @@ export async function writeFilesAtomic(writes: readonly AtomicWrite[]): Promise<
   const temps = writes.map((w) => tempPathFor(w.target));
   try {
     await Promise.all(
-      writes.map(async (w, i) => {
+      writes.map((w, i) => {
         const mode = w.mode ?? 0o644;
-        const fh = await open(temps[i] as string, 'wx', mode);
-        try {
-          await fh.chmod(mode); // the mode asked for, whatever the umask
-          await fh.writeFile(w.data);
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
+        return withFd(temps[i] as string, 'wx', mode, (fd) => {
+          fchmodSync(fd, mode); // the mode asked for, whatever the umask
+          writeFileSync(fd, w.data);
+          return fsyncFd(fd);
+        });
       }),
     );
-    await Promise.all(writes.map((w, i) => rename(temps[i] as string, w.target)));
+    for (const [i, w] of writes.entries()) renameSync(temps[i] as string, w.target);
   } catch (err) {
-    await Promise.all(temps.map((t) => rm(t, { force: true })));
+    for (const t of temps) rmSync(t, { force: true });
     throw err;
   }
   await fsyncDirs(writes.map((w) => dirname(w.target)));

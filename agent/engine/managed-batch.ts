@@ -6,11 +6,22 @@
  * one (rename is atomic; a temp file left behind is removed by the next batch, see `removeStaleTemps`).
  * 200 files cost about as many concurrent fsyncs as the thread pool runs, not 400 sequential ones.
  */
-import { constants } from 'node:fs';
-import { lstat, open, readdir, rename, rm, unlink } from 'node:fs/promises';
+import {
+  constants,
+  fchmodSync,
+  fchownSync,
+  lstatSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  type Stats,
+  unlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { hasErrno, SymlinkInPathError } from './errors.js';
 import { fsyncDir, isStaleTempOf, tempPathFor, tempTargetName } from './fs-util.js';
+import { fsyncFd, withFd } from './local-fs.js';
 import type { OwnerIds } from './owner.js';
 import { type BatchPathChecker, mkdirsNoFollow } from './safe-path.js';
 
@@ -75,19 +86,13 @@ export async function replaceManagedFiles(
     writes.map(async (w, i) => {
       if (errors[i] !== undefined) return;
       try {
-        const fh = await open(
-          temps[i] as string,
-          constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW,
-          0o600,
-        );
-        try {
-          await fh.writeFile(w.data);
-          await fh.chmod(w.mode);
-          if (w.ids) await fh.chown(w.ids.uid, w.ids.gid);
-          await fh.sync();
-        } finally {
-          await fh.close();
-        }
+        const flags = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW;
+        await withFd(temps[i] as string, flags, 0o600, (fd) => {
+          writeFileSync(fd, w.data);
+          fchmodSync(fd, w.mode);
+          if (w.ids) fchownSync(fd, w.ids.uid, w.ids.gid);
+          return fsyncFd(fd);
+        });
       } catch (err) {
         fail(i, err);
       }
@@ -107,23 +112,17 @@ export async function replaceManagedFiles(
         return;
       }
       let renamed = 0;
-      await Promise.all(
-        live.map(async (i) => {
-          const w = writes[i] as ManagedWrite;
-          try {
-            // A link planted at the target itself is refused, not replaced (as a single-file apply does).
-            const st = await lstat(w.abs).catch((err: unknown) => {
-              if (hasErrno(err, 'ENOENT')) return undefined;
-              throw err;
-            });
-            if (st?.isSymbolicLink()) throw new SymlinkInPathError(w.path, w.abs);
-            await rename(temps[i] as string, w.abs);
-            renamed += 1;
-          } catch (err) {
-            fail(i, err);
-          }
-        }),
-      );
+      for (const i of live) {
+        const w = writes[i] as ManagedWrite;
+        try {
+          // A link planted at the target itself is refused, not replaced (as a single-file apply does).
+          if (lstatOrUndefined(w.abs)?.isSymbolicLink()) throw new SymlinkInPathError(w.path, w.abs);
+          renameSync(temps[i] as string, w.abs);
+          renamed += 1;
+        } catch (err) {
+          fail(i, err);
+        }
+      }
       if (renamed > 0)
         await fsyncDir(dir).catch((err: unknown) => {
           for (const i of live) fail(i, err);
@@ -131,10 +130,20 @@ export async function replaceManagedFiles(
     }),
   );
 
-  await Promise.all(
-    writes.map((_w, i) => (errors[i] !== undefined ? rm(temps[i] as string, { force: true }) : undefined)),
-  );
+  writes.forEach((_w, i) => {
+    if (errors[i] !== undefined) rmSync(temps[i] as string, { force: true });
+  });
   return errors;
+}
+
+/** The entry at `abs` (not followed), or undefined when there is none. */
+function lstatOrUndefined(abs: string): Stats | undefined {
+  try {
+    return lstatSync(abs);
+  } catch (err) {
+    if (hasErrno(err, 'ENOENT')) return undefined;
+    throw err;
+  }
 }
 
 /**
@@ -155,14 +164,25 @@ export async function removeStaleTemps(abs: readonly string[], swept?: Set<strin
   let removed = 0;
   await Promise.all(
     [...names].map(async ([dir, targets]) => {
-      const entries = await readdir(dir).catch(() => [] as string[]);
+      let entries: string[] = [];
+      try {
+        entries = readdirSync(dir);
+      } catch {
+        // An unreadable directory has nothing this agent could sweep.
+      }
       swept?.add(dir);
       const stale = entries.filter((n) => {
         const target = tempTargetName(n);
         return target !== undefined && targets.has(target) && isStaleTempOf(n, target);
       });
       if (stale.length === 0) return;
-      await Promise.all(stale.map((n) => unlink(`${dir}/${n}`).catch(() => undefined)));
+      for (const n of stale) {
+        try {
+          unlinkSync(`${dir}/${n}`);
+        } catch {
+          // Gone already, or not ours to remove: either way nothing is left to do.
+        }
+      }
       removed += stale.length;
       await fsyncDir(dir).catch(() => undefined);
     }),

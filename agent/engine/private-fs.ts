@@ -4,8 +4,8 @@
  * an existing state dir with looser modes is tightened when the agent opens it. Only the agent's own
  * directories are ever chmod-ed: never a parent, never a shared directory such as /tmp.
  */
-import type { Stats } from 'node:fs';
-import { chmod, type FileHandle, lstat, mkdir, open, readdir } from 'node:fs/promises';
+import { chmodSync, lstatSync, mkdirSync, readdirSync, type Stats } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { hasErrno, SharedStateDirError } from './errors.js';
 
@@ -34,15 +34,15 @@ const STATE_SUBDIRS = ['spool', 'backups', 'process-logs'];
  */
 export async function makePrivateDir(dir: string): Promise<boolean> {
   // The common case (it exists: every apply asks again) costs one lstat, not three failing mkdirs.
-  if (await exists(dir)) return false;
-  await mkdir(dirname(dir), { recursive: true, mode: 0o755 });
+  if (lstatOrUndefined(dir) !== undefined) return false;
+  mkdirSync(dirname(dir), { recursive: true, mode: 0o755 });
   try {
-    await mkdir(dir, PRIVATE_DIR_MODE);
+    mkdirSync(dir, PRIVATE_DIR_MODE);
   } catch (err) {
     if (hasErrno(err, 'EEXIST')) return false;
     throw err;
   }
-  await chmod(dir, PRIVATE_DIR_MODE); // exactly 0700, whatever the umask
+  chmodSync(dir, PRIVATE_DIR_MODE); // exactly 0700, whatever the umask
   return true;
 }
 
@@ -51,29 +51,24 @@ export async function makePrivateDir(dir: string): Promise<boolean> {
  * shared one like /tmp) is refused: it cannot be the agent's own, and chmod-ing it would hurt others.
  */
 export async function ensurePrivateDir(dir: string): Promise<void> {
-  let st = await lstatOrUndefined(dir);
+  let st = lstatOrUndefined(dir);
   if (st === undefined) {
     if (await makePrivateDir(dir)) return;
     // Someone else created it between the lstat and the mkdir: check what they made.
-    st = await lstat(dir);
+    st = lstatSync(dir);
   }
   if ((st.mode & 0o1000) !== 0 || !st.isDirectory()) throw new SharedStateDirError(dir);
-  if ((st.mode & 0o777) !== PRIVATE_DIR_MODE) await chmod(dir, PRIVATE_DIR_MODE);
+  if ((st.mode & 0o777) !== PRIVATE_DIR_MODE) chmodSync(dir, PRIVATE_DIR_MODE);
 }
 
 /** The entry at `path` (not followed), or undefined when there is none. */
-async function lstatOrUndefined(path: string): Promise<Stats | undefined> {
+function lstatOrUndefined(path: string): Stats | undefined {
   try {
-    return await lstat(path);
+    return lstatSync(path);
   } catch (err) {
     if (hasErrno(err, 'ENOENT')) return undefined;
     throw err;
   }
-}
-
-/** True when something (anything, a link included) is at `path`. */
-async function exists(path: string): Promise<boolean> {
-  return (await lstatOrUndefined(path)) !== undefined;
 }
 
 /** Opens `file` with `flags`, creating it 0600, and sets 0600 on it (also when it existed looser). */
@@ -91,7 +86,7 @@ export async function openPrivate(file: string, flags: string): Promise<FileHand
 /** Removes group and other bits from `path` (no-op when absent or a symlink, which chmod would follow). */
 async function tightenEntry(path: string): Promise<void> {
   try {
-    const st = await lstat(path);
+    const st = lstatSync(path);
     if (st.isSymbolicLink()) return;
     if (st.isDirectory()) {
       await tightenTree(path);
@@ -99,7 +94,7 @@ async function tightenEntry(path: string): Promise<void> {
     }
     // Only bits are removed: a 0400 file stays 0400; scripts keep their owner's execute bit.
     const mode = st.mode & 0o777;
-    if (mode !== (mode & 0o700)) await chmod(path, mode & 0o700);
+    if (mode !== (mode & 0o700)) chmodSync(path, mode & 0o700);
   } catch (err) {
     if (!hasErrno(err, 'ENOENT')) throw err; // a temp file renamed away meanwhile
   }
@@ -107,8 +102,8 @@ async function tightenEntry(path: string): Promise<void> {
 
 /** A directory wholly the agent's: itself 0700, every entry below it tightened. */
 async function tightenTree(dir: string): Promise<void> {
-  await chmod(dir, PRIVATE_DIR_MODE);
-  for (const name of await readdir(dir)) await tightenEntry(join(dir, name));
+  chmodSync(dir, PRIVATE_DIR_MODE);
+  for (const name of readdirSync(dir)) await tightenEntry(join(dir, name));
 }
 
 /**

@@ -3,12 +3,14 @@
  * record that is incomplete or fails its checksum, so a write torn by a crash is dropped, never misread.
  * `AppendLog` is such a file opened for durable, group-committed appends.
  */
+import { writeFileSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
 import { hasErrno, LogClosedError } from './errors.js';
 import { fsyncDir, writeFileAtomic } from './fs-util.js';
 import { GroupCommitter } from './group-commit.js';
+import { fdatasyncFd } from './local-fs.js';
 import { makePrivateDir, openPrivate } from './private-fs.js';
 
 const CRC_HEX_CHARS = 8;
@@ -180,8 +182,8 @@ export class AppendLog {
   private async flush(bufs: Buffer[]): Promise<undefined[]> {
     const data = Buffer.concat(bufs);
     try {
-      await this.fh.write(data, 0, data.length);
-      await this.fh.datasync();
+      writeFileSync(this.fh.fd, data); // appends: the log is open O_APPEND
+      await fdatasyncFd(this.fh.fd);
     } catch (err) {
       // Cut a partial write off so later records do not follow garbage.
       await this.fh.truncate(this.size).catch(() => undefined);

@@ -5,8 +5,8 @@
  * read for hashing, a chmod, a chown or a prune into one outside the declared file. Paths inside the
  * agent's own state dir are refused: a ConfigFile may not overwrite the agent's identity or ledgers.
  */
-import { constants } from 'node:fs';
-import { type FileHandle, lstat, mkdir, open, realpath } from 'node:fs/promises';
+import { constants, lstatSync, mkdirSync, openSync, realpathSync } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
 import { posix } from 'node:path';
 import { hasErrno, NotADirectoryError, StateDirPathError, SymlinkInPathError } from './errors.js';
 import { resolveManaged } from './paths.js';
@@ -39,8 +39,17 @@ function inside(abs: string, dir: string): boolean {
 export async function refuseStateDir(path: string, abs: string, stateDir: string | undefined): Promise<void> {
   if (stateDir === undefined || stateDir === '') return;
   const dirs = new Set([posix.resolve(stateDir)]);
-  dirs.add(await realpath(stateDir).catch(() => posix.resolve(stateDir)));
+  dirs.add(realpathOr(stateDir));
   for (const dir of dirs) if (inside(abs, dir)) throw new StateDirPathError(path, dir);
+}
+
+/** The real path of `dir` (links resolved), or `dir` resolved when it cannot be read. */
+function realpathOr(dir: string): string {
+  try {
+    return realpathSync.native(dir);
+  } catch {
+    return posix.resolve(dir);
+  }
 }
 
 /**
@@ -50,7 +59,7 @@ export async function refuseStateDir(path: string, abs: string, stateDir: string
 export async function assertNoSymlinks(path: string, base: string, abs: string): Promise<boolean> {
   for (const comp of componentsUnder(base, abs)) {
     try {
-      const st = await lstat(comp);
+      const st = lstatSync(comp);
       if (st.isSymbolicLink()) throw new SymlinkInPathError(path, comp);
     } catch (err) {
       if (hasErrno(err, 'ENOENT') || hasErrno(err, 'ENOTDIR')) return false;
@@ -89,6 +98,20 @@ export async function openNoFollow(
   }
 }
 
+/** As `openNoFollow`, synchronously, as a descriptor the caller closes (see local-fs.ts). */
+export function openNoFollowFd(
+  path: string,
+  abs: string,
+  flags = constants.O_RDONLY | constants.O_NONBLOCK,
+): number {
+  try {
+    return openSync(abs, flags | constants.O_NOFOLLOW);
+  } catch (err) {
+    if (hasErrno(err, 'ELOOP')) throw new SymlinkInPathError(path, abs);
+    throw err;
+  }
+}
+
 /**
  * Creates the directories of `dir` under `base` one component at a time (MANAGED_DIR_MODE), refusing a
  * symlink or a non-directory at any of them, including one that appears between two steps. Returns the
@@ -97,15 +120,15 @@ export async function openNoFollow(
 export async function mkdirsNoFollow(path: string, base: string, dir: string): Promise<string[]> {
   const created: string[] = [];
   // The root itself is the operator's (`--root`), trusted as given; only what lies under it is checked.
-  await mkdir(base, { recursive: true });
+  mkdirSync(base, { recursive: true });
   for (const comp of componentsUnder(base, dir)) {
     try {
-      await mkdir(comp, MANAGED_DIR_MODE);
+      mkdirSync(comp, MANAGED_DIR_MODE);
       created.push(comp);
     } catch (err) {
       if (!hasErrno(err, 'EEXIST')) throw err;
     }
-    const st = await lstat(comp);
+    const st = lstatSync(comp);
     if (st.isSymbolicLink()) throw new SymlinkInPathError(path, comp);
     if (!st.isDirectory()) throw new NotADirectoryError(comp);
   }
@@ -121,9 +144,9 @@ export async function mkdirsNoFollow(path: string, base: string, dir: string): P
  */
 export class BatchPathChecker {
   private readonly base: string;
-  private stateDirs: Promise<string[]> | undefined;
-  /** Directory -> whether every component exists (a symlink rejects the promise). */
-  private readonly dirs = new Map<string, Promise<boolean>>();
+  private stateDirs: string[] | undefined;
+  /** Directory -> whether every component exists, or the symlink found in it. */
+  private readonly dirs = new Map<string, boolean | SymlinkInPathError>();
 
   constructor(
     private readonly root: string,
@@ -138,10 +161,10 @@ export class BatchPathChecker {
    */
   async resolve(path: string, { leaf = true } = {}): Promise<string> {
     const abs = resolveManaged(this.root, path);
-    for (const dir of await this.stateDirList()) if (inside(abs, dir)) throw new StateDirPathError(path, dir);
+    for (const dir of this.stateDirList()) if (inside(abs, dir)) throw new StateDirPathError(path, dir);
     if (abs === this.base) return abs;
     const parent = posix.dirname(abs);
-    if (!(await this.dirExists(path, parent))) return abs;
+    if (!this.dirExists(path, parent)) return abs;
     if (leaf) await assertNoSymlinks(path, parent, abs);
     return abs;
   }
@@ -160,40 +183,37 @@ export class BatchPathChecker {
     return this.base;
   }
 
-  private stateDirList(): Promise<string[]> {
+  private stateDirList(): string[] {
     const stateDir = this.stateDir;
-    if (stateDir === undefined || stateDir === '') return Promise.resolve([]);
-    this.stateDirs ??= realpath(stateDir)
-      .catch(() => posix.resolve(stateDir))
-      .then((real) => [...new Set([posix.resolve(stateDir), real])]);
+    if (stateDir === undefined || stateDir === '') return [];
+    this.stateDirs ??= [...new Set([posix.resolve(stateDir), realpathOr(stateDir)])];
     return this.stateDirs;
   }
 
   /** Whether every component of `dir` exists, each checked once per batch (parents before children). */
-  private dirExists(path: string, dir: string): Promise<boolean> {
+  private dirExists(path: string, dir: string): boolean {
     // The base is the operator's (`--root`), trusted as given; nothing above it is walked.
-    if (dir === this.base || !inside(dir, this.base)) return Promise.resolve(true);
+    if (dir === this.base || !inside(dir, this.base)) return true;
     let known = this.dirs.get(dir);
     if (known === undefined) {
-      const parent = posix.dirname(dir);
-      known = this.dirExists(path, parent).then(async (exists) => {
-        if (!exists) return false;
-        try {
-          const st = await lstat(dir);
-          if (st.isSymbolicLink()) throw new SymlinkInPathError(path, dir);
-          // A file where a directory should be: as if absent, so mkdirsNoFollow names it (NotADirectoryError).
-          return st.isDirectory();
-        } catch (err) {
-          if (hasErrno(err, 'ENOENT') || hasErrno(err, 'ENOTDIR')) return false;
-          throw err;
-        }
-      });
+      known = this.dirExists(path, posix.dirname(dir)) && this.lstatDir(path, dir);
       this.dirs.set(dir, known);
     }
-    return known.catch((err: unknown) => {
-      // Name the item being resolved, not the one that happened to fill the cache.
-      if (err instanceof SymlinkInPathError) throw new SymlinkInPathError(path, err.component);
+    // Name the item being resolved, not the one that happened to fill the cache.
+    if (known instanceof SymlinkInPathError) throw new SymlinkInPathError(path, known.component);
+    return known;
+  }
+
+  /** One component: a directory (true), absent or not a directory (false), or the symlink it is. */
+  private lstatDir(path: string, dir: string): boolean | SymlinkInPathError {
+    try {
+      const st = lstatSync(dir);
+      if (st.isSymbolicLink()) return new SymlinkInPathError(path, dir);
+      // A file where a directory should be: as if absent, so mkdirsNoFollow names it (NotADirectoryError).
+      return st.isDirectory();
+    } catch (err) {
+      if (hasErrno(err, 'ENOENT') || hasErrno(err, 'ENOTDIR')) return false;
       throw err;
-    });
+    }
   }
 }

@@ -5,12 +5,14 @@
  * group-committed (one write + fdatasync per batch). Only an index (sequence, id, offset) stays in memory;
  * `pending` reads the bodies back from disk, so a long outage costs disk, not heap.
  */
+import { readSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { SpooledMessage } from '../../src/protocol/messages.js';
 import { type Logger, silentLogger } from './deps.js';
 import { SpoolClosedError, SpoolWriteError } from './errors.js';
 import { fsyncDir } from './fs-util.js';
 import { GroupCommitter } from './group-commit.js';
+import { fdatasyncFd } from './local-fs.js';
 import { ensurePrivateDir } from './private-fs.js';
 import { AppendLog, encodeRecord, frameIsValid, RECORD_HEADER_BYTES } from './record-log.js';
 import { isSegmentRecord, listSegments, loadSegment, type Segment, segmentRecord } from './spool-segment.js';
@@ -228,8 +230,8 @@ export class Spool {
     }
     const data = Buffer.concat(bufs);
     try {
-      await seg.fh.write(data, 0, data.length);
-      await seg.fh.datasync();
+      writeFileSync(seg.fh.fd, data); // appends: the segment is open O_APPEND
+      await fdatasyncFd(seg.fh.fd);
     } catch (err) {
       // A partial write must not stay in front of later records: cut it off, or stop accepting appends.
       await seg.fh.truncate(seg.size).catch(() => {
@@ -321,7 +323,7 @@ export class Spool {
         end = e.offset + e.length;
       }
       const buf = Buffer.alloc(end - first.offset);
-      await first.seg.fh.read(buf, 0, buf.length, first.offset);
+      readFully(first.seg.fh.fd, buf, first.offset);
       for (const e of picked.slice(i, j)) {
         const start = e.offset - first.offset;
         const json = buf.toString('utf8', start + RECORD_HEADER_BYTES, start + e.length - 1);
@@ -329,5 +331,15 @@ export class Spool {
       }
       i = j;
     }
+  }
+}
+
+/** Fills `buf` from `fd` at `position` (a short read only at the end of the file would leave zeros). */
+function readFully(fd: number, buf: Buffer, position: number): void {
+  let done = 0;
+  while (done < buf.length) {
+    const n = readSync(fd, buf, done, buf.length - done, position + done);
+    if (n === 0) break;
+    done += n;
   }
 }
