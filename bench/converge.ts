@@ -1,5 +1,6 @@
 /**
- * `npm run bench -- converge [--counts 100,1000] [--commits 5] [--poll-ms 2000] [--modes webhook,polling]`
+ * `npm run bench -- converge [--counts 100,1000] [--commits 5] [--poll-ms 2000] [--modes webhook,polling]
+ *   [--per-process N]` (simulated agents per simulate process; default: as many as the open-file limit allows)
  *
  * Commit -> every host Synced, through a real controller in this process (SQLite store, on a temp git repo
  * holding one ConfigFile that selects every host) and N simulated agents in child processes
@@ -60,7 +61,13 @@ interface Sample {
 
 const cleanups: Array<() => Promise<void>> = [];
 
-async function runMode(count: number, mode: Mode, commits: number, pollMs: number) {
+async function runMode(
+  count: number,
+  mode: Mode,
+  commits: number,
+  pollMs: number,
+  perProcess: number | undefined,
+) {
   const work = await mkdtemp(join(tmpdir(), `gse-bench-converge-${mode}-`));
   const agentsRoot = await tmpfsDir('gse-bench-converge-agents-');
   let ctl: BenchController | undefined;
@@ -84,7 +91,12 @@ async function runMode(count: number, mode: Mode, commits: number, pollMs: numbe
     if (!first) throw new Error('no first revision');
     await pollUntil(() => c.controller.reconciler.current?.id === first.sha, 30_000, 10);
 
-    fleet = await startSimulator({ count, agentUrl: c.agentUrl, root: agentsRoot });
+    fleet = await startSimulator({
+      count,
+      agentUrl: c.agentUrl,
+      root: agentsRoot,
+      ...(perProcess !== undefined ? { perProcess } : {}),
+    });
     const f = fleet;
     const t0 = performance.now();
     const up = await pollUntil(
@@ -169,6 +181,8 @@ async function main(): Promise<void> {
   const counts = listArg('counts', [100, 1000]);
   const commits = intArg('commits', 5);
   const pollMs = intArg('poll-ms', 2000);
+  const perProcessArg = argValue('per-process');
+  const perProcess = perProcessArg === undefined ? undefined : intArg('per-process', 0);
   const modes = (argValue('modes') ?? 'webhook,polling').split(',') as Mode[];
   for (const m of modes)
     if (m !== 'webhook' && m !== 'polling') throw new Error(`--modes: ${m} is not webhook or polling`);
@@ -176,7 +190,7 @@ async function main(): Promise<void> {
   const results = [];
   for (const count of counts) {
     for (const mode of modes) {
-      results.push(await runMode(count, mode, commits, pollMs));
+      results.push(await runMode(count, mode, commits, pollMs, perProcess));
     }
   }
   const at1000 = results.find((r) => r.mode === 'webhook' && r.count === 1000);
