@@ -65,6 +65,7 @@ export async function replaceManagedFiles(
   // Parents, one directory at a time (they may share ancestors); a created one needs its parent fsynced.
   const createdParents = new Set<string>();
   for (const [dir, idx] of dirs) {
+    if (checker.knownDir(dir)) continue; // seen whole and link-free by this batch's observations
     const first = writes[idx[0] as number] as ManagedWrite;
     try {
       for (const created of await mkdirsNoFollow(first.path, checker.managedBase, dir))

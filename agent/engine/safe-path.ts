@@ -43,14 +43,22 @@ export async function refuseStateDir(path: string, abs: string, stateDir: string
   for (const dir of dirs) if (inside(abs, dir)) throw new StateDirPathError(path, dir);
 }
 
-/** The real path of `dir` (links resolved), or `dir` resolved when it cannot be read. */
+/**
+ * The state dir's real path (links resolved), or the dir resolved when it cannot be read. Read once per
+ * process once it resolves: only root could re-point a component of the agent's own 0700 state dir.
+ */
 function realpathOr(dir: string): string {
+  const known = realStateDirs.get(dir);
+  if (known !== undefined) return known;
   try {
-    return realpathSync.native(dir);
+    const real = realpathSync.native(dir);
+    realStateDirs.set(dir, real);
+    return real;
   } catch {
     return posix.resolve(dir);
   }
 }
+const realStateDirs = new Map<string, string>();
 
 /**
  * Checks every existing component of `abs` under `base` with lstat; throws SymlinkInPathError naming the
@@ -172,6 +180,15 @@ export class BatchPathChecker {
   /** Uncached walk of `dir` (right before renaming into it); returns false when some component is absent. */
   recheckDir(path: string, dir: string): Promise<boolean> {
     return assertNoSymlinks(path, this.base, dir);
+  }
+
+  /**
+   * True when this batch found every component of `dir` an existing directory (no link): creating it is
+   * then nothing to do. Like every cached answer, it serves the creation of temp files, never a rename.
+   */
+  knownDir(dir: string): boolean {
+    if (dir === this.base) return true;
+    return this.dirs.get(dir) === true;
   }
 
   /** Forgets what is cached about `dir` and below (after creating directories there). */
