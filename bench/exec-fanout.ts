@@ -54,9 +54,9 @@ interface RunResult {
 
 /** CPU seconds of one run by component: where a run's time goes on a shared 2-core machine. */
 interface CpuSplit {
-  /** The gsectl process (reaped by this process: its share of our children's CPU). */
+  /** gsectl: what the children this process reaped in the run used (gsectl only, unless a git fetch ran). */
   cli: number;
-  /** This process: the controller (API, exec service, store, hub). */
+  /** This process: the controller (API, exec service, store, hub), plus the bench's own small share. */
   controller: number;
   /** The simulate processes themselves (ws, ledger, spool, spawning). */
   agents: number;
