@@ -7,8 +7,12 @@
  * `node -e ''` in the same run (the floor). The agents are split over simulate processes of `--per-process`
  * (default 250) agents. Every run must stream one succeeded result per host and exit 0,
  * or it counts as lost. Medians of `--runs` runs after one warm-up. Prints one JSON object as its last line.
+ * Each exec series also gives the median CPU seconds per run of each component (`cpuMedianS`: the gsectl
+ * process, the controller, the simulate processes, and the scripts they ran, from /proc) and the agents'
+ * resident size, since a spawn forks the whole simulate process: where a run's time goes on 2 cores.
  */
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type BenchController, startBenchController } from './_lib/controller.js';
@@ -44,6 +48,57 @@ interface RunResult {
   ok: boolean;
   results: number;
   detail?: string;
+  /** CPU seconds each component used during the run (exec runs only). */
+  cpu?: CpuSplit;
+}
+
+/** CPU seconds of one run by component: where a run's time goes on a shared 2-core machine. */
+interface CpuSplit {
+  /** gsectl: what the children this process reaped in the run used (gsectl only, unless a git fetch ran). */
+  cli: number;
+  /** This process: the controller (API, exec service, store, hub), plus the bench's own small share. */
+  controller: number;
+  /** The simulate processes themselves (ws, ledger, spool, spawning). */
+  agents: number;
+  /** What the agents' scripts used (`/bin/sh -c true` and its children, reaped by the simulate processes). */
+  scripts: number;
+}
+
+/** utime+stime and cutime+cstime of `pid` from /proc, in seconds. */
+function procCpu(pid: number | string): { self: number; children: number } {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return {
+      self: (Number(f[11]) + Number(f[12])) / 100,
+      children: (Number(f[13]) + Number(f[14])) / 100,
+    };
+  } catch {
+    return { self: Number.NaN, children: Number.NaN };
+  }
+}
+
+/** A snapshot of every component's CPU seconds so far; `since(earlier)` gives the split of a run. */
+function cpuNow(simPids: number[]) {
+  const me = procCpu('self');
+  const sims = simPids.map(procCpu);
+  const snap: CpuSplit = {
+    cli: me.children,
+    controller: me.self,
+    agents: sims.reduce((s, c) => s + c.self, 0),
+    scripts: sims.reduce((s, c) => s + c.children, 0),
+  };
+  return {
+    snap,
+    since(earlier: CpuSplit): CpuSplit {
+      return {
+        cli: round(snap.cli - earlier.cli, 2),
+        controller: round(snap.controller - earlier.controller, 2),
+        agents: round(snap.agents - earlier.agents, 2),
+        scripts: round(snap.scripts - earlier.scripts, 2),
+      };
+    },
+  };
 }
 
 /** Runs `node ARGS` to exit; seconds from spawn to exit, and its stdout. */
@@ -67,7 +122,13 @@ function timeNode(
 }
 
 /** One `gsectl exec` to `selector`; ok when it exited 0 with one succeeded result per expected host. */
-async function execRun(url: string, selector: string, expected: number): Promise<RunResult> {
+async function execRun(
+  url: string,
+  selector: string,
+  expected: number,
+  simPids: number[],
+): Promise<RunResult> {
+  const before = cpuNow(simPids).snap;
   const r = await timeNode([
     GSECTL,
     'exec',
@@ -96,6 +157,7 @@ async function execRun(url: string, selector: string, expected: number): Promise
     seconds: r.seconds,
     ok,
     results,
+    cpu: cpuNow(simPids).since(before),
     ...(ok ? {} : { detail: `exit ${r.code}, ${results}/${expected} results; ${r.stderr.slice(0, 300)}` }),
   };
 }
@@ -106,11 +168,22 @@ async function series(runs: number, once: () => Promise<RunResult>) {
   for (let i = 0; i < runs; i++) all.push(await once());
   const lost = all.filter((r) => !r.ok);
   for (const r of lost) progress('run lost', { detail: r.detail });
+  const cpu = all.every((r) => r.cpu)
+    ? {
+        cpuMedianS: Object.fromEntries(
+          (['cli', 'controller', 'agents', 'scripts'] as const).map((k) => [
+            k,
+            round(median(all.map((r) => r.cpu?.[k] ?? 0)), 2),
+          ]),
+        ),
+      }
+    : {};
   return {
     medianS: round(median(all.map((r) => r.seconds)), 3),
     minS: round(Math.min(...all.map((r) => r.seconds)), 3),
     runsS: all.map((r) => round(r.seconds, 3)),
     lost: lost.length,
+    ...cpu,
   };
 }
 
@@ -138,14 +211,16 @@ async function main(): Promise<void> {
     throw new Error(`only ${ctl.syncedCount(head)}/${count} agents Synced in ${READY_TIMEOUT_MS} ms`);
   progress('fleet Synced', { count });
   const c = ctl;
+  // The simulate processes' pids (spawnNode execs node in place of its sh, so the pid is node's).
+  const simPids = fleet.children.map((ch) => ch.child.pid).filter((p): p is number => p !== undefined);
 
   const floor = await series(runs, async () => {
     const r = await timeNode(['-e', '']);
     return { seconds: r.seconds, ok: r.code === 0, results: 0 };
   });
-  const hundred = await series(runs, () => execRun(c.url, 'name=sim-1??', 100));
+  const hundred = await series(runs, () => execRun(c.url, 'name=sim-1??', 100, simPids));
   progress('100 hosts', hundred);
-  const all = await series(runs, () => execRun(c.url, '*', count));
+  const all = await series(runs, () => execRun(c.url, '*', count, simPids));
   progress(`${count} hosts`, all);
   const cliStart = await series(runs, async () => {
     const r = await timeNode([GSECTL, 'exec', '--help']);
@@ -157,6 +232,8 @@ async function main(): Promise<void> {
       count,
       runs,
       agentsPerProcess: perProcess,
+      // A spawn forks the whole agent process: its cost grows with this (libuv forks on Linux).
+      agentProcessRssMiB: fleet.children.map((ch) => ch.rssMiB()),
       floor: { nodeE: floor },
       execHelp: { ...cliStart, ratioToNodeE: round(cliStart.medianS / floor.medianS) },
       hosts100: {

@@ -20,6 +20,7 @@ import type {
 } from '../protocol/messages.js';
 import type { Selector } from '../spec/types.js';
 import type { ExecutionRecord, ExecutionStatus, Store } from '../store/types.js';
+import { ExecutionBatch, type FlushScheduler } from './execution-batch.js';
 import type { Logger } from './logger.js';
 import type { ControllerMetrics } from './metrics.js';
 import { selectorMatches } from './select.js';
@@ -39,6 +40,8 @@ export interface ExecServiceDeps {
   newId(): string;
   /** Result callbacks and outcome notifications (src/notify); absent, neither is sent. */
   hooks?: ExecHooks;
+  /** When the results of one turn are written together; default right after this turn's I/O (setImmediate). */
+  scheduleResultWrite?: FlushScheduler;
 }
 
 /** What ExecService tells the notifier. */
@@ -175,8 +178,14 @@ export function executionStatus(
 
 export class ExecService {
   private readonly listeners = new Map<string, Set<Listener>>();
+  /** Results being recorded, by task and host: a second result for the same pair waits for the first. */
+  private readonly recording = new Map<string, Promise<unknown>>();
+  /** The results stored in one turn go to the store in one write. */
+  private readonly results: ExecutionBatch;
 
-  constructor(private readonly deps: ExecServiceDeps) {}
+  constructor(private readonly deps: ExecServiceDeps) {
+    this.results = new ExecutionBatch(deps.store, deps.scheduleResultWrite);
+  }
 
   /**
    * Sends the script to every connected host the selector picks. The running rows are recorded in one store
@@ -355,10 +364,24 @@ export class ExecService {
 
   /**
    * Records a result an agent reported and tells the listeners. A re-sent result of a finished execution is
-   * a 'duplicate'; a different second result, or one the host was not asked for, is 'refused'. Throws ManifestNotKnownError (not acked) while an onChange/remediation result cannot be
-   * checked yet.
+   * a 'duplicate'; a different second result, or one the host was not asked for, is 'refused'. Throws
+   * ManifestNotKnownError (not acked) while an onChange/remediation result cannot be checked yet. The record
+   * is written with the other results of this turn (one store write) and resolves once it is durable.
    */
-  async recordResult(hostId: string, msg: ExecResultMessage): Promise<ResultOutcome> {
+  recordResult(hostId: string, msg: ExecResultMessage): Promise<ResultOutcome> {
+    // Checked and written one after another per task and host: a second result (a re-send, or a different
+    // one) must see the first as stored, or both would pass the check against the running row.
+    const key = `${msg.taskId}\n${hostId}`;
+    const prior = this.recording.get(key);
+    const run = prior ? prior.then(() => this.recordOne(hostId, msg)) : this.recordOne(hostId, msg);
+    const settled: Promise<void> = run.then(forget, forget).then(() => {
+      if (this.recording.get(key) === settled) this.recording.delete(key);
+    });
+    this.recording.set(key, settled);
+    return run;
+  }
+
+  private async recordOne(hostId: string, msg: ExecResultMessage): Promise<ResultOutcome> {
     const existing = await this.deps.store.getExecution(msg.taskId, hostId);
     // The agent re-sends a result whose ack it missed: same outcome, nothing to do.
     if (existing && existing.status !== 'running' && sameOutcome(existing, msg)) return 'duplicate';
@@ -396,7 +419,7 @@ export class ExecService {
       requestedBy: existing?.requestedBy,
       remediation: msg.remediation ?? existing?.remediation,
     };
-    await this.deps.store.putExecution(record);
+    await this.results.put(record);
     this.deps.metrics.executions.inc({ result: record.status });
     await this.deps.hooks?.recorded(record);
     this.deliver(record);
@@ -422,6 +445,9 @@ export class ExecService {
     };
   }
 }
+
+/** Ignores a settled value: the caller of recordResult sees the outcome, the queue only the order. */
+function forget(): void {}
 
 /** True when `msg` reports exactly what `rec` recorded (a re-send of the same result). */
 function sameOutcome(rec: ExecutionRecord, msg: ExecResultMessage): boolean {

@@ -173,6 +173,42 @@ describe('ExecService', () => {
     expect(await service.recordResult('h1', other)).toBe('refused');
     await expect(service.recordResult('h2', other)).rejects.toBeInstanceOf(ManifestNotKnownError);
   });
+  it('stores the results of one turn in one store write', async () => {
+    const { taskId } = await service.start({
+      selector: { matchLabels: { role: 'web' } },
+      script: 'x',
+      requestedBy: 'a',
+    });
+    const writes: number[] = [];
+    const putExecutions = store.putExecutions.bind(store);
+    store.putExecutions = async (records) => {
+      writes.push(records.length);
+      await putExecutions(records);
+    };
+    const outcomes = await Promise.all([
+      service.recordResult('h1', result(taskId)),
+      service.recordResult('h2', result(taskId, { exitCode: 2 })),
+    ]);
+    expect(outcomes).toEqual(['stored', 'stored']);
+    expect(writes).toEqual([2]);
+    expect(await store.getExecution(taskId, 'h2')).toMatchObject({ status: 'failed', exitCode: 2 });
+  });
+
+  it('checks a second result for the same host against the first when both arrive in one turn', async () => {
+    const { taskId } = await service.start({ selector: { names: ['web-1'] }, script: 'x', requestedBy: 'a' });
+    const heard: ExecutionRecord[] = [];
+    service.subscribe(taskId, (r) => heard.push(r));
+    const first = result(taskId);
+    const outcomes = await Promise.all([
+      service.recordResult('h1', first),
+      service.recordResult('h1', first),
+      service.recordResult('h1', result(taskId, { exitCode: 1, id: 'other' })),
+    ]);
+    expect(outcomes).toEqual(['stored', 'duplicate', 'refused']);
+    expect(heard).toHaveLength(1);
+    expect(await store.getExecution(taskId, 'h1')).toMatchObject({ status: 'succeeded', exitCode: 0 });
+  });
+
   describe('remediation decisions', () => {
     const chain = {
       name: 'restart',
