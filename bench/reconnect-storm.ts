@@ -51,6 +51,9 @@ interface StormRound {
   handshakesPaced: number;
   eventLoopDelayMaxMs: number;
   eventLoopDelayP99Ms: number;
+  /** CPU seconds, restart to all connected: this process (the controller) and the simulate processes. */
+  controllerCpuS: number;
+  simulatorCpuS: number;
   goalMs: number;
   goalMet: boolean;
 }
@@ -105,6 +108,8 @@ async function main(): Promise<void> {
     const c = await start(rate, `127.0.0.1:${port}`);
     ctl = c;
     const t0 = performance.now();
+    const cpu0 = process.cpuUsage();
+    const simCpu0 = f.cpuSeconds();
     const lag = monitorEventLoopDelay({ resolution: 10 });
     lag.enable();
     const marks: Record<string, number> = {};
@@ -121,6 +126,8 @@ async function main(): Promise<void> {
       20,
     );
     const allMs = performance.now() - t0;
+    const cpu = process.cpuUsage(cpu0);
+    const simulatorCpuS = f.cpuSeconds() - simCpu0;
     lag.disable();
     const stats = c.controller.hub.stats();
     const round_: StormRound = {
@@ -133,6 +140,8 @@ async function main(): Promise<void> {
       handshakesPaced: stats.handshakesRejected,
       eventLoopDelayMaxMs: round(lag.max / 1e6, 1),
       eventLoopDelayP99Ms: round(lag.percentile(99) / 1e6, 1),
+      controllerCpuS: round((cpu.user + cpu.system) / 1e6, 2),
+      simulatorCpuS: round(simulatorCpuS, 2),
       goalMs: GOAL_MS,
       goalMet: done && stats.connected >= count && allMs <= GOAL_MS,
     };

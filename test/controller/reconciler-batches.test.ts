@@ -82,6 +82,45 @@ describe('HostWriter', () => {
   });
 });
 
+describe('HostWriter pacing', () => {
+  it('writes after a quiet spell at once, and gathers a burst into one batch per interval', async () => {
+    let clock = 1_000;
+    const deferred: Array<() => void> = [];
+    const delayed: Array<{ ms: number; fn: () => void }> = [];
+    const batches: string[][] = [];
+    const writer = new HostWriter<string>({
+      writeOf: (id) => ({ host: { hostId: id } }) as unknown as HostStateWrite,
+      putDrifts: async () => undefined,
+      putHostStates: async (writes) => {
+        batches.push(writes.map((w) => w.host.hostId));
+      },
+      minIntervalMs: 4,
+      now: () => clock,
+      defer: (fn) => deferred.push(fn),
+      delay: (ms, fn) => delayed.push({ ms, fn }),
+    });
+    const first = writer.write('a');
+    expect(deferred).toHaveLength(1); // nothing written for a while: after this turn
+    deferred.shift()?.();
+    await first;
+    clock += 1; // 1 ms after the first batch started: the next one waits out the other 3
+    const burst = [writer.write('b'), writer.write('c')];
+    clock += 2;
+    burst.push(writer.write('d'));
+    expect(delayed.map((d) => d.ms)).toEqual([3]);
+    expect(deferred).toHaveLength(0);
+    delayed.shift()?.fn();
+    await Promise.all(burst);
+    clock += 10; // quiet again: straight after this turn
+    const later = writer.write('e');
+    expect(deferred).toHaveLength(1);
+    expect(delayed).toHaveLength(0);
+    deferred.shift()?.();
+    await later;
+    expect(batches).toEqual([['a'], ['b', 'c', 'd'], ['e']]);
+  });
+});
+
 describe('Reconciler store batches', () => {
   let store: MemoryStore;
   let sent: Array<{ to: string; msg: ManifestMessage }>;
