@@ -17,6 +17,38 @@ export function reconnectDelayMs(attempt: number, random: () => number = Math.ra
   return equalJitterMs(step, random);
 }
 
+/**
+ * After a controller closed a healthy session saying it is going away (1001: it is stopping, for a restart or
+ * an upgrade), the agent retries on this short, jittered cadence instead of the exponential backoff: the
+ * controller is expected back within seconds, and a fleet still waiting out 4 to 8 s steps would return long
+ * after it. The returning fleet is paced by the controller (admission rate, 503 + retry-after), not by us.
+ */
+export const RESTART_RETRY_STEP_MS = 1_000;
+/** How long after such a close the short cadence lasts; then the exponential backoff takes over. */
+export const RESTART_RETRY_WINDOW_MS = 30_000;
+
+/** Why the agent waits before its next connect attempt, and what it knows about the last close. */
+export interface ReconnectWait {
+  /** Failed attempts since the last healthy session (0-based, as `reconnectDelayMs` takes it). */
+  attempt: number;
+  /** The controller's retry-after from a refused upgrade, if it gave one. */
+  retryAfterMs?: number;
+  /** Milliseconds since the controller said it was going away, while that is the latest news. */
+  sinceGoingAwayMs?: number;
+}
+
+/**
+ * The delay before the next attempt: a controller's retry-after is believed over anything else; within
+ * RESTART_RETRY_WINDOW_MS of a going-away close, a step of RESTART_RETRY_STEP_MS with equal jitter; else the
+ * exponential backoff.
+ */
+export function nextReconnectDelayMs(wait: ReconnectWait, random: () => number = Math.random): number {
+  if (wait.retryAfterMs !== undefined) return retryAfterDelayMs(wait.retryAfterMs, random);
+  if (wait.sinceGoingAwayMs !== undefined && wait.sinceGoingAwayMs < RESTART_RETRY_WINDOW_MS)
+    return equalJitterMs(RESTART_RETRY_STEP_MS, random);
+  return reconnectDelayMs(wait.attempt, random);
+}
+
 /** Jitter added on top of a controller's retry-after: a tenth of it, at least this, at most RETRY_AFTER_MAX_JITTER_MS. */
 export const RETRY_AFTER_MIN_JITTER_MS = 50;
 export const RETRY_AFTER_MAX_JITTER_MS = 1_000;

@@ -9,8 +9,9 @@ import type { IncomingMessage } from 'node:http';
 import type { LookupFunction } from 'node:net';
 import WebSocket from 'ws';
 import { decodeControllerFrame, encodeFrame } from '../src/protocol/codec.js';
+import { CLOSE_CODES } from '../src/protocol/codes.js';
 import { type ControllerToAgent, MAX_FRAME_BYTES, type Message } from '../src/protocol/messages.js';
-import { reconnectDelayMs, retryAfterDelayMs, retryAfterFromHeaders } from './backoff.js';
+import { nextReconnectDelayMs, retryAfterFromHeaders } from './backoff.js';
 import { type ControllerTarget, ControllerTargets, type ResolveAll } from './controller-targets.js';
 import { describeConnectError } from './link-security.js';
 
@@ -73,6 +74,8 @@ export class AgentConnection {
   private ws: WebSocket | undefined;
   private stopped = false;
   private attempt = 0;
+  /** When the controller last closed a healthy session as going away (restarting); cleared by a handshake. */
+  private goingAwayAt: number | undefined;
   private loop: Promise<void> | undefined;
   private readonly targets: ControllerTargets;
   private target: ControllerTarget | undefined;
@@ -134,6 +137,11 @@ export class AgentConnection {
   /** A successful handshake resets the backoff. */
   markHealthy(): void {
     this.attempt = 0;
+    this.goingAwayAt = undefined;
+  }
+
+  private nowMs(): number {
+    return (this.deps.now ?? Date.now)();
   }
 
   /** Closes the link and stops reconnecting. */
@@ -147,17 +155,22 @@ export class AgentConnection {
   private async run(): Promise<void> {
     let target = await this.targets.next();
     while (!this.stopped) {
-      const { reconnect, retryAfterMs } = await this.connectOnce(target);
+      const { reconnect, retryAfterMs, code } = await this.connectOnce(target);
       if (this.stopped) break;
+      // A healthy session the controller closed as going away: it is restarting, come back soon.
+      if (code === CLOSE_CODES.goingAway && this.attempt === 0) this.goingAwayAt = this.nowMs();
       if (!reconnect) {
         this.stopped = true;
         break;
       }
-      // A controller that said when to come back is believed over our own backoff.
-      const delayMs =
-        retryAfterMs === undefined
-          ? reconnectDelayMs(this.attempt, this.deps.random)
-          : retryAfterDelayMs(retryAfterMs, this.deps.random);
+      const delayMs = nextReconnectDelayMs(
+        {
+          attempt: this.attempt,
+          ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+          ...(this.goingAwayAt === undefined ? {} : { sinceGoingAwayMs: this.nowMs() - this.goingAwayAt }),
+        },
+        this.deps.random,
+      );
       this.attempt++;
       target = await this.targets.next();
       this.handlers.onReconnect?.({
@@ -171,7 +184,9 @@ export class AgentConnection {
     }
   }
 
-  private connectOnce(target: ControllerTarget): Promise<{ reconnect: boolean; retryAfterMs?: number }> {
+  private connectOnce(
+    target: ControllerTarget,
+  ): Promise<{ reconnect: boolean; retryAfterMs?: number; code: number }> {
     this.target = target;
     return new Promise((resolve) => {
       const ws = new WebSocket(target.url, {
@@ -191,7 +206,7 @@ export class AgentConnection {
         settled = true;
         if (this.ws === ws) this.ws = undefined;
         const reconnect = this.handlers.onClose(code, reason);
-        resolve(retryAfterMs === undefined ? { reconnect } : { reconnect, retryAfterMs });
+        resolve(retryAfterMs === undefined ? { reconnect, code } : { reconnect, retryAfterMs, code });
       };
       // An HTTP answer instead of an upgrade: a busy controller says when to come back (503 + Retry-After).
       ws.on('unexpected-response', (_req, res: IncomingMessage) => {

@@ -3,7 +3,7 @@ import { createServer, type IncomingMessage, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
 import { AgentConnection, type ReconnectAttempt } from '../../agent/connection.js';
 import { waitFor } from '../helpers/controller.js';
 import { freePort } from '../helpers/redis-server.js';
@@ -134,7 +134,48 @@ describe('AgentConnection', () => {
     await waitFor('state.opens === 2', () => state.opens === 2, 20_000);
     expect(conn.url).toBe(urlB);
     expect(b.opened).toBe(1);
-    expect(attempts).toEqual([{ url: urlB, attempt: 1, delayMs: 250 }]);
+    // Closed as going away (1001): the restart step (half of 1 s at random 0), not the 500 ms backoff base.
+    expect(attempts).toEqual([{ url: urlB, attempt: 1, delayMs: 500 }]);
+  });
+
+  /** A ws server whose one session the test ends; `stopListening` refuses every later connect. */
+  async function oneSessionServer() {
+    const server: Server = createServer();
+    const wss = new WebSocketServer({ server });
+    let session: WebSocket | undefined;
+    wss.on('connection', (ws) => {
+      session = ws;
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    return {
+      url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/agent`,
+      stopListening: () => server.close(),
+      goAway: () => session?.close(1001, 'controller stopping'),
+      // No close frame: as a crash or a cut link looks.
+      drop: () => session?.terminate(),
+    };
+  }
+
+  it('retries on the short restart step, not a growing backoff, while a controller that went away is down', async () => {
+    const server = await oneSessionServer();
+    const { conn, attempts, state } = connect([server.url]);
+    await waitFor('state.opens === 1', () => state.opens === 1, 20_000);
+    conn.markHealthy();
+    server.stopListening();
+    server.goAway();
+    await waitFor('4 attempts', () => attempts.length >= 4, 20_000);
+    expect(attempts.slice(0, 4).map((x) => x.delayMs)).toEqual([500, 500, 500, 500]);
+  });
+
+  it('backs off exponentially after a session lost without a going-away close', async () => {
+    const server = await oneSessionServer();
+    const { conn, attempts, state } = connect([server.url]);
+    await waitFor('state.opens === 1', () => state.opens === 1, 20_000);
+    conn.markHealthy();
+    server.stopListening();
+    server.drop();
+    await waitFor('3 attempts', () => attempts.length >= 3, 20_000);
+    expect(attempts.slice(0, 3).map((x) => x.delayMs)).toEqual([250, 500, 1000]);
   });
 
   it('waits the controller retry-after (plus jitter) instead of its own backoff after a 503', async () => {
