@@ -318,25 +318,32 @@ async function timeRawXadd(client: Redis): Promise<number> {
   return Math.round(rate);
 }
 
-/** CPU seconds (user + system) a process has used so far, from /proc; undefined where there is none. */
-async function cpuSecsOf(pid: number | undefined): Promise<number | undefined> {
+/** CPU seconds a process has used so far, all and in the kernel, from /proc; undefined where there is none. */
+async function cpuSecsOf(pid: number | undefined): Promise<CpuReading | undefined> {
   if (pid === undefined) return undefined;
   try {
     const stat = await readFile(`/proc/${pid}/stat`, 'utf8');
     // After "pid (comm) ", utime and stime (fields 14 and 15) are the 12th and 13th.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SEC;
+    const sys = Number(fields[12]) / CLOCK_TICKS_PER_SEC;
+    return { all: Number(fields[11]) / CLOCK_TICKS_PER_SEC + sys, sys };
   } catch {
     return undefined;
   }
 }
 
 type CpuPart = 'bench' | 'agents' | 'controller' | 'redis';
-type CpuSecs = Partial<Record<CpuPart, number>>;
+interface CpuReading {
+  /** User plus system seconds. */
+  all: number;
+  /** System (kernel) seconds. */
+  sys: number;
+}
+type CpuSecs = Partial<Record<CpuPart, CpuReading>>;
 
 async function cpuNow(pids: Partial<Record<Exclude<CpuPart, 'bench'>, number>>): Promise<CpuSecs> {
   const u = process.cpuUsage();
-  const out: CpuSecs = { bench: (u.user + u.system) / 1e6 };
+  const out: CpuSecs = { bench: { all: (u.user + u.system) / 1e6, sys: u.system / 1e6 } };
   for (const [part, pid] of Object.entries(pids) as [CpuPart, number][]) {
     const secs = await cpuSecsOf(pid);
     if (secs !== undefined) out[part] = secs;
@@ -344,15 +351,20 @@ async function cpuNow(pids: Partial<Record<Exclude<CpuPart, 'bench'>, number>>):
   return out;
 }
 
-/** CPU microseconds per record of each process between two readings, and their total. */
+/**
+ * CPU microseconds per record of each process between two readings, and their total; `<part>Sys` is the
+ * kernel's share of a part (socket and file I/O), which the JS profile does not show.
+ */
 function cpuPerRecord(before: CpuSecs, after: CpuSecs): Record<string, number> {
   const out: Record<string, number> = {};
+  const perRecord = (secs: number) => Number(((secs / TOTAL) * 1e6).toFixed(2));
   let total = 0;
   for (const part of Object.keys(after) as CpuPart[]) {
     const a = after[part];
     const b = before[part];
     if (a === undefined || b === undefined) continue;
-    out[part] = Number((((a - b) / TOTAL) * 1e6).toFixed(2));
+    out[part] = perRecord(a.all - b.all);
+    out[`${part}Sys`] = perRecord(a.sys - b.sys);
     total += out[part];
   }
   out.total = Number(total.toFixed(2));

@@ -73,7 +73,24 @@ export function serializeRecord(
     const shaped = formatGse(rec, gse());
     if (shaped) return JSON.stringify(shaped);
   }
-  return JSON.stringify(rec);
+  return recordJson(rec);
+}
+
+/** The JSON of each host object seen; the records of one agent message share one host object. */
+const hostJson = new WeakMap<DataRecord['host'], string>();
+
+/**
+ * `JSON.stringify(rec)` with the keys in the order an agent stamps them, its host serialised once per host
+ * object instead of once per record. The record holds exactly these keys (the protocol validators drop others).
+ */
+export function recordJson(rec: DataRecord): string {
+  let host = hostJson.get(rec.host);
+  if (host === undefined) {
+    host = JSON.stringify(rec.host);
+    hostJson.set(rec.host, host);
+  }
+  const { rid, channel, time, fields } = rec;
+  return `{"rid":${JSON.stringify(rid)},"channel":${JSON.stringify(channel)},"time":${JSON.stringify(time)},"host":${host},"fields":${JSON.stringify(fields)}}`;
 }
 
 /** The out-record of `rec` for one target of a route. */
