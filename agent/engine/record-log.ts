@@ -20,7 +20,11 @@ const NEWLINE = 0x0a;
 
 /** One framed record: checksum, JSON, newline. */
 export function encodeRecord(value: unknown): Buffer {
-  const json = JSON.stringify(value);
+  return encodeJsonRecord(JSON.stringify(value));
+}
+
+/** As `encodeRecord`, for a value already turned into its JSON text. */
+export function encodeJsonRecord(json: string): Buffer {
   const jsonBytes = Buffer.byteLength(json, 'utf8');
   const out = Buffer.allocUnsafe(RECORD_HEADER_BYTES + jsonBytes + 1);
   out.write(json, RECORD_HEADER_BYTES, 'utf8');

@@ -3,7 +3,9 @@
  * until the controller acks it. A segment log: messages are appended to `seg-<seq>.log` files (rolled at
  * SEGMENT_MAX_BYTES), acks to `acks.log`; a segment whose records are all acked is deleted. Appends are
  * group-committed (one write + fdatasync per batch). Only an index (sequence, id, offset) stays in memory;
- * `pending` reads the bodies back from disk, so a long outage costs disk, not heap.
+ * `pending` reads the bodies back from disk, so a long outage costs disk, not heap. The text of messages
+ * appended lately (up to FRESH_TEXT_MAX_CHARS characters) is kept too, so the sender, which asks for them right
+ * after the append, gets them without a read back.
  */
 import { readSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -14,8 +16,8 @@ import { fsyncDir } from './fs-util.js';
 import { GroupCommitter } from './group-commit.js';
 import { fdatasyncFd } from './local-fs.js';
 import { ensurePrivateDir } from './private-fs.js';
-import { AppendLog, encodeRecord, frameIsValid, RECORD_HEADER_BYTES } from './record-log.js';
-import { isSegmentRecord, listSegments, loadSegment, type Segment, segmentRecord } from './spool-segment.js';
+import { AppendLog, encodeJsonRecord, frameIsValid, RECORD_HEADER_BYTES } from './record-log.js';
+import { isSegmentRecord, listSegments, loadSegment, type Segment } from './spool-segment.js';
 
 /** A segment is rolled once it holds this many bytes. */
 export const SEGMENT_MAX_BYTES = 8 * 1024 * 1024;
@@ -24,6 +26,8 @@ export const ACK_LOG_REWRITE_MIN_BYTES = 1024 * 1024;
 /** Records closer than this in a segment are fetched with one read. */
 const READ_MERGE_GAP_BYTES = 64 * 1024;
 const ACK_LOG_NAME = 'acks.log';
+/** Message text kept in memory after its append, for the sender, at most this much (UTF-16 units). */
+export const FRESH_TEXT_MAX_CHARS = 4 * 1024 * 1024;
 
 interface Entry {
   seq: number;
@@ -31,6 +35,8 @@ interface Entry {
   seg: Segment;
   offset: number;
   length: number;
+  /** The message's JSON text, while it is fresh (appended lately, within FRESH_TEXT_MAX_CHARS). */
+  text?: string;
 }
 
 export interface SpoolEntry {
@@ -65,6 +71,8 @@ export class Spool {
   private readonly byId = new Map<string, number | number[]>();
   private readonly appender: GroupCommitter<SpooledMessage, number>;
   private pendingBytes = 0;
+  /** UTF-16 units of message text held by fresh entries (bounded by FRESH_TEXT_MAX_CHARS). */
+  private freshChars = 0;
   private lock: Promise<unknown> = Promise.resolve();
   private state: 'open' | 'closed' | 'broken' = 'open';
 
@@ -133,6 +141,7 @@ export class Spool {
       const e = this.entries.get(seq);
       if (!e) continue;
       this.entries.delete(seq);
+      if (e.text !== undefined) this.freshChars -= e.text.length;
       this.unindexId(e.id, seq);
       e.seg.live -= 1;
       this.pendingBytes -= e.length;
@@ -221,10 +230,18 @@ export class Spool {
     const bufs: Buffer[] = [];
     let offset = seg.size;
     let seq = this.high;
+    let fresh = this.freshChars;
     for (const m of msgs) {
       seq += 1;
-      const buf = encodeRecord(segmentRecord(seq, m));
-      entries.push({ seq, id: m.id, seg, offset, length: buf.length });
+      const text = JSON.stringify(m);
+      // The segment record `{"s":<seq>,"i":<id>,"m":<message>}`, as JSON.stringify(segmentRecord(seq, m)).
+      const buf = encodeJsonRecord(`{"s":${seq},"i":${JSON.stringify(m.id)},"m":${text}}`);
+      const entry: Entry = { seq, id: m.id, seg, offset, length: buf.length };
+      if (fresh + text.length <= FRESH_TEXT_MAX_CHARS) {
+        entry.text = text;
+        fresh += text.length;
+      }
+      entries.push(entry);
       bufs.push(buf);
       offset += buf.length;
     }
@@ -242,6 +259,7 @@ export class Spool {
     seg.size = offset;
     seg.lastSeq = seq;
     this.high = seq;
+    this.freshChars = fresh;
     for (const e of entries) this.index(e);
     return entries.map((e) => e.seq);
   }
@@ -289,6 +307,11 @@ export class Spool {
    * checksum or shape does not match is skipped, as `pending` skips one that does not parse.
    */
   private async readEncoded(limit: number, afterSeq: number): Promise<EncodedSpoolEntry[]> {
+    const picked = this.pick(limit, afterSeq);
+    // The usual case: the sender asks for what was just appended, still held as text.
+    if (picked.every((e) => e.text !== undefined)) {
+      return picked.map((e) => ({ seq: e.seq, id: e.id, json: e.text as string }));
+    }
     const out: EncodedSpoolEntry[] = [];
     await this.readPicked(limit, afterSeq, (e, json, crcOk) => {
       const prefix = `{"s":${e.seq},"i":${JSON.stringify(e.id)},"m":`;
@@ -301,17 +324,23 @@ export class Spool {
     return out;
   }
 
+  /** Up to `limit` pending entries after `afterSeq`, in order. */
+  private pick(limit: number, afterSeq: number): Entry[] {
+    const picked: Entry[] = [];
+    for (const e of this.entries.values()) {
+      if (picked.length >= limit) break;
+      if (e.seq > afterSeq) picked.push(e);
+    }
+    return picked;
+  }
+
   /** Reads the records of up to `limit` pending entries after `afterSeq`, merging nearby reads. */
   private async readPicked(
     limit: number,
     afterSeq: number,
     each: (e: Entry, json: string, crcOk: boolean) => void,
   ): Promise<void> {
-    const picked: Entry[] = [];
-    for (const e of this.entries.values()) {
-      if (picked.length >= limit) break;
-      if (e.seq > afterSeq) picked.push(e);
-    }
+    const picked = this.pick(limit, afterSeq);
     let i = 0;
     while (i < picked.length) {
       const first = picked[i] as Entry;

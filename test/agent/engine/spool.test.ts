@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { SpoolClosedError } from '../../../agent/engine/errors.js';
 import { encodeRecord } from '../../../agent/engine/record-log.js';
-import { Spool } from '../../../agent/engine/spool.js';
+import { FRESH_TEXT_MAX_CHARS, Spool } from '../../../agent/engine/spool.js';
 import { eventMessage, type Sandbox, sandbox } from './helpers.js';
 
 async function segmentFiles(dir: string): Promise<string[]> {
@@ -68,8 +68,11 @@ describe('Spool', () => {
   });
 
   it('skips a pending record whose bytes changed on disk after it was read in', async () => {
+    const first = await openSpool();
+    for (let i = 1; i <= 3; i++) await first.append(eventMessage(i));
+    await first.close();
+    // Reopened: the bodies now come from disk (only messages this process appended are held as text).
     const spool = await openSpool();
-    for (let i = 1; i <= 3; i++) await spool.append(eventMessage(i));
     const [seg] = await segmentFiles(dir);
     const file = join(dir, seg as string);
     const text = await readFile(file, 'latin1');
@@ -78,6 +81,22 @@ describe('Spool', () => {
     await fh.write('EV', at);
     await fh.close();
     expect((await spool.pendingEncoded()).map((e) => e.id)).toEqual(['ev-1', 'ev-3']);
+  });
+
+  it('gives the same text from memory and from disk when the fresh texts outgrow their bound', async () => {
+    const spool = await openSpool();
+    // 1.5 Mi characters each: the third message no longer fits the 4 Mi characters held as text.
+    const big = (i: number) => ({
+      ...eventMessage(i),
+      data: { blob: String(i).repeat(Math.floor(FRESH_TEXT_MAX_CHARS / 2.7)) },
+    });
+    const msgs = [1, 2, 3, 4].map(big);
+    for (const m of msgs) await spool.append(m as never);
+    expect((await spool.pendingEncoded()).map((e) => e.json)).toEqual(msgs.map((m) => JSON.stringify(m)));
+    // Acked, the first two free their share: the next appends are held as text again.
+    await spool.ack(['ev-1', 'ev-2']);
+    await spool.append(eventMessage(5));
+    expect((await spool.pendingEncoded(10, 4)).map((e) => e.json)).toEqual([JSON.stringify(eventMessage(5))]);
   });
 
   it('forgets acked messages and keeps the rest when reopened', async () => {
