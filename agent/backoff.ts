@@ -29,7 +29,7 @@ export const RESTART_RETRY_WINDOW_MS = 30_000;
 
 /** Why the agent waits before its next connect attempt, and what it knows about the last close. */
 export interface ReconnectWait {
-  /** Failed attempts since the last healthy session (0-based, as `reconnectDelayMs` takes it). */
+  /** Backoff steps taken since the last healthy session (0-based, as `reconnectDelayMs` takes it). */
   attempt: number;
   /** The controller's retry-after from a refused upgrade, if it gave one. */
   retryAfterMs?: number;
@@ -44,9 +44,20 @@ export interface ReconnectWait {
  */
 export function nextReconnectDelayMs(wait: ReconnectWait, random: () => number = Math.random): number {
   if (wait.retryAfterMs !== undefined) return retryAfterDelayMs(wait.retryAfterMs, random);
-  if (wait.sinceGoingAwayMs !== undefined && wait.sinceGoingAwayMs < RESTART_RETRY_WINDOW_MS)
-    return equalJitterMs(RESTART_RETRY_STEP_MS, random);
+  if (usesRestartStep(wait)) return equalJitterMs(RESTART_RETRY_STEP_MS, random);
   return reconnectDelayMs(wait.attempt, random);
+}
+
+/**
+ * True when the next wait is the restart step. Such waits are not backoff steps: an agent still out when
+ * the window ends resumes the exponential backoff where it stood, not 30 doublings further on.
+ */
+export function usesRestartStep(wait: ReconnectWait): boolean {
+  return (
+    wait.retryAfterMs === undefined &&
+    wait.sinceGoingAwayMs !== undefined &&
+    wait.sinceGoingAwayMs < RESTART_RETRY_WINDOW_MS
+  );
 }
 
 /** Jitter added on top of a controller's retry-after: a tenth of it, at least this, at most RETRY_AFTER_MAX_JITTER_MS. */

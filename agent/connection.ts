@@ -11,7 +11,12 @@ import WebSocket from 'ws';
 import { decodeControllerFrame, encodeFrame } from '../src/protocol/codec.js';
 import { CLOSE_CODES } from '../src/protocol/codes.js';
 import { type ControllerToAgent, MAX_FRAME_BYTES, type Message } from '../src/protocol/messages.js';
-import { nextReconnectDelayMs, retryAfterFromHeaders } from './backoff.js';
+import {
+  nextReconnectDelayMs,
+  type ReconnectWait,
+  retryAfterFromHeaders,
+  usesRestartStep,
+} from './backoff.js';
 import { type ControllerTarget, ControllerTargets, type ResolveAll } from './controller-targets.js';
 import { describeConnectError } from './link-security.js';
 
@@ -73,7 +78,10 @@ const CONNECT_TIMEOUT_MS = 10_000;
 export class AgentConnection {
   private ws: WebSocket | undefined;
   private stopped = false;
+  /** Attempts since the last healthy session (what onReconnect reports). */
   private attempt = 0;
+  /** Exponential backoff steps taken since then (restart-step waits are not counted). */
+  private backoffSteps = 0;
   /** When the controller last closed a healthy session as going away (restarting); cleared by a handshake. */
   private goingAwayAt: number | undefined;
   private loop: Promise<void> | undefined;
@@ -137,6 +145,7 @@ export class AgentConnection {
   /** A successful handshake resets the backoff. */
   markHealthy(): void {
     this.attempt = 0;
+    this.backoffSteps = 0;
     this.goingAwayAt = undefined;
   }
 
@@ -163,14 +172,13 @@ export class AgentConnection {
         this.stopped = true;
         break;
       }
-      const delayMs = nextReconnectDelayMs(
-        {
-          attempt: this.attempt,
-          ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-          ...(this.goingAwayAt === undefined ? {} : { sinceGoingAwayMs: this.nowMs() - this.goingAwayAt }),
-        },
-        this.deps.random,
-      );
+      const wait: ReconnectWait = {
+        attempt: this.backoffSteps,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+        ...(this.goingAwayAt === undefined ? {} : { sinceGoingAwayMs: this.nowMs() - this.goingAwayAt }),
+      };
+      const delayMs = nextReconnectDelayMs(wait, this.deps.random);
+      if (!usesRestartStep(wait)) this.backoffSteps++;
       this.attempt++;
       target = await this.targets.next();
       this.handlers.onReconnect?.({

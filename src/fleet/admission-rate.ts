@@ -58,14 +58,41 @@ export function decideAdmission(
   const tokens = Math.min(rate.burst, state.tokens + refill);
   const backlog = Math.max(0, state.backlog - refill);
   if (tokens >= 1) return { admit: true, state: { tokens: tokens - 1, backlog, atMs: nowMs } };
-  const booked = backlog + 1;
+  return book({ tokens, backlog, atMs: nowMs }, rate);
+}
+
+/**
+ * Books a handshake refused for another reason (too many already authenticating) into the same backlog, so
+ * it too gets a later slot, spread at the admission rate (at DEFAULT_ADMISSION_RATE_PER_SECOND when pacing
+ * is off): not one fixed retry-after that brings every refused agent back in the same instant.
+ */
+export function deferAdmission(
+  state: AdmissionState,
+  nowMs: number,
+  rate: AdmissionRate,
+): { retryAfterMs: number; state: AdmissionState } {
+  const paced = rate.perSecond > 0 ? rate : { ...rate, perSecond: DEFAULT_ADMISSION_RATE_PER_SECOND };
+  const elapsedMs = Math.max(0, nowMs - state.atMs);
+  const refill = (elapsedMs * paced.perSecond) / 1000;
+  const tokens = Math.min(paced.burst, state.tokens + refill);
+  const backlog = Math.max(0, state.backlog - refill);
+  const { retryAfterMs, state: next } = book({ tokens, backlog, atMs: nowMs }, paced);
+  return { retryAfterMs, state: next };
+}
+
+/** Books one more at the end of the backlog: its retry-after is the backlog's length at the rate. */
+function book(
+  state: AdmissionState,
+  rate: AdmissionRate,
+): { admit: false; retryAfterMs: number; state: AdmissionState } {
+  const booked = state.backlog + 1;
   const retryAfterMs = Math.min(
     rate.maxRetryAfterMs,
     Math.max(MIN_RETRY_AFTER_MS, Math.ceil((booked * 1000) / rate.perSecond)),
   );
   // Past the cap more bookings only lengthen a queue nobody is told about.
   const cappedBacklog = Math.min(booked, (rate.maxRetryAfterMs * rate.perSecond) / 1000);
-  return { admit: false, retryAfterMs, state: { tokens, backlog: cappedBacklog, atMs: nowMs } };
+  return { admit: false, retryAfterMs, state: { ...state, backlog: cappedBacklog } };
 }
 
 /** The bucket with its state, for the hub: one call per upgrade. */
@@ -82,6 +109,13 @@ export class AdmissionGate {
   /** True when pacing is on. */
   get paced(): boolean {
     return this.rate.perSecond > 0;
+  }
+
+  /** Books a handshake refused for another reason into the backlog; its retry-after in ms. */
+  defer(): number {
+    const decision = deferAdmission(this.state, this.now(), this.rate);
+    this.state = decision.state;
+    return decision.retryAfterMs;
   }
 
   /** Admits now, or answers the retry-after in ms. */

@@ -266,9 +266,9 @@ export class FleetHub {
       return;
     }
     if (this.handshaking >= this.options.maxHandshakes) {
-      // Unauthenticated connections are bounded; a real agent backs off and retries.
+      // Unauthenticated connections are bounded; a refused agent is booked a later slot, as paced ones are.
       this.counters.handshakesRejected++;
-      rejectUpgradeRetryAfter(socket, Math.max(1000, this.options.helloTimeoutMs));
+      rejectUpgradeRetryAfter(socket, this.admission.defer());
       return;
     }
     const admitted = this.admission.tryAdmit();

@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { RESTART_RETRY_WINDOW_MS } from '../../agent/backoff.js';
 import { AgentConnection, type ReconnectAttempt } from '../../agent/connection.js';
 import { waitFor } from '../helpers/controller.js';
 import { freePort } from '../helpers/redis-server.js';
@@ -71,6 +72,7 @@ function connect(
   extra: {
     random?: () => number;
     resolveAll?: (h: string) => Promise<{ address: string; family: number }[]>;
+    now?: () => number;
   } = {},
 ) {
   const attempts: ReconnectAttempt[] = [];
@@ -93,6 +95,7 @@ function connect(
       sleep: () => new Promise((resolve) => setTimeout(resolve, 5)),
       random: extra.random ?? (() => 0),
       ...(extra.resolveAll ? { resolveAll: extra.resolveAll } : {}),
+      ...(extra.now ? { now: extra.now } : {}),
     },
   );
   connections.push(conn);
@@ -165,6 +168,23 @@ describe('AgentConnection', () => {
     server.goAway();
     await waitFor('4 attempts', () => attempts.length >= 4, 20_000);
     expect(attempts.slice(0, 4).map((x) => x.delayMs)).toEqual([500, 500, 500, 500]);
+  });
+
+  it('resumes the backoff from its first step, not 30 doublings on, when the restart window ends', async () => {
+    const server = await oneSessionServer();
+    const clock = { ms: 1_000_000 };
+    const { conn, attempts, state } = connect([server.url], { now: () => clock.ms });
+    await waitFor('state.opens === 1', () => state.opens === 1, 20_000);
+    conn.markHealthy();
+    server.stopListening();
+    server.goAway();
+    await waitFor('3 attempts', () => attempts.length >= 3, 20_000);
+    clock.ms += RESTART_RETRY_WINDOW_MS; // the controller did not come back within the window
+    const before = attempts.length;
+    await waitFor('2 more attempts', () => attempts.length >= before + 2, 20_000);
+    const after = attempts.slice(before, before + 2);
+    expect(after.map((x) => x.delayMs)).toEqual([250, 500]);
+    expect(after.map((x) => x.attempt)).toEqual([before + 1, before + 2]);
   });
 
   it('backs off exponentially after a session lost without a going-away close', async () => {

@@ -3,7 +3,9 @@ import {
   AdmissionGate,
   type AdmissionRate,
   type AdmissionState,
+  DEFAULT_ADMISSION_RATE_PER_SECOND,
   decideAdmission,
+  deferAdmission,
   initialAdmission,
   MIN_RETRY_AFTER_MS,
 } from '../../src/fleet/admission-rate.js';
@@ -153,5 +155,28 @@ describe('AdmissionGate', () => {
     const gate = new AdmissionGate({ perSecond: 0, burst: 0, maxRetryAfterMs: 1 }, () => 0);
     expect(gate.paced).toBe(false);
     for (let i = 0; i < 100; i++) expect(gate.tryAdmit()).toEqual({ admit: true });
+  });
+});
+
+describe('deferAdmission', () => {
+  it('books a handshake refused for another reason into the same backlog, leaving the tokens alone', () => {
+    const first = deferAdmission({ tokens: 10, backlog: 49, atMs: 0 }, 0, RATE);
+    expect(first).toEqual({ retryAfterMs: 500, state: { tokens: 10, backlog: 50, atMs: 0 } });
+    // The next paced refusal queues behind it.
+    const next = decideAdmission({ tokens: 0, backlog: 50, atMs: 0 }, 0, RATE);
+    expect(next.admit ? undefined : next.retryAfterMs).toBe(510);
+  });
+
+  it('spreads refused agents at the default rate when pacing is off, not one fixed instant', () => {
+    const off: AdmissionRate = { perSecond: 0, burst: 0, maxRetryAfterMs: 30_000 };
+    let state: AdmissionState = { tokens: 0, backlog: 0, atMs: 0 };
+    const afters: number[] = [];
+    for (let i = 0; i < 1000; i++) {
+      const d = deferAdmission(state, 0, off);
+      afters.push(d.retryAfterMs);
+      state = d.state;
+    }
+    expect(afters.at(-1)).toBe(Math.ceil((1000 * 1000) / DEFAULT_ADMISSION_RATE_PER_SECOND));
+    expect(new Set(afters).size).toBeGreaterThan(400);
   });
 });

@@ -265,7 +265,8 @@ describe('FleetHub authentication', () => {
       );
       ws.on('error', () => resolve({}));
     });
-    expect(res).toEqual({ status: 503, retryAfter: '5' });
+    // Booked the first slot of the backlog: come back in a second (no fixed wait for every refused agent).
+    expect(res).toEqual({ status: 503, retryAfter: '1' });
     expect(env.hub.stats().handshakesRejected).toBe(1);
     for (const w of waiting) w.close();
     await Promise.all(waiting.map((w) => w.closed));

@@ -437,7 +437,7 @@ describe('identity (a controller per case)', () => {
       ws.on('open', () => resolve({}));
       ws.on('error', () => resolve({}));
     });
-    expect(answer).toEqual({ status: 503, retryAfter: '5' });
+    expect(answer).toEqual({ status: 503, retryAfter: '1' });
     expect(ctl.controller.hub.stats().handshakesRejected).toBe(1);
     await fleetWorks(ctl, 'h-1');
 
