@@ -8,8 +8,9 @@
  *
  * Descriptors are plain numbers here: whoever opens one closes it in a `finally`.
  */
-import { closeSync, fdatasync, fsync, openSync } from 'node:fs';
+import { closeSync, fdatasync, fsync, lstatSync, openSync, type Stats } from 'node:fs';
 import { promisify } from 'node:util';
+import { hasErrno } from './errors.js';
 
 /** fsync(2) of a descriptor, on the thread pool. */
 export const fsyncFd: (fd: number) => Promise<void> = promisify(fsync);
@@ -28,5 +29,15 @@ export async function withFd<T>(
     return await fn(fd);
   } finally {
     closeSync(fd);
+  }
+}
+
+/** The entry at `path` (not followed), or undefined when there is none. */
+export function lstatOrUndefined(path: string): Stats | undefined {
+  try {
+    return lstatSync(path);
+  } catch (err) {
+    if (hasErrno(err, 'ENOENT')) return undefined;
+    throw err;
   }
 }

@@ -10,18 +10,16 @@ import {
   constants,
   fchmodSync,
   fchownSync,
-  lstatSync,
   readdirSync,
   renameSync,
   rmSync,
-  type Stats,
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import { hasErrno, SymlinkInPathError } from './errors.js';
+import { SymlinkInPathError } from './errors.js';
 import { fsyncDir, isStaleTempOf, tempPathFor, tempTargetName } from './fs-util.js';
-import { fsyncFd, withFd } from './local-fs.js';
+import { fsyncFd, lstatOrUndefined, withFd } from './local-fs.js';
 import type { OwnerIds } from './owner.js';
 import { type BatchPathChecker, mkdirsNoFollow } from './safe-path.js';
 
@@ -135,16 +133,6 @@ export async function replaceManagedFiles(
     if (errors[i] !== undefined) rmSync(temps[i] as string, { force: true });
   });
   return errors;
-}
-
-/** The entry at `abs` (not followed), or undefined when there is none. */
-function lstatOrUndefined(abs: string): Stats | undefined {
-  try {
-    return lstatSync(abs);
-  } catch (err) {
-    if (hasErrno(err, 'ENOENT')) return undefined;
-    throw err;
-  }
 }
 
 /**

@@ -4,10 +4,11 @@
  * an existing state dir with looser modes is tightened when the agent opens it. Only the agent's own
  * directories are ever chmod-ed: never a parent, never a shared directory such as /tmp.
  */
-import { chmodSync, lstatSync, mkdirSync, readdirSync, type Stats } from 'node:fs';
+import { chmodSync, lstatSync, mkdirSync, readdirSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { hasErrno, SharedStateDirError } from './errors.js';
+import { lstatOrUndefined } from './local-fs.js';
 
 /** Mode of every directory the agent keeps state in. */
 export const PRIVATE_DIR_MODE = 0o700;
@@ -59,16 +60,6 @@ export async function ensurePrivateDir(dir: string): Promise<void> {
   }
   if ((st.mode & 0o1000) !== 0 || !st.isDirectory()) throw new SharedStateDirError(dir);
   if ((st.mode & 0o777) !== PRIVATE_DIR_MODE) chmodSync(dir, PRIVATE_DIR_MODE);
-}
-
-/** The entry at `path` (not followed), or undefined when there is none. */
-function lstatOrUndefined(path: string): Stats | undefined {
-  try {
-    return lstatSync(path);
-  } catch (err) {
-    if (hasErrno(err, 'ENOENT')) return undefined;
-    throw err;
-  }
 }
 
 /** Opens `file` with `flags`, creating it 0600, and sets 0600 on it (also when it existed looser). */
