@@ -5,19 +5,13 @@
  */
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ExecService } from '../../src/controller/exec-service.js';
-import { ControllerMetrics } from '../../src/controller/metrics.js';
 import type { HostFacts } from '../../src/protocol/manifest.js';
 import type { ExecMessage } from '../../src/protocol/messages.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
+import { idleMetrics } from '../helpers/controller-fixtures.js';
 import { ADMIN, host, MemoryPort, type ServedApi, serveApi } from './memory-port.js';
 
-const metrics = new ControllerMetrics(() => ({
-  hostsBySyncState: {},
-  agentConnections: 0,
-  git: { fetches: 0, fetchErrors: 0, lastFetchMs: null },
-  routes: {},
-  targets: {},
-}));
+const metrics = idleMetrics();
 const web1: HostFacts = {
   id: 'web-1',
   name: 'web-1',

@@ -10,55 +10,19 @@ import { clusterKeys } from '../../src/cluster/keys.js';
 import { RemoteRolloutView } from '../../src/cluster/remote-rollout-view.js';
 import { defineClusterScripts } from '../../src/cluster/scripts.js';
 import { SessionDirectory } from '../../src/cluster/session-directory.js';
-import { ControllerMetrics } from '../../src/controller/metrics.js';
 import { Reconciler } from '../../src/controller/reconciler.js';
-import type { HostFacts, ManifestAgentVersion } from '../../src/protocol/manifest.js';
-import type { AgentVersion } from '../../src/spec/types.js';
+import type { ManifestAgentVersion } from '../../src/protocol/manifest.js';
 import { RedisStore } from '../../src/store/redis-store.js';
+import { agentVersion, idleMetrics, quietLogger, versionFacts } from '../helpers/controller-fixtures.js';
 import { type RedisHandle, startRedis } from '../helpers/redis-server.js';
 import { makeRevision } from '../helpers/revision.js';
 
-const quiet = { info: () => {}, warn: () => {} };
-const metrics = new ControllerMetrics(() => ({
-  hostsBySyncState: {},
-  agentConnections: 0,
-  git: { fetches: 0, fetchErrors: 0, lastFetchMs: null },
-  routes: {},
-  targets: {},
-}));
+const quiet = quietLogger;
+const metrics = idleMetrics();
 /** Long enough that no entry expires during the test. */
 const TTL_MS = 600_000;
-
-function av(version: string): AgentVersion {
-  return {
-    apiVersion: 'gse/v1',
-    kind: 'AgentVersion',
-    metadata: { name: 'agents' },
-    pos: { file: 'a.yaml', line: 1, col: 1 },
-    spec: {
-      version,
-      artifact: { sha256: version.replace(/\D/g, '').padEnd(64, '0') },
-      hosts: { names: ['*'] },
-      rollout: {
-        batchSize: 1,
-        maxUnavailable: 1,
-        maxFailures: 0,
-        pauseBetweenMs: 0,
-        healthDeadlineMs: 30_000,
-        mode: 'auto',
-      },
-    },
-  };
-}
-
-const facts = (id: string, agentVersion: string): HostFacts => ({
-  id,
-  name: id,
-  ips: ['10.0.0.1'],
-  cloudId: 0,
-  labels: {},
-  agentVersion,
-});
+const av = (version: string) => agentVersion(version, { batchSize: 1, maxUnavailable: 1 });
+const facts = versionFacts;
 
 interface Side {
   reconciler: Reconciler;

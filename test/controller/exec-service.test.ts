@@ -5,7 +5,6 @@ import {
   type HostTaskMessage,
   ManifestNotKnownError,
 } from '../../src/controller/exec-service.js';
-import { ControllerMetrics } from '../../src/controller/metrics.js';
 import type { HostFacts, HostManifest } from '../../src/protocol/manifest.js';
 import type {
   CancelMessage,
@@ -15,18 +14,13 @@ import type {
 } from '../../src/protocol/messages.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { ExecutionRecord } from '../../src/store/types.js';
+import { idleMetrics } from '../helpers/controller-fixtures.js';
 
 const T0_MS = Date.parse('2026-01-01T00:00:00.000Z');
 const web1: HostFacts = { id: 'h1', name: 'web-1', ips: ['10.0.0.1'], cloudId: 0, labels: { role: 'web' } };
 const web2: HostFacts = { id: 'h2', name: 'web-2', ips: ['10.0.0.2'], cloudId: 0, labels: { role: 'web' } };
 const db1: HostFacts = { id: 'h3', name: 'db-1', ips: ['10.0.0.3'], cloudId: 0, labels: { role: 'db' } };
-const metrics = new ControllerMetrics(() => ({
-  hostsBySyncState: {},
-  agentConnections: 0,
-  git: { fetches: 0, fetchErrors: 0, lastFetchMs: null },
-  routes: {},
-  targets: {},
-}));
+const metrics = idleMetrics();
 
 // Only the fields resultRefusal reads: an item's kind, name and onChange.
 const manifestWithOnChange = {

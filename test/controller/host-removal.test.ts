@@ -4,13 +4,13 @@
  */
 import { beforeEach, describe, expect, it } from 'vitest';
 import { hostsPastRetention, removeHost } from '../../src/controller/host-removal.js';
-import { ControllerMetrics } from '../../src/controller/metrics.js';
 import { type HubPort, Reconciler } from '../../src/controller/reconciler.js';
 import { AgentNotFoundError } from '../../src/fleet/errors.js';
 import type { HostFacts } from '../../src/protocol/manifest.js';
 import type { ReportMessage } from '../../src/protocol/messages.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { DriftRecord, Store } from '../../src/store/types.js';
+import { idleMetrics } from '../helpers/controller-fixtures.js';
 import { configFile, makeRevision } from '../helpers/revision.js';
 
 const DAY_MS = 86_400_000;
@@ -94,13 +94,7 @@ describe('removeHost', () => {
 describe('Reconciler.forgetHost', () => {
   const facts: HostFacts = { id: 'h1', name: 'web-1', ips: ['10.0.0.1'], cloudId: 0, labels: {} };
   const other: HostFacts = { ...facts, id: 'h2', name: 'web-2' };
-  const metrics = new ControllerMetrics(() => ({
-    hostsBySyncState: {},
-    agentConnections: 0,
-    git: { fetches: 0, fetchErrors: 0, lastFetchMs: null },
-    routes: {},
-    targets: {},
-  }));
+  const metrics = idleMetrics();
   const hub: HubPort = { send: () => true };
   let store: Store;
   let reconciler: Reconciler;

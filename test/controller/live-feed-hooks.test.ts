@@ -5,21 +5,15 @@
  */
 import { describe, expect, it } from 'vitest';
 import { type LiveEvent, LiveFeed } from '../../src/controller/live-feed.js';
-import { ControllerMetrics } from '../../src/controller/metrics.js';
 import { Reconciler } from '../../src/controller/reconciler.js';
 import type { HostFacts } from '../../src/protocol/manifest.js';
 import type { ReportMessage } from '../../src/protocol/messages.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { RevisionRecord } from '../../src/store/types.js';
+import { idleMetrics } from '../helpers/controller-fixtures.js';
 import { configFile, makeRevision } from '../helpers/revision.js';
 
-const metrics = new ControllerMetrics(() => ({
-  hostsBySyncState: {},
-  agentConnections: 0,
-  git: { fetches: 0, fetchErrors: 0, lastFetchMs: null },
-  routes: {},
-  targets: {},
-}));
+const metrics = idleMetrics();
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 const facts = (i: number): HostFacts => ({ id: `h${i}`, name: `web-${i}`, ips: [], cloudId: 0, labels: {} });
 const record = (sha: string): RevisionRecord => ({

@@ -1,21 +1,15 @@
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { HostWriter } from '../../src/controller/host-writes.js';
-import { ControllerMetrics } from '../../src/controller/metrics.js';
 import { PASS_CHUNK_HOSTS, Reconciler } from '../../src/controller/reconciler.js';
 import type { HostFacts } from '../../src/protocol/manifest.js';
 import type { ManifestMessage, ReportMessage } from '../../src/protocol/messages.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { DriftRecord, HostStateWrite } from '../../src/store/types.js';
+import { idleMetrics, quietLogger } from '../helpers/controller-fixtures.js';
 import { configFile, makeRevision } from '../helpers/revision.js';
 
-const metrics = new ControllerMetrics(() => ({
-  hostsBySyncState: {},
-  agentConnections: 0,
-  git: { fetches: 0, fetchErrors: 0, lastFetchMs: null },
-  routes: {},
-  targets: {},
-}));
-const quiet = { info: () => {}, warn: () => {} };
+const metrics = idleMetrics();
+const quiet = quietLogger;
 const rev = (id: string, content: string) => makeRevision([configFile('motd', { content })], {}, id);
 const facts = (i: number): HostFacts => ({ id: `h${i}`, name: `web-${i}`, ips: [], cloudId: 0, labels: {} });
 

@@ -2,22 +2,16 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ControllerMetrics } from '../../src/controller/metrics.js';
 import { type HubPort, Reconciler, SEND_ERROR_KEY } from '../../src/controller/reconciler.js';
 import type { HostFacts } from '../../src/protocol/manifest.js';
 import { openStore } from '../../src/store/index.js';
 import type { Store } from '../../src/store/types.js';
+import { idleMetrics, quietLogger } from '../helpers/controller-fixtures.js';
 import { configFile, makeRevision } from '../helpers/revision.js';
 
 const host: HostFacts = { id: 'h1', name: 'web-1', ips: ['10.0.0.1'], cloudId: 0, labels: {} };
-const quiet = { info: () => {}, warn: () => {} };
-const metrics = new ControllerMetrics(() => ({
-  hostsBySyncState: {},
-  agentConnections: 0,
-  git: { fetches: 0, fetchErrors: 0, lastFetchMs: null },
-  routes: {},
-  targets: {},
-}));
+const quiet = quietLogger;
+const metrics = idleMetrics();
 
 describe('Reconciler when the hub cannot send a manifest', () => {
   let dir: string;

@@ -5,13 +5,13 @@
 import { ChildProcess } from 'node:child_process';
 import { Socket } from 'node:net';
 import { afterAll, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ControllerMetrics } from '../../src/controller/metrics.js';
 import { PROGRESS_DEADLINE_MS } from '../../src/controller/reconcile-decisions.js';
 import { type HubPort, Reconciler } from '../../src/controller/reconciler.js';
 import type { HostFacts, HostManifest } from '../../src/protocol/manifest.js';
 import type { ItemReport, ManifestMessage, ReportMessage } from '../../src/protocol/messages.js';
 import { MemoryStore } from '../../src/store/memory-store.js';
 import type { Store } from '../../src/store/types.js';
+import { idleMetrics, quietLogger } from '../helpers/controller-fixtures.js';
 import { configFile, makeRevision } from '../helpers/revision.js';
 
 const connects = vi.spyOn(Socket.prototype, 'connect');
@@ -25,14 +25,8 @@ afterAll(() => {
 
 const T0_MS = Date.parse('2026-01-01T00:00:00.000Z');
 const host: HostFacts = { id: 'h1', name: 'web-1', ips: ['10.0.0.1'], cloudId: 0, labels: {} };
-const quiet = { info: () => {}, warn: () => {} };
-const metrics = new ControllerMetrics(() => ({
-  hostsBySyncState: {},
-  agentConnections: 0,
-  git: { fetches: 0, fetchErrors: 0, lastFetchMs: null },
-  routes: {},
-  targets: {},
-}));
+const quiet = quietLogger;
+const metrics = idleMetrics();
 
 const rev1 = makeRevision(
   [configFile('a', { content: 'one' }), configFile('b', { content: 'b' })],

@@ -3,57 +3,20 @@
  * standing in for each agent's upgrade (it reconnects the host with the new version in its facts).
  */
 import { beforeEach, describe, expect, it } from 'vitest';
-import { ControllerMetrics } from '../../src/controller/metrics.js';
 import { type HubPort, Reconciler } from '../../src/controller/reconciler.js';
 import { RolloutManager } from '../../src/controller/rollouts.js';
-import type { HostFacts, ManifestAgentVersion } from '../../src/protocol/manifest.js';
+import type { ManifestAgentVersion } from '../../src/protocol/manifest.js';
 import type { ManifestMessage } from '../../src/protocol/messages.js';
-import type { AgentVersion, AgentVersionSpec } from '../../src/spec/types.js';
 import { MemoryStore, MemoryStoreData } from '../../src/store/memory-store.js';
+import { agentVersion, idleMetrics, quietLogger, versionFacts } from '../helpers/controller-fixtures.js';
 import { makeRevision } from '../helpers/revision.js';
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
-const quiet = { info: () => {}, warn: () => {} };
-const metrics = new ControllerMetrics(() => ({
-  hostsBySyncState: {},
-  agentConnections: 0,
-  git: { fetches: 0, fetchErrors: 0, lastFetchMs: null },
-  routes: {},
-  targets: {},
-}));
+const quiet = quietLogger;
+const metrics = idleMetrics();
 const IDS = ['h1', 'h2', 'h3', 'h4', 'h5'];
-
-function av(version: string, rollout: Partial<AgentVersionSpec['rollout']> = {}): AgentVersion {
-  return {
-    apiVersion: 'gse/v1',
-    kind: 'AgentVersion',
-    metadata: { name: 'agents' },
-    pos: { file: 'a.yaml', line: 1, col: 1 },
-    spec: {
-      version,
-      artifact: { sha256: version.replace(/\D/g, '').padEnd(64, '0') },
-      hosts: { names: ['*'] },
-      rollout: {
-        batchSize: 2,
-        maxUnavailable: 0,
-        maxFailures: 0,
-        pauseBetweenMs: 0,
-        healthDeadlineMs: 30_000,
-        mode: 'auto',
-        ...rollout,
-      },
-    },
-  };
-}
-
-const facts = (id: string, agentVersion: string): HostFacts => ({
-  id,
-  name: id,
-  ips: ['10.0.0.1'],
-  cloudId: 0,
-  labels: {},
-  agentVersion,
-});
+const av = agentVersion;
+const facts = versionFacts;
 
 describe('rollouts through the Reconciler', () => {
   let data: MemoryStoreData;

@@ -14,35 +14,16 @@ import {
   startRollout,
   undoRollout,
 } from '../../src/rollout/plan.js';
-import type { AgentVersion, AgentVersionSpec } from '../../src/spec/types.js';
+import type { AgentVersionSpec } from '../../src/spec/types.js';
 import type { RolloutRecord } from '../../src/store/rollout-record.js';
+import { agentVersion } from '../helpers/controller-fixtures.js';
 
 const SHA1 = 'a'.repeat(64);
 const SHA2 = 'b'.repeat(64);
 const T0 = Date.parse('2026-01-01T00:00:00Z');
 
-function av(version: string, rollout: Partial<AgentVersionSpec['rollout']> = {}, sha = SHA2): AgentVersion {
-  return {
-    apiVersion: 'gse/v1',
-    kind: 'AgentVersion',
-    metadata: { name: 'agents' },
-    pos: { file: 'a.yaml', line: 1, col: 1 },
-    spec: {
-      version,
-      artifact: { sha256: sha },
-      hosts: { names: ['*'] },
-      rollout: {
-        batchSize: 2,
-        maxUnavailable: 0,
-        maxFailures: 0,
-        pauseBetweenMs: 0,
-        healthDeadlineMs: 30_000,
-        mode: 'auto',
-        ...rollout,
-      },
-    },
-  };
-}
+const av = (version: string, rollout: Partial<AgentVersionSpec['rollout']> = {}, sha = SHA2) =>
+  agentVersion(version, rollout, sha);
 
 /** Five online hosts h1..h5, each running `version` unless `on` says otherwise. */
 function fleet(version: string, on: Record<string, Partial<RolloutHost>> = {}): RolloutHost[] {
