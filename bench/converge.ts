@@ -100,11 +100,11 @@ async function runMode(
     const f = fleet;
     const t0 = performance.now();
     const up = await pollUntil(
-      () => c.controller.hub.stats().connected >= count || f.died(),
+      () => c.controller.hub.connectedCount >= count || f.died(),
       Math.min(200_000, 30_000 + count * 20),
       20,
     );
-    const connected = c.controller.hub.stats().connected;
+    const connected = c.controller.hub.connectedCount;
     if (!up || connected < count) throw new Error(`only ${connected}/${count} agents connected`);
     if (!(await c.waitSynced(first.sha, count, ROUND_TIMEOUT_MS, 20)))
       throw new Error('the first revision did not converge');

@@ -4,7 +4,7 @@
  * A real controller in this process (SQLite store, on a temp git repo holding one ConfigFile that selects
  * every host with inline content) and N simulated agents in a child process
  * (`node dist/agent/main.js simulate`, agent roots on tmpfs). Measures:
- *  - the time for all N to connect (polls `hub.stats().connected`, O(n); `hub.sessions()` is called once at
+ *  - the time for all N to connect (polls `hub.connectedCount`, O(1); `hub.sessions()` is called once at
  *    the end: hubSessionsLength, hubSessionsCallMs; it sorts only when sessions came or went), handshakes
  *    turned away (503, maxHandshakes),
  *    and for all N to be Synced on the first revision;
@@ -91,7 +91,7 @@ async function main(): Promise<void> {
   let lastLog = 0;
   const allConnected = await pollUntil(
     () => {
-      const n = c.controller.hub.stats().connected;
+      const n = c.controller.hub.connectedCount;
       const ms = performance.now() - t0;
       for (const pct of [10, 50, 90]) {
         const key = `p${pct}`;
@@ -109,7 +109,7 @@ async function main(): Promise<void> {
   const connectMs = performance.now() - t0;
   const connectCpu = process.cpuUsage(connectCpu0);
   const connectSimCpu = f.cpuSeconds();
-  const connected = c.controller.hub.stats().connected;
+  const connected = c.controller.hub.connectedCount;
   if (f.died())
     progress('simulator exited early', { tail: f.children.flatMap((ch) => ch.tail()).slice(-10) });
   progress('connect phase done', { connected, of: count, seconds: round(connectMs / 1000, 2) });

@@ -92,11 +92,11 @@ async function main(): Promise<void> {
   const f = fleet;
   const first = ctl;
   const initial = await pollUntil(
-    () => first.controller.hub.stats().connected >= count || f.died(),
+    () => first.controller.hub.connectedCount >= count || f.died(),
     Math.max(timeoutMs, 30_000 + count * 30),
     50,
   );
-  progress('fleet connected', { ok: initial, connected: first.controller.hub.stats().connected });
+  progress('fleet connected', { ok: initial, connected: first.controller.hub.connectedCount });
   if (!initial || f.died())
     throw new Error(
       `the simulated fleet did not connect: ${JSON.stringify(f.children.flatMap((ch) => ch.tail()).slice(-10))}`,
@@ -115,7 +115,7 @@ async function main(): Promise<void> {
     const marks: Record<string, number> = {};
     const done = await pollUntil(
       () => {
-        const n = c.controller.hub.stats().connected;
+        const n = c.controller.hub.connectedCount;
         for (const pct of [10, 50, 90]) {
           const key = `p${pct}`;
           if (marks[key] === undefined && n >= (count * pct) / 100) marks[key] = performance.now() - t0;
@@ -154,7 +154,7 @@ async function main(): Promise<void> {
       bench: 'reconnect-storm',
       agents: count,
       simulatorProcesses: f.children.length,
-      measuredFrom: 'restarted controller listening -> hub.stats().connected === agents',
+      measuredFrom: 'restarted controller listening -> hub.connectedCount === agents',
       goal: `${count.toLocaleString('en')} agents connected within ${GOAL_MS} ms of a controller restart`,
       rounds,
       totalSeconds: round((performance.now() - startedAt) / 1000, 1),

@@ -78,8 +78,8 @@ async function simulated(
   const c = await startBenchController(repo.dir, join(work, 'state'), { watchLocal: false });
   ctl = c;
   fleet = await startSimulator({ count, agentUrl: c.agentUrl, root: agentsRoot, delayMs });
-  const connected = await pollUntil(() => c.controller.hub.stats().connected >= count, PHASE_TIMEOUT_MS, 50);
-  if (!connected) throw new Error(`only ${c.controller.hub.stats().connected}/${count} agents connected`);
+  const connected = await pollUntil(() => c.controller.hub.connectedCount >= count, PHASE_TIMEOUT_MS, 50);
+  if (!connected) throw new Error(`only ${c.controller.hub.connectedCount}/${count} agents connected`);
   progress('simulated fleet connected', { count });
   const target = '99.0.0';
   const sha = await repo.commit(
