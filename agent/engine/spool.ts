@@ -3,9 +3,9 @@
  * until the controller acks it. A segment log: messages are appended to `seg-<seq>.log` files (rolled at
  * SEGMENT_MAX_BYTES), acks to `acks.log`; a segment whose records are all acked is deleted. Appends are
  * group-committed (one write + fdatasync per batch). Only an index (sequence, id, offset) stays in memory;
- * `pending` reads the bodies back from disk, so a long outage costs disk, not heap. The text of messages
- * appended lately (up to FRESH_TEXT_MAX_CHARS characters) is kept too, so the sender, which asks for them right
- * after the append, gets them without a read back.
+ * `pending` reads the bodies back from disk, so a long outage costs disk, not heap. The text of a message
+ * appended but not yet handed to the sender (up to FRESH_TEXT_MAX_CHARS characters in all) is kept too, so
+ * the sender, which asks for it right after the append, gets it without a read back.
  */
 import { readSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
@@ -35,7 +35,7 @@ interface Entry {
   seg: Segment;
   offset: number;
   length: number;
-  /** The message's JSON text, while it is fresh (appended lately, within FRESH_TEXT_MAX_CHARS). */
+  /** The message's JSON text, from its append until the sender reads it (within FRESH_TEXT_MAX_CHARS). */
   text?: string;
 }
 
@@ -141,7 +141,7 @@ export class Spool {
       const e = this.entries.get(seq);
       if (!e) continue;
       this.entries.delete(seq);
-      if (e.text !== undefined) this.freshChars -= e.text.length;
+      this.dropText(e);
       this.unindexId(e.id, seq);
       e.seg.live -= 1;
       this.pendingBytes -= e.length;
@@ -309,10 +309,13 @@ export class Spool {
   private async readEncoded(limit: number, afterSeq: number): Promise<EncodedSpoolEntry[]> {
     const picked = this.pick(limit, afterSeq);
     // The usual case: the sender asks for what was just appended, still held as text.
-    if (picked.every((e) => e.text !== undefined)) {
-      return picked.map((e) => ({ seq: e.seq, id: e.id, json: e.text as string }));
-    }
-    const out: EncodedSpoolEntry[] = [];
+    const fresh = picked.every((e) => e.text !== undefined);
+    const out: EncodedSpoolEntry[] = fresh
+      ? picked.map((e) => ({ seq: e.seq, id: e.id, json: e.text as string }))
+      : [];
+    // Handed to the sender (or about to be read from disk): a re-send reads the segment, as after a restart.
+    for (const e of picked) this.dropText(e);
+    if (fresh) return out;
     await this.readPicked(limit, afterSeq, (e, json, crcOk) => {
       const prefix = `{"s":${e.seq},"i":${JSON.stringify(e.id)},"m":`;
       if (crcOk && json.startsWith(prefix) && json.endsWith('}')) {
@@ -322,6 +325,13 @@ export class Spool {
       }
     });
     return out;
+  }
+
+  /** Forgets an entry's fresh text (its record on disk stays the truth). */
+  private dropText(e: Entry): void {
+    if (e.text === undefined) return;
+    this.freshChars -= e.text.length;
+    e.text = undefined;
   }
 
   /** Up to `limit` pending entries after `afterSeq`, in order. */

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { decodeAgentFrame } from '../../src/protocol/codec.js';
+import { seededRandom } from '../helpers/random.js';
 import * as f from '../protocol/fixtures.js';
 import { helloFor, reportFrame, startHub, TestAgent, type TestHub } from './harness.js';
 
@@ -9,16 +10,7 @@ const BATCHES = 12;
 const MAX_FRAME_BYTES = 64 * 1024;
 
 /** mulberry32: a small seeded PRNG, so a failure replays exactly. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 interface BadFrame {
   data: string | Buffer;

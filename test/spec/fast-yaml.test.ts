@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { parseYamlFast, resolvePlainScalar } from '../../src/spec/fast-yaml.js';
 import { parseYamlFile } from '../../src/spec/parse-yaml.js';
+import { seededRandom } from '../helpers/random.js';
 import { CONFIG_FILE, STREAM_TARGET, yaml } from './helpers.js';
 
 /** The fast path's answer must be the `yaml` path's, or no answer (the file then takes the `yaml` path). */
@@ -24,16 +25,7 @@ function yamlFilesUnder(dir: string): string[] {
     .map((f) => join(dir, f));
 }
 
-/** A small deterministic PRNG (mulberry32), so that a failure is reproducible. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = seededRandom;
 
 /** Characters and tokens that change YAML's structure or a scalar's type when inserted. */
 const MUTATION_CHARS = [

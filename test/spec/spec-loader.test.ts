@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createSpecLoader, loadRevision } from '../../src/spec/load.js';
 import type { LoadResult, Revision } from '../../src/spec/types.js';
+import { seededRandom } from '../helpers/random.js';
 import { CONFIG_FILE, memTree, ROUTE, STREAM_TARGET } from './helpers.js';
 
 function revisionOf(result: LoadResult): Revision {
@@ -68,16 +69,7 @@ describe('createSpecLoader', () => {
 });
 
 describe('loadRevision (robustness)', () => {
-  /** A deterministic pseudo-random sequence (mulberry32), so a failure can be replayed. */
-  function random(seed: number): () => number {
-    let a = seed;
-    return () => {
-      a = (a + 0x6d2b79f5) | 0;
-      let t = Math.imul(a ^ (a >>> 15), 1 | a);
-      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
+  const random = seededRandom;
   const ALPHABET = ' \n\t:-[]{},"\'#&*!|>%@`?0a';
 
   it('never throws and places every error in the file when documents are mangled', () => {
