@@ -101,6 +101,25 @@ function cpuNow(simPids: number[]) {
   };
 }
 
+/**
+ * The floor of a fan-out to `hosts` hosts on this machine: `processes` bare node processes, started at once,
+ * each starting its share of `/bin/sh -c true` all at once and exiting when the last has exited. Start to
+ * the last exit, in seconds. It is what any agent that runs a real shell per host costs here (a node start,
+ * and the fork and exec of every shell on these cores), without a controller, a CLI or a network.
+ */
+async function shellFloorRun(hosts: number, processes: number): Promise<RunResult> {
+  const script =
+    "const {spawn}=require('node:child_process');let left=Number(process.argv[1]);" +
+    "for(let i=left;i>0;i--)spawn('/bin/sh',['-c','true'],{stdio:'ignore'}).on('exit',()=>{if(--left===0)process.exit(0)})";
+  const t0 = performance.now();
+  const shares = Array.from(
+    { length: processes },
+    (_, i) => Math.floor(hosts / processes) + (i < hosts % processes ? 1 : 0),
+  );
+  const all = await Promise.all(shares.map((n) => timeNode(['-e', script, String(n)])));
+  return { seconds: (performance.now() - t0) / 1000, ok: all.every((r) => r.code === 0), results: hosts };
+}
+
 /** Runs `node ARGS` to exit; seconds from spawn to exit, and its stdout. */
 function timeNode(
   args: string[],
@@ -218,6 +237,11 @@ async function main(): Promise<void> {
     const r = await timeNode(['-e', '']);
     return { seconds: r.seconds, ok: r.code === 0, results: 0 };
   });
+  // How many simulate processes hold the 100 hosts sim-100..sim-199 (one at the default 250 per process).
+  const hundredProcesses = Math.floor(199 / perProcess) - Math.floor(100 / perProcess) + 1;
+  const shells100 = await series(runs, () => shellFloorRun(100, hundredProcesses));
+  const shellsAll = await series(runs, () => shellFloorRun(count, fleet?.children.length ?? 1));
+  progress('shell floor', { hosts100: shells100.medianS, [`hosts${count}`]: shellsAll.medianS });
   const hundred = await series(runs, () => execRun(c.url, 'name=sim-1??', 100, simPids));
   progress('100 hosts', hundred);
   const all = await series(runs, () => execRun(c.url, '*', count, simPids));
@@ -234,19 +258,24 @@ async function main(): Promise<void> {
       agentsPerProcess: perProcess,
       // A spawn forks the whole agent process: its cost grows with this (libuv forks on Linux).
       agentProcessRssMiB: fleet.children.map((ch) => ch.rssMiB()),
-      floor: { nodeE: floor },
+      floor: { nodeE: floor, shells100, [`shells${count}`]: shellsAll },
       execHelp: { ...cliStart, ratioToNodeE: round(cliStart.medianS / floor.medianS) },
       hosts100: {
         ...hundred,
         goalS: GOAL_100_S,
         ratioToGoal: round(hundred.medianS / GOAL_100_S),
         ratioToNodeE: round(hundred.medianS / floor.medianS),
+        ratioToShellFloor: round(hundred.medianS / shells100.medianS),
+        // The goal is reachable here only when the machine's own floor is under it.
+        floorWithinGoal: shells100.medianS < GOAL_100_S,
         withinGoal: hundred.medianS < GOAL_100_S && hundred.lost === 0,
       },
       [`hosts${count}`]: {
         ...all,
         goalS: count === 1_000 ? GOAL_1000_S : null,
         ratioToNodeE: round(all.medianS / floor.medianS),
+        ratioToShellFloor: round(all.medianS / shellsAll.medianS),
+        floorWithinGoal: count === 1_000 ? shellsAll.medianS < GOAL_1000_S : null,
         withinGoal: count === 1_000 ? all.medianS < GOAL_1000_S && all.lost === 0 : null,
       },
       loadAverage: loadAverage(),
