@@ -181,6 +181,19 @@ describe('DataBatcher', () => {
     ]);
   });
 
+  it('keeps each default-sized message under 128 KiB, where V8 and malloc make every frame costly', async () => {
+    const sink = new FakeSink();
+    const b = new DataBatcher({ append: (m) => sink.append(m), stamp, newId: () => `m${++ids}` });
+    const inputs = Array.from({ length: 1_000 }, (_, i): RecordInput => {
+      const fields = { i, msg: 'x'.repeat(60) };
+      return { channel: 'app', fields, bytes: JSON.stringify(fields).length + 1 };
+    });
+    expect(await b.add(inputs)).toEqual({ accepted: 1_000, failed: 0 });
+    expect(sink.messages.flatMap((m) => m.records.map((r) => r.rid))).toEqual(inputs.map((_, i) => `r-${i}`));
+    for (const m of sink.messages) expect(JSON.stringify(m).length).toBeLessThan(128 * 1024);
+    expect(sink.messages.length).toBeGreaterThan(2);
+  });
+
   it('spools a partial message when maxDelayMs passes', async () => {
     vi.useFakeTimers();
     const sink = new FakeSink();
