@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type BenchController, startBenchController } from './_lib/controller.js';
 import { type SimFleet, startSimulator } from './_lib/fleet-sim.js';
+import { probeMachine } from './_lib/machine.js';
 import {
   argValue,
   benchRepo,
@@ -178,6 +179,8 @@ async function runMode(
 }
 
 async function main(): Promise<void> {
+  // Before the fleet starts, while this process is small (its size is part of spawnTrueMs).
+  const machine = probeMachine();
   const counts = listArg('counts', [100, 1000]);
   const commits = intArg('commits', 5);
   const pollMs = intArg('poll-ms', 2000);
@@ -208,6 +211,7 @@ async function main(): Promise<void> {
         ratioToGoal: at1000?.medianMs != null ? round(at1000.medianMs / GOAL_MS, 3) : null,
       },
       loadAverage: loadAverage(),
+      machine,
       node: process.version,
     }),
   );

@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type BenchController, startBenchController } from './_lib/controller.js';
 import { type SimFleet, startSimulator } from './_lib/fleet-sim.js';
+import { probeMachine } from './_lib/machine.js';
 import {
   BENCH_ADMIN_TOKEN,
   benchRepo,
@@ -211,6 +212,8 @@ let ctl: BenchController | undefined;
 let fleet: SimFleet | undefined;
 
 async function main(): Promise<void> {
+  // Before the fleet starts, while this process is small (its size is part of spawnTrueMs).
+  const machine = probeMachine();
   const count = intArg('count', 1_000);
   const runs = intArg('runs', 5);
   // Agents per simulate process (default DEFAULT_PER_PROCESS): a real host forks its shells from a small
@@ -279,6 +282,7 @@ async function main(): Promise<void> {
         withinGoal: count === 1_000 ? all.medianS < GOAL_1000_S && all.lost === 0 : null,
       },
       loadAverage: loadAverage(),
+      machine,
     }),
   );
 }

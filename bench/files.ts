@@ -45,6 +45,7 @@ import { MemoryAgentRegistry } from '../src/fleet/registry.js';
 import type { HostManifest, ManifestConfigFile } from '../src/protocol/manifest.js';
 import type { ReportMessage, SpooledMessage } from '../src/protocol/messages.js';
 import { KINDS, type Resource, type Revision } from '../src/spec/types.js';
+import { probeMachine } from './_lib/machine.js';
 import {
   AGENT_MAIN,
   BENCH_BOOTSTRAP_TOKEN,
@@ -295,6 +296,8 @@ async function verify(root: string, manifest: HostManifest): Promise<{ ok: boole
 }
 
 async function main(): Promise<void> {
+  // Before the fleet starts, while this process is small (its size is part of spawnTrueMs).
+  const machine = probeMachine();
   const count = intArg('count', 200);
   const runs = intArg('runs', 5);
   const edited = Math.min(intArg('edited', 20), count);
@@ -509,6 +512,7 @@ async function main(): Promise<void> {
       note: 'durable = temp file, write, chmod, fsync, close, rename, fsync dir, one file after another; batched = the same with every temp fsynced concurrently and one dir fsync (no backup, no ownership ledger)',
     },
     loadAverage: loadAverage(),
+    machine,
     node: process.version,
   };
   console.log(JSON.stringify(result));

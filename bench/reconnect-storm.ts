@@ -16,6 +16,7 @@ import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { type BenchController, startBenchController } from './_lib/controller.js';
 import { type SimFleet, startSimulator } from './_lib/fleet-sim.js';
+import { probeMachine } from './_lib/machine.js';
 import {
   argValue,
   benchRepo,
@@ -59,6 +60,8 @@ interface StormRound {
 }
 
 async function main(): Promise<void> {
+  // Before the fleet starts, while this process is small (its size is part of spawnTrueMs).
+  const machine = probeMachine();
   const count = intArg('count', 10_000);
   const timeoutMs = intArg('timeout-ms', 120_000);
   const perProcess = intArg('per-process', Number.MAX_SAFE_INTEGER);
@@ -159,6 +162,7 @@ async function main(): Promise<void> {
       rounds,
       totalSeconds: round((performance.now() - startedAt) / 1000, 1),
       loadAverage: loadAverage(),
+      machine,
       node: process.version,
     }),
   );

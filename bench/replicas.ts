@@ -30,6 +30,7 @@ import {
   watchCluster,
 } from './_lib/cluster.js';
 import { type SimFleet, startSimulator } from './_lib/fleet-sim.js';
+import { probeMachine } from './_lib/machine.js';
 import {
   benchRepo,
   ensureOpenFileLimit,
@@ -353,6 +354,8 @@ async function teardown(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  // Before the fleet starts, while this process is small (its size is part of spawnTrueMs).
+  const machine = probeMachine();
   const hostCounts = listArg('hosts', [1_000, 10_000]);
   const replicaCounts = listArg('replicas', [1, 2, 3]);
   const runs = Math.max(1, intArg('runs', 3));
@@ -404,6 +407,7 @@ async function main(): Promise<void> {
       ratios,
       totalSeconds: round((performance.now() - startedAt) / 1000, 1),
       loadAverage: { start: loadStart, end: loadAverage() },
+      machine,
       node: process.version,
     }),
   );

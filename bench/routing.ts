@@ -27,6 +27,7 @@ import { Redis } from 'ioredis';
 import { Kafka, logLevel } from 'kafkajs';
 import { push } from '../agent/push.js';
 import { type KafkaBroker, kafkaAvailability, startKafka } from './_lib/kafka-broker.js';
+import { probeMachine } from './_lib/machine.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CONTROLLER_MAIN = join(ROOT, 'dist/src/cli/main.js');
@@ -396,6 +397,8 @@ function median(xs: number[]): number {
 }
 
 async function main(): Promise<void> {
+  // Before the fleet starts, while this process is small (its size is part of spawnTrueMs).
+  const machine = probeMachine();
   const loadStart = loadavg().map((x) => Number(x.toFixed(2)));
   const work = await mkdtemp(join(tmpdir(), 'gse-bench-rt-'));
   const procs: ChildProcess[] = [];
@@ -578,6 +581,7 @@ async function main(): Promise<void> {
         cpuMicrosPerRecord: { rawXadd: cpuRaw, endToEndRedis: cpuRedis },
       },
       node: process.version,
+      machine,
       cpus: cpus().length,
       loadAvg: { start: loadStart, end: loadavg().map((x) => Number(x.toFixed(2))) },
     };

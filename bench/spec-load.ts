@@ -16,6 +16,7 @@ import { closeSpecWorkers, createSpecLoader, loadRevisionFromDir, readTree } fro
 import { withPlainEnv } from '../src/spec/plain-env.js';
 import { isSpecFile } from '../src/spec/spec-files.js';
 import { formatSpecError, type LoadResult } from '../src/spec/types.js';
+import { probeMachine } from './_lib/machine.js';
 import { generateSpecTree, SOURCE_FILE_COUNT } from './_lib/spec-tree.js';
 import { loadAverage, median } from './_lib/util.js';
 
@@ -83,6 +84,8 @@ function fastParseOnly(tree: ReadonlyMap<string, Buffer>): number {
 }
 
 async function main(): Promise<void> {
+  // Before the fleet starts, while this process is small (its size is part of spawnTrueMs).
+  const machine = probeMachine();
   const { values } = parseArgs({
     options: {
       documents: { type: 'string', default: '5000' },
@@ -182,6 +185,7 @@ async function main(): Promise<void> {
         oneFileRevalidateMs: oneMedian < GOAL_ONE_FILE_REVALIDATE_MS,
       },
       loadAverage: loadAverage(),
+      machine,
       notes:
         'coldLoadMs: the first loadRevisionFromDir of this process (cold JIT; in the calling thread below ' +
         'COLD_PARALLEL_MIN_BYTES, worker-pool.ts); ' +
