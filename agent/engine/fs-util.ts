@@ -85,8 +85,17 @@ export async function writeFilesAtomic(writes: readonly AtomicWrite[]): Promise<
     );
     for (const [i, w] of writes.entries()) renameSync(temps[i] as string, w.target);
   } catch (err) {
-    for (const t of temps) rmSync(t, { force: true });
+    for (const t of temps) removeQuietly(t);
     throw err;
   }
   await fsyncDirs(writes.map((w) => dirname(w.target)));
+}
+
+/** Removes a temp file left by a failed batch; a failure here must not hide the one that failed the batch. */
+function removeQuietly(path: string): void {
+  try {
+    rmSync(path, { force: true });
+  } catch {
+    // Left beside its target under a temp name no reader takes for the target; the batch's error is the news.
+  }
 }
