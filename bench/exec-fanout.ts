@@ -10,9 +10,14 @@
  * Each exec series also gives the median CPU seconds per run of each component (`cpuMedianS`: the gsectl
  * process, the controller, the simulate processes, and the scripts they ran, from /proc) and the agents'
  * resident size, since a spawn forks the whole simulate process: where a run's time goes on 2 cores.
+ * Two floors of the fan-out itself, in the same run: the same shells (`/bin/sh -c true`, one per host) started
+ * from bare node processes laid out as the simulate processes are (`shells100`, `shells<count>`), and from
+ * xargs with 2 per core (`xargsShells...`: no Node at all). Where a floor is over the goal, `floorWithinGoal`
+ * says false: no agent that runs a real shell per host can meet that goal on this machine.
  */
 import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { type BenchController, startBenchController } from './_lib/controller.js';
@@ -119,6 +124,17 @@ async function shellFloorRun(hosts: number, processes: number): Promise<RunResul
   );
   const all = await Promise.all(shares.map((n) => timeNode(['-e', script, String(n)])));
   return { seconds: (performance.now() - t0) / 1000, ok: all.every((r) => r.code === 0), results: hosts };
+}
+
+/** The same shells started by xargs, 2 per core at a time: the floor with no Node process in it. */
+function xargsFloorRun(hosts: number): Promise<RunResult> {
+  const parallel = 2 * availableParallelism();
+  const t0 = performance.now();
+  return new Promise((resolve) => {
+    execFile('sh', ['-c', `seq ${hosts} | xargs -P ${parallel} -n 1 /bin/sh -c true`], (err) => {
+      resolve({ seconds: (performance.now() - t0) / 1000, ok: !err, results: hosts });
+    });
+  });
 }
 
 /** Runs `node ARGS` to exit; seconds from spawn to exit, and its stdout. */
@@ -244,7 +260,12 @@ async function main(): Promise<void> {
   const hundredProcesses = Math.floor(199 / perProcess) - Math.floor(100 / perProcess) + 1;
   const shells100 = await series(runs, () => shellFloorRun(100, hundredProcesses));
   const shellsAll = await series(runs, () => shellFloorRun(count, fleet?.children.length ?? 1));
-  progress('shell floor', { hosts100: shells100.medianS, [`hosts${count}`]: shellsAll.medianS });
+  const xargs100 = await series(runs, () => xargsFloorRun(100));
+  const xargsAll = await series(runs, () => xargsFloorRun(count));
+  progress('shell floor', {
+    hosts100: [shells100.medianS, xargs100.medianS],
+    [`hosts${count}`]: [shellsAll.medianS, xargsAll.medianS],
+  });
   const hundred = await series(runs, () => execRun(c.url, 'name=sim-1??', 100, simPids));
   progress('100 hosts', hundred);
   const all = await series(runs, () => execRun(c.url, '*', count, simPids));
@@ -261,7 +282,13 @@ async function main(): Promise<void> {
       agentsPerProcess: perProcess,
       // A spawn forks the whole agent process: its cost grows with this (libuv forks on Linux).
       agentProcessRssMiB: fleet.children.map((ch) => ch.rssMiB()),
-      floor: { nodeE: floor, shells100, [`shells${count}`]: shellsAll },
+      floor: {
+        nodeE: floor,
+        shells100,
+        [`shells${count}`]: shellsAll,
+        xargsShells100: xargs100,
+        [`xargsShells${count}`]: xargsAll,
+      },
       execHelp: { ...cliStart, ratioToNodeE: round(cliStart.medianS / floor.medianS) },
       hosts100: {
         ...hundred,
@@ -270,7 +297,7 @@ async function main(): Promise<void> {
         ratioToNodeE: round(hundred.medianS / floor.medianS),
         ratioToShellFloor: round(hundred.medianS / shells100.medianS),
         // The goal is reachable here only when the machine's own floor is under it.
-        floorWithinGoal: shells100.medianS < GOAL_100_S,
+        floorWithinGoal: Math.min(shells100.medianS, xargs100.medianS) < GOAL_100_S,
         withinGoal: hundred.medianS < GOAL_100_S && hundred.lost === 0,
       },
       [`hosts${count}`]: {
@@ -278,7 +305,7 @@ async function main(): Promise<void> {
         goalS: count === 1_000 ? GOAL_1000_S : null,
         ratioToNodeE: round(all.medianS / floor.medianS),
         ratioToShellFloor: round(all.medianS / shellsAll.medianS),
-        floorWithinGoal: count === 1_000 ? shellsAll.medianS < GOAL_1000_S : null,
+        floorWithinGoal: count === 1_000 ? Math.min(shellsAll.medianS, xargsAll.medianS) < GOAL_1000_S : null,
         withinGoal: count === 1_000 ? all.medianS < GOAL_1000_S && all.lost === 0 : null,
       },
       loadAverage: loadAverage(),
