@@ -9,7 +9,14 @@ import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { ERROR_CODES } from '../src/protocol/codes.js';
 import type { HostManifest, ManifestProcessWatch } from '../src/protocol/manifest.js';
-import type { AgentFacts, ControllerToAgent, HostEvent, SpooledMessage } from '../src/protocol/messages.js';
+import type {
+  AgentFacts,
+  ControllerToAgent,
+  DataRecord,
+  HostEvent,
+  SpooledMessage,
+  WelcomeMessage,
+} from '../src/protocol/messages.js';
 import { AgentConnection } from './connection.js';
 import { ControlPriority } from './control-priority.js';
 import {
@@ -37,6 +44,7 @@ import { ExecTasks } from './exec-tasks.js';
 import { Handshake } from './handshake.js';
 import { readIdentity } from './identity.js';
 import { IngestServer, ingestSocketPath } from './ingest.js';
+import { withRecordHosts } from './ingest-record.js';
 import { ManifestFiles } from './manifest-files.js';
 import { configFiles, ManifestState } from './manifest-state.js';
 import { Outbox } from './outbox.js';
@@ -276,18 +284,12 @@ export class Agent {
   /** Starts watching what the held manifest manages and connects to the controller. */
   async start(): Promise<void> {
     if (this.config.ingest !== false) {
-      const { facts } = this.config;
       this.ingest = await IngestServer.start(
         { socketPath: ingestSocketPath(this.config.stateDir), httpPort: this.config.ingest?.httpPort },
         {
           // Only data counts: reports and results waiting must not stop a collector, nor the reverse.
           sink: { append: (msg) => this.send(msg), backlog: () => this.outbox.size('data') },
-          host: () => ({
-            id: this.handshake.agentId,
-            name: facts.name,
-            ip: facts.ips[0] ?? '',
-            cloudId: facts.cloudId,
-          }),
+          agentId: () => this.handshake.agentId,
           clock: this.deps.clock,
           logger: this.deps.logger,
           held: () => this.priority.holding,
@@ -366,10 +368,7 @@ export class Agent {
   private onMessage(msg: ControllerToAgent): void {
     switch (msg.type) {
       case 'welcome':
-        this.background(
-          'welcome',
-          this.onWelcome(msg.credential, msg.heartbeatMs, msg.window, msg.dataWindow),
-        );
+        this.background('welcome', this.onWelcome(msg));
         return;
       case 'manifest': {
         // Control work from the moment it arrives: data work waits (control-priority.ts) until it is reported.
@@ -422,12 +421,8 @@ export class Agent {
     }
   }
 
-  private async onWelcome(
-    credential: string | undefined,
-    heartbeatMs: number,
-    window: number,
-    dataWindow: number | undefined,
-  ): Promise<void> {
+  private async onWelcome(welcome: WelcomeMessage): Promise<void> {
+    const { credential, heartbeatMs, window, dataWindow } = welcome;
     await this.handshake.welcomed(credential);
     this.connection.markHealthy();
     clearInterval(this.heartbeat);
@@ -441,7 +436,10 @@ export class Agent {
       { control: window, data: dataWindow ?? window },
       {
         send: (msg) => this.connection.send(msg),
-        sendEncoded: (json) => this.connection.sendEncoded(json),
+        // Spooled records carry no host; a controller that does not stamp it gets it added on the way out.
+        sendEncoded: welcome.stampsHost
+          ? (json) => this.connection.sendEncoded(json)
+          : (json) => this.connection.sendEncoded(withRecordHosts(json, this.recordHost())),
         bufferedAmount: () => this.connection.bufferedAmount,
       },
     );
@@ -455,6 +453,12 @@ export class Agent {
     work.catch((err: unknown) => {
       this.deps.logger.error(`${what} failed`, { error: errorText(err) });
     });
+  }
+
+  /** This host as a data record names it, for a controller that does not stamp records itself. */
+  private recordHost(): DataRecord['host'] {
+    const { facts } = this.config;
+    return { id: this.handshake.agentId, name: facts.name, ip: facts.ips[0] ?? '', cloudId: facts.cloudId };
   }
 
   /** Applies run one at a time, in order. */

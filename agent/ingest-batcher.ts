@@ -3,7 +3,7 @@
  * or bytes) or when the oldest record has waited `maxDelayMs`. Every `add` learns how many of its records
  * were made durable, so the pusher is told "accepted" only for records the spool holds.
  */
-import type { DataMessage, DataRecord } from '../src/protocol/messages.js';
+import type { DataMessage, WireDataRecord } from '../src/protocol/messages.js';
 import { errorText } from './engine/index.js';
 import type { RecordInput } from './ingest-parse.js';
 import type { Stamper } from './ingest-record.js';
@@ -52,7 +52,7 @@ export interface AddOutcome {
 }
 
 interface OpenBatch {
-  records: DataRecord[];
+  records: WireDataRecord[];
   bytes: number;
   done: Promise<void>;
   resolve(): void;

@@ -1,8 +1,8 @@
 /**
  * The agent's local data intake: a Unix socket `<state-dir>/ingest.sock` (mode 0600) and, optionally, an
  * HTTP endpoint on 127.0.0.1. Local programs push JSON lines `{"channel": "...", ...fields}`; each becomes a
- * DataRecord (rid, receive time, this host), batched into `data` messages that go through the agent's
- * spool, so they survive restarts and leave it only when the controller acks them. A line
+ * record (rid, receive time; the controller stamps the host), batched into `data` messages that go through
+ * the agent's spool, so they survive restarts and leave it only when the controller acks them. A line
  * `{"event": "custom.<name>", ...fields}` raises that host event instead (routed and matched by Remediations
  * like the agent's own). Pushers are told a record or event is accepted only once it is spooled. While the spool holds more than `maxBacklog` un-acked
  * messages, no ingest socket is read (HTTP answers 503) until acks bring it under half of that.
@@ -11,7 +11,7 @@ import { randomUUID } from 'node:crypto';
 import { chmod, lstat, rm } from 'node:fs/promises';
 import type { Server as HttpServer } from 'node:http';
 import { type AddressInfo, createConnection, createServer, type Server, type Socket } from 'node:net';
-import type { DataMessage, DataRecord, HostEvent } from '../src/protocol/messages.js';
+import type { DataMessage, HostEvent } from '../src/protocol/messages.js';
 import { type Clock, hasErrno, type Logger } from './engine/index.js';
 import { type AddOutcome, type BatcherOptions, DataBatcher } from './ingest-batcher.js';
 import { IngestConnection } from './ingest-connection.js';
@@ -59,8 +59,8 @@ export interface IngestOptions {
 
 export interface IngestDeps {
   sink: IngestSink;
-  /** This agent's identity as its records carry it. */
-  host(): DataRecord['host'];
+  /** This agent's id, which its records' rids start with. */
+  agentId(): string;
   clock: Clock;
   logger: Logger;
   /** Message ids; default randomUUID. */
@@ -111,7 +111,7 @@ export class IngestServer {
     this.batcher = new DataBatcher(
       {
         append: (msg) => deps.sink.append(msg),
-        stamp: createStamper({ host: deps.host, clock: deps.clock }),
+        stamp: createStamper({ agentId: deps.agentId, clock: deps.clock }),
         newId: deps.newId ?? randomUUID,
         onAppended: () => this.checkPressure(),
       },

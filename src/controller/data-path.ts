@@ -51,7 +51,7 @@ export function resolveTargetPaths(targets: StreamTarget[], stateDir: string): S
 export function recordsOf(msg: DataMessage | EventMessage, host: DataRecord['host']): DataRecord[] {
   if (msg.type === 'data') {
     for (const r of msg.records) r.host = host;
-    return msg.records;
+    return msg.records as DataRecord[];
   }
   return [{ rid: msg.id, channel: EVENTS_CHANNEL, time: msg.event.time, host, fields: { ...msg.event } }];
 }

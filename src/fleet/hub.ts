@@ -379,6 +379,7 @@ export class FleetHub {
       ...(credential === undefined ? {} : { credential }),
       heartbeatMs: this.options.heartbeatMs,
       window: this.options.window,
+      stampsHost: true,
     });
     ws.on('message', (data, isBinary) => session.receive(data, isBinary));
     ws.on('close', (code, reason) => {

@@ -79,7 +79,7 @@ const hello = objectSchema(
 
 const welcome = objectSchema(
   { ...envelope('welcome'), agentId: agentIdString, heartbeatMs: positiveInt, window: positiveInt },
-  { credential: nonEmptyString, dataWindow: positiveInt },
+  { credential: nonEmptyString, dataWindow: positiveInt, stampsHost: { const: true } },
 );
 
 const manifestFull = objectSchema({
@@ -222,13 +222,11 @@ const execResult = objectSchema(
 
 const event = objectSchema({ ...envelope('event'), id: idString, event: hostEvent });
 
-const dataRecord = objectSchema({
-  rid: idString,
-  channel: nonEmptyString,
-  time: anyString,
-  host: objectSchema({ id: anyString, name: anyString, ip: anyString, cloudId: nonNegativeInt }),
-  fields: openObject,
-});
+const dataRecord = objectSchema(
+  { rid: idString, channel: nonEmptyString, time: anyString, fields: openObject },
+  // Ignored by the controller, which stamps the session's host: sent only to older controllers.
+  { host: objectSchema({ id: anyString, name: anyString, ip: anyString, cloudId: nonNegativeInt }) },
+);
 
 const data = objectSchema({
   ...envelope('data'),

@@ -51,6 +51,11 @@ export interface WelcomeMessage {
    * Older agents drop the unknown field and keep one window for everything, which stays within both.
    */
   dataWindow?: number;
+  /**
+   * The controller stamps every data record with the session's host, so the agent leaves `host` out of
+   * the records it sends (added with host-less records; absent: an older controller that needs it).
+   */
+  stampsHost?: true;
 }
 
 export interface ManifestFullMessage {
@@ -277,11 +282,17 @@ export interface DataRecord {
   fields: Record<string, unknown>;
 }
 
+/**
+ * A record as an agent sends it. The controller stamps `host` from the session (an agent cannot speak for
+ * another), so an agent whose controller says `stampsHost` leaves it out: a third of a record's bytes.
+ */
+export type WireDataRecord = Omit<DataRecord, 'host'> & { host?: DataRecord['host'] };
+
 export interface DataMessage {
   v: 1;
   type: 'data';
   id: string;
-  records: DataRecord[];
+  records: WireDataRecord[];
 }
 
 export interface AckMessage {

@@ -124,7 +124,7 @@ describe('IngestServer with pushed events', () => {
       { socketPath, httpPort: 0 },
       {
         sink,
-        host: () => HOST,
+        agentId: () => HOST.id,
         clock: systemClock,
         logger: silentLogger,
         raiseEvent: async (e) => {

@@ -11,7 +11,9 @@ import { DataBatcher } from '../../agent/ingest-batcher.js';
 import type { IngestReply } from '../../agent/ingest-connection.js';
 import { IngestPathTooLongError, IngestSocketInUseError } from '../../agent/ingest-errors.js';
 import { LineSplitter, type ParsedLines, parseLines, type RecordInput } from '../../agent/ingest-parse.js';
+import { withRecordHosts } from '../../agent/ingest-record.js';
 import { push, withChannel } from '../../agent/push.js';
+import { decodeAgentFrame } from '../../src/protocol/codec.js';
 import type { DataMessage } from '../../src/protocol/messages.js';
 import { type Sandbox, sandbox, waitFor } from './engine/helpers.js';
 
@@ -153,6 +155,42 @@ describe('LineSplitter and parseLines', () => {
   });
 });
 
+describe('withRecordHosts (for a controller that does not stamp hosts)', () => {
+  const data: DataMessage = {
+    v: 1,
+    type: 'data',
+    id: 'm1',
+    records: [
+      { rid: 'agent-1-s-1', channel: 'app', time: 't', fields: { n: 1 } },
+      { rid: 'agent-1-s-2', channel: 'app', time: 't', fields: { n: 2 } },
+    ],
+  };
+
+  it('adds the host to every record of a data message, which the controller decodes as before', () => {
+    const json = withRecordHosts(JSON.stringify(data), HOST);
+    const decoded = decodeAgentFrame(json);
+    expect(decoded.ok && decoded.msg.type === 'data' && decoded.msg.records.map((r) => r.host)).toEqual([
+      HOST,
+      HOST,
+    ]);
+  });
+
+  it('leaves other messages byte for byte', () => {
+    const event = JSON.stringify({
+      v: 1,
+      type: 'event',
+      id: 'e1',
+      event: { type: 'x', time: 't', fields: {} },
+    });
+    expect(withRecordHosts(event, HOST)).toBe(event);
+  });
+
+  it('a host-less data frame is valid: the controller stamps the session host', () => {
+    const decoded = decodeAgentFrame(JSON.stringify(data));
+    expect(decoded.ok).toBe(true);
+  });
+});
+
 describe('DataBatcher', () => {
   const input = (i: number): RecordInput => ({ channel: 'm', fields: { i }, bytes: 10 });
   let ids = 0;
@@ -242,7 +280,7 @@ describe('IngestServer', () => {
   const start = async (opts: Partial<Parameters<typeof IngestServer.start>[0]> = {}) => {
     const s = await IngestServer.start(
       { socketPath, batch: { maxRecords: 3, maxDelayMs: 5 }, ...opts },
-      { sink, host: () => HOST, clock: systemClock, logger: silentLogger },
+      { sink, agentId: () => HOST.id, clock: systemClock, logger: silentLogger },
     );
     servers.push(s);
     return s;
@@ -276,9 +314,10 @@ describe('IngestServer', () => {
       rid: expect.stringMatching(/^agent-1-[0-9a-z]+-1$/),
       channel: 'metrics',
       time: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
-      host: HOST,
       fields: { value: 12 },
     });
+    // The controller stamps the host from the session: the agent does not spend a third of each record on it.
+    expect(recs[0]).not.toHaveProperty('host');
     expect(new Set(recs.map((r) => r.rid)).size).toBe(2);
     expect(c.replies.at(-1)).toEqual({ done: true, accepted: 2, refused: 0 });
   });
@@ -353,7 +392,7 @@ describe('IngestServer', () => {
     await expect(
       IngestServer.start(
         { socketPath },
-        { sink, host: () => HOST, clock: systemClock, logger: silentLogger },
+        { sink, agentId: () => HOST.id, clock: systemClock, logger: silentLogger },
       ),
     ).rejects.toBeInstanceOf(IngestSocketInUseError);
   });
@@ -362,7 +401,7 @@ describe('IngestServer', () => {
     await expect(
       IngestServer.start(
         { socketPath: join(box.dir, 'x'.repeat(120), 'ingest.sock') },
-        { sink, host: () => HOST, clock: systemClock, logger: silentLogger },
+        { sink, agentId: () => HOST.id, clock: systemClock, logger: silentLogger },
       ),
     ).rejects.toBeInstanceOf(IngestPathTooLongError);
   });
@@ -395,7 +434,7 @@ describe('IngestServer', () => {
     let held = false;
     const server = await IngestServer.start(
       { socketPath, batch: { maxRecords: 3, maxDelayMs: 5 } },
-      { sink, host: () => HOST, clock: systemClock, logger: silentLogger, held: () => held },
+      { sink, agentId: () => HOST.id, clock: systemClock, logger: silentLogger, held: () => held },
     );
     servers.push(server);
     const c = await client();
@@ -475,7 +514,7 @@ describe('push', () => {
     sink = new FakeSink();
     server = await IngestServer.start(
       { socketPath },
-      { sink, host: () => HOST, clock: systemClock, logger: silentLogger },
+      { sink, agentId: () => HOST.id, clock: systemClock, logger: silentLogger },
     );
   });
   afterEach(async () => {
