@@ -21,8 +21,11 @@ export const MAX_BATCH_DELAY_MS = 50;
  * larger than this still goes, alone in its message (the frame limit is 4 MiB).
  */
 export const MAX_MESSAGE_BYTES = 96 * 1024;
-/** Estimated bytes a record's rid, time and host add to its fields. */
-const RECORD_OVERHEAD_BYTES = 192;
+/**
+ * Bytes a record's JSON adds to its pushed line besides its rid: keys and quotes (~45), the time (24) and a
+ * channel given apart from the line (`push --channel`), up to ~60; no host, the controller stamps it.
+ */
+const RECORD_OVERHEAD_BYTES = 128;
 
 export interface BatcherOptions {
   /** Default MAX_RECORDS_PER_MESSAGE. */
@@ -81,10 +84,11 @@ export class DataBatcher {
     if (inputs.length === 0) return { accepted: 0, failed: 0 };
     const parts: { done: Promise<void>; count: number }[] = [];
     for (const input of inputs) {
-      const bytes = input.bytes + RECORD_OVERHEAD_BYTES;
+      const record = this.deps.stamp(input);
+      const bytes = input.bytes + record.rid.length + RECORD_OVERHEAD_BYTES;
       if (this.open && this.open.bytes + bytes > this.maxBytes) this.flushOpen();
       const batch = this.open ?? this.start();
-      batch.records.push(this.deps.stamp(input));
+      batch.records.push(record);
       batch.bytes += bytes;
       const last = parts.at(-1);
       if (last?.done === batch.done) last.count += 1;
