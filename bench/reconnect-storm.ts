@@ -8,12 +8,19 @@
  * `admissionRate` = that rate; the bench measures from the new controller listening to all N connected
  * (p10/p50/p90/all), the handshakes it paced (503 + retry-after), and the controller's event-loop delay
  * during the storm (max and p99, from monitorEventLoopDelay: how responsive /healthz and the API stay).
- * Prints one JSON object as its last line.
+ * Then, with the fleet stopped, the floor in the same run (`floor.wsConnectAllMs`): as many bare ws clients
+ * in as many node processes, all connecting at once to a bare ws server in this process. No handshake frames,
+ * no authentication, no store: what the connections alone cost on these cores (BASELINES.md's "ws, 1,000
+ * connections: connect all"). Prints one JSON object as its last line.
  */
 import { mkdtemp } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { WebSocketServer } from 'ws';
+import { LISTEN_BACKLOG } from '../src/controller/controller.js';
 import { type BenchController, startBenchController } from './_lib/controller.js';
 import { type SimFleet, startSimulator } from './_lib/fleet-sim.js';
 import { probeMachine } from './_lib/machine.js';
@@ -24,16 +31,57 @@ import {
   intArg,
   loadAverage,
   motdSpec,
+  openFileLimit,
   pollUntil,
   progress,
   removeDir,
   round,
   runBench,
+  spawnNode,
   tmpfsDir,
 } from './_lib/util.js';
 
 /** The issue's goal for 10,000 agents after a restart. */
 const GOAL_MS = 8_000;
+
+/**
+ * `count` bare ws clients in `processes` node processes, started at once, each opening its share of
+ * connections at once to a bare ws server here (the controller's listen backlog); ms from the
+ * first spawn to every connection open, or null when `timeoutMs` passed first.
+ */
+async function wsConnectFloorMs(count: number, processes: number, timeoutMs: number): Promise<number | null> {
+  const server = createServer();
+  const wss = new WebSocketServer({ server });
+  let connected = 0;
+  wss.on('connection', () => {
+    connected += 1;
+  });
+  await new Promise<void>((resolve) =>
+    server.listen({ port: 0, host: '127.0.0.1', backlog: LISTEN_BACKLOG }, () => resolve()),
+  );
+  const { port } = server.address() as { port: number };
+  const wsModule = createRequire(import.meta.url).resolve('ws');
+  const { hard } = openFileLimit();
+  // A client that fails (a reset under the storm) tries again after 100 ms, as an agent would.
+  const script =
+    'const WebSocket=require(process.argv[1]);const url=process.argv[2];' +
+    "const open=()=>{const ws=new WebSocket(url);ws.on('error',()=>setTimeout(open,100));};" +
+    'for(let i=Number(process.argv[3]);i>0;i--)open();setInterval(()=>{},1e9);';
+  const t0 = performance.now();
+  const children = Array.from({ length: processes }, (_, k) => {
+    const share = Math.floor(count / processes) + (k < count % processes ? 1 : 0);
+    return spawnNode(['-e', script, wsModule, `ws://127.0.0.1:${port}/`, String(share)], { nofile: hard });
+  });
+  try {
+    const done = await pollUntil(() => connected >= count, timeoutMs, 10);
+    return done ? round(performance.now() - t0, 0) : null;
+  } finally {
+    await Promise.all(children.map((c) => c.stop(5_000)));
+    for (const client of wss.clients) client.terminate();
+    wss.close();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+}
 
 let work: string | undefined;
 let agentsRoot: string | undefined;
@@ -152,14 +200,27 @@ async function main(): Promise<void> {
     progress('storm round done', { ...round_ });
   }
 
+  const processes = f.children.length;
+  await f.stop();
+  fleet = undefined;
+  const floorMs = await wsConnectFloorMs(count, processes, timeoutMs);
+  progress('ws connect floor', { count, processes, ms: floorMs });
+
   console.log(
     JSON.stringify({
       bench: 'reconnect-storm',
       agents: count,
-      simulatorProcesses: f.children.length,
+      simulatorProcesses: processes,
       measuredFrom: 'restarted controller listening -> hub.connectedCount === agents',
       goal: `${count.toLocaleString('en')} agents connected within ${GOAL_MS} ms of a controller restart`,
       rounds,
+      floor: {
+        wsConnectAllMs: floorMs,
+        // How many times the floor each round's storm took (null when either did not finish).
+        ratios: rounds.map((r) =>
+          r.allConnectedMs === null || floorMs === null ? null : round(r.allConnectedMs / floorMs, 2),
+        ),
+      },
       totalSeconds: round((performance.now() - startedAt) / 1000, 1),
       loadAverage: loadAverage(),
       machine,
