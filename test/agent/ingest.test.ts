@@ -185,6 +185,14 @@ describe('withRecordHosts (for a controller that does not stamp hosts)', () => {
     expect(withRecordHosts(event, HOST)).toBe(event);
   });
 
+  it('refuses a data frame whose record claims a host of the wrong shape, naming the frame as bad', () => {
+    const bad = { ...data, records: [{ ...data.records[0], host: 'web-1' }] };
+    const decoded = decodeAgentFrame(JSON.stringify(bad));
+    expect(decoded.ok).toBe(false);
+    expect(!decoded.ok && decoded.code).toBe('bad_frame');
+    expect(!decoded.ok && decoded.message).toMatch(/host/);
+  });
+
   it('a host-less data frame is valid: the controller stamps the session host', () => {
     const decoded = decodeAgentFrame(JSON.stringify(data));
     expect(decoded.ok).toBe(true);

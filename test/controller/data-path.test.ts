@@ -28,6 +28,12 @@ describe('recordsOf', () => {
     expect(recordsOf(msg, host).map((r) => r.host)).toEqual([host]);
   });
 
+  it('stamps records that carry no host (agents that know this controller stamps it send none)', () => {
+    const { host: _claimed, ...bare } = record(2);
+    const msg: DataMessage = { v: 1, type: 'data', id: 'd2', records: [bare] };
+    expect(recordsOf(msg, host)).toEqual([{ ...bare, host }]);
+  });
+
   it('turns an event into one record on the events channel with the event as fields', () => {
     const msg = {
       v: 1,
