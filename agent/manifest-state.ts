@@ -81,15 +81,18 @@ export class ManifestState {
    * mid-apply finishes this apply when it restarts instead of trusting a half-applied host.
    */
   async apply(target: HostManifest): Promise<void> {
-    await this.deps.files.writePending(target);
     const previous = this.manifest;
+    // The held manifest is already on disk as applied: re-verifying it (a controller's full send after it
+    // restarted) needs no pending mark, no commit, no fsync. A run cut short re-verifies it again.
+    const again = previous !== undefined && sameManifest(previous, target);
+    if (!again) await this.deps.files.writePending(target);
     // The drift watcher must know the files before the converge: its write guard (begin/end) is what arms
     // a file for drift detection, and it ignores paths it does not know yet.
     this.deps.guardFiles(configFiles(target));
     const result = await convergeManifest(target, previous, this.deps.convergeDeps());
     for (const exec of result.execs) await this.deps.send(execResultMessage(exec.taskId, exec.reason, exec));
     this.manifest = target;
-    await this.deps.files.commit(target);
+    if (!again) await this.deps.files.commit(target);
     this.items.clear();
     const versions = await this.deps.versionReports(target);
     for (const item of [...result.items, ...versions, ...passiveItemReports(target)]) {
@@ -214,6 +217,19 @@ function withinContentBudget(items: ItemReport[]): ItemReport[] {
     const { content: _dropped, ...rest } = i.observed as ObservedFileReport;
     return { ...i, observed: { ...rest, contentOmitted: 'too large' } };
   });
+}
+
+/**
+ * Whether two manifests are the same on disk: the items (their hash), the revision they were planned from,
+ * the host and its labels.
+ */
+export function sameManifest(a: HostManifest, b: HostManifest): boolean {
+  return (
+    a.hash === b.hash &&
+    a.revision === b.revision &&
+    a.hostId === b.hostId &&
+    JSON.stringify(a.labels) === JSON.stringify(b.labels)
+  );
 }
 
 /** The ConfigFile items of a manifest. */
