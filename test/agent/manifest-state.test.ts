@@ -2,15 +2,11 @@ import { readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ConvergeDeps } from '../../agent/engine/converge.js';
-import { systemClock } from '../../agent/engine/deps.js';
-import { runScript } from '../../agent/engine/exec.js';
-import { OwedOnChanges } from '../../agent/engine/owed-onchange.js';
-import { OwnershipLedger } from '../../agent/engine/ownership.js';
 import { ManifestFiles, PENDING_MANIFEST_FILE } from '../../agent/manifest-files.js';
 import { ManifestState, sameManifest } from '../../agent/manifest-state.js';
 import type { HostManifest } from '../../src/protocol/manifest.js';
 import type { ReportMessage, SpooledMessage } from '../../src/protocol/messages.js';
-import { configFile, manifest, type Sandbox, sandbox } from './engine/helpers.js';
+import { configFile, convergeDepsIn, manifest, type Sandbox, sandbox } from './engine/helpers.js';
 
 describe('sameManifest', () => {
   const base = manifest([configFile('a', '/etc/a', 'A')]);
@@ -35,15 +31,7 @@ describe('ManifestState.apply', () => {
     box = await sandbox('gse-manifest-state-');
     stateDir = join(box.dir, 'state');
     sent.length = 0;
-    deps = {
-      root: join(box.dir, 'root'),
-      stateDir,
-      clock: systemClock,
-      ownership: await OwnershipLedger.open(join(stateDir, 'owned.json')),
-      owed: await OwedOnChanges.open(join(stateDir, 'onchange-owed.json')),
-      run: (spec) =>
-        runScript(spec, { clock: systemClock, baseEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }),
-    };
+    deps = await convergeDepsIn(box.dir);
   });
   afterEach(() => box.cleanup());
 

@@ -2,14 +2,10 @@ import { chmod, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type ConvergeDeps, convergeManifest } from '../../../agent/engine/converge.js';
-import { systemClock } from '../../../agent/engine/deps.js';
 import { dryRunManifest } from '../../../agent/engine/dry-run.js';
-import { runScript } from '../../../agent/engine/exec.js';
 import { observedFileReport } from '../../../agent/engine/observe-report.js';
-import { OwedOnChanges } from '../../../agent/engine/owed-onchange.js';
-import { OwnershipLedger } from '../../../agent/engine/ownership.js';
 import { OBSERVED_CONTENT_MAX_BYTES } from '../../../src/protocol/messages.js';
-import { configFile, manifest, type Sandbox, sandbox, sha256 } from './helpers.js';
+import { configFile, convergeDepsIn, manifest, type Sandbox, sandbox, sha256 } from './helpers.js';
 
 describe('observedFileReport', () => {
   const found = (content: string | Buffer, mode = 0o644) => {
@@ -67,16 +63,7 @@ describe('dryRunManifest', () => {
   beforeEach(async () => {
     box = await sandbox('gse-dry-run-');
     counter = join(box.dir, 'onchange.count');
-    const stateDir = join(box.dir, 'state');
-    deps = {
-      root: join(box.dir, 'root'),
-      stateDir,
-      clock: systemClock,
-      ownership: await OwnershipLedger.open(join(stateDir, 'owned.json')),
-      owed: await OwedOnChanges.open(join(stateDir, 'onchange-owed.json')),
-      run: (spec) =>
-        runScript(spec, { clock: systemClock, baseEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }),
-    };
+    deps = await convergeDepsIn(box.dir);
   });
   afterEach(() => box.cleanup());
 

@@ -4,7 +4,11 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Clock } from '../../../agent/engine/deps.js';
+import type { ConvergeDeps } from '../../../agent/engine/converge.js';
+import { type Clock, systemClock } from '../../../agent/engine/deps.js';
+import { runScript } from '../../../agent/engine/exec.js';
+import { OwedOnChanges } from '../../../agent/engine/owed-onchange.js';
+import { OwnershipLedger } from '../../../agent/engine/ownership.js';
 import type {
   HostManifest,
   ManifestConfigFile,
@@ -22,6 +26,20 @@ export interface Sandbox {
 export async function sandbox(prefix = 'gse-engine-'): Promise<Sandbox> {
   const dir = await mkdtemp(join(tmpdir(), prefix));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Converge deps on real disk: host root `<dir>/root`, state dir `<dir>/state`, scripts run by the system clock. */
+export async function convergeDepsIn(dir: string): Promise<ConvergeDeps> {
+  const stateDir = join(dir, 'state');
+  return {
+    root: join(dir, 'root'),
+    stateDir,
+    clock: systemClock,
+    ownership: await OwnershipLedger.open(join(stateDir, 'owned.json')),
+    owed: await OwedOnChanges.open(join(stateDir, 'onchange-owed.json')),
+    run: (spec) =>
+      runScript(spec, { clock: systemClock, baseEnv: { PATH: process.env.PATH ?? '/usr/bin:/bin' } }),
+  };
 }
 
 /** Polls `cond` every `intervalMs` until true; throws after `timeoutMs` (a bound, not an assertion on time). */
