@@ -2,7 +2,7 @@
  * The manifests on disk: `manifest.json` (the last one fully applied) and `manifest.pending.json` (the one
  * being applied, present only while an apply runs or after one was cut short).
  */
-import { chmodSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HostManifest } from '../src/protocol/manifest.js';
@@ -29,6 +29,18 @@ export class ManifestFiles {
   /** Marks `target` as being applied, before anything on the host changes. */
   writePending(target: HostManifest): Promise<void> {
     return writeManifest(this.stateDir, target, PENDING_MANIFEST_FILE);
+  }
+
+  /**
+   * Removes a pending mark of the manifest already applied (left by a run that died re-verifying it); a
+   * missing file is fine.
+   */
+  dropPending(): void {
+    try {
+      unlinkSync(join(this.stateDir, PENDING_MANIFEST_FILE));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
   }
 
   /**

@@ -92,7 +92,8 @@ export class ManifestState {
     const result = await convergeManifest(target, previous, this.deps.convergeDeps());
     for (const exec of result.execs) await this.deps.send(execResultMessage(exec.taskId, exec.reason, exec));
     this.manifest = target;
-    if (!again) await this.deps.files.commit(target);
+    if (again) this.deps.files.dropPending();
+    else await this.deps.files.commit(target);
     this.items.clear();
     const versions = await this.deps.versionReports(target);
     for (const item of [...result.items, ...versions, ...passiveItemReports(target)]) {

@@ -35,7 +35,7 @@ describe('ManifestState.apply', () => {
   });
   afterEach(() => box.cleanup());
 
-  function state(files: ManifestFiles): ManifestState {
+  function state(files: ManifestFiles, held?: HostManifest): ManifestState {
     return new ManifestState(
       {
         files,
@@ -47,7 +47,7 @@ describe('ManifestState.apply', () => {
           sent.push(msg);
         },
       },
-      undefined,
+      held,
     );
   }
 
@@ -69,6 +69,18 @@ describe('ManifestState.apply', () => {
     const last = sent.at(-1) as ReportMessage;
     expect(last.manifestHash).toBe(m.hash);
     expect(last.items.map((i) => [i.name, i.state])).toEqual([['a', 'changed']]);
+  });
+
+  it('clears the pending mark of the held manifest left by a run that died re-verifying it', async () => {
+    const files = new ManifestFiles(stateDir);
+    const m = manifest([configFile('a', '/etc/a', 'A')]);
+    await state(files).apply(m);
+    await files.writePending(m);
+    // A restarted agent holds m and finds m pending: it finishes that apply.
+    const s = state(files, await files.readCurrent());
+    await s.apply((await files.readPending()) as HostManifest);
+    expect(await files.readPending()).toBeUndefined();
+    expect((await files.readCurrent())?.hash).toBe(m.hash);
   });
 
   it('writes a manifest that differs only in its revision', async () => {
