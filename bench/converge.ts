@@ -114,10 +114,12 @@ async function runMode(
 
     const samples: Sample[] = [];
     const failures: string[] = [];
+    let simCpuAfterWarmup = 0;
     for (let k = 1; k <= commits + 1; k++) {
       const warmup = k === 1;
       const tCommitStart = performance.now();
       const simCpu0 = f.cpuSeconds();
+      if (k === 2) simCpuAfterWarmup = simCpu0;
       const ctlCpu0 = process.cpuUsage();
       const sha = await repo.commit({ 'motd.yaml': MOTD(k) }, `commit ${k}`);
       const tCommitted = performance.now();
@@ -155,7 +157,7 @@ async function runMode(
     }
     const med = (key: keyof Sample) => {
       const values = samples.map((s) => s[key]).filter((v): v is number => typeof v === 'number');
-      return values.length > 0 ? round(median(values), 1) : null;
+      return values.length > 0 ? round(median(values), key.endsWith('CpuS') ? 2 : 1) : null;
     };
     return {
       mode,
@@ -168,6 +170,9 @@ async function runMode(
       medianFromSetRevisionMs: med('fromSetRevisionMs'),
       medianSimulatorCpuS: med('simulatorCpuS'),
       medianControllerCpuS: med('controllerCpuS'),
+      // Everything the agents did per commit, including work after the host reported Synced (the drift
+      // watcher's re-check of its own write, acks): simulator CPU over the measured commits and their pauses.
+      simulatorCpuSPerCommit: round((f.cpuSeconds() - simCpuAfterWarmup) / Math.max(1, commits), 3),
       ...(mode === 'webhook' ? { medianWebhookAnsweredMs: med('webhookAnsweredMs') } : { pollMs }),
       samplesMs: samples.map((s) => s.ms),
       failures,

@@ -1,5 +1,5 @@
 /**
- * Detects hand edits of managed files: a chokidar event (through a SharedFileWatcher) triggers a check at
+ * Detects hand edits of managed files: a file event (a SharedFileWatcher's directory watch) triggers a check at
  * once, and a periodic re-hash catches what events miss. A file drifts when its sha256, mode or owner
  * (uid:gid, when the agent runs as root and the item declares one) differs from the manifest, or when a
  * symlink took its place or one of its parents' (files are read with no symlink followed, safe-path.ts). The agent's own writes are never reported: they produce the expected hash, and while the

@@ -1,20 +1,25 @@
 /**
- * One chokidar watcher shared by every registrant in the process (many simulated agents), keyed by absolute
- * file path. It watches each file's parent directory as well as the file, so a file that is deleted and
- * re-created, or replaced by rename, keeps being seen. A file whose directory does not exist yet is picked up
- * by `refresh` once it does.
+ * One file watcher shared by every registrant in the process (many simulated agents), keyed by absolute file
+ * path. It watches each registered file's parent directory with a bare `fs.watch` (one inotify watch per
+ * directory): a directory watch reports every entry of it by name, for a write (IN_MODIFY), a chmod or chown
+ * (IN_ATTRIB), a create, a delete and a rename over it, so a file deleted and re-created, or replaced by
+ * rename, keeps being seen with no re-registration. A file whose directory does not exist yet is picked up by
+ * `refresh` once it does.
  *
- * Directories are watched with a bare `fs.watch` (one inotify watch, events name the entry), not through
- * chokidar: chokidar re-reads and lstat()s a whole watched directory after every event in it, so writing n
- * managed files into one directory cost O(n²) lstat calls (seconds for a few hundred files).
+ * No watch of the file itself (chokidar was used for it): inotify tells a directory of changes made through
+ * its own entries, so a write through a hard link in another directory is not seen at once (the drift
+ * watcher's periodic re-hash finds it). In exchange, every replace by rename, which the agent does on every
+ * write, needed chokidar to drop and re-add its watch of the new file (stat, inotify_rm_watch,
+ * inotify_add_watch, a readdir), and every event cost a stat: about a fifth of a simulated agent's CPU
+ * per applied file. chokidar also re-reads and lstat()s a whole watched directory after every event in it,
+ * so writing n files into one directory cost O(n²) lstat calls.
  */
-import { type FSWatcher as DirWatcher, existsSync, watch as watchDir } from 'node:fs';
+import { type FSWatcher as DirWatcher, existsSync, statSync, watch as watchDir } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { type FSWatcher, watch } from 'chokidar';
 import { type Logger, silentLogger } from './deps.js';
 import { errorText } from './errors.js';
 
-export type FileEvent = 'add' | 'change' | 'unlink';
+export type FileEvent = 'change';
 export type FileListener = (event: FileEvent, absPath: string) => void;
 
 /** What a DriftWatcher needs from a file watcher (tests pass one that never fires). */
@@ -26,13 +31,10 @@ export interface FileWatcher {
 }
 
 export class SharedFileWatcher implements FileWatcher {
-  private fsw: FSWatcher | undefined;
   private readonly listeners = new Map<string, Set<FileListener>>();
   /** Registered files per directory. */
   private readonly dirRefs = new Map<string, number>();
-  private readonly watchedDirs = new Map<string, DirWatcher>();
-  /** Files handed to chokidar (so the periodic refresh does not re-add them). */
-  private readonly added = new Set<string>();
+  private readonly watchedDirs = new Map<string, { watcher: DirWatcher; ino: number }>();
 
   constructor(private readonly logger: Logger = silentLogger) {}
 
@@ -41,10 +43,9 @@ export class SharedFileWatcher implements FileWatcher {
     return this.listeners.size;
   }
 
-  /** True once chokidar is really watching `absPath` (events before that are missed; the re-hash covers them). */
+  /** True once `absPath`'s directory is watched (events before that are missed; the re-hash covers them). */
   isWatching(absPath: string): boolean {
-    const watched = this.fsw?.getWatched() ?? {};
-    return watched[dirname(absPath)]?.includes(basename(absPath)) ?? false;
+    return this.listeners.has(absPath) && this.watchedDirs.has(dirname(absPath));
   }
 
   /** Watches `absPath` for `listener`; returns the unregister function. */
@@ -61,36 +62,25 @@ export class SharedFileWatcher implements FileWatcher {
     return () => this.unregister(absPath, listener);
   }
 
-  /** Starts watching `absPath` (and its directory) if they now exist. */
+  /** Starts watching `absPath`'s directory if it now exists. */
   refresh(absPath: string): void {
     if (!this.listeners.has(absPath)) return;
     const dir = dirname(absPath);
-    const fsw = this.watcher();
     if (!this.watchedDirs.has(dir) && existsSync(dir)) this.watchDirectory(dir);
-    if (!this.added.has(absPath) && existsSync(absPath)) {
-      this.added.add(absPath);
-      fsw.add(absPath);
-    }
   }
 
-  /** Closes the underlying watcher. */
+  /** Closes every directory watch. */
   async close(): Promise<void> {
-    const fsw = this.fsw;
-    this.fsw = undefined;
     this.listeners.clear();
     this.dirRefs.clear();
-    for (const w of this.watchedDirs.values()) w.close();
+    for (const w of this.watchedDirs.values()) w.watcher.close();
     this.watchedDirs.clear();
-    this.added.clear();
-    await fsw?.close();
   }
 
   private unregister(absPath: string, listener: FileListener): void {
     const set = this.listeners.get(absPath);
     if (!set?.delete(listener) || set.size > 0) return;
     this.listeners.delete(absPath);
-    this.added.delete(absPath);
-    this.fsw?.unwatch(absPath);
     const dir = dirname(absPath);
     const refs = (this.dirRefs.get(dir) ?? 1) - 1;
     if (refs > 0) {
@@ -98,64 +88,64 @@ export class SharedFileWatcher implements FileWatcher {
       return;
     }
     this.dirRefs.delete(dir);
-    this.watchedDirs.get(dir)?.close();
-    this.watchedDirs.delete(dir);
+    this.dropDirectory(dir);
   }
 
   /** Watches `dir` for entries created, deleted, renamed or changed; only registered files are reported. */
   private watchDirectory(dir: string): void {
-    let w: DirWatcher;
+    let watcher: DirWatcher;
+    let ino: number;
     try {
-      w = watchDir(dir, { persistent: false }, (_event, name) => {
+      ino = statSync(dir).ino;
+      watcher = watchDir(dir, { persistent: false }, (_event, name) => {
         if (!name) return;
-        const path = join(dir, name.toString());
-        if (!this.listeners.has(path)) return;
-        // Re-created or replaced by rename: chokidar's watch of the old file is stale; watch the new one.
-        if (this.added.has(path) && !existsSync(path)) {
-          this.added.delete(path);
-          this.fsw?.unwatch(path);
-        } else if (!this.added.has(path)) this.refresh(path);
-        this.emit('change', path);
+        const entry = name.toString();
+        // The directory itself was removed or moved away: its watch follows the old inode, so watch the path
+        // again if a new directory stands there (its files are new too), or leave it to the next refresh.
+        if (entry === basename(dir) && this.replaced(dir)) {
+          this.dropDirectory(dir);
+          this.rewatch(dir);
+        }
+        this.emit(join(dir, entry));
       });
     } catch (err) {
       this.logger.warn('file watcher error', { dir, err: errorText(err) });
       return;
     }
-    w.on('error', (err) => {
-      // The directory went away: forget it, so the next refresh watches it again once it is back.
+    watcher.on('error', (err) => {
       this.logger.debug('directory watch ended', { dir, err: errorText(err) });
-      w.close();
-      if (this.watchedDirs.get(dir) === w) this.watchedDirs.delete(dir);
+      if (this.watchedDirs.get(dir)?.watcher === watcher) this.dropDirectory(dir);
+      else watcher.close();
     });
-    this.watchedDirs.set(dir, w);
+    this.watchedDirs.set(dir, { watcher, ino });
   }
 
-  private emit(event: FileEvent, absPath: string): void {
-    for (const l of this.listeners.get(absPath) ?? []) l(event, absPath);
+  /** True when the directory watched at `dir` is no longer the one there (gone, or another inode). */
+  private replaced(dir: string): boolean {
+    const watched = this.watchedDirs.get(dir);
+    if (!watched) return false;
+    try {
+      return statSync(dir).ino !== watched.ino;
+    } catch {
+      return true;
+    }
   }
 
-  private watcher(): FSWatcher {
-    if (this.fsw) return this.fsw;
-    // No awaitWriteFinish: a prompt report matters more than waiting for writers to settle.
-    const fsw = watch([], {
-      ignoreInitial: true,
-      depth: 0,
-      ignored: (p: string) => !this.listeners.has(p),
-    });
-    fsw.on('all', (event, path) => {
-      // chokidar drops its watch of an unlinked file: let the next refresh add it back once it exists.
-      if (event === 'unlink') this.added.delete(path);
-      if (event === 'add' || event === 'change' || event === 'unlink') this.emit(event, path);
-    });
-    // chokidar drops a chmod (no mtime change) once the file was read since; the raw inotify event still comes.
-    fsw.on('raw', (_event, name, details) => {
-      const watched = (details as { watchedPath?: unknown } | undefined)?.watchedPath;
-      if (typeof watched !== 'string') return;
-      if (this.listeners.has(watched)) this.emit('change', watched);
-      else if (this.watchedDirs.has(watched) && name) this.emit('change', join(watched, name));
-    });
-    fsw.on('error', (err) => this.logger.warn('file watcher error', { err: errorText(err) }));
-    this.fsw = fsw;
-    return fsw;
+  /** Watches `dir` again if it exists, and tells every file registered in it to be checked. */
+  private rewatch(dir: string): void {
+    if (!this.dirRefs.has(dir) || !existsSync(dir)) return;
+    this.watchDirectory(dir);
+    for (const path of this.listeners.keys()) if (dirname(path) === dir) this.emit(path);
+  }
+
+  private dropDirectory(dir: string): void {
+    this.watchedDirs.get(dir)?.watcher.close();
+    this.watchedDirs.delete(dir);
+  }
+
+  private emit(absPath: string): void {
+    const set = this.listeners.get(absPath);
+    if (!set) return;
+    for (const l of set) l('change', absPath);
   }
 }

@@ -83,14 +83,13 @@ describe('DriftWatcher', () => {
     await box.cleanup();
   });
 
-  /** Sets the items, converges them, and (with the real watcher) waits until chokidar watches each file. */
+  /** Sets the items, converges them, and (with the real watcher) waits until each file's directory is watched. */
   const converged = async (agent: Agent, items: ReturnType<typeof configFile>[]) => {
     agent.watcher.setItems(items);
     for (const item of items) {
       const res = await convergeConfigFile(item, agent.fileDeps);
       expect(res.state).not.toBe('failed');
-      if (agent.files === shared)
-        await waitFor(() => shared.isWatching(res.path), `chokidar to watch ${res.path}`);
+      if (agent.files === shared) await waitFor(() => shared.isWatching(res.path), `a watch of ${res.path}`);
     }
   };
 
