@@ -19,7 +19,7 @@ import {
   observeFile,
   ownerText,
 } from './config-file.js';
-import { silentLogger } from './deps.js';
+import { runningAsRoot, silentLogger } from './deps.js';
 import { ContentHashMismatchError, errorText } from './errors.js';
 import { sha256Hex } from './fs-util.js';
 import { fsyncFd } from './local-fs.js';
@@ -81,7 +81,7 @@ async function convergeBatch(
 ): Promise<ConfigFileResult[]> {
   const checker = new BatchPathChecker(deps.root, deps.stateDir);
   const owners = new Map<string, Promise<OwnerIds>>();
-  const asRoot = deps.runningAsRoot ?? process.getuid?.() === 0;
+  const asRoot = deps.runningAsRoot ?? runningAsRoot();
   const entries = await Promise.all(items.map((item) => observeEntry(item, deps, checker, owners, asRoot)));
   try {
     await applyEntries(entries, deps, checker);

@@ -12,7 +12,7 @@ import { resolve } from 'node:path';
 import type { ManifestConfigFile } from '../../src/protocol/manifest.js';
 import { itemKey } from '../../src/protocol/manifest.js';
 import type { WriteGuard } from './config-file.js';
-import { type Clock, isoNow, type Logger, silentLogger } from './deps.js';
+import { type Clock, isoNow, type Logger, runningAsRoot, silentLogger } from './deps.js';
 import { errorText, hasErrno, NotAFileError, SymlinkInPathError } from './errors.js';
 import { sha256Hex } from './fs-util.js';
 import { type OwnerIds, resolveOwner, type UserDb } from './owner.js';
@@ -287,7 +287,7 @@ export class DriftWatcher implements WriteGuard {
 
   /** The ids an item's owner names, or undefined when owners are not applied or the name is unknown. */
   private wantOwner(item: ManifestConfigFile): Promise<OwnerIds | undefined> {
-    if (item.owner === undefined || !(this.deps.runningAsRoot ?? process.getuid?.() === 0)) {
+    if (item.owner === undefined || !(this.deps.runningAsRoot ?? runningAsRoot())) {
       return Promise.resolve(undefined);
     }
     return resolveOwner(item.owner, this.deps.userDb).catch((err: unknown) => {

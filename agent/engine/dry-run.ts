@@ -12,6 +12,7 @@ import {
 import type { ItemReport } from '../../src/protocol/messages.js';
 import { type ConfigFileDeps, modeText, observeFile, ownerText } from './config-file.js';
 import { type ConvergeDeps, processItemReport } from './converge.js';
+import { runningAsRoot } from './deps.js';
 import { errorText } from './errors.js';
 import { observedFileReport } from './observe-report.js';
 import { resolveOwner } from './owner.js';
@@ -74,7 +75,7 @@ async function dryRunFile(
     else {
       if (found.hash !== item.contentHash) changes.push('would change content');
       if (found.mode !== item.mode) changes.push(`mode ${modeText(found.mode)} -> ${modeText(item.mode)}`);
-      const asRoot = deps.runningAsRoot ?? process.getuid?.() === 0;
+      const asRoot = deps.runningAsRoot ?? runningAsRoot();
       if (item.owner !== undefined && asRoot) {
         const want = await resolveOwner(item.owner, deps.userDb);
         if (found.uid !== want.uid || found.gid !== want.gid)

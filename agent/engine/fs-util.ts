@@ -25,12 +25,18 @@ const TEMP_MARK = '.gse-tmp-';
  * get the pid its killed predecessor had, and must still tell that predecessor's leftovers from its own.
  */
 const PROCESS_TEMP_TAG = `${process.pid}-${randomBytes(4).toString('hex')}`;
+/**
+ * Numbers this process's temp files: the process tag already sets them apart from every other process's,
+ * so a counter is enough within it (random bytes per name cost a getrandom call and a buffer each).
+ */
+let tempCounter = 0;
 
 /** A temp-file name next to `target` (same directory, so a rename over `target` is atomic). */
 export function tempPathFor(target: string): string {
+  tempCounter = (tempCounter + 1) % Number.MAX_SAFE_INTEGER;
   return join(
     dirname(target),
-    `.${basename(target)}${TEMP_MARK}${PROCESS_TEMP_TAG}-${randomBytes(4).toString('hex')}`,
+    `.${basename(target)}${TEMP_MARK}${PROCESS_TEMP_TAG}-${tempCounter.toString(36)}`,
   );
 }
 

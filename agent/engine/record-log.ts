@@ -1,7 +1,7 @@
 /**
  * Checksummed JSON-lines files: each record is `<crc32 hex, 8 chars> <json>\n`. A scan stops at the first
  * record that is incomplete or fails its checksum, so a write torn by a crash is dropped, never misread.
- * `AppendLog` is such a file opened for durable, group-committed appends.
+ * `AppendLog` is such a file opened for group-committed appends, durable (fdatasync) unless asked otherwise.
  */
 import { writeFileSync } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
@@ -119,7 +119,17 @@ export async function readAndRepair(
   return { ...scan, size: scan.validBytes, buf };
 }
 
-/** An append-only record file with durable, group-committed appends. */
+export interface AppendLogOptions {
+  /**
+   * Default true: an append resolves once fdatasync returned. False: once write(2) returned, so the record
+   * survives the agent being killed (it is in the page cache) but not a power loss. For records whose loss
+   * only repeats work the protocol already allows to repeat (the spool's acks: a message whose ack is lost
+   * is sent again, as when the ack frame itself is lost on the way).
+   */
+  durable?: boolean;
+}
+
+/** An append-only record file with group-committed appends. */
 export class AppendLog {
   private readonly committer: GroupCommitter<Buffer, undefined>;
   private closed = false;
@@ -128,12 +138,16 @@ export class AppendLog {
     readonly file: string,
     private fh: FileHandle,
     private size: number,
+    private readonly durable: boolean,
   ) {
     this.committer = new GroupCommitter((bufs) => this.flush(bufs));
   }
 
   /** Opens (creating) `file`; returns the log and the values of its valid records. */
-  static async open(file: string): Promise<{ log: AppendLog; values: unknown[] }> {
+  static async open(
+    file: string,
+    options: AppendLogOptions = {},
+  ): Promise<{ log: AppendLog; values: unknown[] }> {
     await makePrivateDir(dirname(file));
     const scan = await readAndRepair(file);
     const fh = await openPrivate(file, 'a');
@@ -146,7 +160,7 @@ export class AppendLog {
         // A frame whose checksum matches but whose JSON does not parse cannot come from a torn write: skip it.
       }
     }
-    return { log: new AppendLog(file, fh, scan.size), values };
+    return { log: new AppendLog(file, fh, scan.size, options.durable ?? true), values };
   }
 
   /** Bytes of valid records in the file. */
@@ -154,12 +168,12 @@ export class AppendLog {
     return this.size;
   }
 
-  /** Batches flushed so far (one fsync each). */
+  /** Batches flushed so far (one write, and one fdatasync when durable, each). */
   get flushes(): number {
     return this.committer.flushes;
   }
 
-  /** Appends one record; resolves once it is on disk (fdatasync). */
+  /** Appends one record; resolves once it is on disk (fdatasync), or written when the log is not durable. */
   append(value: unknown): Promise<void> {
     if (this.closed) return Promise.reject(new LogClosedError(this.file));
     return this.committer.submit(encodeRecord(value));
@@ -187,7 +201,7 @@ export class AppendLog {
     const data = Buffer.concat(bufs);
     try {
       writeFileSync(this.fh.fd, data); // appends: the log is open O_APPEND
-      await fdatasyncFd(this.fh.fd);
+      if (this.durable) await fdatasyncFd(this.fh.fd);
     } catch (err) {
       // Cut a partial write off so later records do not follow garbage.
       await this.fh.truncate(this.size).catch(() => undefined);

@@ -2,7 +2,7 @@
  * The agent's durable outbox: every message it owes the controller (reports, exec results, events, data)
  * until the controller acks it. A segment log: messages are appended to `seg-<seq>.log` files (rolled at
  * SEGMENT_MAX_BYTES), acks to `acks.log`; a segment whose records are all acked is deleted. Appends are
- * group-committed (one write + fdatasync per batch). Only an index (sequence, id, offset) stays in memory;
+ * group-committed (one write + fdatasync per batch); acks are group-committed writes with no fdatasync. Only an index (sequence, id, offset) stays in memory;
  * `pending` reads the bodies back from disk, so a long outage costs disk, not heap. The text of a message
  * appended but not yet handed to the sender (up to FRESH_TEXT_MAX_CHARS characters in all) is kept too, so
  * the sender, which asks for it right after the append, gets it without a read back.
@@ -91,7 +91,10 @@ export class Spool {
   static async open(dir: string, options: SpoolOptions = {}): Promise<Spool> {
     const logger = options.logger ?? silentLogger;
     await ensurePrivateDir(dir);
-    const { log: acks, values } = await AppendLog.open(`${dir}/${ACK_LOG_NAME}`);
+    // Acks are written, not synced: an agent killed keeps them (page cache); a power loss may drop the last
+    // ones, and their messages are sent again, as when an ack frame is lost on the wire (at-least-once,
+    // records carry ids for that). Each ack batch no longer waits on an fdatasync.
+    const { log: acks, values } = await AppendLog.open(`${dir}/${ACK_LOG_NAME}`, { durable: false });
     const acked = new Set<number>();
     for (const v of values) if (Array.isArray(v)) for (const s of v) if (typeof s === 'number') acked.add(s);
     const firsts = await listSegments(dir);
