@@ -7,7 +7,9 @@
  * across the batch and re-done uncached right before the renames; chmod/chown of an unchanged file go
  * through a descriptor opened O_NOFOLLOW. Never throws: failures come back per file as `state: 'failed'`.
  */
+
 import { closeSync, fchmodSync, fchownSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { ManifestConfigFile } from '../../src/protocol/manifest.js';
 import { saveBackups } from './backups.js';
 import {
@@ -196,7 +198,7 @@ async function fixInPlace(e: Entry): Promise<void> {
     try {
       if (e.modeChanged) fchmodSync(fd, e.item.mode);
       if (e.ownerChanged && e.ids) fchownSync(fd, e.ids.uid, e.ids.gid);
-      await fsyncFd(fd);
+      await fsyncFd(fd, dirname(e.abs as string));
     } finally {
       closeSync(fd);
     }

@@ -11,7 +11,7 @@ export function sha256Hex(data: Uint8Array | string): string {
 
 /** fsyncs a directory so a create, rename or unlink inside it survives a crash. */
 export async function fsyncDir(dir: string): Promise<void> {
-  await withFd(dir, 'r', undefined, fsyncFd);
+  await withFd(dir, 'r', undefined, (fd) => fsyncFd(fd, dir));
 }
 
 /** fsyncs each directory once, concurrently (a batch of renames needs one fsync per directory, not per file). */
@@ -85,7 +85,7 @@ export async function writeFilesAtomic(writes: readonly AtomicWrite[]): Promise<
         return withFd(temps[i] as string, 'wx', mode, (fd) => {
           fchmodSync(fd, mode); // the mode asked for, whatever the umask
           writeFileSync(fd, w.data);
-          return fsyncFd(fd);
+          return fsyncFd(fd, dirname(w.target));
         });
       }),
     );

@@ -90,7 +90,7 @@ export async function replaceManagedFiles(
           writeFileSync(fd, w.data);
           fchmodSync(fd, w.mode);
           if (w.ids) fchownSync(fd, w.ids.uid, w.ids.gid);
-          return fsyncFd(fd);
+          return fsyncFd(fd, dirname(temps[i] as string));
         });
       } catch (err) {
         fail(i, err);

@@ -201,7 +201,7 @@ export class AppendLog {
     const data = Buffer.concat(bufs);
     try {
       writeFileSync(this.fh.fd, data); // appends: the log is open O_APPEND
-      if (this.durable) await fdatasyncFd(this.fh.fd);
+      if (this.durable) await fdatasyncFd(this.fh.fd, dirname(this.file));
     } catch (err) {
       // Cut a partial write off so later records do not follow garbage.
       await this.fh.truncate(this.size).catch(() => undefined);

@@ -251,7 +251,7 @@ export class Spool {
     const data = Buffer.concat(bufs);
     try {
       writeFileSync(seg.fh.fd, data); // appends: the segment is open O_APPEND
-      await fdatasyncFd(seg.fh.fd);
+      await fdatasyncFd(seg.fh.fd, this.dir);
     } catch (err) {
       // A partial write must not stay in front of later records: cut it off, or stop accepting appends.
       await seg.fh.truncate(seg.size).catch(() => {
