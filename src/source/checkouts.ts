@@ -43,7 +43,11 @@ export async function materializeCheckout(req: CheckoutRequest): Promise<string>
     await mkdir(temp, { recursive: true });
     const git = openGit(req.repoDir, { timeoutMs: req.timeoutMs, env: { GIT_INDEX_FILE: index } });
     try {
-      await git.raw(['--literal-pathspecs', `--work-tree=${temp}`, 'checkout', req.sha, '--', req.path]);
+      // No `--`: then git reports "Updated N paths from <sha>" on stderr, and simple-git, which waits 50 ms
+      // more after a git process that printed nothing, hands the result on at once. The commit is a full SHA
+      // (unambiguous: the temp work tree is empty) and `./` keeps a path starting with `-` from reading as an
+      // option; --literal-pathspecs keeps glob characters literal.
+      await git.raw(['--literal-pathspecs', `--work-tree=${temp}`, 'checkout', req.sha, `./${req.path}`]);
     } catch (error) {
       if (/did not match any file/.test(gitErrorDetail(error)))
         throw new SpecPathNotFoundError(req.sha, req.path);

@@ -77,6 +77,26 @@ describe('GitSource', () => {
     ]);
   });
 
+  it.each([
+    ['starts with a dash (never read as an option)', '-specs'],
+    ['holds glob characters and a space (taken literally)', 'sp*cs [x]'],
+  ])('checks out a spec path that %s', async (_what, path) => {
+    const { repo, stateDir } = await setup({
+      [`${path}/a.yaml`]: 'kind: Route\n',
+      'spXcs x/decoy.yaml': 'not this\n',
+      'README.md': 'not a spec\n',
+    });
+    const { source, log } = await open(repo, stateDir, { path });
+
+    await source.start();
+
+    expect(log.errors).toEqual([]);
+    const [first] = log.revisions as [SourceRevision];
+    expect(first.treeDir.endsWith(`/${path}`)).toBe(true);
+    expect(await listFiles(first.treeDir)).toEqual(['a.yaml']);
+    expect(await listFiles(join(first.treeDir, '..'))).toEqual([`${path}/a.yaml`]);
+  });
+
   it('yields a new commit when fetchNow is called', async () => {
     const { repo, stateDir } = await setup();
     const { source, log } = await open(repo, stateDir);
