@@ -1,7 +1,8 @@
 /** Previous contents of managed files, kept under the state dir before they are overwritten or pruned. */
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Clock } from './deps.js';
+import { hasErrno } from './errors.js';
 import { sha256Hex, writeFilesAtomic } from './fs-util.js';
 import { ensurePrivateDir } from './private-fs.js';
 
@@ -13,6 +14,13 @@ const TIME_DIGITS = 15;
 const COUNTER_DIGITS = 6;
 /** Orders backups made within the same millisecond. */
 let counter = 0;
+/**
+ * The backup files of each backup directory this process made sure of (0700, its own), oldest first, as this
+ * process left them: a save then costs no mkdir check and no readdir. Forgotten when a write or a prune
+ * finds the directory or a file gone (removed by hand), and read again.
+ */
+const knownDirs = new Map<string, string[]>();
+const KNOWN_DIRS_MAX = 100_000;
 
 /** The directory holding the backups of managed path `path`. */
 export function backupDir(stateDir: string, path: string): string {
@@ -27,11 +35,7 @@ export function backupDir(stateDir: string, path: string): string {
 /** Backup files of `path`, oldest first. */
 export async function listBackups(stateDir: string, path: string): Promise<string[]> {
   try {
-    const dir = backupDir(stateDir, path);
-    return readdirSync(dir)
-      .filter((n) => n.endsWith('.bak'))
-      .sort()
-      .map((n) => join(dir, n));
+    return filesIn(backupDir(stateDir, path));
   } catch {
     return [];
   }
@@ -65,22 +69,62 @@ export async function saveBackups(
   keep = BACKUPS_KEPT_PER_PATH,
 ): Promise<string[]> {
   if (entries.length === 0) return [];
-  await ensurePrivateDir(join(stateDir, 'backups'));
-  const dirs = [...new Set(entries.map((e) => backupDir(stateDir, e.path)))];
-  await Promise.all(dirs.map((d) => ensurePrivateDir(d)));
-  const files = entries.map((e) => {
+  const dirs = entries.map((e) => backupDir(stateDir, e.path));
+  const files = entries.map((e, i) => {
     counter = (counter + 1) % 10 ** COUNTER_DIGITS;
     const stamp = `${String(clock.now()).padStart(TIME_DIGITS, '0')}-${String(counter).padStart(COUNTER_DIGITS, '0')}`;
-    return join(backupDir(stateDir, e.path), `${stamp}-${sha256Hex(e.content).slice(0, 12)}.bak`);
+    return join(dirs[i] as string, `${stamp}-${sha256Hex(e.content).slice(0, 12)}.bak`);
   });
-  await writeFilesAtomic(
-    entries.map((e, i) => ({ target: files[i] as string, data: e.content, mode: 0o600 })),
-  );
-  await Promise.all(
-    [...new Set(entries.map((e) => e.path))].map(async (path) => {
-      const all = await listBackups(stateDir, path);
-      for (const old of all.slice(0, Math.max(0, all.length - keep))) rmSync(old, { force: true });
-    }),
-  );
+  const writes = entries.map((e, i) => ({ target: files[i] as string, data: e.content, mode: 0o600 }));
+  await knowDirs(stateDir, dirs);
+  try {
+    await writeFilesAtomic(writes);
+  } catch (err) {
+    if (!hasErrno(err, 'ENOENT')) throw err;
+    // A backup directory went away since this process last saw it: make it again, once.
+    for (const d of dirs) knownDirs.delete(d);
+    await knowDirs(stateDir, dirs);
+    await writeFilesAtomic(writes);
+  }
+  for (const [i, dir] of dirs.entries()) {
+    const names = knownDirs.get(dir);
+    if (names === undefined) continue;
+    names.push(files[i] as string);
+    names.sort();
+    for (const old of names.splice(0, Math.max(0, names.length - keep))) removeBackup(dir, old);
+  }
   return files;
+}
+
+/**
+ * Makes sure each backup directory exists and is private (0700; the agent's start tightens the whole state
+ * dir too), and reads its files: once per process and directory.
+ */
+async function knowDirs(stateDir: string, dirs: readonly string[]): Promise<void> {
+  const unknown = [...new Set(dirs)].filter((d) => !knownDirs.has(d));
+  if (unknown.length === 0) return;
+  await ensurePrivateDir(join(stateDir, 'backups'));
+  if (knownDirs.size + unknown.length > KNOWN_DIRS_MAX) knownDirs.clear();
+  for (const dir of unknown) {
+    await ensurePrivateDir(dir);
+    knownDirs.set(dir, filesIn(dir));
+  }
+}
+
+/** The backup files in `dir`, oldest first (their names start with the time). */
+function filesIn(dir: string): string[] {
+  return readdirSync(dir)
+    .filter((n) => n.endsWith('.bak'))
+    .sort()
+    .map((n) => join(dir, n));
+}
+
+/** Deletes an old backup; one already gone means the directory changed by hand: it is read again next time. */
+function removeBackup(dir: string, file: string): void {
+  try {
+    unlinkSync(file);
+  } catch (err) {
+    if (!hasErrno(err, 'ENOENT')) throw err;
+    knownDirs.delete(dir);
+  }
 }

@@ -8,7 +8,7 @@
  * reported once. The caller decides whether to heal (`selfHeal`).
  */
 import { closeSync, fstatSync, lstatSync, readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import type { ManifestConfigFile } from '../../src/protocol/manifest.js';
 import { itemKey } from '../../src/protocol/manifest.js';
 import type { WriteGuard } from './config-file.js';
@@ -95,6 +95,10 @@ interface Entry {
   checking: Promise<void> | undefined;
   again: boolean;
   unregister: () => void;
+  /** Whether the file watcher was reporting this file when the agent's current write began. */
+  watchedAtBegin: boolean;
+  /** Whether an event for this file came while the agent was writing it (its check waited for `end`). */
+  heardWhileGuarded: boolean;
 }
 
 /** Short, readable description of how `obs` differs from `item`. */
@@ -190,9 +194,12 @@ export class DriftWatcher implements WriteGuard {
         checking: undefined,
         again: false,
         unregister: () => undefined,
+        watchedAtBegin: false,
+        heardWhileGuarded: false,
       };
       this.entries.set(absPath, entry);
       entry.unregister = this.deps.files.register(absPath, () => {
+        if (entry.guards > 0) entry.heardWhileGuarded = true;
         this.check(entry, false).catch((err: unknown) => this.logFailure('drift: check failed', err));
       });
     }
@@ -201,16 +208,28 @@ export class DriftWatcher implements WriteGuard {
   /** WriteGuard: the agent starts writing `absPath`; checks of it wait. */
   begin(absPath: string): void {
     const e = this.entries.get(absPath);
-    if (e) e.guards += 1;
+    if (!e) return;
+    if (e.guards === 0) {
+      e.watchedAtBegin = this.deps.files.isWatching(absPath);
+      e.heardWhileGuarded = false;
+    }
+    e.guards += 1;
   }
 
-  /** WriteGuard: the agent is done with `absPath`; arms it and re-checks (silently when the apply failed). */
+  /**
+   * WriteGuard: the agent is done with `absPath`; arms it and re-checks (silently when the apply failed).
+   * After a good write to a file that was watched throughout with no event heard meanwhile, the re-check is
+   * left to the event the write itself raises (the rename into the directory, the chmod), which arrives
+   * after this: one check per write, not two. A write that changed nothing raises no event and needs no
+   * check: an edit by anyone else meanwhile would have been heard.
+   */
   end(absPath: string, ok: boolean): void {
     const e = this.entries.get(absPath);
     if (!e) return;
     e.guards = Math.max(0, e.guards - 1);
     if (e.guards > 0) return;
     e.armed = true;
+    if (ok && e.watchedAtBegin && !e.heardWhileGuarded && !this.postWrite.has(e)) return;
     // An earlier pending re-check of a failed write stays silent only if this one is silent too.
     this.postWrite.set(e, (this.postWrite.get(e) ?? true) && !ok);
     while (this.postWriteRunners < POST_WRITE_CHECKS_AT_ONCE) {
@@ -371,8 +390,10 @@ export class DriftWatcher implements WriteGuard {
     let uid: number;
     let gid: number;
     try {
-      await assertNoSymlinks(e.item.path, managedBase(this.deps.root), e.absPath);
+      // The parents, then the file's own lstat, which also tells whether a symlink stands at the path.
+      await assertNoSymlinks(e.item.path, managedBase(this.deps.root), dirname(e.absPath));
       const st = lstatSync(e.absPath, { bigint: true });
+      if (st.isSymbolicLink()) throw new SymlinkInPathError(e.item.path, e.absPath);
       fileMode = Number(st.mode & 0o7777n);
       uid = Number(st.uid);
       gid = Number(st.gid);

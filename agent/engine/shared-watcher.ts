@@ -28,6 +28,8 @@ export interface FileWatcher {
   register(absPath: string, listener: FileListener): () => void;
   /** Starts watching `absPath` if its directory appeared since it was registered. */
   refresh(absPath: string): void;
+  /** True when a change made to `absPath` now will be reported (it is registered and its directory watched). */
+  isWatching(absPath: string): boolean;
 }
 
 export class SharedFileWatcher implements FileWatcher {

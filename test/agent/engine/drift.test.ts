@@ -10,7 +10,11 @@ import { type FileWatcher, SharedFileWatcher } from '../../../agent/engine/share
 import { configFile, type Sandbox, sandbox, sha256, waitFor } from './helpers.js';
 
 /** A file watcher that never reports anything: only the periodic re-hash can see changes. */
-const deafWatcher: FileWatcher = { register: () => () => undefined, refresh: () => undefined };
+const deafWatcher: FileWatcher = {
+  register: () => () => undefined,
+  refresh: () => undefined,
+  isWatching: () => false,
+};
 
 interface Agent {
   files: FileWatcher;
@@ -142,6 +146,47 @@ describe('DriftWatcher', () => {
     await waitFor(() => agent.drifts.length > 0, 'the sentinel drift');
     await agent.watcher.checkAll();
     expect(agent.drifts.map((d) => d.key)).toEqual(['ConfigFile/sentinel']);
+  });
+
+  it('reports an edit made while the agent was writing the file, once the write ends', async () => {
+    // The shared watcher, with a count of the events it delivers: the edit's event must come during the guard.
+    let heard = 0;
+    const counting: FileWatcher = {
+      register: (abs, listener) =>
+        shared.register(abs, (event, path) => {
+          heard += 1;
+          listener(event, path);
+        }),
+      refresh: (abs) => shared.refresh(abs),
+      isWatching: (abs) => shared.isWatching(abs),
+    };
+    const agent = await makeAgent(box.dir, counting);
+    agents.push(agent);
+    const item = configFile('app', '/etc/app.conf', 'good\n');
+    await converged(agent, [item]);
+    await agent.watcher.checkAll();
+    const abs = join(box.dir, 'root/etc/app.conf');
+    agent.watcher.begin(abs);
+    const before = heard;
+    await writeFile(abs, 'edited while guarded\n');
+    await waitFor(() => heard > before, 'the edit event, while the write guard is held');
+    await agent.watcher.checkAll();
+    expect(agent.drifts).toEqual([]); // checks wait for the guard to end
+    agent.watcher.end(abs, true);
+    const edited = sha256('edited while guarded\n');
+    await waitFor(() => agent.drifts.some((d) => d.observedHash === edited), 'the drift, after end');
+  });
+
+  it('checks a file at the end of a write when its directory was not watched as the write began', async () => {
+    const agent = await makeAgent(box.dir, deafWatcher);
+    agents.push(agent);
+    await converged(agent, [configFile('app', '/etc/app.conf', 'good\n')]);
+    const abs = join(box.dir, 'root/etc/app.conf');
+    agent.watcher.begin(abs);
+    // Changed while guarded, with no watch to report it (as before a new directory's watch is up).
+    await writeFile(abs, 'unseen\n');
+    agent.watcher.end(abs, true);
+    await waitFor(() => agent.drifts.some((d) => d.observedHash === sha256('unseen\n')), 'the drift');
   });
 
   it('catches a change by the periodic re-hash when the file watcher is not told', async () => {
