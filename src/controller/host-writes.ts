@@ -20,6 +20,15 @@ export interface HostWriterDeps<H> {
    * reports) hosts marked meanwhile join one batch, one commit, instead of a commit per turn.
    */
   minIntervalMs?: number;
+  /**
+   * The interval is also at least this many times the last batch's write time (default
+   * HOST_WRITE_PACE_FACTOR), up to HOST_WRITE_MAX_INTERVAL_MS: when commits grow slow under load, batches
+   * grow with them, so the store is busy at most about 1/(factor + 1) of the time and a commit's fixed cost
+   * is shared by more hosts.
+   */
+  paceFactor?: number;
+  /** A batch is closed to new hosts at this many (default HOST_WRITE_MAX_BATCH_HOSTS); the next opens. */
+  maxBatchHosts?: number;
   /** Milliseconds clock (default performance.now). */
   now?: () => number;
   /** Runs `fn` after `ms` (default setTimeout). */
@@ -28,6 +37,12 @@ export interface HostWriterDeps<H> {
 
 /** One commit per turn costs 70-140 µs of CPU per host in SQLite; ten hosts a commit, 30 µs each. */
 export const HOST_WRITE_MIN_INTERVAL_MS = 4;
+/** See `HostWriterDeps.paceFactor`. */
+export const HOST_WRITE_PACE_FACTOR = 4;
+/** The paced interval never exceeds this: a host's state reaches the store (and its report its ack) within it. */
+export const HOST_WRITE_MAX_INTERVAL_MS = 250;
+/** Hosts per batch at most: one commit holds the event loop for tens of ms at this size, not hundreds. */
+export const HOST_WRITE_MAX_BATCH_HOSTS = 500;
 
 interface Batch<H> {
   hosts: Set<H>;
@@ -43,14 +58,26 @@ export class HostWriter<H> {
   private readonly delay: (ms: number, fn: () => void) => void;
   private readonly now: () => number;
   private readonly minIntervalMs: number;
+  private readonly paceFactor: number;
+  private readonly maxBatchHosts: number;
   /** When the last batch was taken for writing (-Infinity: never). */
   private lastStart = Number.NEGATIVE_INFINITY;
+  /** How long the last batch took to write, in ms. */
+  private lastWriteMs = 0;
 
   constructor(private readonly deps: HostWriterDeps<H>) {
     this.defer = deps.defer ?? ((fn) => setImmediate(fn));
     this.delay = deps.delay ?? ((ms, fn) => setTimeout(fn, ms));
     this.now = deps.now ?? (() => performance.now());
     this.minIntervalMs = deps.minIntervalMs ?? HOST_WRITE_MIN_INTERVAL_MS;
+    this.paceFactor = deps.paceFactor ?? HOST_WRITE_PACE_FACTOR;
+    this.maxBatchHosts = deps.maxBatchHosts ?? HOST_WRITE_MAX_BATCH_HOSTS;
+  }
+
+  /** Least time from the start of the last batch's write to the next. */
+  private get intervalMs(): number {
+    const paced = Math.min(HOST_WRITE_MAX_INTERVAL_MS, this.paceFactor * this.lastWriteMs);
+    return Math.max(this.minIntervalMs, paced);
   }
 
   /**
@@ -61,6 +88,8 @@ export class HostWriter<H> {
     const batch = this.open();
     batch.hosts.add(host);
     batch.drift.push(...drift);
+    // Full: it keeps its turn to be written; hosts from now on go to the next batch.
+    if (batch.hosts.size >= this.maxBatchHosts && this.batch === batch) this.batch = undefined;
     return batch.done;
   }
 
@@ -84,17 +113,18 @@ export class HostWriter<H> {
     const batch: Batch<H> = { hosts: new Set(), drift: [], done, settle };
     this.batch = batch;
     const take = () => {
-      this.batch = undefined;
+      if (this.batch === batch) this.batch = undefined;
       this.lastStart = this.now();
       this.tail = this.tail.then(() => this.flush(batch));
     };
-    const wait = this.lastStart + this.minIntervalMs - this.now();
+    const wait = this.lastStart + this.intervalMs - this.now();
     if (wait > 0) this.delay(wait, take);
     else this.defer(take);
     return batch;
   }
 
   private async flush(batch: Batch<H>): Promise<void> {
+    const started = this.now();
     try {
       if (batch.drift.length > 0) await this.deps.putDrifts(batch.drift);
       const writes: HostStateWrite[] = [];
@@ -107,5 +137,6 @@ export class HostWriter<H> {
     } catch (err) {
       batch.settle(err ?? new Error('host write failed'));
     }
+    this.lastWriteMs = this.now() - started;
   }
 }

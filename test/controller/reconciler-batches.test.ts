@@ -115,6 +115,58 @@ describe('HostWriter pacing', () => {
   });
 });
 
+describe('HostWriter pacing by write time', () => {
+  /** A writer on a fake clock whose commits take `writeMs` of it each. */
+  const paced = (writeMs: number, extra: { maxBatchHosts?: number } = {}) => {
+    const clock = { now: 1_000 };
+    const delayed: Array<{ ms: number; fn: () => void }> = [];
+    const deferred: Array<() => void> = [];
+    const batches: string[][] = [];
+    const writer = new HostWriter<string>({
+      writeOf: (id) => ({ host: { hostId: id } }) as unknown as HostStateWrite,
+      putDrifts: async () => undefined,
+      putHostStates: async (writes) => {
+        batches.push(writes.map((w) => w.host.hostId));
+        clock.now += writeMs;
+      },
+      minIntervalMs: 4,
+      paceFactor: 4,
+      now: () => clock.now,
+      defer: (fn) => deferred.push(fn),
+      delay: (ms, fn) => delayed.push({ ms, fn }),
+      ...extra,
+    });
+    return { clock, delayed, deferred, batches, writer };
+  };
+
+  it('waits four times the last commit before the next batch, so a slow store gets bigger batches', async () => {
+    const { delayed, deferred, writer } = paced(10);
+    const first = writer.write('a');
+    deferred.shift()?.();
+    await first; // took 10 ms: the next batch starts 40 ms after this one did, 30 ms from now
+    void writer.write('b');
+    expect(delayed.map((d) => d.ms)).toEqual([30]);
+  });
+
+  it('never waits more than HOST_WRITE_MAX_INTERVAL_MS, however slow the last commit', async () => {
+    const { delayed, deferred, writer } = paced(1_000);
+    const first = writer.write('a');
+    deferred.shift()?.();
+    await first;
+    void writer.write('b');
+    expect(delayed).toHaveLength(0); // 1 s since the last start: past the cap, written after this turn
+    expect(deferred).toHaveLength(1);
+  });
+
+  it('closes a batch at maxBatchHosts; the next hosts go to a batch of their own', async () => {
+    const { deferred, batches, writer } = paced(0, { maxBatchHosts: 2 });
+    const writes = ['a', 'b', 'c'].map((id) => writer.write(id));
+    for (const fn of deferred.splice(0)) fn();
+    await Promise.all(writes);
+    expect(batches).toEqual([['a', 'b'], ['c']]);
+  });
+});
+
 describe('Reconciler store batches', () => {
   let store: MemoryStore;
   let sent: Array<{ to: string; msg: ManifestMessage }>;
