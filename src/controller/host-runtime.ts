@@ -28,6 +28,11 @@ export interface HostRuntime {
   sentHash?: string;
   sentAt?: number;
   reportedHash?: string;
+  /**
+   * The manifest hash the agent's hello said it holds, in this session. When that is the desired manifest,
+   * the re-verify a reconnect asks for goes out as an empty delta on it, not the whole manifest again.
+   */
+  helloHash?: string;
   reportedRevision?: string;
   lastReportAt?: string;
   items: ItemReport[];

@@ -23,15 +23,19 @@ export type DispatchDecision = { send: false } | { send: true; held: HostManifes
 
 /**
  * Whether to send the host its desired manifest: only when it is connected, has one, and holds another
- * (or a retry is scheduled). The base of a delta is the manifest it reported holding, when we sent it.
+ * (or a retry is scheduled). The base of a delta is the manifest it reported holding, when we sent it; with
+ * no report yet in this session, the desired manifest itself when the agent's hello said it holds that one
+ * (an empty delta: the agent re-verifies and reports, and a restart storm sends no file contents). An
+ * agent that does not hold it after all answers `needFull`, and gets the whole manifest.
  */
 export function dispatchDecision(
-  host: Pick<HostRuntime, 'connected' | 'desired' | 'reportedHash' | 'retry' | 'sent'>,
+  host: Pick<HostRuntime, 'connected' | 'desired' | 'reportedHash' | 'helloHash' | 'retry' | 'sent'>,
 ): DispatchDecision {
   const desired = host.desired;
   if (!desired || !host.connected) return { send: false };
   if (host.reportedHash === desired.hash && host.retry === undefined) return { send: false };
-  return { send: true, held: host.reportedHash ? host.sent.get(host.reportedHash) : undefined };
+  if (host.reportedHash) return { send: true, held: host.sent.get(host.reportedHash) };
+  return { send: true, held: host.helloHash === desired.hash ? desired : undefined };
 }
 
 /** How a hub send ended: accepted, refused (the session is closing), or thrown (too large for a frame). */

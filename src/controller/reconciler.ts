@@ -242,6 +242,7 @@ export class Reconciler {
     host.lastSeen = nowIso;
     // Forget what we sent to a previous session.
     host.reportedHash = heldHashOnConnect(host.itemsKnown, heldHash);
+    host.helloHash = heldHash || undefined;
     host.sentHash = undefined;
     host.retry = undefined;
     this.replan(host);

@@ -46,6 +46,21 @@ describe('dispatchDecision', () => {
       host: { reportedHash: 'M1', sent: new Map([['M1', M1]]) },
       expected: { send: true, held: M1 },
     },
+    {
+      name: 'it has not reported, and its hello says it holds the desired manifest (an empty delta)',
+      host: { helloHash: 'M2' },
+      expected: { send: true, held: manifest('M2') },
+    },
+    {
+      name: 'it has not reported, and its hello names another manifest',
+      host: { helloHash: 'M1' },
+      expected: { send: true, held: undefined },
+    },
+    {
+      name: 'it reported a manifest we did not send, whatever its hello said',
+      host: { reportedHash: 'M1', helloHash: 'M2' },
+      expected: { send: true, held: undefined },
+    },
   ];
   it.each(table)('decides $expected.send when $name', ({ host, expected }) => {
     expect(dispatchDecision(runtime(host))).toStrictEqual(expected);

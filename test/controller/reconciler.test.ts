@@ -197,7 +197,7 @@ describe('Reconciler (in memory)', () => {
     ]);
   });
 
-  it('restores stored hosts as Unknown and re-sends in full when their agents return', async () => {
+  it('restores stored hosts as Unknown and has their agents re-verify when they return', async () => {
     await store.upsertHost({
       hostId: 'h1',
       name: 'web-1',
@@ -217,8 +217,22 @@ describe('Reconciler (in memory)', () => {
     await reconciler.setRevision(rev1);
     expect(hub.sent).toHaveLength(0);
     await reconciler.hostConnected(host, desired().hash);
-    expect(hub.sent.map((s) => s.msg.mode)).toEqual(['full']);
+    // It says it holds the desired manifest: an empty delta on it (re-verify and report), no contents again.
+    expect(hub.sent.map((s) => s.msg)).toEqual([
+      expect.objectContaining({
+        mode: 'delta',
+        baseHash: desired().hash,
+        hash: desired().hash,
+        upsert: [],
+        remove: [],
+      }),
+    ]);
+    expect(reconciler.hostStates()).toEqual([{ hostId: 'h1', connected: true, syncState: 'Progressing' }]);
     expect((await store.getHost('h1'))?.firstSeen).toBe(new Date(T0_MS - 60_000).toISOString());
+    // Another session that holds something else gets the whole manifest.
+    await reconciler.hostDisconnected('h1');
+    await reconciler.hostConnected(host, 'other');
+    expect(hub.sent.map((s) => s.msg.mode)).toEqual(['delta', 'full']);
   });
 
   it('stores a silent host Unknown and its state again when it is heard from', async () => {
