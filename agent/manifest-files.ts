@@ -14,6 +14,13 @@ export const PENDING_MANIFEST_FILE = 'manifest.pending.json';
 
 /** Reads and writes the agent's manifests in its state dir. */
 export class ManifestFiles {
+  /**
+   * False once this process knows there is no pending file (it removed it, or renamed it into
+   * manifest.json, and wrote none since): removing one then needs no unlink, whose ENOENT costs a thrown
+   * error each time a held manifest is re-verified. Only this agent writes its 0700 state dir.
+   */
+  private pendingMayExist = true;
+
   constructor(private readonly stateDir: string) {}
 
   /** The last fully applied manifest, or undefined when there is none (or it cannot be read). */
@@ -28,6 +35,7 @@ export class ManifestFiles {
 
   /** Marks `target` as being applied, before anything on the host changes. */
   writePending(target: HostManifest): Promise<void> {
+    this.pendingMayExist = true;
     return writeManifest(this.stateDir, target, PENDING_MANIFEST_FILE);
   }
 
@@ -36,11 +44,13 @@ export class ManifestFiles {
    * missing file is fine.
    */
   dropPending(): void {
+    if (!this.pendingMayExist) return;
     try {
       unlinkSync(join(this.stateDir, PENDING_MANIFEST_FILE));
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
+    this.pendingMayExist = false;
   }
 
   /**
@@ -55,6 +65,7 @@ export class ManifestFiles {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
       await writeManifest(this.stateDir, target, MANIFEST_FILE);
     }
+    this.pendingMayExist = false;
   }
 }
 
