@@ -57,20 +57,24 @@ export function onMemoryFs(dir: string): boolean {
  * inline on a memory file system.
  */
 export function fsyncFd(fd: number, dir: string): Promise<void> {
-  if (!onMemoryFs(dir)) return fsyncPooled(fd);
-  try {
-    fsyncSync(fd);
-    return Promise.resolve();
-  } catch (err) {
-    return Promise.reject(err);
-  }
+  return syncIn(dir, fd, fsyncPooled, fsyncSync);
 }
 
 /** fdatasync(2) of `fd`, open on a file in `dir`: on the thread pool, inline on a memory file system. */
 export function fdatasyncFd(fd: number, dir: string): Promise<void> {
-  if (!onMemoryFs(dir)) return fdatasyncPooled(fd);
+  return syncIn(dir, fd, fdatasyncPooled, fdatasyncSync);
+}
+
+/** `pooled(fd)`, or `inline(fd)` when `dir` is on a memory file system; a failure rejects either way. */
+function syncIn(
+  dir: string,
+  fd: number,
+  pooled: (fd: number) => Promise<void>,
+  inline: (fd: number) => void,
+): Promise<void> {
+  if (!onMemoryFs(dir)) return pooled(fd);
   try {
-    fdatasyncSync(fd);
+    inline(fd);
     return Promise.resolve();
   } catch (err) {
     return Promise.reject(err);

@@ -76,36 +76,45 @@ describe('HostWriter', () => {
   });
 });
 
+/** A writer on a fake clock whose commits take `writeMs` of it each. */
+function paced(writeMs: number, extra: { maxBatchHosts?: number } = {}) {
+  const clock = { now: 1_000 };
+  const delayed: Array<{ ms: number; fn: () => void }> = [];
+  const deferred: Array<() => void> = [];
+  const batches: string[][] = [];
+  const writer = new HostWriter<string>({
+    writeOf: (id) => ({ host: { hostId: id } }) as unknown as HostStateWrite,
+    putDrifts: async () => undefined,
+    putHostStates: async (writes) => {
+      batches.push(writes.map((w) => w.host.hostId));
+      clock.now += writeMs;
+    },
+    minIntervalMs: 4,
+    paceFactor: 4,
+    now: () => clock.now,
+    defer: (fn) => deferred.push(fn),
+    delay: (ms, fn) => delayed.push({ ms, fn }),
+    ...extra,
+  });
+  return { clock, delayed, deferred, batches, writer };
+}
+
 describe('HostWriter pacing', () => {
   it('writes after a quiet spell at once, and gathers a burst into one batch per interval', async () => {
-    let clock = 1_000;
-    const deferred: Array<() => void> = [];
-    const delayed: Array<{ ms: number; fn: () => void }> = [];
-    const batches: string[][] = [];
-    const writer = new HostWriter<string>({
-      writeOf: (id) => ({ host: { hostId: id } }) as unknown as HostStateWrite,
-      putDrifts: async () => undefined,
-      putHostStates: async (writes) => {
-        batches.push(writes.map((w) => w.host.hostId));
-      },
-      minIntervalMs: 4,
-      now: () => clock,
-      defer: (fn) => deferred.push(fn),
-      delay: (ms, fn) => delayed.push({ ms, fn }),
-    });
+    const { clock, deferred, delayed, batches, writer } = paced(0);
     const first = writer.write('a');
     expect(deferred).toHaveLength(1); // nothing written for a while: after this turn
     deferred.shift()?.();
     await first;
-    clock += 1; // 1 ms after the first batch started: the next one waits out the other 3
+    clock.now += 1; // 1 ms after the first batch started: the next one waits out the other 3
     const burst = [writer.write('b'), writer.write('c')];
-    clock += 2;
+    clock.now += 2;
     burst.push(writer.write('d'));
     expect(delayed.map((d) => d.ms)).toEqual([3]);
     expect(deferred).toHaveLength(0);
     delayed.shift()?.fn();
     await Promise.all(burst);
-    clock += 10; // quiet again: straight after this turn
+    clock.now += 10; // quiet again: straight after this turn
     const later = writer.write('e');
     expect(deferred).toHaveLength(1);
     expect(delayed).toHaveLength(0);
@@ -116,29 +125,6 @@ describe('HostWriter pacing', () => {
 });
 
 describe('HostWriter pacing by write time', () => {
-  /** A writer on a fake clock whose commits take `writeMs` of it each. */
-  const paced = (writeMs: number, extra: { maxBatchHosts?: number } = {}) => {
-    const clock = { now: 1_000 };
-    const delayed: Array<{ ms: number; fn: () => void }> = [];
-    const deferred: Array<() => void> = [];
-    const batches: string[][] = [];
-    const writer = new HostWriter<string>({
-      writeOf: (id) => ({ host: { hostId: id } }) as unknown as HostStateWrite,
-      putDrifts: async () => undefined,
-      putHostStates: async (writes) => {
-        batches.push(writes.map((w) => w.host.hostId));
-        clock.now += writeMs;
-      },
-      minIntervalMs: 4,
-      paceFactor: 4,
-      now: () => clock.now,
-      defer: (fn) => deferred.push(fn),
-      delay: (ms, fn) => delayed.push({ ms, fn }),
-      ...extra,
-    });
-    return { clock, delayed, deferred, batches, writer };
-  };
-
   it('waits four times the last commit before the next batch, so a slow store gets bigger batches', async () => {
     const { delayed, deferred, writer } = paced(10);
     const first = writer.write('a');
