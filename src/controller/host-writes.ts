@@ -53,6 +53,8 @@ interface Batch<H> {
 
 export class HostWriter<H> {
   private batch: Batch<H> | undefined;
+  /** Batches opened and not yet taken for writing (the open one, and full ones waiting for their turn). */
+  private readonly untaken = new Set<Batch<H>>();
   private tail: Promise<void> = Promise.resolve();
   private readonly defer: (fn: () => void) => void;
   private readonly delay: (ms: number, fn: () => void) => void;
@@ -95,11 +97,8 @@ export class HostWriter<H> {
 
   /** Resolves once everything queued so far is stored (or failed). */
   idle(): Promise<void> {
-    const pending = this.batch?.done ?? this.tail;
-    return pending.then(
-      () => undefined,
-      () => undefined,
-    );
+    // Batches not yet taken (the open one, and full ones waiting for their turn), then whatever is writing.
+    return Promise.allSettled([...[...this.untaken].map((b) => b.done), this.tail]).then(() => undefined);
   }
 
   private open(): Batch<H> {
@@ -112,8 +111,10 @@ export class HostWriter<H> {
     done.catch(() => undefined);
     const batch: Batch<H> = { hosts: new Set(), drift: [], done, settle };
     this.batch = batch;
+    this.untaken.add(batch);
     const take = () => {
       if (this.batch === batch) this.batch = undefined;
+      this.untaken.delete(batch);
       this.lastStart = this.now();
       this.tail = this.tail.then(() => this.flush(batch));
     };

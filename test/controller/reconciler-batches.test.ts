@@ -144,11 +144,19 @@ describe('HostWriter pacing by write time', () => {
     expect(deferred).toHaveLength(1);
   });
 
-  it('closes a batch at maxBatchHosts; the next hosts go to a batch of their own', async () => {
+  it('closes a batch at maxBatchHosts; the next hosts go to a batch of their own, and idle waits for both', async () => {
     const { deferred, batches, writer } = paced(0, { maxBatchHosts: 2 });
-    const writes = ['a', 'b', 'c'].map((id) => writer.write(id));
+    const full = ['a', 'b'].map((id) => writer.write(id));
+    let idle = false;
+    const waited = writer.idle().then(() => {
+      idle = true;
+    });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(idle).toBe(false); // the full batch has not been written yet
+    const more = writer.write('c');
     for (const fn of deferred.splice(0)) fn();
-    await Promise.all(writes);
+    await Promise.all([...full, more]);
+    await waited;
     expect(batches).toEqual([['a', 'b'], ['c']]);
   });
 });
