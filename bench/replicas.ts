@@ -122,7 +122,10 @@ async function commitToSynced(
     { 'motd.yaml': motdSpec('motd', '/etc/motd', `revision ${n}\n`) },
     `rev ${n}`,
   );
-  await leader.api('/api/v1/hooks/git', {});
+  // Not awaited before polling: the leader answers the hook once it has applied the revision (planned and
+  // sent every host), well after it published it, and the publish is what `publishedMs` times.
+  const hook = leader.api('/api/v1/hooks/git', {});
+  hook.catch(() => undefined); // seen (and thrown) by the await below, not an unhandled rejection meanwhile
   let at: number | null = null;
   let publishedAt: number | null = null;
   let dipped = false;
@@ -155,6 +158,7 @@ async function commitToSynced(
     PHASE_TIMEOUT_MS,
     20,
   );
+  await hook;
   return {
     totalMs: ok && at !== null ? round((at as number) - t0, 0) : null,
     publishedMs: publishedAt === null ? null : round((publishedAt as number) - t0, 0),
