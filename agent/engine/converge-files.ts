@@ -7,7 +7,6 @@
  * across the batch and re-done uncached right before the renames; chmod/chown of an unchanged file go
  * through a descriptor opened O_NOFOLLOW. Never throws: failures come back per file as `state: 'failed'`.
  */
-
 import { closeSync, fchmodSync, fchownSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ManifestConfigFile } from '../../src/protocol/manifest.js';

@@ -2,10 +2,11 @@
  * The agent's durable outbox: every message it owes the controller (reports, exec results, events, data)
  * until the controller acks it. A segment log: messages are appended to `seg-<seq>.log` files (rolled at
  * SEGMENT_MAX_BYTES), acks to `acks.log`; a segment whose records are all acked is deleted. Appends are
- * group-committed (one write + fdatasync per batch); acks are group-committed writes with no fdatasync. Only an index (sequence, id, offset) stays in memory;
- * `pending` reads the bodies back from disk, so a long outage costs disk, not heap. The text of a message
- * appended but not yet handed to the sender (up to FRESH_TEXT_MAX_CHARS characters in all) is kept too, so
- * the sender, which asks for it right after the append, gets it without a read back.
+ * group-committed (one write + fdatasync per batch); acks are group-committed writes with no fdatasync.
+ * Only an index (sequence, id, offset) stays in memory; `pending` reads the bodies back from disk, so a
+ * long outage costs disk, not heap. The text of a message appended but not yet handed to the sender (up to
+ * FRESH_TEXT_MAX_CHARS characters in all) is kept too, so the sender, which asks for it right after the
+ * append, gets it without a read back.
  */
 import { readSync, writeFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';

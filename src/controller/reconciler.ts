@@ -292,8 +292,9 @@ export class Reconciler {
     host.lastSeen = nowIso;
     host.lastReportAt = nowIso;
     if (report.needFull) {
-      // The agent could not apply a delta: it holds something else. Send it everything.
+      // The agent could not apply a delta: it holds something else (whatever its hello said). Send it all.
       host.reportedHash = undefined;
+      host.helloHash = undefined;
       host.sentHash = undefined;
       this.dispatch(host);
       await this.persist(host);

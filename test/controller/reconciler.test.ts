@@ -229,10 +229,15 @@ describe('Reconciler (in memory)', () => {
     ]);
     expect(reconciler.hostStates()).toEqual([{ hostId: 'h1', connected: true, syncState: 'Progressing' }]);
     expect((await store.getHost('h1'))?.firstSeen).toBe(new Date(T0_MS - 60_000).toISOString());
+    // It did not hold it after all (its hello lied, or its manifest.json changed): it asks for the whole one,
+    // and gets it, once.
+    await reconciler.hostReported('h1', { ...applied(desired()), needFull: true, items: [] });
+    expect(hub.sent.map((s) => s.msg.mode)).toEqual(['delta', 'full']);
     // Another session that holds something else gets the whole manifest.
+    hub.sent.length = 0;
     await reconciler.hostDisconnected('h1');
     await reconciler.hostConnected(host, 'other');
-    expect(hub.sent.map((s) => s.msg.mode)).toEqual(['delta', 'full']);
+    expect(hub.sent.map((s) => s.msg.mode)).toEqual(['full']);
   });
 
   it('stores a silent host Unknown and its state again when it is heard from', async () => {
