@@ -2,7 +2,9 @@
  * Store writes of hosts, batched per tick: every host marked in one turn of the event loop (a revision's
  * chunk of hosts, the reports read from many sockets at once) goes to the store in one `putDrifts` and one
  * `putHostStates`, instead of two or three commits per host. A host's record is built when its batch is
- * written, so it carries its latest state; batches are written one after another, in order.
+ * written, so it carries its latest state; batches are written one after another, in order, and a batch
+ * stays open while the one before it is being written (group commit: on a store that answers over the
+ * network, hosts gather during the round trip instead of queueing in small batches behind it).
  */
 import { performance } from 'node:perf_hooks';
 import type { DriftRecord, HostStateWrite } from '../store/types.js';
@@ -21,10 +23,12 @@ export interface HostWriterDeps<H> {
    */
   minIntervalMs?: number;
   /**
-   * The interval is also at least this many times the last batch's write time (default
-   * HOST_WRITE_PACE_FACTOR), up to HOST_WRITE_MAX_INTERVAL_MS: when commits grow slow under load, batches
-   * grow with them, so the store is busy at most about 1/(factor + 1) of the time and a commit's fixed cost
-   * is shared by more hosts.
+   * The interval is also at least this many times the time the last batch's write held the event loop
+   * (default HOST_WRITE_PACE_FACTOR), up to HOST_WRITE_MAX_INTERVAL_MS: when commits grow slow under load,
+   * batches grow with them, so the controller spends at most about 1/(factor + 1) of its time in store
+   * commits and a commit's fixed cost is shared by more hosts. Only the synchronous part of each store call
+   * counts: SQLite's whole commit, but not a Redis round trip, during which the controller goes on serving
+   * (and the next batch gathers anyway, since it is not taken before the write ends).
    */
   paceFactor?: number;
   /** A batch is closed to new hosts at this many (default HOST_WRITE_MAX_BATCH_HOSTS); the next opens. */
@@ -64,8 +68,8 @@ export class HostWriter<H> {
   private readonly maxBatchHosts: number;
   /** When the last batch was taken for writing (-Infinity: never). */
   private lastStart = Number.NEGATIVE_INFINITY;
-  /** How long the last batch took to write, in ms. */
-  private lastWriteMs = 0;
+  /** How long the last batch's write held the event loop, in ms. */
+  private lastHeldMs = 0;
 
   constructor(private readonly deps: HostWriterDeps<H>) {
     this.defer = deps.defer ?? ((fn) => setImmediate(fn));
@@ -78,7 +82,7 @@ export class HostWriter<H> {
 
   /** Least time from the start of the last batch's write to the next. */
   private get intervalMs(): number {
-    const paced = Math.min(HOST_WRITE_MAX_INTERVAL_MS, this.paceFactor * this.lastWriteMs);
+    const paced = Math.min(HOST_WRITE_MAX_INTERVAL_MS, this.paceFactor * this.lastHeldMs);
     return Math.max(this.minIntervalMs, paced);
   }
 
@@ -112,11 +116,14 @@ export class HostWriter<H> {
     const batch: Batch<H> = { hosts: new Set(), drift: [], done, settle };
     this.batch = batch;
     this.untaken.add(batch);
+    // Its turn: after the interval, and after the write before it ended (it gathers hosts until then).
     const take = () => {
-      if (this.batch === batch) this.batch = undefined;
-      this.untaken.delete(batch);
-      this.lastStart = this.now();
-      this.tail = this.tail.then(() => this.flush(batch));
+      this.tail = this.tail.then(() => {
+        if (this.batch === batch) this.batch = undefined;
+        this.untaken.delete(batch);
+        this.lastStart = this.now();
+        return this.flush(batch);
+      });
     };
     const wait = this.lastStart + this.intervalMs - this.now();
     if (wait > 0) this.delay(wait, take);
@@ -125,19 +132,28 @@ export class HostWriter<H> {
   }
 
   private async flush(batch: Batch<H>): Promise<void> {
-    const started = this.now();
+    let held = 0;
+    // Calls `put`, adding the time it ran before handing back its promise to `held`.
+    const timed = (put: () => Promise<void>): Promise<void> => {
+      const started = this.now();
+      try {
+        return put();
+      } finally {
+        held += this.now() - started;
+      }
+    };
     try {
-      if (batch.drift.length > 0) await this.deps.putDrifts(batch.drift);
+      if (batch.drift.length > 0) await timed(() => this.deps.putDrifts(batch.drift));
       const writes: HostStateWrite[] = [];
       for (const host of batch.hosts) {
         const w = this.deps.writeOf(host);
         if (w) writes.push(w);
       }
-      if (writes.length > 0) await this.deps.putHostStates(writes);
+      if (writes.length > 0) await timed(() => this.deps.putHostStates(writes));
       batch.settle();
     } catch (err) {
       batch.settle(err ?? new Error('host write failed'));
     }
-    this.lastWriteMs = this.now() - started;
+    this.lastHeldMs = held;
   }
 }

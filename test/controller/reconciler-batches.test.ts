@@ -76,25 +76,30 @@ describe('HostWriter', () => {
   });
 });
 
-/** A writer on a fake clock whose commits take `writeMs` of it each. */
-function paced(writeMs: number, extra: { maxBatchHosts?: number } = {}) {
+/**
+ * A writer on a fake clock whose commits hold the loop for `writeMs` of it each; with `roundTrip`, each commit
+ * then waits for it (time that passes while the loop is free, as for a store across the network).
+ */
+function paced(writeMs: number, extra: { maxBatchHosts?: number; roundTrip?: () => Promise<void> } = {}) {
   const clock = { now: 1_000 };
   const delayed: Array<{ ms: number; fn: () => void }> = [];
   const deferred: Array<() => void> = [];
   const batches: string[][] = [];
+  const { roundTrip, ...options } = extra;
   const writer = new HostWriter<string>({
     writeOf: (id) => ({ host: { hostId: id } }) as unknown as HostStateWrite,
     putDrifts: async () => undefined,
     putHostStates: async (writes) => {
       batches.push(writes.map((w) => w.host.hostId));
       clock.now += writeMs;
+      await roundTrip?.();
     },
     minIntervalMs: 4,
     paceFactor: 4,
     now: () => clock.now,
     defer: (fn) => deferred.push(fn),
     delay: (ms, fn) => delayed.push({ ms, fn }),
-    ...extra,
+    ...options,
   });
   return { clock, delayed, deferred, batches, writer };
 }
@@ -142,6 +147,38 @@ describe('HostWriter pacing by write time', () => {
     void writer.write('b');
     expect(delayed).toHaveLength(0); // 1 s since the last start: past the cap, written after this turn
     expect(deferred).toHaveLength(1);
+  });
+
+  it('paces by the time a write held the loop, not by the round trip it waited for', async () => {
+    const { clock, delayed, deferred, writer } = paced(1, {
+      roundTrip: async () => {
+        await Promise.resolve(); // the request is out: the loop is free
+        clock.now += 30; // until the answer, 30 ms later
+      },
+    });
+    const first = writer.write('a');
+    deferred.shift()?.();
+    await first; // held 1 ms: the interval is the 4 ms floor, long past
+    void writer.write('b');
+    expect(delayed).toHaveLength(0);
+    expect(deferred).toHaveLength(1);
+  });
+
+  it('keeps a batch open while the write before it is in flight, so hosts gather into one batch', async () => {
+    let answer!: () => void;
+    const { delayed, deferred, batches, writer } = paced(0, {
+      roundTrip: () =>
+        batches.length === 1 ? new Promise<void>((resolve) => (answer = resolve)) : Promise.resolve(),
+    });
+    const first = writer.write('a');
+    deferred.shift()?.();
+    await new Promise((r) => setTimeout(r, 0)); // the first write is out, waiting for its answer
+    const next = [writer.write('b')];
+    delayed.shift()?.fn(); // the interval passed: its turn comes once the first write ends
+    next.push(writer.write('c'), writer.write('d'));
+    answer();
+    await Promise.all([first, ...next]);
+    expect(batches).toEqual([['a'], ['b', 'c', 'd']]);
   });
 
   it('closes a batch at maxBatchHosts; the next hosts go to a batch of their own, and idle waits for both', async () => {
