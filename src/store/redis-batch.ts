@@ -1,10 +1,10 @@
 /**
- * Batch writes on Redis: many hosts' records and statuses in one MULTI, many drift records in another.
- * One pipeline reads the current versions, one MULTI writes; a record another writer changed in between is
- * handed back, and the store redoes it alone with its optimistic update.
+ * Batch writes on Redis: many hosts' records and statuses in one pipeline of per-host scripts; many drift
+ * records in one MULTI, after one pipeline read their current versions (a record another writer changed
+ * in between is handed back, and the store redoes it alone with its optimistic update).
  */
 import type { Redis } from 'ioredis';
-import { encodeRecord, type RedisLayout } from './redis-kinds.js';
+import { encodeRecord, indexEntries, type RedisLayout } from './redis-kinds.js';
 import { decodeRecord, replies } from './redis-scan.js';
 import type { DriftRecord, HostRecord, ResourceStatus } from './types.js';
 
@@ -22,38 +22,36 @@ async function readVersions(client: Redis, keys: string[], what: string): Promis
 }
 
 /**
- * Writes every host (keeping its stored `firstSeen`) with its whole status set, in one MULTI. Returns the
- * hosts whose record changed under us between the read and the write (their statuses are written).
+ * Writes every host (keeping its stored `firstSeen`) with its whole status set: one script per host, which
+ * writes its record and statuses and deletes its statuses not in the set atomically, all in one pipeline.
+ * Nothing is read first: the host's record is this replica's to write (the session guard), so the latest
+ * write wins, as for the statuses.
  */
 export async function writeHostStates(
   client: Redis,
   keys: RedisLayout,
   writes: CheckedHostWrite[],
-): Promise<HostRecord[]> {
-  if (writes.length === 0) return [];
-  const hostKeys = writes.map((w) => keys.hosts.recordPrefix + w.host.hostId);
-  const current = await readVersions(client, hostKeys, 'read hosts');
-  const tx = client.multi();
-  const upsertAt: number[] = [];
-  let commands = 0;
-  writes.forEach(({ host, statuses }, i) => {
-    const key = hostKeys[i] as string;
-    const [json, version] = current[i] ?? [null, null];
-    const stored = json == null ? undefined : decodeRecord(keys.hosts, json, key);
-    const record = { ...host, firstSeen: stored?.firstSeen ?? host.firstSeen };
-    tx.gseUpsert(key, typeof version === 'string' ? version : '0', ...encodeRecord(keys.hosts, record));
-    upsertAt.push(commands++);
-    const kind = keys.statuses;
+): Promise<void> {
+  if (writes.length === 0) return;
+  const batch = client.pipeline();
+  const kind = keys.statuses;
+  for (const { host, statuses } of writes) {
+    const { firstSeen, ...rest } = host;
+    const args: string[] = [];
     for (const status of statuses.values()) {
-      tx.gseUpsert(kind.recordPrefix + kind.id(status), '*', ...encodeRecord(kind, status));
-      commands++;
+      args.push(kind.id(status), JSON.stringify(status), indexEntries(kind, status));
     }
-    const keep = [...statuses.values()].map(kind.id);
-    tx.gsePrune(keys.statusesBy('hostId', host.hostId), kind.recordPrefix, ...keep);
-    commands++;
-  });
-  const results = await replies(tx, 'host states');
-  return writes.filter((_, i) => Number(results[upsertAt[i] as number]) < 0).map((w) => w.host);
+    batch.gseHostState(
+      keys.hosts.recordPrefix + host.hostId,
+      keys.statusesBy('hostId', host.hostId),
+      JSON.stringify(rest),
+      indexEntries(keys.hosts, host),
+      firstSeen,
+      kind.recordPrefix,
+      ...args,
+    );
+  }
+  await replies(batch, 'host states');
 }
 
 /**

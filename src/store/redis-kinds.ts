@@ -207,6 +207,11 @@ export function executionId(id: string, hostId: string): string {
 
 /** The record's JSON and its index entries, as the upsert script takes them. */
 export function encodeRecord<T>(kind: RedisKind<T>, record: T): [string, string] {
+  return [JSON.stringify(record), indexEntries(kind, record)];
+}
+
+/** The record's index entries (JSON `[[index key, member], ...]`), as the scripts take them. */
+export function indexEntries<T>(kind: RedisKind<T>, record: T): string {
   const member = kind.member(record);
-  return [JSON.stringify(record), JSON.stringify(kind.indexes(record).map((index) => [index, member]))];
+  return JSON.stringify(kind.indexes(record).map((index) => [index, member]));
 }

@@ -13,6 +13,20 @@ declare module 'ioredis' {
     gseRemove(key: string): Result<number, Context>;
     /** Deletes the records listed in `set` whose id is not in `keep`; how many it deleted. */
     gsePrune(set: string, recordPrefix: string, ...keep: string[]): Result<number, Context>;
+    /**
+     * Writes a host's record, keeping the `firstSeen` it has stored, and its whole set of statuses (those of
+     * its statuses not given are deleted), atomically. `hostJson` is the record without `firstSeen`;
+     * `statuses` are (id, JSON, index entries) triples.
+     */
+    gseHostState(
+      hostKey: string,
+      statusSet: string,
+      hostJson: string,
+      hostIdx: string,
+      firstSeen: string,
+      statusPrefix: string,
+      ...statuses: string[]
+    ): Result<number, Context>;
   }
 }
 
@@ -28,26 +42,39 @@ end
 
 /**
  * Lua `upsert(key, expected, json, idx)`: writes a record hash and moves its index entries; `expected` is
- * the version it must have ('*' any, '0' absent), else -1. Shared with scripts that guard the same write
- * (src/cluster/scripts.ts).
+ * the version it must have ('*' any, '0' absent), else -1. Only entries that changed are touched (a status
+ * that moved from one state to another leaves 1 index and joins 1, not 4); `idx` is kept in step with the
+ * index sets by every script here, so an unchanged `idx` needs no index work. Shared with scripts that
+ * guard the same write (src/cluster/scripts.ts).
  */
 export const UPSERT_FUNCTION = `
 local function upsert(key, expected, json, idx)
-  local ver = tonumber(redis.call('HGET', key, 'ver') or '0')
+  local cur = redis.call('HMGET', key, 'ver', 'idx')
+  local ver = tonumber(cur[1] or '0')
   if expected ~= '*' and tonumber(expected) ~= ver then return -1 end
-  local entries = cjson.decode(idx)
-  local keep = {}
-  for _, e in ipairs(entries) do
-    keep[e[1]] = keep[e[1]] or {}
-    keep[e[1]][e[2]] = true
-  end
-  local old = redis.call('HGET', key, 'idx')
-  if old then
-    for _, e in ipairs(cjson.decode(old)) do
-      if not (keep[e[1]] and keep[e[1]][e[2]]) then redis.call('ZREM', e[1], e[2]) end
+  local old = cur[2]
+  if old ~= idx then
+    local entries = cjson.decode(idx)
+    local want = {}
+    for _, e in ipairs(entries) do
+      want[e[1]] = want[e[1]] or {}
+      want[e[1]][e[2]] = true
+    end
+    local had = {}
+    if old then
+      for _, e in ipairs(cjson.decode(old)) do
+        if want[e[1]] and want[e[1]][e[2]] then
+          had[e[1]] = had[e[1]] or {}
+          had[e[1]][e[2]] = true
+        else
+          redis.call('ZREM', e[1], e[2])
+        end
+      end
+    end
+    for _, e in ipairs(entries) do
+      if not (had[e[1]] and had[e[1]][e[2]]) then redis.call('ZADD', e[1], 0, e[2]) end
     end
   end
-  for _, e in ipairs(entries) do redis.call('ZADD', e[1], 0, e[2]) end
   redis.call('HSET', key, 'data', json, 'idx', idx, 'ver', ver + 1)
   return ver + 1
 end
@@ -74,9 +101,35 @@ end
 return removed
 `;
 
+// KEYS[1] host record, KEYS[2] the host's status set; ARGV[1] the host's JSON without firstSeen, ARGV[2] its
+// index entries, ARGV[3] firstSeen when none is stored, ARGV[4] status key prefix, then (id, JSON, index
+// entries) per status. A stored record written here starts with its firstSeen, so it is read without
+// decoding the JSON; one written otherwise is decoded.
+const HOST_STATE = `${UPSERT_FUNCTION}${REMOVE_FUNCTION}
+local old = redis.call('HGET', KEYS[1], 'data')
+local first = ARGV[3]
+if old then
+  first = string.match(old, '^{"firstSeen":"([^"]*)"') or cjson.decode(old).firstSeen or first
+end
+local rest = ARGV[1]
+local json = '{"firstSeen":' .. cjson.encode(first)
+if #rest > 2 then json = json .. ',' .. string.sub(rest, 2) else json = json .. '}' end
+upsert(KEYS[1], '*', json, ARGV[2])
+local keep = {}
+for i = 5, #ARGV, 3 do
+  keep[ARGV[i]] = true
+  upsert(ARGV[4] .. ARGV[i], '*', ARGV[i + 1], ARGV[i + 2])
+end
+for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  if not keep[member] then remove(ARGV[4] .. member) end
+end
+return 1
+`;
+
 /** Registers the scripts on a client (ioredis loads them on each connection at first use). */
 export function defineScripts(client: Redis): void {
   client.defineCommand('gseUpsert', { numberOfKeys: 1, lua: UPSERT });
   client.defineCommand('gseRemove', { numberOfKeys: 1, lua: REMOVE });
   client.defineCommand('gsePrune', { numberOfKeys: 1, lua: PRUNE });
+  client.defineCommand('gseHostState', { numberOfKeys: 2, lua: HOST_STATE });
 }

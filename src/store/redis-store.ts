@@ -186,8 +186,7 @@ export class RedisStore implements Store {
       const host = parseHost(w.host, `writes[${i}].host`);
       return { host, statuses: statusesByKey(host.hostId, w.statuses, `writes[${i}].statuses`) };
     });
-    const conflicts = await writeHostStates(this.client, this.keys, checked);
-    for (const host of conflicts) await this.upsertHost(host);
+    await writeHostStates(this.client, this.keys, checked);
   }
 
   async getHost(hostId: string): Promise<HostRecord | undefined> {

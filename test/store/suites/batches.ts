@@ -50,6 +50,31 @@ export function batchSuite(ctx: StoreContext): void {
       ]);
     });
 
+    it('keeps the firstSeen of a batch write through later batch writes, and moves hosts and statuses between state indexes', async () => {
+      const store = await ctx.store();
+      const put = (n: number, state: 'Synced' | 'OutOfSync') =>
+        store.putHostStates([
+          {
+            host: host(1, { firstSeen: at(n), lastSeen: at(n), syncState: state }),
+            statuses: [status('host-0001', 'a', { state })],
+          },
+        ]);
+      await put(1, 'Synced');
+      await put(2, 'OutOfSync');
+      await put(3, 'OutOfSync');
+      expect(await store.getHost('host-0001')).toStrictEqual(
+        host(1, { firstSeen: at(1), lastSeen: at(3), syncState: 'OutOfSync' }),
+      );
+      await put(4, 'Synced');
+      expect((await store.listHosts({ syncState: 'OutOfSync' })).items).toEqual([]);
+      expect((await store.listHosts({ syncState: 'Synced' })).items.map((h) => h.firstSeen)).toEqual([at(1)]);
+      expect((await store.listResourceStatuses({ state: 'OutOfSync' })).items).toEqual([]);
+      expect((await store.listResourceStatuses({ state: 'Synced' })).items).toStrictEqual([
+        status('host-0001', 'a', { state: 'Synced' }),
+      ]);
+      expect((await store.listResourceStatuses({ key: 'ConfigFile/a' })).items).toHaveLength(1);
+    });
+
     it('stores the last write of a host when one batch names it twice', async () => {
       const store = await ctx.store();
       await store.putHostStates([
