@@ -1,9 +1,11 @@
 /**
- * `npm run bench -- store-writes [--hosts 1000] [--statuses 1] [--batch 100] [--rounds 20] [--impl DIR]`
+ * `npm run bench -- store-writes [--hosts 1000] [--statuses 1] [--drifts 1] [--batch 100] [--rounds 20]
+ *   [--impl DIR]`
  *
- * The store's share of a commit on Redis, alone: `putHostStates` of every host (its record and
- * `--statuses` statuses), `--batch` hosts a call as the controller's HostWriter sends them, `--rounds` times,
- * each round moving every host and status between Synced and OutOfSync (as a commit does twice). One real
+ * The store's share of a commit on Redis, alone: per batch of `--batch` hosts (as the controller's
+ * HostWriter sends them), `putDrifts` of `--drifts` new drift records per host (a commit's intentional
+ * drift: one per changed item) and `putHostStates` of every host (its record and `--statuses` statuses),
+ * `--rounds` times, each round moving every host and status between Synced and OutOfSync. One real
  * redis-server (AOF on, as the replicas bench runs it). Per round: wall time, this process's CPU and
  * redis-server's CPU (INFO cpu); medians over the rounds after the first. `--impl DIR` loads the store from
  * DIR/dist (another build, say main's) so two builds can be compared run by run. Prints one JSON object as
@@ -14,7 +16,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import type * as RedisStoreModule from '../src/store/redis-store.js';
-import type { HostStateWrite, SyncState } from '../src/store/types.js';
+import type { DriftRecord, HostStateWrite, SyncState } from '../src/store/types.js';
 import { type BenchRedis, startBenchRedis } from './_lib/cluster.js';
 import { argValue, intArg, loadAverage, median, round, runBench } from './_lib/util.js';
 
@@ -64,9 +66,27 @@ function roundWrites(hosts: number, statuses: number, r: number, state: SyncStat
   });
 }
 
+/** Round `r`'s drift records of one host: `n` intentional ones, healed as applied. */
+function roundDrifts(hostId: string, n: number, r: number): DriftRecord[] {
+  const at = new Date(Date.UTC(2026, 0, 1) + r * 1000).toISOString();
+  return Array.from({ length: n }, (_, s) => ({
+    id: `${hostId}:report-${r}:ConfigFile/file-${s}`,
+    hostId,
+    key: `ConfigFile/file-${s}`,
+    kind: 'intentional',
+    revision: `${r}`.padStart(40, '0'),
+    detectedAt: at,
+    healed: true,
+    healedAt: at,
+    detail: `applied revision ${r}`,
+    expectedHash: 'f'.repeat(64),
+  }));
+}
+
 async function main(): Promise<void> {
   const hosts = intArg('hosts', 1000);
   const statuses = intArg('statuses', 1);
+  const drifts = intArg('drifts', 1);
   const batch = intArg('batch', 100);
   const rounds = intArg('rounds', 20);
   const implArg = argValue('impl');
@@ -87,7 +107,11 @@ async function main(): Promise<void> {
       const redis0 = await redisCpuS(admin);
       const cpu0 = process.cpuUsage();
       const t0 = performance.now();
-      for (let i = 0; i < writes.length; i += batch) await store.putHostStates(writes.slice(i, i + batch));
+      for (let i = 0; i < writes.length; i += batch) {
+        const slice = writes.slice(i, i + batch);
+        if (drifts > 0) await store.putDrifts(slice.flatMap((w) => roundDrifts(w.host.hostId, drifts, r)));
+        await store.putHostStates(slice);
+      }
       const wall = performance.now() - t0;
       const cpu = process.cpuUsage(cpu0);
       const redisCpu = (await redisCpuS(admin)) - redis0;
@@ -104,7 +128,7 @@ async function main(): Promise<void> {
   console.log(
     JSON.stringify({
       bench: 'store-writes',
-      what: `putHostStates on Redis: ${hosts} hosts x ${statuses} statuses, ${batch} hosts a call, per round`,
+      what: `putDrifts + putHostStates on Redis: ${hosts} hosts x (${drifts} drift records, ${statuses} statuses), ${batch} hosts a call, per round`,
       impl: implArg ? resolve(implArg) : 'this build',
       rounds,
       medianWallMs: round(median(wallMs), 1),

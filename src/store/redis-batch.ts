@@ -1,24 +1,16 @@
 /**
- * Batch writes on Redis: many hosts' records and statuses in one pipeline of per-host scripts; many drift
- * records in one MULTI, after one pipeline read their current versions (a record another writer changed
- * in between is handed back, and the store redoes it alone with its optimistic update).
+ * Batch writes on Redis, each one pipeline of atomic per-record scripts with nothing read first: many
+ * hosts' records and statuses, many drift records.
  */
 import type { Redis } from 'ioredis';
 import { encodeRecord, indexEntries, type RedisLayout } from './redis-kinds.js';
-import { decodeRecord, replies } from './redis-scan.js';
+import { replies } from './redis-scan.js';
 import type { DriftRecord, HostRecord, ResourceStatus } from './types.js';
 
 /** A checked host write: its record and its statuses by key. */
 export interface CheckedHostWrite {
   host: HostRecord;
   statuses: Map<string, ResourceStatus>;
-}
-
-/** The current `data` and `ver` of each key, in one pipeline. */
-async function readVersions(client: Redis, keys: string[], what: string): Promise<Array<[unknown, unknown]>> {
-  const read = client.pipeline();
-  for (const key of keys) read.hmget(key, 'data', 'ver');
-  return (await replies(read, what)) as Array<[unknown, unknown]>;
 }
 
 /**
@@ -55,8 +47,9 @@ export async function writeHostStates(
 }
 
 /**
- * Stores each drift record once per id (a re-sent one may only turn `healed` on), in one MULTI. Returns the
- * records whose stored version changed between the read and the write.
+ * Stores each drift record once per id: one pipeline of inserts that each write only where no record is
+ * stored yet. Returns the re-sent records that may turn a stored one healed, for the store's optimistic
+ * update (a re-sent record that is not healed changes nothing).
  */
 export async function writeDrifts(
   client: Redis,
@@ -65,22 +58,11 @@ export async function writeDrifts(
 ): Promise<DriftRecord[]> {
   if (records.length === 0) return [];
   const kind = keys.drift;
-  const recordKeys = records.map((r) => kind.recordPrefix + kind.id(r));
-  const current = await readVersions(client, recordKeys, 'read drift');
-  const tx = client.multi();
-  const written: DriftRecord[] = [];
-  records.forEach((drift, i) => {
-    const key = recordKeys[i] as string;
-    const [json, version] = current[i] ?? [null, null];
-    const stored = json == null ? undefined : decodeRecord(kind, json, key);
-    const next = driftAfter(stored, drift);
-    if (next === undefined) return;
-    tx.gseUpsert(key, typeof version === 'string' ? version : '0', ...encodeRecord(kind, next));
-    written.push(drift);
-  });
-  if (written.length === 0) return [];
-  const results = await replies(tx, 'drift');
-  return written.filter((_, j) => Number(results[j]) < 0);
+  const batch = client.pipeline();
+  for (const drift of records)
+    batch.gseUpsert(kind.recordPrefix + kind.id(drift), '0', ...encodeRecord(kind, drift));
+  const results = await replies(batch, 'drift');
+  return records.filter((drift, i) => drift.healed && Number(results[i]) < 0);
 }
 
 /** What to store for `drift` given the stored record: itself when new, a heal, or nothing. */

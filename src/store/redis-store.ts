@@ -250,8 +250,8 @@ export class RedisStore implements Store {
 
   async putDrifts(records: DriftRecord[]): Promise<void> {
     const drifts = records.map((r, i) => parseDrift(r, `records[${i}]`));
-    const conflicts = await writeDrifts(this.client, this.keys, drifts);
-    for (const drift of conflicts) await this.putDrift(drift);
+    const resent = await writeDrifts(this.client, this.keys, drifts);
+    for (const drift of resent) await this.putDrift(drift);
   }
 
   async markDriftHealed(id: string, at: string): Promise<boolean> {
