@@ -179,6 +179,12 @@ interface ConfigResult {
     publishedMedianMs: number | null;
     note?: string;
   };
+  /**
+   * CPU seconds per measured commit (over all --runs, their polling included): every replica together, the
+   * simulator processes, redis-server, this process (git commits, polling). Steadier than the times on a
+   * noisy machine, and where they go.
+   */
+  cpuSPerCommit: { replicas: number; simulator: number; redis: number; bench: number } | null;
   rssMiBPerReplica: number[];
   rssGoalMiB: number;
   rssGoalMet: boolean;
@@ -255,6 +261,13 @@ async function runConfig(n: number, hosts: number, runs: number, leaseMs: number
 
   const runsMs: Array<number | null> = [];
   const published: number[] = [];
+  const cpuNow = () => ({
+    replicas: sum(replicas.map((r) => r.proc.cpuSeconds())),
+    simulator: f.cpuSeconds(),
+    redis: (redis as BenchRedis).cpuSeconds(),
+    bench: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
+  });
+  const cpu0 = cpuNow();
   for (let i = 0; i < (syncNote ? 0 : runs); i++) {
     const t = await commitToSynced(repo, leader, cluster, hosts, i + 2);
     runsMs.push(t.totalMs);
@@ -262,6 +275,17 @@ async function runConfig(n: number, hosts: number, runs: number, leaseMs: number
     progress('commit to Synced', { replicas: n, hosts, run: i + 1, ...t });
     if (t.totalMs === null) progress('run did not converge', { lastSeen: t.lastSeen });
   }
+  const cpu1 = cpuNow();
+  const perCommit = (k: keyof typeof cpu0) => round((cpu1[k] - cpu0[k]) / runs, 2);
+  const cpuSPerCommit =
+    runsMs.length === 0
+      ? null
+      : {
+          replicas: perCommit('replicas'),
+          simulator: perCommit('simulator'),
+          redis: perCommit('redis'),
+          bench: perCommit('bench'),
+        };
   const rss = replicas.map((r) => r.rssMiB());
   const done = runsMs.filter((m): m is number => m !== null);
   const med = done.length === runs ? round(median(done), 0) : null;
@@ -329,6 +353,7 @@ async function runConfig(n: number, hosts: number, runs: number, leaseMs: number
       publishedMedianMs: published.length > 0 ? round(median(published), 0) : null,
       ...(syncNote ? { note: syncNote } : {}),
     },
+    cpuSPerCommit,
     rssMiBPerReplica: rss,
     rssGoalMiB: GOALS.rssMiB,
     rssGoalMet: rss.every((r) => r < GOALS.rssMiB),

@@ -15,6 +15,7 @@ import {
   type ManagedChild,
   openFileLimit,
   pollUntil,
+  procCpuSeconds,
   REPO_ROOT,
   spawnNode,
 } from './util.js';
@@ -35,6 +36,8 @@ export async function freePort(): Promise<number> {
 
 export interface BenchRedis {
   url: string;
+  /** redis-server's CPU seconds so far (user + system, from /proc), or NaN. */
+  cpuSeconds(): number;
   stop(): Promise<void>;
 }
 
@@ -62,6 +65,7 @@ export async function startBenchRedis(): Promise<BenchRedis> {
   if (!up) throw new Error('redis-server did not answer');
   return {
     url,
+    cpuSeconds: () => procCpuSeconds(proc.pid),
     async stop() {
       if (proc.exitCode === null && proc.signalCode === null) {
         const exited = new Promise<void>((r) => proc.once('exit', () => r()));

@@ -256,7 +256,8 @@ export async function stopAllChildren(): Promise<void> {
   await Promise.all([...children].map((c) => c.stop(5_000)));
 }
 
-function procCpuSeconds(pid: number | undefined): number {
+/** User+system CPU seconds process `pid` has used so far (from /proc), or NaN. */
+export function procCpuSeconds(pid: number | undefined): number {
   if (pid === undefined) return Number.NaN;
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
