@@ -83,13 +83,17 @@ export class GitSource {
     lastFetchMs: null,
     lastFetchAt: null,
   };
-  private readonly cycle = new Coalescer(() => this.runCycle());
+  private readonly cycle: Coalescer<SourceRevision | undefined>;
   private readonly git: SimpleGit;
 
   private constructor(
     readonly options: CompiledSourceOptions,
     private readonly deps: ResolvedSourceDeps,
   ) {
+    this.cycle = new Coalescer(
+      () => this.runCycle(),
+      () => deps.clock.now(),
+    );
     this.git = openGit(options.repoDir, {
       timeoutMs: options.fetchTimeoutMs,
       env: options.gnupgHome ? { GNUPGHOME: options.gnupgHome } : {},
@@ -139,8 +143,10 @@ export class GitSource {
         repoPath: localPath,
         branch,
         timer: this.deps.timer,
+        clock: this.deps.clock,
         logger: this.deps.logger,
-        onChange: () => this.fetchInBackground(),
+        // A fetch that started after the move was heard has seen it (the webhook's, say): no second one.
+        onChange: (heardAt) => this.fetchInBackground(heardAt),
       });
       // close() may have run while the watch was being armed.
       if (this.getState() !== 'running') await watcher?.close();
@@ -182,9 +188,10 @@ export class GitSource {
     await this.cycle.idle();
   }
 
-  private fetchInBackground(): void {
+  /** A fetch in the background; with `since`, an in-flight fetch that started after it will do. */
+  private fetchInBackground(since?: number): void {
     if (this.state !== 'running') return;
-    this.fetchNow().catch(() => undefined);
+    this.cycle.run(since).catch(() => undefined);
   }
 
   /** One fetch-and-yield pass; always schedules the next tick while running. */

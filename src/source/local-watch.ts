@@ -11,7 +11,7 @@
  */
 import { join, resolve, sep } from 'node:path';
 import { type FSWatcher, watch } from 'chokidar';
-import type { SourceLogger, SourceTimer, TimerHandle } from './deps.js';
+import type { Clock, SourceLogger, SourceTimer, TimerHandle } from './deps.js';
 import { gitErrorDetail, openGit } from './git.js';
 
 /** Git writes a ref, its reflog and maybe packed-refs in quick succession; one fetch covers them all. */
@@ -30,9 +30,13 @@ export interface RefWatchOptions {
   repoPath: string;
   branch: string;
   timer: SourceTimer;
+  clock: Clock;
   logger: SourceLogger;
-  /** Called (debounced) when the branch may have moved. */
-  onChange: () => void;
+  /**
+   * Called (debounced) when the branch may have moved, with the time (`clock`) the first change of the burst
+   * was heard: a fetch started after it sees the move.
+   */
+  onChange: (heardAt: number) => void;
 }
 
 /** The git dir holding `repoPath`'s refs, or undefined when it is not (yet) a git repo. */
@@ -59,13 +63,18 @@ export async function watchLocalRefs(options: RefWatchOptions): Promise<RefWatch
   for (let dir = join(branchRef, '..'); dir.startsWith(gitDir + sep); dir = join(dir, '..')) allowed.add(dir);
 
   let pending: TimerHandle | undefined;
+  /** When the first event of the burst being debounced was heard. */
+  let heardAt: number | undefined;
   const watcher: FSWatcher = watch(gitDir, { ignoreInitial: true, ignored: (path) => !allowed.has(path) });
   watcher.on('all', (event, path) => {
     options.logger.debug('source: ref change', { event, path });
+    heardAt ??= options.clock.now();
     pending?.clear();
     pending = options.timer.set(() => {
+      const at = heardAt as number;
       pending = undefined;
-      options.onChange();
+      heardAt = undefined;
+      options.onChange(at);
     }, WATCH_DEBOUNCE_MS);
   });
   watcher.on('error', (error) => {

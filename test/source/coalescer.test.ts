@@ -54,4 +54,25 @@ describe('Coalescer', () => {
     await expect(first).rejects.toThrow('first fails');
     expect(await second).toBe(2);
   });
+
+  it('joins an in-flight run that started after `since`, and queues one for news older than its start', async () => {
+    const { task, finish, started } = manualTask();
+    let clock = 100;
+    const coalescer = new Coalescer(task, () => clock);
+
+    const first = coalescer.run(); // starts at 100
+    clock = 105;
+    const heardBefore = coalescer.run(99); // the news came before the run started: it has seen it
+    expect(heardBefore).toBe(first);
+    const heardSameTick = coalescer.run(100); // the same tick: it may have started first, so a new run
+    const heardAfter = coalescer.run(104);
+    expect(heardAfter).toBe(heardSameTick);
+    expect(started()).toBe(1);
+    finish(0, 1);
+    expect(await heardBefore).toBe(1);
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(started()).toBe(2);
+    finish(1, 2);
+    expect(await heardSameTick).toBe(2);
+  });
 });

@@ -78,4 +78,43 @@ describe('GitSource local ref watch', () => {
 
     expect(shas(log.revisions)).toEqual([await git(repo.dir, 'rev-parse', 'main')]);
   });
+
+  it('joins a fetch that started after the ref moved (a webhook for the same push) instead of fetching again', async () => {
+    const repo = await repoWithCleanup();
+    const stateDir = await tempDir();
+    cleanups.push(() => removeDir(stateDir));
+    let tick = 0;
+    let source!: GitSource;
+    let webhook: Promise<unknown> | undefined;
+    const quiet = () => undefined;
+    source = await GitSource.create(
+      { repo: repo.dir, stateDir, intervalMs: NEVER_MS },
+      {
+        clock: { now: () => ++tick }, // every reading later than the one before
+        logger: {
+          info: quiet,
+          warn: quiet,
+          error: quiet,
+          debug: (msg) => {
+            // The push's webhook: a fetch that starts once the watch has heard the ref move, before the
+            // watch's own debounced fetch.
+            if (msg === 'source: ref change' && webhook === undefined) {
+              webhook = new Promise((resolve) => setImmediate(resolve)).then(() => source.fetchNow());
+            }
+          },
+        },
+      },
+    );
+    cleanups.push(() => source.close());
+    const log = record(source);
+    await source.start();
+    const before = source.stats().fetches;
+
+    const second = await repo.commit({ 'b.yaml': 'b\n' }, 'second');
+    await waitFor(() => log.revisions.at(-1)?.sha === second, 'the pushed commit');
+    await webhook;
+    await new Promise((resolve) => setTimeout(resolve, 100)); // past the watch's debounce
+    await source.fetchNow(); // settles anything queued; counted below
+    expect(source.stats().fetches - before).toBe(2); // the webhook's (joined by the watch) and this one
+  });
 });
