@@ -6,8 +6,11 @@
  * For each replica count and host count, on a fresh Redis, repo and fleet:
  *  - agents held per replica once all are connected (each replica's own sessions);
  *  - commit-to-Synced, `--runs` times: from `git commit` + POST /api/v1/hooks/git to the leader until every
- *    host is Synced on the new revision in the shared store (the store's Synced count reaches the host count,
- *    then the full host list confirms each host's revision; the time is when the count reached it);
+ *    host is Synced on the new revision in the shared store (the store's applied revision and Synced count,
+ *    read from Redis every 20 ms, reach the commit and the host count; then the full host list through the
+ *    leader's API confirms each host's revision; the time is when the count reached it). The count is read
+ *    from Redis, not through GET /api/v1/status, so the replicas do not serve 50 requests a second that no
+ *    dashboard makes;
  *  - controller RSS per replica after the syncs;
  *  - failover (2+ replicas): SIGKILL the leader -> another replica holds the lease, and -> every agent is
  *    held by a survivor;
@@ -135,14 +138,10 @@ async function commitToSynced(
     async () => {
       if (publishedAt === null && (await cluster.revision()) === sha) publishedAt = performance.now();
       if (publishedAt === null) return false;
-      const { body } = await leader.api<{
-        revision: { applied: { sha: string } | null };
-        hosts: { bySyncState: Record<string, number> };
-      }>('/api/v1/status');
-      const synced = body.hosts.bySyncState.Synced ?? 0;
-      lastSeen = `${synced} of ${hosts} Synced in the store (by state ${JSON.stringify(body.hosts.bySyncState)})`;
+      const { applied, synced } = await cluster.synced();
+      lastSeen = `${synced} of ${hosts} Synced in the store (applied revision ${applied ?? 'none'})`;
       if (synced < hosts) dipped = true;
-      if (body.revision.applied?.sha !== sha || synced < hosts) return false;
+      if (applied !== sha || synced < hosts) return false;
       const countedAt = performance.now();
       // The count can still hold hosts Synced on the previous revision: confirm each host's revision, at
       // once when the count was seen to drop since the publish, else at most every VERIFY_EVERY_MS (a

@@ -96,6 +96,11 @@ export interface ClusterWatch {
   leader(): Promise<string | undefined>;
   /** The id (commit SHA) of the revision the leader published, or undefined. */
   revision(): Promise<string | undefined>;
+  /**
+   * The applied revision and the count of hosts Synced, as the shared store holds them (what
+   * GET /api/v1/status reports, read without asking a replica to serve the request).
+   */
+  synced(): Promise<{ applied: string | undefined; synced: number }>;
   close(): void;
 }
 
@@ -107,6 +112,13 @@ export async function watchCluster(redisUrl: string): Promise<ClusterWatch> {
   return {
     leader: async () => /^\d+:(.*)$/.exec((await client.get('gse:cluster:lease')) ?? '')?.[1],
     revision: async () => /"id":"([^"]+)"/.exec(await client.getrange('gse:cluster:revision', 0, 199))?.[1],
+    async synced() {
+      const [applied, synced] = await Promise.all([
+        client.get('gse:appliedRevision'),
+        client.zcard('gse:hosts:syncState:Synced'),
+      ]);
+      return { applied: applied ?? undefined, synced };
+    },
     close: () => client.disconnect(),
   };
 }
