@@ -2,13 +2,14 @@
  * What a ConfigFile apply works with: its deps, its result, the file observed on disk (read O_NOFOLLOW) and
  * prune. The apply itself, one file or a whole manifest's as one durable batch, is in converge-files.ts.
  */
-import { closeSync, fstatSync, readFileSync, unlinkSync } from 'node:fs';
+import { closeSync, fstatSync, unlinkSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { ManifestConfigFile } from '../../src/protocol/manifest.js';
 import { saveBackup } from './backups.js';
 import type { Clock, Logger } from './deps.js';
 import { hasErrno, NotAFileError } from './errors.js';
 import { fsyncDir, sha256Hex } from './fs-util.js';
+import { readOpenFile } from './local-fs.js';
 import type { UserDb } from './owner.js';
 import type { OwnershipLedger } from './ownership.js';
 import { openNoFollowFd, resolveManagedSafe } from './safe-path.js';
@@ -83,7 +84,7 @@ export async function observeFile(absPath: string, path = absPath): Promise<Obse
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) throw new NotAFileError(absPath);
-    const content = readFileSync(fd);
+    const content = readOpenFile(fd, st.size);
     return {
       content,
       hash: sha256Hex(content),

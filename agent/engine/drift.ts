@@ -7,7 +7,7 @@
  * drift only once the agent has converged it (after the first `end`); each distinct drifted state is
  * reported once. The caller decides whether to heal (`selfHeal`).
  */
-import { closeSync, fstatSync, lstatSync, readFileSync } from 'node:fs';
+import { closeSync, fstatSync, lstatSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { ManifestConfigFile } from '../../src/protocol/manifest.js';
 import { itemKey } from '../../src/protocol/manifest.js';
@@ -15,6 +15,7 @@ import type { WriteGuard } from './config-file.js';
 import { type Clock, isoNow, type Logger, runningAsRoot, silentLogger } from './deps.js';
 import { errorText, hasErrno, NotAFileError, SymlinkInPathError } from './errors.js';
 import { sha256Hex } from './fs-util.js';
+import { readOpenFile } from './local-fs.js';
 import { type OwnerIds, resolveOwner, type UserDb } from './owner.js';
 import { resolveManaged } from './paths.js';
 import { assertNoSymlinks, managedBase, openNoFollowFd } from './safe-path.js';
@@ -414,8 +415,9 @@ export class DriftWatcher implements WriteGuard {
     if (fp === e.fingerprint && e.last) return e.last;
     const fd = openNoFollowFd(e.item.path, e.absPath);
     try {
-      if (!fstatSync(fd).isFile()) throw new NotAFileError(e.absPath);
-      const content = readFileSync(fd);
+      const opened = fstatSync(fd);
+      if (!opened.isFile()) throw new NotAFileError(e.absPath);
+      const content = readOpenFile(fd, opened.size);
       e.fingerprint = fp;
       e.last = { hash: sha256Hex(content), mode: fileMode, uid, gid };
       return e.last;

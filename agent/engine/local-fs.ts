@@ -19,6 +19,7 @@ import {
   fsyncSync,
   lstatSync,
   openSync,
+  readSync,
   type Stats,
   statfsSync,
 } from 'node:fs';
@@ -104,4 +105,20 @@ export function lstatOrUndefined(path: string): Stats | undefined {
     if (hasErrno(err, 'ENOENT')) return undefined;
     throw err;
   }
+}
+
+/**
+ * The content of regular file `fd`, whose size the caller has just read with its own fstat: `size` bytes,
+ * fewer if it shrank meanwhile (as `readFileSync(fd)` reads, without that call's second fstat). Usually one
+ * read(2).
+ */
+export function readOpenFile(fd: number, size: number): Buffer {
+  const buf = Buffer.allocUnsafe(size);
+  let at = 0;
+  while (at < size) {
+    const n = readSync(fd, buf, at, size - at, at);
+    if (n === 0) break;
+    at += n;
+  }
+  return at === size ? buf : buf.subarray(0, at);
 }

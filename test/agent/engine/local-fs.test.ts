@@ -1,8 +1,18 @@
-import { closeSync, existsSync, openSync, readFileSync, statfsSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fstatSync,
+  ftruncateSync,
+  openSync,
+  readFileSync,
+  statfsSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { fdatasyncFd, fsyncFd, onMemoryFs } from '../../../agent/engine/local-fs.js';
+import { fdatasyncFd, fsyncFd, onMemoryFs, readOpenFile } from '../../../agent/engine/local-fs.js';
 
 const TMPFS_MAGIC = 0x01021994;
 /** /dev/shm when it is a tmpfs here (it is on Linux hosts and most containers). */
@@ -65,5 +75,41 @@ describe.each([
     expect(thrown).toBeUndefined();
     await expect(sync).rejects.toMatchObject({ code: 'EBADF' });
     await expect(fdatasyncFd(fd, dir)).rejects.toMatchObject({ code: 'EBADF' });
+  });
+});
+
+describe('readOpenFile', () => {
+  let dir: string;
+  beforeEach(async () => {
+    dir = await mkdtemp(join(process.env.TMPDIR || '/tmp', 'gse-read-'));
+  });
+  afterEach(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('reads the whole file at the size its fstat gave, empty files included', () => {
+    for (const content of ['', 'one line\n', 'x'.repeat(200_000)]) {
+      const file = join(dir, 'f');
+      writeFileSync(file, content);
+      const fd = openSync(file, 'r');
+      try {
+        expect(readOpenFile(fd, fstatSync(fd).size).toString()).toBe(content);
+      } finally {
+        closeSync(fd);
+      }
+    }
+  });
+
+  it('returns what is left when the file shrank after its fstat', () => {
+    const file = join(dir, 'g');
+    writeFileSync(file, 'abcdef');
+    const fd = openSync(file, 'r+');
+    try {
+      const { size } = fstatSync(fd);
+      ftruncateSync(fd, 2);
+      expect(readOpenFile(fd, size).toString()).toBe('ab');
+    } finally {
+      closeSync(fd);
+    }
   });
 });
