@@ -260,12 +260,15 @@ async function runConfig(n: number, hosts: number, runs: number, leaseMs: number
 
   const runsMs: Array<number | null> = [];
   const published: number[] = [];
-  const cpuNow = () => ({
-    replicas: sum(replicas.map((r) => r.proc.cpuSeconds())),
-    simulator: f.cpuSeconds(),
-    redis: (redis as BenchRedis).cpuSeconds(),
-    bench: (process.cpuUsage().user + process.cpuUsage().system) / 1e6,
-  });
+  const cpuNow = () => {
+    const own = process.cpuUsage();
+    return {
+      replicas: sum(replicas.map((r) => r.proc.cpuSeconds())),
+      simulator: f.cpuSeconds(),
+      redis: (redis as BenchRedis).cpuSeconds(),
+      bench: (own.user + own.system) / 1e6,
+    };
+  };
   const cpu0 = cpuNow();
   for (let i = 0; i < (syncNote ? 0 : runs); i++) {
     const t = await commitToSynced(repo, leader, cluster, hosts, i + 2);

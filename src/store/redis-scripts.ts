@@ -90,22 +90,29 @@ const REMOVE = `${REMOVE_FUNCTION}
 return remove(KEYS[1])
 `;
 
+/** Lua `prune(set, prefix, keep)`: deletes the records listed in `set` whose id is not a key of `keep`. */
+const PRUNE_FUNCTION = `${REMOVE_FUNCTION}
+local function prune(set, prefix, keep)
+  local removed = 0
+  for _, member in ipairs(redis.call('ZRANGE', set, 0, -1)) do
+    if not keep[member] then removed = removed + remove(prefix .. member) end
+  end
+  return removed
+end
+`;
+
 // KEYS[1] a set whose members are record ids; ARGV[1] record key prefix; ARGV[2..] ids to keep.
-const PRUNE = `${REMOVE_FUNCTION}
+const PRUNE = `${PRUNE_FUNCTION}
 local keep = {}
 for i = 2, #ARGV do keep[ARGV[i]] = true end
-local removed = 0
-for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
-  if not keep[member] then removed = removed + remove(ARGV[1] .. member) end
-end
-return removed
+return prune(KEYS[1], ARGV[1], keep)
 `;
 
 // KEYS[1] host record, KEYS[2] the host's status set; ARGV[1] the host's JSON without firstSeen, ARGV[2] its
 // index entries, ARGV[3] firstSeen when none is stored, ARGV[4] status key prefix, then (id, JSON, index
 // entries) per status. A stored record written here starts with its firstSeen, so it is read without
 // decoding the JSON; one written otherwise is decoded.
-const HOST_STATE = `${UPSERT_FUNCTION}${REMOVE_FUNCTION}
+const HOST_STATE = `${UPSERT_FUNCTION}${PRUNE_FUNCTION}
 local old = redis.call('HGET', KEYS[1], 'data')
 local first = ARGV[3]
 if old then
@@ -120,9 +127,7 @@ for i = 5, #ARGV, 3 do
   keep[ARGV[i]] = true
   upsert(ARGV[4] .. ARGV[i], '*', ARGV[i + 1], ARGV[i + 2])
 end
-for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-  if not keep[member] then remove(ARGV[4] .. member) end
-end
+prune(KEYS[2], ARGV[4], keep)
 return 1
 `;
 
