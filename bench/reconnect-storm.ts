@@ -88,6 +88,14 @@ let agentsRoot: string | undefined;
 let ctl: BenchController | undefined;
 let fleet: SimFleet | undefined;
 
+/** The controller's host-state write counters so far (its Prometheus counters). */
+async function hostWriteCounts(c: BenchController): Promise<{ hosts: number; batches: number }> {
+  const value = async (m: { get(): Promise<{ values: Array<{ value: number }> }> }) =>
+    (await m.get()).values[0]?.value ?? 0;
+  const metrics = c.controller.metrics;
+  return { hosts: await value(metrics.hostWrites), batches: await value(metrics.hostWriteBatches) };
+}
+
 interface StormRound {
   admissionRate: number | 'off';
   /** From the restarted controller listening to every agent connected; null when the timeout passed. */
@@ -103,6 +111,13 @@ interface StormRound {
   /** CPU seconds, restart to all connected: this process (the controller) and the simulate processes. */
   controllerCpuS: number;
   simulatorCpuS: number;
+  /**
+   * Host states the controller wrote to its store from the restart until every host was Synced again, per
+   * agent (gse_store_host_writes_total): 1 when a returning host's connect and report share one write.
+   */
+  hostWritesPerAgent: number | null;
+  /** Store commits of host states in that time (gse_store_host_write_batches_total). */
+  hostWriteBatches: number | null;
   goalMs: number;
   goalMet: boolean;
 }
@@ -158,6 +173,7 @@ async function main(): Promise<void> {
     await ctl.stop();
     const c = await start(rate, `127.0.0.1:${port}`);
     ctl = c;
+    const writes0 = await hostWriteCounts(c);
     const t0 = performance.now();
     const cpu0 = process.cpuUsage();
     const simCpu0 = f.cpuSeconds();
@@ -181,6 +197,10 @@ async function main(): Promise<void> {
     const simulatorCpuS = f.cpuSeconds() - simCpu0;
     lag.disable();
     const stats = c.controller.hub.stats();
+    // The writes of the storm: until every host reported back (Synced) and its state was stored.
+    const settled = await pollUntil(() => c.syncedCount() >= count, timeoutMs, 50);
+    if (settled) await c.controller.reconciler.stored();
+    const writes = await hostWriteCounts(c);
     const round_: StormRound = {
       admissionRate: rate === 0 ? 'off' : rate,
       allConnectedMs: done && stats.connected >= count ? round(allMs, 0) : null,
@@ -193,6 +213,8 @@ async function main(): Promise<void> {
       eventLoopDelayP99Ms: round(lag.percentile(99) / 1e6, 1),
       controllerCpuS: round((cpu.user + cpu.system) / 1e6, 2),
       simulatorCpuS: round(simulatorCpuS, 2),
+      hostWritesPerAgent: settled ? round((writes.hosts - writes0.hosts) / count, 2) : null,
+      hostWriteBatches: settled ? writes.batches - writes0.batches : null,
       goalMs: GOAL_MS,
       goalMet: done && stats.connected >= count && allMs <= GOAL_MS,
     };

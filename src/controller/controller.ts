@@ -377,7 +377,7 @@ export class Controller {
         registry: store,
         logger: deps.logger,
         handlers: {
-          onConnect: (s) => controller.onConnect(s),
+          onConnect: (s, ready) => controller.onConnect(s, ready),
           onDisconnect: async (id) => {
             // Released first, so the host's record may be written (nobody holds it) unless it moved on.
             await controller.replica?.cluster.directory.release(id).catch((err: unknown) => {
@@ -633,7 +633,7 @@ export class Controller {
     });
   }
 
-  private async onConnect(session: SessionInfo): Promise<void> {
+  private async onConnect(session: SessionInfo, ready?: () => void): Promise<void> {
     // A claim that Redis cannot take now is made by the next refresh (the host is held here already).
     await this.replica?.cluster.directory.claim(session.agentId).catch((err: unknown) => {
       this.deps.logger.warn('session not recorded in the directory yet', {
@@ -641,7 +641,7 @@ export class Controller {
         error: String(err),
       });
     });
-    await this.reconciler.hostConnected(factsOf(session), session.manifestHash);
+    await this.reconciler.hostConnected(factsOf(session), session.manifestHash, ready);
   }
 
   private async onMessage(agentId: string, msg: SpooledMessage): Promise<void> {

@@ -98,6 +98,16 @@ export class ControllerMetrics {
     buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
+  readonly hostWrites = new Counter({
+    name: 'gse_store_host_writes_total',
+    help: 'Host states (a host record and its resource statuses) written to the store',
+    registers: [this.registry],
+  });
+  readonly hostWriteBatches = new Counter({
+    name: 'gse_store_host_write_batches_total',
+    help: 'Store writes of host-state batches (each holds the hosts marked since the last one)',
+    registers: [this.registry],
+  });
   readonly revisions = new Counter({
     name: 'gse_revisions_total',
     help: 'Revisions seen from Git, by outcome',

@@ -107,9 +107,16 @@ export class Reconciler {
       putDrifts: (records) => deps.store.putDrifts(records),
       putHostStates: async (writes) => {
         await deps.store.putHostStates(writes);
+        deps.metrics.hostWriteBatches.inc();
+        deps.metrics.hostWrites.inc(writes.length);
         deps.onHostsWritten?.(writes);
       },
     });
+  }
+
+  /** Resolves once every host state marked so far is in the store (or its write failed). */
+  stored(): Promise<void> {
+    return this.writer.idle();
   }
 
   /** The revision being reconciled. */
@@ -227,8 +234,12 @@ export class Reconciler {
     end();
   }
 
-  /** An agent connected (hello accepted): record it and send it its manifest unless it holds it already. */
-  async hostConnected(facts: HostFacts, heldHash: string): Promise<void> {
+  /**
+   * An agent connected (hello accepted): record it and send it its manifest unless it holds it already.
+   * `ready` is called once the host's reports can be handled (before its store write: a report that comes
+   * meanwhile joins the same batch, so a returning host costs one write, not two).
+   */
+  async hostConnected(facts: HostFacts, heldHash: string, ready?: () => void): Promise<void> {
     const nowIso = new Date(this.deps.now()).toISOString();
     let host = this.hosts.get(facts.id);
     if (!host) {
@@ -247,7 +258,9 @@ export class Reconciler {
     host.retry = undefined;
     this.replan(host);
     this.dispatch(host);
-    await this.persist(host);
+    const stored = this.persist(host);
+    ready?.();
+    await stored;
     this.deps.onRolloutHostChanged?.(facts.id);
     await this.stepRollouts();
   }

@@ -34,11 +34,17 @@ export interface SessionInfo {
 
 /**
  * What the hub calls; all async. For one agent id, `onDisconnect` of an old session always completes
- * before `onConnect` of its successor, and `onMessage` is only called once `onConnect` has settled.
+ * before `onConnect` of its successor, and `onMessage` is only called once `onConnect` has settled or
+ * called its `ready`.
  */
 export interface HubHandlers {
-  /** A session was established (after `welcome` was sent). */
-  onConnect?(session: SessionInfo): Promise<void>;
+  /**
+   * A session was established (after `welcome` was sent). `ready()` lets the session's messages reach
+   * `onMessage` before this settles: a handler calls it once it can take them (the host known, its
+   * manifest sent), so a report need not wait for the rest (a store write). The hub calls it anyway when
+   * this settles.
+   */
+  onConnect?(session: SessionInfo, ready: () => void): Promise<void>;
   /** A session ended; `reason` says why (close reason or 'replaced by a newer connection'). */
   onDisconnect?(agentId: string, reason: string): Promise<void>;
   /**

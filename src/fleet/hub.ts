@@ -399,10 +399,11 @@ export class FleetHub {
     for (const frame of received.detach()) session.receive(frame.data, frame.isBinary);
     this.logger.info('agent connected', { agentId, remoteAddress, enrolled: credential !== undefined });
     const info = session.info(this.clock.now());
+    const ready = (): void => session.open();
     this.lifecycle
-      .run(agentId, async () => this.handlers.onConnect?.(info))
+      .run(agentId, async () => this.handlers.onConnect?.(info, ready))
       .catch((err: unknown) => this.handlerFailed('onConnect', agentId, err))
-      .then(() => session.open())
+      .then(ready)
       .catch((err: unknown) => this.handlerFailed('session open', agentId, err));
   }
 

@@ -275,6 +275,24 @@ describe('Reconciler store batches', () => {
     expect((await store.listDrift({})).items).toHaveLength(3);
   });
 
+  it("is ready for a connecting host's report before its connect is stored, so both share one write", async () => {
+    await reconciler.setRevision(rev('rev-1', 'one'));
+    const hosts = vi.spyOn(store, 'putHostStates');
+    let connected: Promise<void> = Promise.resolve();
+    await new Promise<void>((ready) => {
+      connected = reconciler.hostConnected(facts(1), '', ready);
+    });
+    expect(hosts).not.toHaveBeenCalled();
+    await Promise.all([connected, reconciler.hostReported('h1', report('h1', 1))]);
+    expect(hosts).toHaveBeenCalledTimes(1);
+    expect(hosts.mock.calls[0]?.[0].map((w) => [w.host.hostId, w.host.connected, w.host.syncState])).toEqual([
+      ['h1', true, 'Synced'],
+    ]);
+    // hostConnected itself still resolves once the host is stored.
+    await reconciler.hostConnected(facts(2), '');
+    expect((await store.getHost('h2'))?.connected).toBe(true);
+  });
+
   it('fails the report handler when its batch could not be stored, so the report is not acked', async () => {
     await reconciler.setRevision(rev('rev-1', 'one'));
     await reconciler.hostConnected(facts(1), '');

@@ -45,7 +45,7 @@ export class RecordingHandlers implements HubHandlers {
   readonly messages: { agentId: string; msg: SpooledMessage }[] = [];
   impl: (agentId: string, msg: SpooledMessage) => Promise<void> = async () => {};
 
-  async onConnect(session: SessionInfo): Promise<void> {
+  async onConnect(session: SessionInfo, _ready: () => void): Promise<void> {
     this.calls.push(`connect ${session.agentId}`);
   }
 

@@ -30,6 +30,31 @@ describe('FleetHub acks', () => {
     agent.close();
   });
 
+  it("holds a new session's messages until onConnect settles, or until it calls ready", async () => {
+    for (const callsReady of [false, true]) {
+      env = await startHub();
+      const gate = deferred();
+      env.handlers.onConnect = async (_session, ready) => {
+        if (callsReady) ready();
+        await gate.promise;
+      };
+      const { agent } = await TestAgent.enroll(env.url, helloFor('sim-1'));
+      agent.send(reportFrame('r-1'));
+      if (callsReady) {
+        expect(await agent.next((m) => m.type === 'ack')).toEqual({ v: 1, type: 'ack', ids: ['r-1'] });
+      } else {
+        await agent.roundTrip();
+        expect(env.handlers.messages).toEqual([]);
+      }
+      gate.resolve();
+      await vi.waitFor(() => expect(agent.ackedIds()).toEqual(['r-1']));
+      expect(env.handlers.messages.map((m) => m.msg.id)).toEqual(['r-1']);
+      agent.close();
+      await env.close();
+      env = undefined;
+    }
+  });
+
   it('sends an error and no ack when the handler throws', async () => {
     env = await startHub();
     env.handlers.impl = async () => {
