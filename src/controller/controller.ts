@@ -509,6 +509,8 @@ export class Controller {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
+    // Host states still queued (a connect waiting for its report, the disconnects) go in before it closes.
+    await this.reconciler.stored();
     await this.store.close();
     this.state = 'stopped';
   }

@@ -129,6 +129,54 @@ describe('HostWriter pacing', () => {
   });
 });
 
+describe('HostWriter.writeWithin', () => {
+  it('rides the batch of a write of the host that comes before its deadline, one write for both', async () => {
+    const { delayed, deferred, batches, writer } = paced(0);
+    let stored = false;
+    const connect = writer.writeWithin('a', 200).then(() => {
+      stored = true;
+    });
+    expect(delayed.map((d) => d.ms)).toEqual([200]);
+    expect(deferred).toHaveLength(0); // nothing to write yet
+    const report = writer.write('a');
+    deferred.shift()?.();
+    await Promise.all([connect, report]);
+    expect(stored).toBe(true);
+    delayed.shift()?.fn(); // the deadline, come and gone: nothing more to write
+    expect(deferred).toHaveLength(0);
+    expect(batches).toEqual([['a']]);
+  });
+
+  it('writes at its deadline when nothing else wrote the host, and idle waits for it', async () => {
+    const { delayed, deferred, batches, writer } = paced(0);
+    const connect = writer.writeWithin('a', 200);
+    expect(writer.writeWithin('a', 200)).toBe(connect); // asked twice: still one wait
+    let idle = false;
+    const waited = writer.idle().then(() => {
+      idle = true;
+    });
+    await new Promise((r) => setTimeout(r, 0));
+    expect(idle).toBe(false);
+    expect(delayed).toHaveLength(1);
+    delayed.shift()?.fn();
+    deferred.shift()?.();
+    await connect;
+    await waited;
+    expect(batches).toEqual([['a']]);
+  });
+
+  it('rejects when the batch it rode failed', async () => {
+    const { deferred, writer } = paced(0, {
+      roundTrip: () => Promise.reject(new Error('disk full')),
+    });
+    const connect = writer.writeWithin('a', 200);
+    const report = writer.write('a');
+    deferred.shift()?.();
+    await expect(report).rejects.toThrow('disk full');
+    await expect(connect).rejects.toThrow('disk full');
+  });
+});
+
 describe('HostWriter pacing by write time', () => {
   it('waits four times the last commit before the next batch, so a slow store gets bigger batches', async () => {
     const { delayed, deferred, writer } = paced(10);
@@ -208,6 +256,8 @@ describe('Reconciler store batches', () => {
     sent = [];
     let ids = 0;
     reconciler = new Reconciler({
+      // Connects are stored at once here; waiting for a report is tested on its own.
+      connectWriteWithinMs: 0,
       store,
       hub: {
         send(to, msg) {
