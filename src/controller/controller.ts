@@ -767,11 +767,14 @@ export class Controller {
       },
       forceSyncLocal: (ids) => this.reconciler.forceSync(ids),
       rolloutLocal: (action, name, actor) => rolloutApi(this.rollouts, this.reconciler)[action](name, actor),
+      // All at once: their store writes share batches (one after another, each waited for its own batch).
       sessionsReclaimed: async (ids) => {
-        for (const id of ids) {
-          const session = this.hub.session(id);
-          if (session) await this.onConnect(session);
-        }
+        await Promise.all(
+          ids.map((id) => {
+            const session = this.hub.session(id);
+            return session ? this.onConnect(session) : undefined;
+          }),
+        );
       },
       fetchLocal: () => this.source.fetchNow(),
       // Only the leader follows Git: a deposed one stops fetching until it is elected again.

@@ -244,8 +244,8 @@ export class Reconciler {
 
   /**
    * An agent connected (hello accepted): record it and send it its manifest unless it holds it already.
-   * `ready` is called once the host's reports can be handled; the host's store write waits for its first
-   * report up to CONNECT_WRITE_WITHIN_MS, and resolves this once done.
+   * `ready` is called once the host's reports can be handled; when the host was sent a manifest, its store
+   * write waits for the report up to CONNECT_WRITE_WITHIN_MS. Resolves once the host is stored.
    */
   async hostConnected(facts: HostFacts, heldHash: string, ready?: () => void): Promise<void> {
     const nowIso = new Date(this.deps.now()).toISOString();
@@ -266,7 +266,11 @@ export class Reconciler {
     host.retry = undefined;
     this.replan(host);
     this.dispatch(host);
-    const stored = this.writer.writeWithin(host, this.deps.connectWriteWithinMs ?? CONNECT_WRITE_WITHIN_MS);
+    // A host sent something answers with a report, which its write can wait for; one sent nothing will not.
+    const stored =
+      host.sentHash === undefined
+        ? this.persist(host)
+        : this.writer.writeWithin(host, this.deps.connectWriteWithinMs ?? CONNECT_WRITE_WITHIN_MS);
     ready?.();
     await stored;
     this.deps.onRolloutHostChanged?.(facts.id);

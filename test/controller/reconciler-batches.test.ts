@@ -251,13 +251,11 @@ describe('Reconciler store batches', () => {
   let sent: Array<{ to: string; msg: ManifestMessage }>;
   let reconciler: Reconciler;
 
-  beforeEach(() => {
-    store = MemoryStore.open();
-    sent = [];
+  /** A reconciler whose connects wait `connectWriteWithinMs` for a report (0: none, as most tests want). */
+  const make = (connectWriteWithinMs: number) => {
     let ids = 0;
-    reconciler = new Reconciler({
-      // Connects are stored at once here; waiting for a report is tested on its own.
-      connectWriteWithinMs: 0,
+    return new Reconciler({
+      connectWriteWithinMs,
       store,
       hub: {
         send(to, msg) {
@@ -270,6 +268,12 @@ describe('Reconciler store batches', () => {
       now: () => Date.parse('2026-01-01T00:00:00.000Z'),
       newId: () => `m${++ids}`,
     });
+  };
+
+  beforeEach(() => {
+    store = MemoryStore.open();
+    sent = [];
+    reconciler = make(0);
   });
 
   /** The agent's report of its manifest applied; with `drifted`, each item says the host had diverged. */
@@ -326,6 +330,7 @@ describe('Reconciler store batches', () => {
   });
 
   it("is ready for a connecting host's report before its connect is stored, so both share one write", async () => {
+    reconciler = make(60_000); // the report, not the deadline, ends the wait
     await reconciler.setRevision(rev('rev-1', 'one'));
     const hosts = vi.spyOn(store, 'putHostStates');
     let connected: Promise<void> = Promise.resolve();
@@ -338,9 +343,25 @@ describe('Reconciler store batches', () => {
     expect(hosts.mock.calls[0]?.[0].map((w) => [w.host.hostId, w.host.connected, w.host.syncState])).toEqual([
       ['h1', true, 'Synced'],
     ]);
-    // hostConnected itself still resolves once the host is stored.
-    await reconciler.hostConnected(facts(2), '');
-    expect((await store.getHost('h2'))?.connected).toBe(true);
+  });
+
+  it('stores a connecting host at once when nothing was sent it, since no report will come', async () => {
+    reconciler = make(60_000);
+    await reconciler.setRevision(rev('rev-1', 'one'));
+    // Its first connect is sent the manifest: the report ends the wait.
+    let first: Promise<void> = Promise.resolve();
+    await new Promise<void>((ready) => {
+      first = reconciler.hostConnected(facts(1), '', ready);
+    });
+    await reconciler.hostReported('h1', report('h1', 1));
+    await first;
+    await reconciler.hostDisconnected('h1');
+    sent.length = 0;
+    // Back, holding what it reported: nothing to send, and the write does not wait for a report.
+    const held = reconciler.desiredFor('h1')?.hash ?? '';
+    await reconciler.hostConnected(facts(1), held);
+    expect(sent).toEqual([]);
+    expect((await store.getHost('h1'))?.connected).toBe(true);
   });
 
   it('fails the report handler when its batch could not be stored, so the report is not acked', async () => {
