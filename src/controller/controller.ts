@@ -509,7 +509,7 @@ export class Controller {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
-    // Host states still queued (a connect waiting for its report, the disconnects) go in before it closes.
+    // Host states still queued (the disconnects of the sessions just closed) go in before it closes.
     await this.reconciler.stored();
     await this.store.close();
     this.state = 'stopped';
@@ -767,14 +767,11 @@ export class Controller {
       },
       forceSyncLocal: (ids) => this.reconciler.forceSync(ids),
       rolloutLocal: (action, name, actor) => rolloutApi(this.rollouts, this.reconciler)[action](name, actor),
-      // All at once: their store writes share batches (one after another, each waited for its own batch).
       sessionsReclaimed: async (ids) => {
-        await Promise.all(
-          ids.map((id) => {
-            const session = this.hub.session(id);
-            return session ? this.onConnect(session) : undefined;
-          }),
-        );
+        for (const id of ids) {
+          const session = this.hub.session(id);
+          if (session) await this.onConnect(session);
+        }
       },
       fetchLocal: () => this.source.fetchNow(),
       // Only the leader follows Git: a deposed one stops fetching until it is elected again.

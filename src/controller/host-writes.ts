@@ -55,16 +55,8 @@ interface Batch<H> {
   settle(err?: unknown): void;
 }
 
-/** A `writeWithin` not yet taken by a batch: its deadline's write, or the batch that took the host first. */
-interface Waiting {
-  follow(done: Promise<void>): void;
-  done: Promise<void>;
-}
-
 export class HostWriter<H> {
   private batch: Batch<H> | undefined;
-  /** Hosts queued by `writeWithin` whose deadline has not come and that no batch has taken yet. */
-  private readonly waiting = new Map<H, Waiting>();
   /** Batches opened and not yet taken for writing (the open one, and full ones waiting for their turn). */
   private readonly untaken = new Set<Batch<H>>();
   private tail: Promise<void> = Promise.resolve();
@@ -102,44 +94,15 @@ export class HostWriter<H> {
     const batch = this.open();
     batch.hosts.add(host);
     batch.drift.push(...drift);
-    const waiting = this.waiting.get(host);
-    if (waiting) {
-      this.waiting.delete(host);
-      waiting.follow(batch.done);
-    }
     // Full: it keeps its turn to be written; hosts from now on go to the next batch.
     if (batch.hosts.size >= this.maxBatchHosts && this.batch === batch) this.batch = undefined;
     return batch.done;
   }
 
-  /**
-   * Queues the host for a batch within `withinMs`, or sooner when a `write` of it comes first (it then
-   * rides that batch): for a state that may wait a moment to share the write of the one that usually
-   * follows it (a host's connect, then its report). Resolves and rejects as `write` does.
-   */
-  writeWithin(host: H, withinMs: number): Promise<void> {
-    const queued = this.waiting.get(host);
-    if (queued) return queued.done;
-    if (this.batch?.hosts.has(host)) return this.batch.done;
-    let follow!: (done: Promise<void>) => void;
-    const done = new Promise<void>((resolve, reject) => {
-      follow = (batchDone) => batchDone.then(resolve, reject);
-    });
-    done.catch(() => undefined);
-    const waiting: Waiting = { follow, done };
-    this.waiting.set(host, waiting);
-    this.delay(withinMs, () => {
-      if (this.waiting.get(host) === waiting) this.write(host);
-    });
-    return done;
-  }
-
   /** Resolves once everything queued so far is stored (or failed). */
   idle(): Promise<void> {
-    // Hosts waiting for their deadline, batches not yet taken (the open one, and full ones waiting for
-    // their turn), then whatever is writing.
-    const queued = [...this.waiting.values(), ...this.untaken].map((w) => w.done);
-    return Promise.allSettled([...queued, this.tail]).then(() => undefined);
+    // Batches not yet taken (the open one, and full ones waiting for their turn), then whatever is writing.
+    return Promise.allSettled([...[...this.untaken].map((b) => b.done), this.tail]).then(() => undefined);
   }
 
   private open(): Batch<H> {

@@ -63,8 +63,6 @@ export interface ReconcilerDeps {
    * version, an AgentVersion item report); must not throw. A follower tells the leader.
    */
   onRolloutHostChanged?(hostId: string): void;
-  /** How long a connect's store write may wait for the host's first report. Default CONNECT_WRITE_WITHIN_MS. */
-  connectWriteWithinMs?: number;
 }
 
 /** A host held elsewhere, as its holder last stored it: what the rollout planner reads of it. */
@@ -92,12 +90,6 @@ export { SEND_ERROR_KEY } from './host-records.js';
  * between turns the loop flushes the sockets, stores the turn's batch and reads the agents' reports.
  */
 export const PASS_CHUNK_HOSTS = 500;
-
-/**
- * A connect's store write waits up to this long for the host's first report (the answer to what was
- * just sent it), which then carries the connected state too: a returning host costs one write, not two.
- */
-export const CONNECT_WRITE_WITHIN_MS = 200;
 
 export class Reconciler {
   private revision: Revision | undefined;
@@ -244,8 +236,8 @@ export class Reconciler {
 
   /**
    * An agent connected (hello accepted): record it and send it its manifest unless it holds it already.
-   * `ready` is called once the host's reports can be handled; when the host was sent a manifest, its store
-   * write waits for the report up to CONNECT_WRITE_WITHIN_MS. Resolves once the host is stored.
+   * `ready` is called once the host's reports can be handled (before its store write: a report that comes
+   * meanwhile joins the same batch, so a returning host costs one write, not two).
    */
   async hostConnected(facts: HostFacts, heldHash: string, ready?: () => void): Promise<void> {
     const nowIso = new Date(this.deps.now()).toISOString();
@@ -266,11 +258,7 @@ export class Reconciler {
     host.retry = undefined;
     this.replan(host);
     this.dispatch(host);
-    // A host sent something answers with a report, which its write can wait for; one sent nothing will not.
-    const stored =
-      host.sentHash === undefined
-        ? this.persist(host)
-        : this.writer.writeWithin(host, this.deps.connectWriteWithinMs ?? CONNECT_WRITE_WITHIN_MS);
+    const stored = this.persist(host);
     ready?.();
     await stored;
     this.deps.onRolloutHostChanged?.(facts.id);

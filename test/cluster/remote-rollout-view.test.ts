@@ -56,8 +56,6 @@ describe('RemoteRolloutView: the leader steps rollouts over a follower-held host
     );
     if (remote) view = remote;
     const reconciler = new Reconciler({
-      // Connects are stored at once here; waiting for a report is tested on its own.
-      connectWriteWithinMs: 0,
       store,
       hub: { send: () => true },
       metrics,

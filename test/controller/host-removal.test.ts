@@ -102,8 +102,6 @@ describe('Reconciler.forgetHost', () => {
   beforeEach(async () => {
     store = MemoryStore.open();
     reconciler = new Reconciler({
-      // Connects are stored at once here; waiting for a report is tested on its own.
-      connectWriteWithinMs: 0,
       store,
       hub,
       metrics,

@@ -43,8 +43,6 @@ describe('LiveFeed on a Reconciler', () => {
       },
     });
     reconciler = new Reconciler({
-      // Connects are stored at once here; waiting for a report is tested on its own.
-      connectWriteWithinMs: 0,
       store,
       hub: { send: () => true },
       metrics,

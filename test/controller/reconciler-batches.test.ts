@@ -129,54 +129,6 @@ describe('HostWriter pacing', () => {
   });
 });
 
-describe('HostWriter.writeWithin', () => {
-  it('rides the batch of a write of the host that comes before its deadline, one write for both', async () => {
-    const { delayed, deferred, batches, writer } = paced(0);
-    let stored = false;
-    const connect = writer.writeWithin('a', 200).then(() => {
-      stored = true;
-    });
-    expect(delayed.map((d) => d.ms)).toEqual([200]);
-    expect(deferred).toHaveLength(0); // nothing to write yet
-    const report = writer.write('a');
-    deferred.shift()?.();
-    await Promise.all([connect, report]);
-    expect(stored).toBe(true);
-    delayed.shift()?.fn(); // the deadline, come and gone: nothing more to write
-    expect(deferred).toHaveLength(0);
-    expect(batches).toEqual([['a']]);
-  });
-
-  it('writes at its deadline when nothing else wrote the host, and idle waits for it', async () => {
-    const { delayed, deferred, batches, writer } = paced(0);
-    const connect = writer.writeWithin('a', 200);
-    expect(writer.writeWithin('a', 200)).toBe(connect); // asked twice: still one wait
-    let idle = false;
-    const waited = writer.idle().then(() => {
-      idle = true;
-    });
-    await new Promise((r) => setTimeout(r, 0));
-    expect(idle).toBe(false);
-    expect(delayed).toHaveLength(1);
-    delayed.shift()?.fn();
-    deferred.shift()?.();
-    await connect;
-    await waited;
-    expect(batches).toEqual([['a']]);
-  });
-
-  it('rejects when the batch it rode failed', async () => {
-    const { deferred, writer } = paced(0, {
-      roundTrip: () => Promise.reject(new Error('disk full')),
-    });
-    const connect = writer.writeWithin('a', 200);
-    const report = writer.write('a');
-    deferred.shift()?.();
-    await expect(report).rejects.toThrow('disk full');
-    await expect(connect).rejects.toThrow('disk full');
-  });
-});
-
 describe('HostWriter pacing by write time', () => {
   it('waits four times the last commit before the next batch, so a slow store gets bigger batches', async () => {
     const { delayed, deferred, writer } = paced(10);
@@ -251,11 +203,11 @@ describe('Reconciler store batches', () => {
   let sent: Array<{ to: string; msg: ManifestMessage }>;
   let reconciler: Reconciler;
 
-  /** A reconciler whose connects wait `connectWriteWithinMs` for a report (0: none, as most tests want). */
-  const make = (connectWriteWithinMs: number) => {
+  beforeEach(() => {
+    store = MemoryStore.open();
+    sent = [];
     let ids = 0;
-    return new Reconciler({
-      connectWriteWithinMs,
+    reconciler = new Reconciler({
       store,
       hub: {
         send(to, msg) {
@@ -268,12 +220,6 @@ describe('Reconciler store batches', () => {
       now: () => Date.parse('2026-01-01T00:00:00.000Z'),
       newId: () => `m${++ids}`,
     });
-  };
-
-  beforeEach(() => {
-    store = MemoryStore.open();
-    sent = [];
-    reconciler = make(0);
   });
 
   /** The agent's report of its manifest applied; with `drifted`, each item says the host had diverged. */
@@ -330,7 +276,6 @@ describe('Reconciler store batches', () => {
   });
 
   it("is ready for a connecting host's report before its connect is stored, so both share one write", async () => {
-    reconciler = make(60_000); // the report, not the deadline, ends the wait
     await reconciler.setRevision(rev('rev-1', 'one'));
     const hosts = vi.spyOn(store, 'putHostStates');
     let connected: Promise<void> = Promise.resolve();
@@ -343,25 +288,9 @@ describe('Reconciler store batches', () => {
     expect(hosts.mock.calls[0]?.[0].map((w) => [w.host.hostId, w.host.connected, w.host.syncState])).toEqual([
       ['h1', true, 'Synced'],
     ]);
-  });
-
-  it('stores a connecting host at once when nothing was sent it, since no report will come', async () => {
-    reconciler = make(60_000);
-    await reconciler.setRevision(rev('rev-1', 'one'));
-    // Its first connect is sent the manifest: the report ends the wait.
-    let first: Promise<void> = Promise.resolve();
-    await new Promise<void>((ready) => {
-      first = reconciler.hostConnected(facts(1), '', ready);
-    });
-    await reconciler.hostReported('h1', report('h1', 1));
-    await first;
-    await reconciler.hostDisconnected('h1');
-    sent.length = 0;
-    // Back, holding what it reported: nothing to send, and the write does not wait for a report.
-    const held = reconciler.desiredFor('h1')?.hash ?? '';
-    await reconciler.hostConnected(facts(1), held);
-    expect(sent).toEqual([]);
-    expect((await store.getHost('h1'))?.connected).toBe(true);
+    // hostConnected itself still resolves once the host is stored.
+    await reconciler.hostConnected(facts(2), '');
+    expect((await store.getHost('h2'))?.connected).toBe(true);
   });
 
   it('fails the report handler when its batch could not be stored, so the report is not acked', async () => {

@@ -80,8 +80,6 @@ describe('Reconciler (in memory)', () => {
     now = T0_MS;
     ids = 0;
     reconciler = new Reconciler({
-      // Connects are stored at once here; waiting for a report is tested on its own.
-      connectWriteWithinMs: 0,
       store,
       hub,
       metrics,

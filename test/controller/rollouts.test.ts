@@ -30,8 +30,6 @@ describe('rollouts through the Reconciler', () => {
     await rollouts.load();
     const hub: HubPort = { send: (_to: string, _msg: ManifestMessage) => true };
     reconciler = new Reconciler({
-      // Connects are stored at once here; waiting for a report is tested on its own.
-      connectWriteWithinMs: 0,
       store,
       hub,
       metrics,
