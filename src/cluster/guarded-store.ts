@@ -16,9 +16,21 @@ import type { SessionDirectory } from './session-directory.js';
 /** Who may write a host's record: this replica holds it, or nobody does. */
 export type HostWriteGuard = (hostId: string) => Promise<boolean>;
 
-/** The guard on the session directory: this replica holds the host's session, or no replica does. */
-export function hostWriteGuard(directory: SessionDirectory): HostWriteGuard {
-  return async (hostId) => directory.holdsLocally(hostId) || (await directory.holderOf(hostId)) === undefined;
+/**
+ * The guard on the session directory: this replica holds the host's session, or no replica does. "Holds" is
+ * this replica's own belief only while the session is live here (`sessionLive`): once it ended, the belief
+ * lasts until its disconnect releases the entry, and meanwhile the agent may have moved to another replica,
+ * whose writes a late one from here must not overwrite. Then Redis decides: the entry still ours, or none.
+ */
+export function hostWriteGuard(
+  directory: SessionDirectory,
+  sessionLive: (hostId: string) => boolean,
+): HostWriteGuard {
+  return async (hostId) => {
+    if (directory.holdsLocally(hostId) && sessionLive(hostId)) return true;
+    const holder = (await directory.holders([hostId])).get(hostId);
+    return holder === undefined || holder === directory.me;
+  };
 }
 
 /** Events the leader publishes after a fenced rollout write. */

@@ -15,7 +15,8 @@ export class SessionDirectory {
   constructor(
     private readonly redis: Redis,
     private readonly keys: ClusterKeys,
-    private readonly me: string,
+    /** This replica's id, as entries name their holder. */
+    readonly me: string,
     /** How long an entry lives without a refresh (the lease). */
     private readonly ttlMs: number,
   ) {}

@@ -192,7 +192,7 @@ export class Controller {
     // In a cluster, host writes are the holding replica's and leader-only state is fenced (src/cluster).
     const partsStore = cluster
       ? guardedStore(store, {
-          mayWrite: hostWriteGuard(cluster.directory),
+          mayWrite: hostWriteGuard(cluster.directory, (id) => this.hub.session(id) !== undefined),
           fenced: cluster.fenced,
           prefix: cluster.keys.prefix,
         })
