@@ -3,12 +3,12 @@
  * or anyone when no replica holds it. A replica whose session ended (its disconnect not yet handled, so it
  * still believes it holds the host) must not write once another replica took the host.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hostWriteGuard } from '../../src/cluster/guarded-store.js';
 import { clusterKeys } from '../../src/cluster/keys.js';
-import { defineClusterScripts } from '../../src/cluster/scripts.js';
 import { SessionDirectory } from '../../src/cluster/session-directory.js';
+import { clusterClient } from '../helpers/cluster-client.js';
 import { type RedisHandle, startRedis } from '../helpers/redis-server.js';
 
 const keys = clusterKeys();
@@ -19,10 +19,7 @@ describe('hostWriteGuard', () => {
 
   beforeAll(async () => {
     redis = await startRedis();
-    client = new Redis(redis.url, { lazyConnect: true });
-    client.on('error', () => {});
-    defineClusterScripts(client);
-    await client.connect();
+    client = await clusterClient(redis.url);
   });
   afterAll(async () => {
     client?.disconnect();

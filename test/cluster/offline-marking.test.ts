@@ -3,16 +3,16 @@
  * record and its syncState index move in one script that checks the session directory, so a replica that
  * claims the host back is never overwritten.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OfflineMarkConflictError } from '../../src/cluster/errors.js';
 import { clusterKeys } from '../../src/cluster/keys.js';
 import { markOfflineUnlessHeld, OFFLINE_MARK_ATTEMPTS } from '../../src/cluster/offline-marking.js';
-import { defineClusterScripts } from '../../src/cluster/scripts.js';
 import { SessionDirectory } from '../../src/cluster/session-directory.js';
 import { redisLayout } from '../../src/store/redis-kinds.js';
 import { RedisStore } from '../../src/store/redis-store.js';
 import type { HostRecord } from '../../src/store/types.js';
+import { clusterClient } from '../helpers/cluster-client.js';
 import { waitFor } from '../helpers/controller.js';
 import { type RedisHandle, startRedis } from '../helpers/redis-server.js';
 
@@ -43,10 +43,7 @@ describe('markOfflineUnlessHeld', () => {
 
   beforeAll(async () => {
     redis = await startRedis();
-    client = new Redis(redis.url, { lazyConnect: true });
-    client.on('error', () => {});
-    defineClusterScripts(client);
-    await client.connect();
+    client = await clusterClient(redis.url);
     store = await RedisStore.open(redis.url);
     directory = new SessionDirectory(client, keys, 'ctl-b', 600_000);
   });

@@ -2,16 +2,16 @@
  * The cluster's Redis parts on a real redis-server: the lease and its fencing, the session directory and
  * the inboxes. Waits are conditions with generous deadlines; nothing asserts on time.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FencedWriteRefusedError } from '../../src/cluster/errors.js';
 import { FencedWriter } from '../../src/cluster/fenced-writes.js';
 import { Inbox, type InboxWork } from '../../src/cluster/inbox.js';
 import { clusterKeys } from '../../src/cluster/keys.js';
 import { LeaderLease } from '../../src/cluster/lease.js';
-import { defineClusterScripts } from '../../src/cluster/scripts.js';
 import { SessionDirectory } from '../../src/cluster/session-directory.js';
 import type { Logger } from '../../src/kernel/logger.js';
+import { clusterClient } from '../helpers/cluster-client.js';
 import { waitFor } from '../helpers/controller.js';
 import { type RedisHandle, startRedis } from '../helpers/redis-server.js';
 
@@ -40,10 +40,7 @@ describe('cluster parts on a real Redis', () => {
   let n = 0;
 
   const client = async (): Promise<Redis> => {
-    const c = new Redis(redis.url, { lazyConnect: true });
-    c.on('error', () => {});
-    defineClusterScripts(c);
-    await c.connect();
+    const c = await clusterClient(redis.url);
     clients.push(c);
     return c;
   };

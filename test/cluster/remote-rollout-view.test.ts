@@ -3,16 +3,16 @@
  * redis-server (the Redis store and the session directory), the follower recording its hosts' connects and
  * reports as it does in `gsectl serve --redis`, the leader reading them through its remote view.
  */
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClusterRollouts } from '../../src/cluster/cluster-rollouts.js';
 import { clusterKeys } from '../../src/cluster/keys.js';
 import { RemoteRolloutView } from '../../src/cluster/remote-rollout-view.js';
-import { defineClusterScripts } from '../../src/cluster/scripts.js';
 import { SessionDirectory } from '../../src/cluster/session-directory.js';
 import { Reconciler } from '../../src/controller/reconciler.js';
 import type { ManifestAgentVersion } from '../../src/protocol/manifest.js';
 import { RedisStore } from '../../src/store/redis-store.js';
+import { clusterClient } from '../helpers/cluster-client.js';
 import { agentVersion, idleMetrics, quietLogger, versionFacts } from '../helpers/controller-fixtures.js';
 import { type RedisHandle, startRedis } from '../helpers/redis-server.js';
 import { makeRevision } from '../helpers/revision.js';
@@ -40,10 +40,7 @@ describe('RemoteRolloutView: the leader steps rollouts over a follower-held host
   let now = Date.parse('2026-01-01T00:00:00.000Z');
 
   const side = async (me: string, isLeader: boolean): Promise<Side> => {
-    const client = new Redis(redis.url, { lazyConnect: true });
-    client.on('error', () => {});
-    defineClusterScripts(client);
-    await client.connect();
+    const client = await clusterClient(redis.url);
     clients.push(client);
     const store = await RedisStore.open(redis.url);
     stores.push(store);
