@@ -1,14 +1,17 @@
 /**
  * One replica's membership of the cluster: the leader lease, fenced writes, the published revision, the
- * session directory, the inbox and the pub/sub channels, on three Redis connections (commands, subscriber,
- * the inbox's blocking reads). The controller wires its parts to the hooks; this owns the timers.
+ * session directory, the inbox and the pub/sub channels, and the guarded host writes, on four Redis
+ * connections (commands, subscriber, the inbox's blocking reads, host writes: a batch of thousands of hosts
+ * never queues ahead of a lease refresh). The controller wires its parts to the hooks; this owns the timers.
  */
 import { Redis } from 'ioredis';
 import type { Logger } from '../kernel/logger.js';
 import type { Revision } from '../spec/types.js';
 import { redisLayout } from '../store/redis-kinds.js';
+import type { HostStateWrite } from '../store/types.js';
 import { FencedWriter } from './fenced-writes.js';
 import { ROLLOUTS_CHANGED } from './guarded-store.js';
+import { writeHostStatesHeld } from './held-host-writes.js';
 import { Inbox, type InboxWork } from './inbox.js';
 import { type ClusterKeys, clusterKeys } from './keys.js';
 import { LeaderLease } from './lease.js';
@@ -64,6 +67,7 @@ export class Cluster {
     private readonly redis: Redis,
     private readonly subscriber: Redis,
     private readonly reader: Redis,
+    private readonly writer: Redis,
     private readonly logger: Logger,
     now: () => number,
   ) {
@@ -92,17 +96,18 @@ export class Cluster {
     this.inbox = new Inbox(redis, reader, this.keys, options.replicaId, logger);
   }
 
-  /** Connects (three clients) and defines the scripts; call `start` to join. */
+  /** Connects (four clients) and defines the scripts; call `start` to join. */
   static async open(options: ClusterOptions, logger: Logger, now: () => number = Date.now): Promise<Cluster> {
     const client = () => {
       const r = new Redis(options.redisUrl, { lazyConnect: true });
       r.on('error', () => {});
       return r;
     };
-    const [redis, subscriber, reader] = [client(), client(), client()];
+    const [redis, subscriber, reader, writer] = [client(), client(), client(), client()];
     defineClusterScripts(redis);
-    await Promise.all([redis.connect(), subscriber.connect(), reader.connect()]);
-    return new Cluster(options, redis, subscriber, reader, logger, now);
+    defineClusterScripts(writer);
+    await Promise.all([redis.connect(), subscriber.connect(), reader.connect(), writer.connect()]);
+    return new Cluster(options, redis, subscriber, reader, writer, logger, now);
   }
 
   get me(): string {
@@ -138,6 +143,7 @@ export class Cluster {
     this.subscriber.disconnect();
     await this.redis.zrem(this.keys.replicas, this.me).catch(() => 0);
     await this.redis.quit().catch(() => undefined);
+    await this.writer.quit().catch(() => undefined);
   }
 
   /** Publishes the accepted revision for the followers (fenced: a stale leader's publish is refused). */
@@ -175,6 +181,14 @@ export class Cluster {
   /** Writes the host's stored record offline (Unknown) unless a replica holds its session, atomically. */
   markOfflineUnlessHeld(hostId: string): Promise<OfflineMark> {
     return markOfflineUnlessHeld(this.redis, this.keys, redisLayout(this.keys.prefix), hostId);
+  }
+
+  /**
+   * Writes host states (the store's batch), each unless another replica holds the host's live session, the
+   * check atomic with the write; answers the ids refused.
+   */
+  writeHostStates(writes: HostStateWrite[]): Promise<string[]> {
+    return writeHostStatesHeld(this.writer, this.keys, redisLayout(this.keys.prefix), this.me, writes);
   }
 
   /** The leader's replica id, as last seen. */

@@ -2,7 +2,8 @@
  * The store as a replica's parts see it in a cluster: a host's record and statuses are written only by the
  * replica holding its session (or by anyone when no replica does: it is offline), so a replica never
  * overwrites a live host of another as Unknown; leader-only state (rollouts, agent.lost state and budgets)
- * goes through fenced writes.
+ * goes through fenced writes. The reconciler's batch (`putHostStates`, every host write on the hot path) is
+ * checked in the same Redis script as it is written; the single writes check first, then write.
  */
 
 import { redisLayout } from '../store/redis-kinds.js';
@@ -36,10 +37,18 @@ export function hostWriteGuard(
 /** Events the leader publishes after a fenced rollout write. */
 export const ROLLOUTS_CHANGED = 'rollouts';
 
-/** `store` with host writes guarded by `mayWrite` and leader-only writes fenced through `fenced`. */
+/**
+ * `store` with host writes guarded: the batch by `putHostStates` (the guard inside the write, the cluster's
+ * `writeHostStates`), single writes by `mayWrite`; leader-only writes fenced through `fenced`.
+ */
 export function guardedStore(
   store: Store,
-  opts: { mayWrite: HostWriteGuard; fenced: FencedWriter; prefix: string },
+  opts: {
+    mayWrite: HostWriteGuard;
+    putHostStates: (writes: HostStateWrite[]) => Promise<unknown>;
+    fenced: FencedWriter;
+    prefix: string;
+  },
 ): Store {
   const layout = redisLayout(opts.prefix);
   const overrides: Partial<Store> = {
@@ -49,11 +58,9 @@ export function guardedStore(
     putResourceStatuses: async (hostId: string, statuses: ResourceStatus[]) => {
       if (await opts.mayWrite(hostId)) await store.putResourceStatuses(hostId, statuses);
     },
-    // The reconciler's per-tick batch: only the hosts this replica may write.
+    // The reconciler's per-tick batch: each host written unless another replica holds it.
     putHostStates: async (writes: HostStateWrite[]) => {
-      const may = await Promise.all(writes.map((w) => opts.mayWrite(w.host.hostId)));
-      const allowed = writes.filter((_, i) => may[i]);
-      if (allowed.length > 0) await store.putHostStates(allowed);
+      await opts.putHostStates(writes);
     },
     setState: (key: string, value: JsonValue) =>
       opts.fenced.set(`state ${key}`, layout.state(key), stateJson(key, value)),

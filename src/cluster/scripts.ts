@@ -3,7 +3,7 @@
  * replicas on hosts with skewed clocks agree on what expired.
  */
 import type { Redis, Result } from 'ioredis';
-import { UPSERT_FUNCTION } from '../store/redis-scripts.js';
+import { HOST_STATE_FUNCTION, UPSERT_FUNCTION } from '../store/redis-scripts.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -61,6 +61,23 @@ declare module 'ioredis' {
       expected: string,
       json: string,
       idx: string,
+    ): Result<number, Context>;
+    /**
+     * Writes a host's record and statuses (the store's `host_state`) unless another replica holds the host's
+     * live session; -2 then, else 1. After `me` and `hostId`, the arguments are `host_state`'s.
+     */
+    gseHostStateHeld(
+      holders: string,
+      expiry: string,
+      hostKey: string,
+      statusSet: string,
+      me: string,
+      hostId: string,
+      hostJson: string,
+      hostIdx: string,
+      firstSeen: string,
+      statusPrefix: string,
+      ...statuses: string[]
     ): Result<number, Context>;
     /** Marks a replica alive for `ttlMs`; answers every live replica id. */
     gseReplicaAlive(replicas: string, me: string, ttlMs: string): Result<string[], Context>;
@@ -186,6 +203,18 @@ if h and exp and tonumber(exp) > now then return -2 end
 return upsert(KEYS[3], ARGV[2], ARGV[3], ARGV[4])
 `;
 
+// KEYS[1] holders, KEYS[2] expiry, KEYS[3] the host's record hash, KEYS[4] its status set; ARGV[1] me,
+// ARGV[2] host id, then host_state's arguments. The check and the write are one step: a replica whose
+// agent moved on never writes over the replica it moved to.
+const HOST_STATE_HELD = `${NOW_MS}${HOST_STATE_FUNCTION}
+local h = redis.call('HGET', KEYS[1], ARGV[2])
+if h and h ~= ARGV[1] then
+  local exp = redis.call('ZSCORE', KEYS[2], ARGV[2])
+  if exp and tonumber(exp) > now then return -2 end
+end
+return host_state(KEYS[3], KEYS[4], ARGV, 3)
+`;
+
 // KEYS[1] replicas; ARGV[1] me, ARGV[2] ttl.
 const REPLICA_ALIVE = `${NOW_MS}
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
@@ -205,4 +234,5 @@ export function defineClusterScripts(client: Redis): void {
   client.defineCommand('gseSweep', { numberOfKeys: 2, lua: SWEEP });
   client.defineCommand('gseReplicaAlive', { numberOfKeys: 1, lua: REPLICA_ALIVE });
   client.defineCommand('gseWriteUnheld', { numberOfKeys: 3, lua: WRITE_UNHELD });
+  client.defineCommand('gseHostStateHeld', { numberOfKeys: 4, lua: HOST_STATE_HELD });
 }

@@ -193,6 +193,7 @@ export class Controller {
     const partsStore = cluster
       ? guardedStore(store, {
           mayWrite: hostWriteGuard(cluster.directory, (id) => this.hub.session(id) !== undefined),
+          putHostStates: (writes) => cluster.writeHostStates(writes),
           fenced: cluster.fenced,
           prefix: cluster.keys.prefix,
         })
@@ -502,6 +503,9 @@ export class Controller {
     await this.hub.close();
     // After the hub: its sessions' directory entries are released as they close.
     await this.replica?.stop();
+    // Host states still queued (the disconnects of the sessions just closed) go in while the cluster's
+    // connections, which write them in a cluster, are open.
+    await this.reconciler.stored();
     await this.replica?.cluster.stop();
     await this.data.close();
     await this.notifier.stop();
@@ -509,7 +513,6 @@ export class Controller {
       this.server.close(() => resolve());
       this.server.closeAllConnections();
     });
-    // Host states still queued (the disconnects of the sessions just closed) go in before it closes.
     await this.reconciler.stored();
     await this.store.close();
     this.state = 'stopped';

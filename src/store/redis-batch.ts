@@ -3,14 +3,57 @@
  * hosts' records and statuses, many drift records.
  */
 import type { Redis } from 'ioredis';
+import { parseHost } from './records.js';
 import { encodeRecord, indexEntries, type RedisLayout } from './redis-kinds.js';
 import { replies } from './redis-scan.js';
-import type { DriftRecord, HostRecord, ResourceStatus } from './types.js';
+import { statusesByKey } from './shared.js';
+import type { DriftRecord, HostRecord, HostStateWrite, ResourceStatus } from './types.js';
 
 /** A checked host write: its record and its statuses by key. */
 export interface CheckedHostWrite {
   host: HostRecord;
   statuses: Map<string, ResourceStatus>;
+}
+
+/** `writes` checked as records, each host's statuses by key (a status of another host is refused). */
+export function checkHostWrites(writes: HostStateWrite[]): CheckedHostWrite[] {
+  return writes.map((w, i): CheckedHostWrite => {
+    const host = parseHost(w.host, `writes[${i}].host`);
+    return { host, statuses: statusesByKey(host.hostId, w.statuses, `writes[${i}].statuses`) };
+  });
+}
+
+/** A host write as the `host_state` script takes it: its two keys, then its arguments. */
+export type HostStateArgs = [
+  hostKey: string,
+  statusSet: string,
+  hostJson: string,
+  hostIdx: string,
+  firstSeen: string,
+  statusPrefix: string,
+  ...statuses: string[],
+];
+
+/**
+ * The Lua `host_state` arguments for one write (src/store/redis-scripts.ts): its record key, its status
+ * set, then the host's JSON without firstSeen, index entries, firstSeen, status prefix and status triples.
+ */
+export function hostStateArgs(keys: RedisLayout, { host, statuses }: CheckedHostWrite): HostStateArgs {
+  const { firstSeen, ...rest } = host;
+  const kind = keys.statuses;
+  const args: string[] = [];
+  for (const status of statuses.values()) {
+    args.push(kind.id(status), JSON.stringify(status), indexEntries(kind, status));
+  }
+  return [
+    keys.hosts.recordPrefix + host.hostId,
+    keys.statusesBy('hostId', host.hostId),
+    JSON.stringify(rest),
+    indexEntries(keys.hosts, host),
+    firstSeen,
+    kind.recordPrefix,
+    ...args,
+  ];
 }
 
 /**
@@ -26,23 +69,7 @@ export async function writeHostStates(
 ): Promise<void> {
   if (writes.length === 0) return;
   const batch = client.pipeline();
-  const kind = keys.statuses;
-  for (const { host, statuses } of writes) {
-    const { firstSeen, ...rest } = host;
-    const args: string[] = [];
-    for (const status of statuses.values()) {
-      args.push(kind.id(status), JSON.stringify(status), indexEntries(kind, status));
-    }
-    batch.gseHostState(
-      keys.hosts.recordPrefix + host.hostId,
-      keys.statusesBy('hostId', host.hostId),
-      JSON.stringify(rest),
-      indexEntries(keys.hosts, host),
-      firstSeen,
-      kind.recordPrefix,
-      ...args,
-    );
-  }
+  for (const write of writes) batch.gseHostState(...hostStateArgs(keys, write));
   await replies(batch, 'host states');
 }
 

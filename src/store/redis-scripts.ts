@@ -108,27 +108,38 @@ for i = 2, #ARGV do keep[ARGV[i]] = true end
 return prune(KEYS[1], ARGV[1], keep)
 `;
 
-// KEYS[1] host record, KEYS[2] the host's status set; ARGV[1] the host's JSON without firstSeen, ARGV[2] its
-// index entries, ARGV[3] firstSeen when none is stored, ARGV[4] status key prefix, then (id, JSON, index
-// entries) per status. A stored record written here starts with its firstSeen, so it is read without
-// decoding the JSON; one written otherwise is decoded.
-const HOST_STATE = `${UPSERT_FUNCTION}${PRUNE_FUNCTION}
-local old = redis.call('HGET', KEYS[1], 'data')
-local first = ARGV[3]
-if old then
-  first = string.match(old, '^{"firstSeen":"([^"]*)"') or cjson.decode(old).firstSeen or first
+/**
+ * Lua `host_state(hostKey, statusSet, argv, at)`: writes a host's record and its whole status set, from
+ * `argv[at]` on: the host's JSON without firstSeen, its index entries, firstSeen when none is stored, the
+ * status key prefix, then (id, JSON, index entries) per status. A stored record written here starts with its
+ * firstSeen, so it is read without decoding the JSON; one written otherwise is decoded. Shared with the
+ * cluster's guarded host write (src/cluster/scripts.ts).
+ */
+export const HOST_STATE_FUNCTION = `${UPSERT_FUNCTION}${PRUNE_FUNCTION}
+local function host_state(hostKey, statusSet, argv, at)
+  local old = redis.call('HGET', hostKey, 'data')
+  local first = argv[at + 2]
+  if old then
+    first = string.match(old, '^{"firstSeen":"([^"]*)"') or cjson.decode(old).firstSeen or first
+  end
+  local rest = argv[at]
+  local json = '{"firstSeen":' .. cjson.encode(first)
+  if #rest > 2 then json = json .. ',' .. string.sub(rest, 2) else json = json .. '}' end
+  upsert(hostKey, '*', json, argv[at + 1])
+  local prefix = argv[at + 3]
+  local keep = {}
+  for i = at + 4, #argv, 3 do
+    keep[argv[i]] = true
+    upsert(prefix .. argv[i], '*', argv[i + 1], argv[i + 2])
+  end
+  prune(statusSet, prefix, keep)
+  return 1
 end
-local rest = ARGV[1]
-local json = '{"firstSeen":' .. cjson.encode(first)
-if #rest > 2 then json = json .. ',' .. string.sub(rest, 2) else json = json .. '}' end
-upsert(KEYS[1], '*', json, ARGV[2])
-local keep = {}
-for i = 5, #ARGV, 3 do
-  keep[ARGV[i]] = true
-  upsert(ARGV[4] .. ARGV[i], '*', ARGV[i + 1], ARGV[i + 2])
-end
-prune(KEYS[2], ARGV[4], keep)
-return 1
+`;
+
+// KEYS[1] host record, KEYS[2] the host's status set; ARGV as host_state's from 1.
+const HOST_STATE = `${HOST_STATE_FUNCTION}
+return host_state(KEYS[1], KEYS[2], ARGV, 1)
 `;
 
 /** Registers the scripts on a client (ioredis loads them on each connection at first use). */

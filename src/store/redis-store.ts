@@ -21,7 +21,7 @@ import {
   parseRevision,
   parseToken,
 } from './records.js';
-import { type CheckedHostWrite, driftAfter, writeDrifts, writeHostStates } from './redis-batch.js';
+import { checkHostWrites, driftAfter, writeDrifts, writeHostStates } from './redis-batch.js';
 import { encodeRecord, executionId, type RedisKind, type RedisLayout, redisLayout } from './redis-kinds.js';
 import {
   decodeRecord,
@@ -182,11 +182,7 @@ export class RedisStore implements Store {
   }
 
   async putHostStates(writes: HostStateWrite[]): Promise<void> {
-    const checked = writes.map((w, i): CheckedHostWrite => {
-      const host = parseHost(w.host, `writes[${i}].host`);
-      return { host, statuses: statusesByKey(host.hostId, w.statuses, `writes[${i}].statuses`) };
-    });
-    await writeHostStates(this.client, this.keys, checked);
+    await writeHostStates(this.client, this.keys, checkHostWrites(writes));
   }
 
   async getHost(hostId: string): Promise<HostRecord | undefined> {
