@@ -265,6 +265,21 @@ export class Reconciler {
     await this.stepRollouts();
   }
 
+  /**
+   * Stores these connected hosts' state again, all in the writer's batches, nothing sent: another writer
+   * (in a cluster, the leader marking a silent replica's hosts offline) overwrote what the store said of
+   * them while their sessions stayed here.
+   */
+  async rewriteHosts(hostIds: readonly string[]): Promise<void> {
+    const writes: Array<Promise<void>> = [];
+    for (const id of hostIds) {
+      const host = this.hosts.get(id);
+      if (host?.connected) writes.push(this.persist(host));
+    }
+    await Promise.all(writes);
+    for (const id of hostIds) this.deps.onRolloutHostChanged?.(id);
+  }
+
   /** An agent's session ended. */
   async hostDisconnected(hostId: string): Promise<void> {
     const host = this.hosts.get(hostId);

@@ -293,6 +293,33 @@ describe('Reconciler store batches', () => {
     expect((await store.getHost('h2'))?.connected).toBe(true);
   });
 
+  it('stores hosts whose record another writer overwrote again, in one batch, sending nothing', async () => {
+    await reconciler.setRevision(rev('rev-1', 'one'));
+    await Promise.all([1, 2, 3].map((i) => reconciler.hostConnected(facts(i), '')));
+    await reconciler.hostDisconnected('h3');
+    // The leader marked this replica's hosts offline while it was silent; their sessions are still here.
+    for (const id of ['h1', 'h2']) {
+      const host = await store.getHost(id);
+      if (host)
+        await store.putHostStates([
+          { host: { ...host, connected: false, syncState: 'Unknown' }, statuses: [] },
+        ]);
+    }
+    const hosts = vi.spyOn(store, 'putHostStates');
+    sent.length = 0;
+
+    await reconciler.rewriteHosts(['h1', 'h2', 'h3', 'unknown-host']);
+    expect(hosts).toHaveBeenCalledTimes(1);
+    expect(hosts.mock.calls[0]?.[0].map((w) => [w.host.hostId, w.host.connected])).toEqual([
+      ['h1', true],
+      ['h2', true],
+    ]);
+    expect(sent).toEqual([]);
+    expect((await store.getHost('h1'))?.syncState).toBe('Progressing');
+    expect((await store.listResourceStatuses({ hostId: 'h1' })).items).toHaveLength(1);
+    expect((await store.getHost('h3'))?.connected).toBe(false);
+  });
+
   it('fails the report handler when its batch could not be stored, so the report is not acked', async () => {
     await reconciler.setRevision(rev('rev-1', 'one'));
     await reconciler.hostConnected(facts(1), '');

@@ -224,6 +224,15 @@ describe('two replicas on one Redis', () => {
       );
       // ctl-a follows now: its agent gets the leader's v2.
       await waitContent([f.agents[0] as AgentProcess], 'v2');
+      // Whichever replica holds host-x now, the shared store says it is connected and Synced, not offline.
+      await waitFor(
+        'host-x connected and Synced in the shared store',
+        async () => {
+          const x = (await hostsOf(b)).get('host-x');
+          return x?.connected && x.syncState === 'Synced';
+        },
+        FAILOVER_WAIT_MS,
+      );
       const after = await clusterState(f.redis.url);
       expect(after.leader).toBe('ctl-b');
       expect(after.token).toBeGreaterThan(before.token as number);
