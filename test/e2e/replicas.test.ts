@@ -257,6 +257,44 @@ describe('two replicas on one Redis', () => {
   );
 
   it(
+    "stores a paused follower's hosts again once it resumes, after the leader marked them offline",
+    async () => {
+      expect((await clusterState(f.redis.url)).leader).toBe('ctl-b');
+      const hostX = async () => (await hostsOf(b)).get('host-x');
+      await waitFor('host-x connected and Synced', async () => {
+        const x = await hostX();
+        return x?.connected && x.syncState === 'Synced';
+      });
+      // Paused, ctl-a stops refreshing its directory entries; the leader sweeps them and stores host-x
+      // offline, though its agent's socket to ctl-a stays open.
+      await a.signal('SIGSTOP');
+      try {
+        await waitFor(
+          'ctl-b storing host-x offline',
+          async () => {
+            const x = await hostX();
+            return x !== undefined && !x.connected && x.syncState === 'Unknown';
+          },
+          FAILOVER_WAIT_MS,
+        );
+      } finally {
+        await a.signal('SIGCONT');
+      }
+      // Resumed, ctl-a finds its entries swept, claims them again and stores its hosts' state again.
+      await waitFor(
+        'host-x connected and Synced again',
+        async () => {
+          const x = await hostX();
+          return x?.connected && x.syncState === 'Synced';
+        },
+        FAILOVER_WAIT_MS,
+      );
+      expect(a.stderr()).toContain('sessions swept while this replica was silent; claimed again');
+    },
+    TEST_TIMEOUT_MS,
+  );
+
+  it(
     'closes the session of an agent revoked through a replica that does not hold it',
     async () => {
       const y = f.agents[1] as AgentProcess;
