@@ -14,23 +14,14 @@ import { redisLayout } from '../../src/store/redis-kinds.js';
 import { RedisStore } from '../../src/store/redis-store.js';
 import type { HostRecord, HostStateWrite, ResourceStatus } from '../../src/store/types.js';
 import { clusterClient } from '../helpers/cluster-client.js';
+import { hostRecord } from '../helpers/host-record.js';
 import { type RedisHandle, startRedis } from '../helpers/redis-server.js';
 
 const keys = clusterKeys();
 const layout = redisLayout(keys.prefix);
 
 const state = (hostId: string, syncState: HostRecord['syncState'], files: string[]): HostStateWrite => ({
-  host: {
-    hostId,
-    name: hostId,
-    ips: ['10.0.0.1'],
-    cloudId: 0,
-    labels: { role: 'web' },
-    firstSeen: '2026-01-01T00:00:00.000Z',
-    lastSeen: '2026-01-01T00:01:00.000Z',
-    connected: syncState !== 'Unknown',
-    syncState,
-  },
+  host: hostRecord(hostId, { syncState, connected: syncState !== 'Unknown' }),
   statuses: files.map(
     (name): ResourceStatus => ({
       hostId,

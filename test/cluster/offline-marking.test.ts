@@ -14,23 +14,13 @@ import { RedisStore } from '../../src/store/redis-store.js';
 import type { HostRecord } from '../../src/store/types.js';
 import { clusterClient } from '../helpers/cluster-client.js';
 import { waitFor } from '../helpers/controller.js';
+import { hostRecord } from '../helpers/host-record.js';
 import { type RedisHandle, startRedis } from '../helpers/redis-server.js';
 
 const keys = clusterKeys();
 const layout = redisLayout(keys.prefix);
 
-const host = (hostId: string, over: Partial<HostRecord> = {}): HostRecord => ({
-  hostId,
-  name: hostId,
-  ips: ['10.0.0.1'],
-  cloudId: 0,
-  labels: { role: 'web' },
-  firstSeen: '2026-01-01T00:00:00.000Z',
-  lastSeen: '2026-01-01T00:01:00.000Z',
-  connected: true,
-  syncState: 'Synced',
-  ...over,
-});
+const host = hostRecord;
 
 describe('markOfflineUnlessHeld', () => {
   let redis: RedisHandle;
