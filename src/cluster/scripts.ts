@@ -3,7 +3,7 @@
  * replicas on hosts with skewed clocks agree on what expired.
  */
 import type { Redis, Result } from 'ioredis';
-import { HOST_STATE_FUNCTION, UPSERT_FUNCTION } from '../store/redis-scripts.js';
+import { HOST_STATE_FUNCTION, type HostStateValues, UPSERT_FUNCTION } from '../store/redis-scripts.js';
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
@@ -73,11 +73,7 @@ declare module 'ioredis' {
       statusSet: string,
       me: string,
       hostId: string,
-      hostJson: string,
-      hostIdx: string,
-      firstSeen: string,
-      statusPrefix: string,
-      ...statuses: string[]
+      ...values: HostStateValues
     ): Result<number, Context>;
     /** Marks a replica alive for `ttlMs`; answers every live replica id. */
     gseReplicaAlive(replicas: string, me: string, ttlMs: string): Result<string[], Context>;

@@ -6,6 +6,7 @@ import type { Redis } from 'ioredis';
 import { parseHost } from './records.js';
 import { encodeRecord, indexEntries, type RedisLayout } from './redis-kinds.js';
 import { replies } from './redis-scan.js';
+import type { HostStateArgs } from './redis-scripts.js';
 import { statusesByKey } from './shared.js';
 import type { DriftRecord, HostRecord, HostStateWrite, ResourceStatus } from './types.js';
 
@@ -22,17 +23,6 @@ export function checkHostWrites(writes: HostStateWrite[]): CheckedHostWrite[] {
     return { host, statuses: statusesByKey(host.hostId, w.statuses, `writes[${i}].statuses`) };
   });
 }
-
-/** A host write as the `host_state` script takes it: its two keys, then its arguments. */
-export type HostStateArgs = [
-  hostKey: string,
-  statusSet: string,
-  hostJson: string,
-  hostIdx: string,
-  firstSeen: string,
-  statusPrefix: string,
-  ...statuses: string[],
-];
 
 /**
  * The Lua `host_state` arguments for one write (src/store/redis-scripts.ts): its record key, its status

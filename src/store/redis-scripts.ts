@@ -18,17 +18,24 @@ declare module 'ioredis' {
      * its statuses not given are deleted), atomically. `hostJson` is the record without `firstSeen`;
      * `statuses` are (id, JSON, index entries) triples.
      */
-    gseHostState(
-      hostKey: string,
-      statusSet: string,
-      hostJson: string,
-      hostIdx: string,
-      firstSeen: string,
-      statusPrefix: string,
-      ...statuses: string[]
-    ): Result<number, Context>;
+    gseHostState(...args: HostStateArgs): Result<number, Context>;
   }
 }
+
+/**
+ * `host_state`'s arguments after its two keys: the host's JSON without firstSeen, its index entries,
+ * firstSeen, the status key prefix, then (id, JSON, index entries) per status.
+ */
+export type HostStateValues = [
+  hostJson: string,
+  hostIdx: string,
+  firstSeen: string,
+  statusPrefix: string,
+  ...statuses: string[],
+];
+
+/** A host write as `gseHostState` takes it: the host's record key, its status set, then its values. */
+export type HostStateArgs = [hostKey: string, statusSet: string, ...values: HostStateValues];
 
 const REMOVE_FUNCTION = `
 local function remove(key)
