@@ -271,13 +271,12 @@ export class Reconciler {
    * them while their sessions stayed here.
    */
   async rewriteHosts(hostIds: readonly string[]): Promise<void> {
-    const writes: Array<Promise<void>> = [];
-    for (const id of hostIds) {
+    const hosts = hostIds.flatMap((id) => {
       const host = this.hosts.get(id);
-      if (host?.connected) writes.push(this.persist(host));
-    }
-    await Promise.all(writes);
-    for (const id of hostIds) this.deps.onRolloutHostChanged?.(id);
+      return host?.connected ? [host] : [];
+    });
+    await Promise.all(hosts.map((host) => this.persist(host)));
+    for (const host of hosts) this.deps.onRolloutHostChanged?.(host.facts.id);
   }
 
   /** An agent's session ended. */
