@@ -4,6 +4,7 @@
  * and the cluster's lease read straight from Redis. Like test/helpers/replicas.ts, which bench/ cannot import.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -150,6 +151,9 @@ export interface ReplicaSpec {
   port: number;
 }
 
+/** GSE_BENCH_REPLICA_LOG_DIR: each replica logs at info level to DIR/<replica id>.log (appended). */
+const LOG_DIR = process.env.GSE_BENCH_REPLICA_LOG_DIR;
+
 /** Starts `gsectl serve --redis` for `spec` and waits until its /healthz answers. */
 export async function startBenchReplica(spec: ReplicaSpec): Promise<BenchReplica> {
   const { hard } = openFileLimit();
@@ -176,10 +180,13 @@ export async function startBenchReplica(spec: ReplicaSpec): Promise<BenchReplica
       '--fetch-interval-ms',
       '60000',
       '--log-level',
-      'error',
+      LOG_DIR ? 'info' : 'error',
     ],
     { nofile: hard },
   );
+  // Whole logs, for investigations (the bench keeps only the last lines of each child's stderr).
+  if (LOG_DIR)
+    proc.child.stderr?.on('data', (c: Buffer) => appendFileSync(join(LOG_DIR, `${spec.id}.log`), c));
   const base = `http://127.0.0.1:${spec.port}`;
   const running = () => proc.child.exitCode === null && proc.child.signalCode === null;
   const api = async <T>(path: string, body?: unknown) => {

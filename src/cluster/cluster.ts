@@ -131,7 +131,10 @@ export class Cluster {
     await this.tick();
     await this.lease.start();
     await this.inbox.start((w) => hooks.work(w));
-    this.every(Math.max(50, Math.floor(this.options.leaseMs / 3)), () => this.tick());
+    // Each on its own timer: a long sweep never delays this replica's own refresh.
+    const period = Math.max(50, Math.floor(this.options.leaseMs / 3));
+    this.every(period, () => this.tick());
+    this.every(period, () => this.sweep());
   }
 
   /** Leaves: gives the lease up, drops this replica's directory entries and closes the connections. */
@@ -209,7 +212,11 @@ export class Cluster {
       await hooks.revisionPublished(message.slice(REVISION_EVENT.length));
   }
 
-  /** Refreshes this replica's entries and liveness; the leader also sweeps expired entries. */
+  /**
+   * Refreshes this replica's entries and liveness. What the refresh found (hosts taken by another replica,
+   * entries swept while this one was silent) is handled in the background: a rewrite of thousands of
+   * reclaimed hosts must not hold the next refresh, or the entries expire again meanwhile.
+   */
   private async tick(): Promise<void> {
     const hooks = this.hooks;
     this.liveReplicas = await this.redis.gseReplicaAlive(
@@ -218,14 +225,22 @@ export class Cluster {
       String(this.options.leaseMs),
     );
     const { lost, back } = await this.directory.refresh();
-    if (lost.length > 0) await hooks?.sessionsTaken(lost);
-    if (back.length > 0) await hooks?.sessionsReclaimed(back);
-    if (!this.lease.isLeader()) return;
-    for (;;) {
+    if (lost.length > 0) this.background('sessions taken', hooks?.sessionsTaken(lost));
+    if (back.length > 0) this.background('sessions reclaimed', hooks?.sessionsReclaimed(back));
+  }
+
+  /** The leader's sweep: removes expired entries and marks their hosts offline, a chunk at a time, at once. */
+  private async sweep(): Promise<void> {
+    const hooks = this.hooks;
+    while (this.lease.isLeader()) {
       const expired = await this.directory.sweepExpired();
-      for (const e of expired) await hooks?.sessionExpired(e.hostId, e.holder);
-      if (expired.length === 0) break;
+      if (expired.length === 0) return;
+      await Promise.all(expired.map((e) => hooks?.sessionExpired(e.hostId, e.holder)));
     }
+  }
+
+  private background(what: string, work: Promise<void> | undefined): void {
+    work?.catch((err: unknown) => this.logger.warn(`${what}: not handled`, { error: String(err) }));
   }
 
   private every(ms: number, fn: () => Promise<void>): void {

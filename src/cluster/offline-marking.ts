@@ -1,7 +1,7 @@
 /**
  * Marking a host offline (Unknown) once its replica stopped refreshing its session, atomically against a
- * replica claiming it back: one script writes the record only while the session directory has no live
- * entry for the host. In a cluster the store is the Redis store on the cluster's Redis (`openStore` picks
+ * replica claiming it back: one script writes the record only while the session directory has no
+ * entry for the host (the leader's sweep removed it; one there now, even past its TTL, was claimed back). In a cluster the store is the Redis store on the cluster's Redis (`openStore` picks
  * it with `--redis`, and fenced writes already use its layout), so the record is a key this script can
  * guard; a claim that lands first leaves the record as its holder writes it, one that lands after writes it
  * again (the holder claims before it writes).
@@ -18,7 +18,7 @@ export const OFFLINE_MARK_ATTEMPTS = 5;
 /** `marked`: written offline; `held`: a replica holds the session (nothing written); `unchanged`: absent or offline already. */
 export type OfflineMark = 'marked' | 'held' | 'unchanged';
 
-/** Writes the host's record offline and Unknown unless a replica holds its session, in one script. */
+/** Writes the host's record offline and Unknown unless a replica has its entry, in one script. */
 export async function markOfflineUnlessHeld(
   redis: Redis,
   keys: ClusterKeys,
@@ -32,15 +32,7 @@ export async function markOfflineUnlessHeld(
     const rec = decodeRecord(layout.hosts, json, key);
     if (!rec.connected && rec.syncState === 'Unknown') return 'unchanged';
     const [data, idx] = encodeRecord(layout.hosts, { ...rec, connected: false, syncState: 'Unknown' });
-    const written = await redis.gseWriteUnheld(
-      keys.holders,
-      keys.sessionExpiry,
-      key,
-      hostId,
-      version ?? '0',
-      data,
-      idx,
-    );
+    const written = await redis.gseWriteUnheld(keys.holders, key, hostId, version ?? '0', data, idx);
     if (written === -2) return 'held';
     if (written >= 0) return 'marked';
   }

@@ -50,12 +50,12 @@ declare module 'ioredis' {
     /** Removes up to `limit` expired entries; answers [hostId, holder, ...]. */
     gseSweep(holders: string, expiry: string, limit: string): Result<string[], Context>;
     /**
-     * Writes a host record (the store's record hash: data, idx, ver) only while no replica holds the host's
-     * session and its version is `expected`; -2 held, -1 changed meanwhile, else the new version.
+     * Writes a host record (the store's record hash: data, idx, ver) only while no replica has an entry for
+     * the host (even one past its TTL) and its version is `expected`; -2 held, -1 changed meanwhile, else the
+     * new version.
      */
     gseWriteUnheld(
       holders: string,
-      expiry: string,
       record: string,
       hostId: string,
       expected: string,
@@ -63,12 +63,12 @@ declare module 'ioredis' {
       idx: string,
     ): Result<number, Context>;
     /**
-     * Writes a host's record and statuses (the store's `host_state`) unless another replica holds the host's
-     * live session; -2 then, else 1. After `me` and `hostId`, the arguments are `host_state`'s.
+     * Writes a host's record and statuses (the store's `host_state`) unless another replica has an entry for
+     * the host (even one past its TTL); -2 then, else 1. After `me` and `hostId`, the arguments are
+     * `host_state`'s.
      */
     gseHostStateHeld(
       holders: string,
-      expiry: string,
       hostKey: string,
       statusSet: string,
       me: string,
@@ -189,26 +189,26 @@ end
 return out
 `;
 
-// KEYS[1] holders, KEYS[2] expiry, KEYS[3] the host's record hash; ARGV[1] host id, ARGV[2] expected
-// version, ARGV[3] record JSON, ARGV[4] its index entries. The write is the store's own upsert, guarded
-// by the directory entry: -2 while a live replica holds the host.
-const WRITE_UNHELD = `${NOW_MS}${UPSERT_FUNCTION}
-local h = redis.call('HGET', KEYS[1], ARGV[1])
-local exp = redis.call('ZSCORE', KEYS[2], ARGV[1])
-if h and exp and tonumber(exp) > now then return -2 end
-return upsert(KEYS[3], ARGV[2], ARGV[3], ARGV[4])
+// KEYS[1] holders, KEYS[2] the host's record hash; ARGV[1] host id, ARGV[2] expected version, ARGV[3]
+// record JSON, ARGV[4] its index entries. The write is the store's own upsert, guarded by the directory:
+// -2 while any replica has an entry for the host, even one past its TTL. The leader marks a host offline
+// only after its sweep removed the entry, so an entry there now was claimed back since, and its holder
+// wrote the host; marking it offline then would stick, since that holder's next refresh renews its entry
+// without writing the host again. A truly dead holder's entry is removed by the next sweep.
+const WRITE_UNHELD = `${UPSERT_FUNCTION}
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return -2 end
+return upsert(KEYS[2], ARGV[2], ARGV[3], ARGV[4])
 `;
 
-// KEYS[1] holders, KEYS[2] expiry, KEYS[3] the host's record hash, KEYS[4] its status set; ARGV[1] me,
-// ARGV[2] host id, then host_state's arguments. The check and the write are one step: a replica whose
-// agent moved on never writes over the replica it moved to.
-const HOST_STATE_HELD = `${NOW_MS}${HOST_STATE_FUNCTION}
+// KEYS[1] holders, KEYS[2] the host's record hash, KEYS[3] its status set; ARGV[1] me, ARGV[2] host id,
+// then host_state's arguments. The check and the write are one step: a replica whose agent moved on never
+// writes over the replica it moved to. Another replica's entry counts even past its TTL: that replica may
+// be alive but late, and renews the entry without writing the host again; the leader's sweep removes the
+// entry of one that died.
+const HOST_STATE_HELD = `${HOST_STATE_FUNCTION}
 local h = redis.call('HGET', KEYS[1], ARGV[2])
-if h and h ~= ARGV[1] then
-  local exp = redis.call('ZSCORE', KEYS[2], ARGV[2])
-  if exp and tonumber(exp) > now then return -2 end
-end
-return host_state(KEYS[3], KEYS[4], ARGV, 3)
+if h and h ~= ARGV[1] then return -2 end
+return host_state(KEYS[2], KEYS[3], ARGV, 3)
 `;
 
 // KEYS[1] replicas; ARGV[1] me, ARGV[2] ttl.
@@ -229,6 +229,6 @@ export function defineClusterScripts(client: Redis): void {
   client.defineCommand('gseHolders', { numberOfKeys: 2, lua: HOLDERS });
   client.defineCommand('gseSweep', { numberOfKeys: 2, lua: SWEEP });
   client.defineCommand('gseReplicaAlive', { numberOfKeys: 1, lua: REPLICA_ALIVE });
-  client.defineCommand('gseWriteUnheld', { numberOfKeys: 3, lua: WRITE_UNHELD });
-  client.defineCommand('gseHostStateHeld', { numberOfKeys: 4, lua: HOST_STATE_HELD });
+  client.defineCommand('gseWriteUnheld', { numberOfKeys: 2, lua: WRITE_UNHELD });
+  client.defineCommand('gseHostStateHeld', { numberOfKeys: 3, lua: HOST_STATE_HELD });
 }

@@ -101,10 +101,15 @@ describe('writeHostStatesHeld', () => {
     expect(await statusKeys('h1')).toEqual([]);
   });
 
-  it('counts an expired entry of another replica as nobody holding the host', async () => {
-    const gone = new SessionDirectory(client, keys, 'ctl-gone', 1);
-    await gone.claim('h2');
+  it("refuses while another replica's entry is there, even past its TTL, and writes once the sweep removed it", async () => {
+    const late = new SessionDirectory(client, keys, 'ctl-late', 1);
+    const leader = new SessionDirectory(client, keys, 'ctl-leader', 600_000);
+    await late.claim('h2');
     await new Promise((r) => setTimeout(r, 20));
+    // Past its TTL, the entry may still be a late replica's that renews it without writing the host again.
+    expect(await write('ctl-a', [state('h2', 'Unknown', [])])).toEqual(['h2']);
+    expect(await store.getHost('h2')).toBeUndefined();
+    expect((await leader.sweepExpired()).map((e) => e.hostId)).toEqual(['h2']);
     expect(await write('ctl-a', [state('h2', 'Unknown', [])])).toEqual([]);
     expect(await store.getHost('h2')).toMatchObject({ syncState: 'Unknown' });
   });

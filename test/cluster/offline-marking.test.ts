@@ -63,13 +63,35 @@ describe('markOfflineUnlessHeld', () => {
     expect(await store.getHost('h2')).toMatchObject({ connected: true, syncState: 'Synced' });
   });
 
-  it('marks a host whose entry expired (its replica died) though the entry is not swept yet', async () => {
+  it('marks a host whose replica died once the sweep removed its entry, not while the entry is there', async () => {
     const dying = new SessionDirectory(client, keys, 'ctl-dead', 50);
     await store.upsertHost(host('h3'));
     await dying.claim('h3');
     expect(await markOfflineUnlessHeld(client, keys, layout, 'h3')).toBe('held');
     await waitFor('the entry expiring', async () => !(await directory.holders(['h3'])).has('h3'));
+    // Past its TTL but not swept: its replica may be late, not dead.
+    expect(await markOfflineUnlessHeld(client, keys, layout, 'h3')).toBe('held');
+    expect(await directory.sweepExpired()).toEqual([{ hostId: 'h3', holder: 'ctl-dead' }]);
     expect(await markOfflineUnlessHeld(client, keys, layout, 'h3')).toBe('marked');
+    expect(await store.getHost('h3')).toMatchObject({ connected: false, syncState: 'Unknown' });
+  });
+
+  it('leaves a host its late replica claimed back after the sweep, though that entry is past its TTL again', async () => {
+    // A replica too busy to refresh within its TTL: the leader sweeps its entry and starts marking ...
+    const late = new SessionDirectory(client, keys, 'ctl-late', 50);
+    await late.claim('h7');
+    await store.upsertHost(host('h7'));
+    await waitFor('the entry expiring', async () => !(await directory.holders(['h7'])).has('h7'));
+    expect((await directory.sweepExpired()).map((e) => e.hostId)).toEqual(['h7']);
+    // ... the replica's refresh finds it swept, claims it back and writes the host (sessionsReclaimed) ...
+    expect(await late.refresh()).toEqual({ lost: [], back: ['h7'] });
+    await store.upsertHost(host('h7', { lastSeen: '2026-01-01T00:03:00.000Z' }));
+    // ... and is late again before the leader's mark for the first sweep comes: its next refresh renews the
+    // entry without writing the host, so marking it now would leave it offline for good.
+    await waitFor('the entry expiring again', async () => !(await directory.holders(['h7'])).has('h7'));
+    expect(await markOfflineUnlessHeld(client, keys, layout, 'h7')).toBe('held');
+    expect(await late.refresh()).toEqual({ lost: [], back: [] });
+    expect(await store.getHost('h7')).toMatchObject({ connected: true, syncState: 'Synced' });
   });
 
   it('never overwrites a replica that claims the host back between the read and the write', async () => {
