@@ -187,7 +187,7 @@ export class Cluster {
   }
 
   /**
-   * Writes host states (the store's batch), each unless another replica holds the host's live session, the
+   * Writes host states (the store's batch), each unless another replica has the host's directory entry, the
    * check atomic with the write; answers the ids refused.
    */
   writeHostStates(writes: HostStateWrite[]): Promise<string[]> {

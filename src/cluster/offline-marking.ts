@@ -1,10 +1,11 @@
 /**
  * Marking a host offline (Unknown) once its replica stopped refreshing its session, atomically against a
- * replica claiming it back: one script writes the record only while the session directory has no
- * entry for the host (the leader's sweep removed it; one there now, even past its TTL, was claimed back). In a cluster the store is the Redis store on the cluster's Redis (`openStore` picks
- * it with `--redis`, and fenced writes already use its layout), so the record is a key this script can
- * guard; a claim that lands first leaves the record as its holder writes it, one that lands after writes it
- * again (the holder claims before it writes).
+ * replica claiming it back: one script writes the record only while the session directory has no entry for
+ * the host (the leader's sweep removed it; one there now, even past its TTL, was claimed back). In a cluster
+ * the store is the Redis store on the cluster's Redis (`openStore` picks it with `--redis`, and fenced
+ * writes already use its layout), so the record is a key this script can guard; a claim that lands first
+ * leaves the record as its holder writes it, one that lands after writes it again (the holder claims before
+ * it writes).
  */
 import type { Redis } from 'ioredis';
 import { encodeRecord, type RedisLayout } from '../store/redis-kinds.js';

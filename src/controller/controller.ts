@@ -771,7 +771,7 @@ export class Controller {
       forceSyncLocal: (ids) => this.reconciler.forceSync(ids),
       rolloutLocal: (action, name, actor) => rolloutApi(this.rollouts, this.reconciler)[action](name, actor),
       // Claimed again by the refresh that found them swept; the leader may have stored them offline
-      // meanwhile, so their state is written again, all in one pass (the cluster's tick awaits this).
+      // meanwhile, so their state is written again, all in one pass (in the background of the refresh).
       sessionsReclaimed: (ids) => this.reconciler.rewriteHosts(ids.filter((id) => this.hub.session(id))),
       fetchLocal: () => this.source.fetchNow(),
       // Only the leader follows Git: a deposed one stops fetching until it is elected again.
