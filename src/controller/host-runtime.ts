@@ -36,8 +36,11 @@ export interface HostRuntime {
   reportedRevision?: string;
   lastReportAt?: string;
   items: ItemReport[];
-  /** A report arrived since this controller started: `items` says how each resource is. */
-  itemsKnown: boolean;
+  /**
+   * The manifest hash of the last report since this controller started: `items` says how each resource of
+   * that manifest is. Undefined until a report arrives.
+   */
+  itemsHash?: string;
   retry?: RetrySchedule;
   /**
    * Why the desired manifest could not be sent (the hub refused it: too large for a frame, or the session
@@ -68,7 +71,6 @@ export function restoredRuntime(h: HostRecord): HostRuntime {
     planErrors: [],
     sent: new Map(),
     items: [],
-    itemsKnown: false,
     syncState: 'Unknown',
     reportedHash: h.reportedHash,
     reportedRevision: h.revision,
@@ -90,7 +92,6 @@ export function connectedRuntime(
     planErrors: [],
     sent: new Map(),
     items: [],
-    itemsKnown: false,
     syncState: 'Unknown',
     reportedHash: stored?.reportedHash,
     reportedRevision: stored?.revision,

@@ -54,12 +54,16 @@ export function sendErrorOf(outcome: SendOutcome): string | undefined {
 }
 
 /**
- * The hash the controller takes a connecting host to hold. What the agent says is the truth, but with no
- * report of its resources since this controller started, none: the full manifest goes out, so the agent
- * re-verifies and reports rather than the host staying Progressing.
+ * The hash the controller takes a connecting host to hold: what its hello says, but only when the last
+ * report since this controller started (`itemsHash`) was of that same manifest, so the resources' states
+ * the controller keeps describe it. Otherwise none, and the manifest goes out again (an empty delta when
+ * the hello names the desired one), so the agent re-verifies and reports rather than the host staying
+ * Progressing. That covers a restarted controller (no report yet), and an agent killed after it recorded a
+ * manifest as applied but before its report was spooled: it comes back holding a manifest it never
+ * reported, and has nothing left to apply.
  */
-export function heldHashOnConnect(itemsKnown: boolean, heldHash: string): string | undefined {
-  return itemsKnown ? heldHash || undefined : undefined;
+export function heldHashOnConnect(itemsHash: string | undefined, heldHash: string): string | undefined {
+  return heldHash !== '' && itemsHash === heldHash ? heldHash : undefined;
 }
 
 /** What a report changes beyond recording it: the retry schedule, and whether to send again. */

@@ -252,7 +252,7 @@ export class Reconciler {
     host.silent = false;
     host.lastSeen = nowIso;
     // Forget what we sent to a previous session.
-    host.reportedHash = heldHashOnConnect(host.itemsKnown, heldHash);
+    host.reportedHash = heldHashOnConnect(host.itemsHash, heldHash);
     host.helloHash = heldHash || undefined;
     host.sentHash = undefined;
     host.retry = undefined;
@@ -332,7 +332,7 @@ export class Reconciler {
     host.reportedHash = report.manifestHash;
     host.reportedRevision = report.revision;
     host.items = report.items;
-    host.itemsKnown = true;
+    host.itemsHash = report.manifestHash;
     if (host.sentHash === report.manifestHash) {
       if (host.sentAt !== undefined)
         this.deps.metrics.convergeSeconds.observe((this.deps.now() - host.sentAt) / 1000);

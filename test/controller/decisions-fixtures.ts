@@ -53,7 +53,6 @@ export function runtime(extra: Partial<HostRuntime> = {}): HostRuntime {
     planErrors: [],
     sent: new Map(),
     items: [],
-    itemsKnown: false,
     syncState: 'Unknown',
     ...extra,
   };

@@ -90,14 +90,17 @@ describe('sendErrorOf', () => {
 
 describe('heldHashOnConnect', () => {
   it.each([
-    { itemsKnown: true, held: 'M1', expected: 'M1' },
-    { itemsKnown: true, held: '', expected: undefined },
-    // A restarted controller has no report of the resources: send in full so the agent re-verifies.
-    { itemsKnown: false, held: 'M1', expected: undefined },
+    { itemsHash: 'M1', held: 'M1', expected: 'M1' },
+    { itemsHash: 'M1', held: '', expected: undefined },
+    // A restarted controller has no report of the resources: send again so the agent re-verifies.
+    { itemsHash: undefined, held: 'M1', expected: undefined },
+    // The last report was of another manifest: the agent recorded M2 as applied but its report of it was lost
+    // (killed in between). Trusting the hello would leave the host Progressing on M1's item states for good.
+    { itemsHash: 'M1', held: 'M2', expected: undefined },
   ])(
-    'takes $expected when items known is $itemsKnown and the agent holds "$held"',
-    ({ itemsKnown, held, expected }) => {
-      expect(heldHashOnConnect(itemsKnown, held)).toBe(expected);
+    'takes $expected when the last report was of $itemsHash and the agent holds "$held"',
+    ({ itemsHash, held, expected }) => {
+      expect(heldHashOnConnect(itemsHash, held)).toBe(expected);
     },
   );
 });
@@ -342,8 +345,9 @@ describe('hostRecord and the runtimes it round-trips through', () => {
       firstSeen: stored.firstSeen,
       lastSeen: NOW_ISO,
       reportedHash: 'M1',
-      itemsKnown: false,
     });
+    // The store's reportedHash is not a report this controller read: nothing is known of the items yet.
+    expect(host.itemsHash).toBeUndefined();
     expect(connectedRuntime(runtime().facts, undefined, NOW_ISO).firstSeen).toBe(NOW_ISO);
   });
 });

@@ -240,6 +240,31 @@ describe('Reconciler (in memory)', () => {
     expect(hub.sent.map((s) => s.msg.mode)).toEqual(['full']);
   });
 
+  it('has a host re-verify when it returns holding a manifest it never reported', async () => {
+    await reconciler.setRevision(rev1);
+    await reconciler.hostConnected(host, '');
+    await reconciler.hostReported('h1', applied(desired()));
+    await reconciler.setRevision(rev2);
+    // The agent applied rev-2 and recorded it as held, then died before its report was spooled.
+    await reconciler.hostDisconnected('h1');
+    hub.sent.length = 0;
+    await reconciler.hostConnected(host, desired().hash);
+    // What the controller knows of its resources is rev-1's: it asks for a re-verify of rev-2 (empty delta).
+    expect(hub.sent.map((s) => s.msg)).toEqual([
+      expect.objectContaining({ mode: 'delta', baseHash: desired().hash, upsert: [], remove: [] }),
+    ]);
+    expect(await stored()).toBe('Progressing');
+    await reconciler.hostReported('h1', applied(desired(), 'ok', 'rep-2'));
+    expect(await stored()).toBe('Synced');
+
+    // Once that is reported, a reconnect holding the same manifest needs nothing sent.
+    await reconciler.hostDisconnected('h1');
+    hub.sent.length = 0;
+    await reconciler.hostConnected(host, desired().hash);
+    expect(hub.sent).toEqual([]);
+    expect(await stored()).toBe('Synced');
+  });
+
   it('stores a silent host Unknown and its state again when it is heard from', async () => {
     await reconciler.setRevision(rev1);
     await reconciler.hostConnected(host, '');
