@@ -22,6 +22,8 @@ import { defineClusterScripts } from './scripts.js';
 import { SessionDirectory } from './session-directory.js';
 
 const REVISION_EVENT = 'revision:';
+/** Host ids a refused-writes log line names at most (the count says how many there were). */
+const REFUSED_IDS_LOGGED = 10;
 
 export interface ClusterOptions {
   redisUrl: string;
@@ -61,6 +63,7 @@ export class Cluster {
   private readonly timers: NodeJS.Timeout[] = [];
   private hooks: ClusterHooks | undefined;
   private liveReplicas: string[] = [];
+  private refusedHostWrites = 0;
 
   private constructor(
     readonly options: ClusterOptions,
@@ -190,8 +193,28 @@ export class Cluster {
    * Writes host states (the store's batch), each unless another replica has the host's directory entry, the
    * check atomic with the write; answers the ids refused.
    */
-  writeHostStates(writes: HostStateWrite[]): Promise<string[]> {
-    return writeHostStatesHeld(this.writer, this.keys, redisLayout(this.keys.prefix), this.me, writes);
+  async writeHostStates(writes: HostStateWrite[]): Promise<string[]> {
+    const refused = await writeHostStatesHeld(
+      this.writer,
+      this.keys,
+      redisLayout(this.keys.prefix),
+      this.me,
+      writes,
+    );
+    if (refused.length > 0) {
+      // This replica's view of these hosts is stale (their agents moved on): the holder's writes stand.
+      this.refusedHostWrites += refused.length;
+      this.logger.info('host writes refused: another replica holds these hosts', {
+        count: refused.length,
+        hostIds: refused.slice(0, REFUSED_IDS_LOGGED),
+      });
+    }
+    return refused;
+  }
+
+  /** Host states `writeHostStates` refused since start (another replica held the host). */
+  get hostWritesRefused(): number {
+    return this.refusedHostWrites;
   }
 
   /** The leader's replica id, as last seen. */

@@ -552,6 +552,7 @@ export class Controller {
       routes: stats?.routes ?? {},
       targets,
       ...(this.notifier ? { notify: this.notifier.stats() } : {}),
+      ...(this.replica ? { cluster: { hostWritesRefused: this.replica.cluster.hostWritesRefused } } : {}),
     };
   }
 

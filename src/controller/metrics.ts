@@ -14,6 +14,8 @@ export interface MetricsView {
   >;
   /** Notification deliveries: queued on disk now, delivered, failed attempts, refused by a full queue. */
   notify?: { queued: number; delivered: number; failedAttempts: number; dropped: number };
+  /** In a cluster: host states this replica did not write because another replica held the host. */
+  cluster?: { hostWritesRefused: number };
 }
 
 export type MetricsSnapshot = () => MetricsView;
@@ -155,6 +157,16 @@ export class ControllerMetrics {
         return n ? [[{}, n[key]]] : [];
       });
     }
+    liveCounter(
+      r,
+      'gse_cluster_host_writes_refused_total',
+      'Host states this replica did not write because another replica held the host (its agent moved on)',
+      [],
+      () => {
+        const c = snapshot().cluster;
+        return c ? [[{}, c.hostWritesRefused]] : [];
+      },
+    );
     for (const counter of ['out', 'spooled', 'retried', 'failed', 'spoolDepth'] as const) {
       const name =
         counter === 'spoolDepth' ? 'gse_target_spool_depth' : `gse_target_records_${counter}_total`;

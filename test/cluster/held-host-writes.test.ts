@@ -6,10 +6,13 @@
  */
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cluster } from '../../src/cluster/cluster.js';
 import { hostWriteGuard } from '../../src/cluster/guarded-store.js';
 import { writeHostStatesHeld } from '../../src/cluster/held-host-writes.js';
 import { clusterKeys } from '../../src/cluster/keys.js';
 import { SessionDirectory } from '../../src/cluster/session-directory.js';
+import { ControllerMetrics } from '../../src/controller/metrics.js';
+import { jsonLinesLogger } from '../../src/kernel/logger.js';
 import { redisLayout } from '../../src/store/redis-kinds.js';
 import { RedisStore } from '../../src/store/redis-store.js';
 import type { HostRecord, HostStateWrite, ResourceStatus } from '../../src/store/types.js';
@@ -112,5 +115,45 @@ describe('writeHostStatesHeld', () => {
     expect((await leader.sweepExpired()).map((e) => e.hostId)).toEqual(['h2']);
     expect(await write('ctl-a', [state('h2', 'Unknown', [])])).toEqual([]);
     expect(await store.getHost('h2')).toMatchObject({ syncState: 'Unknown' });
+  });
+
+  it("counts and logs the writes a replica's Cluster refused, for the metrics", async () => {
+    const lines: string[] = [];
+    const cluster = await Cluster.open(
+      { redisUrl: redis.url, replicaId: 'ctl-a', leaseMs: 600_000 },
+      jsonLinesLogger('info', (l) => lines.push(l)),
+    );
+    try {
+      await new SessionDirectory(client, keys, 'ctl-b', 600_000).claim('moved-1');
+      await new SessionDirectory(client, keys, 'ctl-b', 600_000).claim('moved-2');
+      await cluster.directory.claim('kept');
+      const refused = await cluster.writeHostStates([
+        state('moved-1', 'Synced', ['a']),
+        state('kept', 'Synced', ['a']),
+        state('moved-2', 'Unknown', []),
+      ]);
+      expect(refused).toEqual(['moved-1', 'moved-2']);
+      expect(await cluster.writeHostStates([state('kept', 'OutOfSync', ['a'])])).toEqual([]);
+      expect(cluster.hostWritesRefused).toBe(2);
+      expect(lines.map((l) => JSON.parse(l))).toMatchObject([
+        {
+          msg: 'host writes refused: another replica holds these hosts',
+          count: 2,
+          hostIds: ['moved-1', 'moved-2'],
+        },
+      ]);
+
+      const metrics = new ControllerMetrics(() => ({
+        hostsBySyncState: {},
+        agentConnections: 0,
+        git: { fetches: 0, fetchErrors: 0, lastFetchMs: null },
+        routes: {},
+        targets: {},
+        cluster: { hostWritesRefused: cluster.hostWritesRefused },
+      }));
+      expect(await metrics.render()).toContain('gse_cluster_host_writes_refused_total 2');
+    } finally {
+      await cluster.stop();
+    }
   });
 });
