@@ -1,7 +1,8 @@
 /**
  * Controller replicas as real child processes (`gsectl serve --redis URL --replica-id ID`) on one Redis and
- * one git repo, each with its own state dir and port, serving TLS from the shared test CA. For e2e tests
- * that SIGKILL, SIGSTOP and SIGCONT them. Needs `npm run build` (dist/).
+ * one git repo, each with its own state dir and port, serving TLS from the shared test CA; without a
+ * `redisUrl`, a lone controller (SQLite store) the same way. For e2e tests that SIGKILL, SIGSTOP and SIGCONT
+ * them. Needs `npm run build` (dist/).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { join } from 'node:path';
@@ -34,7 +35,8 @@ process.once('exit', () => {
 /** Starts replica `id` and waits until its API answers. */
 export async function startReplica(opts: {
   id: string;
-  redisUrl: string;
+  /** Without it: a lone controller on its SQLite store (`--replica-id` and `--lease` are then not given). */
+  redisUrl?: string;
   repo: string;
   work: string;
   leaseMs: number;
@@ -53,12 +55,9 @@ export async function startReplica(opts: {
       `127.0.0.1:${port}`,
       '--state-dir',
       join(opts.work, opts.id),
-      '--redis',
-      opts.redisUrl,
-      '--replica-id',
-      opts.id,
-      '--lease',
-      `${opts.leaseMs}ms`,
+      ...(opts.redisUrl
+        ? ['--redis', opts.redisUrl, '--replica-id', opts.id, '--lease', `${opts.leaseMs}ms`]
+        : []),
       '--bootstrap-token',
       TEST_BOOTSTRAP_TOKEN,
       '--admin-token',
