@@ -199,6 +199,7 @@ export class Agent {
       files: deps.shared.files,
       stateDir: config.stateDir,
       onDrift: (r) => this.enqueue(() => this.manifests.onDrift(r)),
+      onResolved: (key) => this.enqueue(() => this.manifests.onResolved(key)),
     });
     this.procs = new ProcessMonitor({
       clock: deps.clock,
@@ -312,8 +313,12 @@ export class Agent {
       this.enqueue(() => this.manifests.apply(held));
     } else if (held) {
       // The held manifest was fully applied by an earlier run: what differs now was edited while the agent
-      // was down, and is drift like any other.
+      // was down, and is drift like any other. A restart forgot every item's report: they are rebuilt by
+      // reading first (queued ahead of that drift), and sent whole once the drift is handled, so the
+      // controller's view of every item is this run's, not a report that names only the item that changed.
+      this.enqueue(() => this.manifests.restore());
       await this.drift.armAll(true);
+      this.enqueue(() => this.manifests.reportHeld());
     }
     this.drift.start();
     this.procs.start();

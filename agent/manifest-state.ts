@@ -103,6 +103,56 @@ export class ManifestState {
     await this.deps.send(this.report({ pruned: result.pruned }));
   }
 
+  /**
+   * After a restart that found the held manifest fully applied: rebuilds its item reports (a restart forgets
+   * them) by reading only, as a dry run of it over itself does. A file that differs is `drifted` until the
+   * drift it is reported as says otherwise; AgentVersion items are the upgrader's, as in an apply.
+   */
+  async restore(): Promise<void> {
+    const held = this.manifest;
+    if (!held) return;
+    const keys = new Set(held.items.map(itemKey));
+    const observed = await dryRunManifest(held, held, this.deps.convergeDeps());
+    this.items.clear();
+    for (const item of observed.items) {
+      const key = `${item.kind}/${item.name}`;
+      if (!keys.has(key) || (item.kind !== 'ConfigFile' && item.kind !== 'ProcessWatch')) continue;
+      const differs = item.state === 'changed';
+      this.items.set(
+        key,
+        differs ? { ...item, state: 'drifted', message: `differs on disk: ${item.message}` } : item,
+      );
+    }
+    for (const item of [...(await this.deps.versionReports(held)), ...passiveItemReports(held)])
+      this.items.set(`${item.kind}/${item.name}`, item);
+  }
+
+  /** Sends a report of every item of the held manifest (after `restore`, once the drift found is handled). */
+  async reportHeld(): Promise<void> {
+    if (this.manifest) await this.deps.send(this.report({}));
+  }
+
+  /**
+   * A file reported drifted and not healed (selfHeal off) matches the manifest again: put back by hand. Its
+   * report says so. Any other state (healed, failed, changed by an apply since) already says what is true.
+   */
+  async onResolved(key: string): Promise<void> {
+    const item = this.manifest?.items.find(
+      (i): i is ManifestConfigFile => i.kind === 'ConfigFile' && itemKey(i) === key,
+    );
+    const last = this.items.get(key);
+    if (!item || last?.state !== 'drifted' || last.hash !== item.hash) return;
+    this.items.set(key, {
+      kind: 'ConfigFile',
+      name: item.name,
+      hash: item.hash,
+      state: 'ok',
+      observedHash: item.contentHash,
+      message: 'in sync again: the file on disk matches Git',
+    });
+    await this.deps.send(this.report({}));
+  }
+
   /** A managed file changed by hand: report it, and heal it when the resource's policy says selfHeal. */
   async onDrift(r: DriftReport): Promise<void> {
     const item = this.manifest?.items.find(

@@ -5,7 +5,8 @@
  * symlink took its place or one of its parents' (files are read with no symlink followed, safe-path.ts). The agent's own writes are never reported: they produce the expected hash, and while the
  * agent is writing (WriteGuard begin..end) checks wait for `end`, which re-checks. A file is watched for
  * drift only once the agent has converged it (after the first `end`); each distinct drifted state is
- * reported once. The caller decides whether to heal (`selfHeal`).
+ * reported once, and a reported drift that is gone again (`onResolved`) once. The caller decides whether to
+ * heal (`selfHeal`).
  */
 import { closeSync, fstatSync, lstatSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
@@ -61,6 +62,11 @@ export interface DriftWatcherDeps {
   logger?: Logger;
   files: FileWatcher;
   onDrift(report: DriftReport): void;
+  /**
+   * A file whose drift was reported matches the manifest again (put back by hand, or by the agent's own
+   * heal): `key` is its item key. The caller decides whether that changes its report.
+   */
+  onResolved?(key: string): void;
   /** Default DEFAULT_REHASH_INTERVAL_MS; 0 disables the periodic re-hash. */
   rehashIntervalMs?: number;
   /** Waits between settle re-reads; default a real timer. */
@@ -362,7 +368,9 @@ export class DriftWatcher implements WriteGuard {
     }
     if (!e.armed || e.guards > 0 || this.entries.get(e.absPath) !== e) return;
     if (inSync(obs)) {
+      const wasReported = e.reported !== null;
       e.reported = null;
+      if (wasReported && !silent) this.deps.onResolved?.(e.key);
       return;
     }
     const state = obs ? `${obs.link ?? obs.hash}:${obs.mode}:${obs.uid}:${obs.gid}` : 'absent';

@@ -1,4 +1,4 @@
-import { readFileSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ConvergeDeps } from '../../agent/engine/converge.js';
@@ -6,7 +6,7 @@ import { ManifestFiles, PENDING_MANIFEST_FILE } from '../../agent/manifest-files
 import { ManifestState, sameManifest } from '../../agent/manifest-state.js';
 import type { HostManifest } from '../../src/protocol/manifest.js';
 import type { ReportMessage, SpooledMessage } from '../../src/protocol/messages.js';
-import { configFile, convergeDepsIn, manifest, type Sandbox, sandbox } from './engine/helpers.js';
+import { configFile, convergeDepsIn, manifest, type Sandbox, sandbox, sha256 } from './engine/helpers.js';
 
 describe('sameManifest', () => {
   const base = manifest([configFile('a', '/etc/a', 'A')]);
@@ -21,7 +21,7 @@ describe('sameManifest', () => {
   });
 });
 
-describe('ManifestState.apply', () => {
+describe('ManifestState', () => {
   let box: Sandbox;
   let stateDir: string;
   let deps: ConvergeDeps;
@@ -90,5 +90,68 @@ describe('ManifestState.apply', () => {
     await s.apply(m);
     await s.apply({ ...m, revision: 'next-revision' });
     expect((await files.readCurrent())?.revision).toBe('next-revision');
+  });
+
+  const lastReport = () => sent.filter((m): m is ReportMessage => m.type === 'report').at(-1);
+  const states = (r: ReportMessage | undefined) => r?.items.map((i) => [i.name, i.state, i.message]);
+
+  it('rebuilds every item report of the held manifest after a restart, reading only', async () => {
+    const files = new ManifestFiles(stateDir);
+    const m = manifest([configFile('a', '/etc/a', 'A'), configFile('b', '/etc/b', 'B')]);
+    await state(files).apply(m);
+    // Edited while the agent was down.
+    writeFileSync(join(deps.root, 'etc/b'), 'edited');
+    sent.length = 0;
+
+    const restarted = state(files, await files.readCurrent());
+    await restarted.restore();
+    expect(sent).toEqual([]);
+    await restarted.reportHeld();
+    const report = lastReport();
+    expect(report?.manifestHash).toBe(m.hash);
+    expect(states(report)).toEqual([
+      ['a', 'ok', undefined],
+      ['b', 'drifted', 'differs on disk: would change content'],
+    ]);
+    expect(report?.items.map((i) => i.observedHash)).toEqual([sha256('A'), sha256('edited')]);
+    // Read only: the drift is the drift watcher's to report and heal.
+    expect(readFileSync(join(deps.root, 'etc/b'), 'utf8')).toBe('edited');
+  });
+
+  it('reports a drifted file put back by hand as ok again, and leaves any other state as it is', async () => {
+    const files = new ManifestFiles(stateDir);
+    const m = manifest([
+      configFile('a', '/etc/a', 'A', { selfHeal: false }),
+      configFile('b', '/etc/b', 'B', { selfHeal: false }),
+    ]);
+    const s = state(files);
+    await s.apply(m);
+    const drift = (name: string, content: string) =>
+      s.onDrift({
+        key: `ConfigFile/${name}`,
+        path: `/etc/${name}`,
+        absPath: join(deps.root, 'etc', name),
+        expectedHash: sha256(name.toUpperCase()),
+        observedHash: sha256(content),
+        detectedAt: new Date().toISOString(),
+        detail: 'content changed',
+      });
+    await drift('a', 'edited');
+    expect(states(lastReport())).toEqual([
+      ['a', 'drifted', 'drifted: content changed'],
+      ['b', 'changed', 'created'],
+    ]);
+
+    sent.length = 0;
+    await s.onResolved('ConfigFile/b'); // never drifted: its last report stands, nothing is sent
+    expect(sent).toEqual([]);
+    await s.onResolved('ConfigFile/a');
+    expect(states(lastReport())).toEqual([
+      ['a', 'ok', 'in sync again: the file on disk matches Git'],
+      ['b', 'changed', 'created'],
+    ]);
+    expect(lastReport()?.items[0]?.observedHash).toBe(sha256('A'));
+    await s.onResolved('ConfigFile/a'); // already ok: nothing more
+    expect(sent).toHaveLength(1);
   });
 });

@@ -58,6 +58,12 @@ describe('agent session against a real controller', () => {
   let sha: string;
   const agents = new Map<string, AgentProcess>();
   const agent = (name: string) => agents.get(name) as AgentProcess;
+  const resourceState = async (host: string, key: string) => {
+    const { body } = await ctl.api<{ resources: Array<{ key: string; state: string; message?: string }> }>(
+      `/api/v1/hosts/${host}`,
+    );
+    return body.resources.find((r) => r.key === key);
+  };
 
   beforeAll(async () => {
     repo = await gitRepo(fleet);
@@ -138,6 +144,20 @@ describe('agent session against a real controller', () => {
     // web-2 was not touched.
     expect((await listHosts(ctl)).find((h) => h.hostId === 'web-2')?.syncState).toBe('Synced');
 
+    // Put back by hand: the host is Synced again, the drift record stays as history.
+    await writeFile(a.path(MANUAL), 'manual v1\n');
+    await waitSynced(ctl, ['web-1'], sha);
+    expect(await resourceState('web-1', 'ConfigFile/manual')).toMatchObject({
+      state: 'Synced',
+      message: 'in sync again: the file on disk matches Git',
+    });
+    expect((await listDrift(ctl, 'web-1')).find((d) => d.id === drift.id)?.healed).toBe(false);
+
+    // Edited again, then restored by a manual sync.
+    await writeFile(a.path(MANUAL), 'manual hand edit 2\n');
+    await waitFor('web-1 OutOfSync again', async () =>
+      (await listHosts(ctl)).find((h) => h.hostId === 'web-1' && h.syncState === 'OutOfSync'),
+    );
     const sync = await ctl.api<{ hosts: string[] }>('/api/v1/sync', { body: { host: 'web-1' } });
     expect(sync.status).toBe(200);
     expect(sync.body.hosts).toEqual(['web-1']);
@@ -161,6 +181,14 @@ describe('agent session against a real controller', () => {
       5_000,
     );
     await waitFor('app-secret restored on web-2', async () => (await a.read(SECRET)) === 'password=s3cret\n');
+    // The drift's report named every resource, not only the healed one: web-2 is Synced, each resource too.
+    await waitSynced(ctl, ['web-2'], sha);
+    const { body } = await ctl.api<{ resources: Array<{ key: string; state: string }> }>(
+      '/api/v1/hosts/web-2',
+    );
+    expect(body.resources.map((r) => [r.key, r.state])).toEqual(
+      ['app-secret', 'greeting', 'manual', 'watched'].map((n) => [`ConfigFile/${n}`, 'Synced']),
+    );
     // The restart re-ran nothing: the held manifest was current.
     expect(await readFile(join(a.root, 'onchange.log'), 'utf8')).toBe('changed\n');
   });

@@ -20,17 +20,21 @@ interface Agent {
   files: FileWatcher;
   watcher: DriftWatcher;
   drifts: DriftReport[];
+  /** Keys `onResolved` was called with, in order. */
+  resolved: string[];
   fileDeps: ConfigFileDeps;
 }
 
 async function makeAgent(dir: string, files: FileWatcher, rehashIntervalMs = 0): Promise<Agent> {
   const drifts: DriftReport[] = [];
+  const resolved: string[] = [];
   const root = join(dir, 'root');
   const watcher = new DriftWatcher({
     root,
     clock: systemClock,
     files,
     onDrift: (r) => drifts.push(r),
+    onResolved: (key) => resolved.push(key),
     rehashIntervalMs,
   });
   const fileDeps: ConfigFileDeps = {
@@ -40,7 +44,7 @@ async function makeAgent(dir: string, files: FileWatcher, rehashIntervalMs = 0):
     ownership: await OwnershipLedger.open(join(dir, 'state', 'owned.json')),
     guard: watcher,
   };
-  return { files, watcher, drifts, fileDeps };
+  return { files, watcher, drifts, resolved, fileDeps };
 }
 
 describe('driftDetail', () => {
@@ -200,6 +204,30 @@ describe('DriftWatcher', () => {
     const reported = agent.drifts.length;
     await agent.watcher.checkAll();
     expect(agent.drifts).toHaveLength(reported);
+  });
+
+  it('tells once when a reported drift is gone again, and never for a file that did not drift', async () => {
+    const agent = await makeAgent(box.dir, deafWatcher);
+    agents.push(agent);
+    await converged(agent, [
+      configFile('app', '/etc/app.conf', 'good\n'),
+      configFile('other', '/etc/other.conf', 'other\n'),
+    ]);
+    const abs = join(box.dir, 'root/etc/app.conf');
+    await agent.watcher.checkAll();
+    expect(agent.resolved).toEqual([]);
+
+    await writeFile(abs, 'edited\n');
+    await agent.watcher.checkAll();
+    expect(agent.drifts.map((d) => d.key)).toEqual(['ConfigFile/app']);
+    expect(agent.resolved).toEqual([]);
+
+    // Put back by hand: told once; later checks of the file in sync tell nothing more.
+    await writeFile(abs, 'good\n');
+    await agent.watcher.checkAll();
+    await agent.watcher.checkAll();
+    expect(agent.resolved).toEqual(['ConfigFile/app']);
+    expect(agent.drifts).toHaveLength(1);
   });
 
   it('serves several agents from one shared watcher when each registers its own files', async () => {
