@@ -24,6 +24,7 @@ import {
   convergeConfigFile,
   convergeManifest,
   type DriftReport,
+  dryRunConfigFile,
   dryRunManifest,
   observedFileReport,
   observeFile,
@@ -66,21 +67,26 @@ export class ManifestState {
     return this.manifest;
   }
 
-  /** A `manifest` message: a delta that does not fit the held manifest asks for the full one instead. */
+  /**
+   * A `manifest` message: a delta that does not fit the held manifest asks for the full one instead. An
+   * empty delta on the manifest held is a re-verify (the controller restarted, or lost this agent's
+   * report): it reports every item but leaves alone what selfHeal leaves alone. A sync or a retry comes
+   * as the full manifest, and applies everything.
+   */
   async onManifest(msg: ManifestMessage): Promise<void> {
     const target = msg.mode === 'full' ? msg.manifest : applyManifestDelta(this.manifest, msg);
     if (!target) {
       await this.deps.send(this.report({ needFull: true }));
       return;
     }
-    await this.apply(target);
+    await this.apply(target, { verify: isReverify(msg) });
   }
 
   /**
    * Converges a manifest and reports. The target is written to disk first, as pending, so an agent killed
    * mid-apply finishes this apply when it restarts instead of trusting a half-applied host.
    */
-  async apply(target: HostManifest): Promise<void> {
+  async apply(target: HostManifest, options: { verify?: boolean } = {}): Promise<void> {
     const previous = this.manifest;
     // The held manifest is already on disk as applied: re-verifying it (a controller's full send after it
     // restarted) needs no pending mark, no commit, no fsync. A run cut short re-verifies it again.
@@ -89,7 +95,8 @@ export class ManifestState {
     // The drift watcher must know the files before the converge: its write guard (begin/end) is what arms
     // a file for drift detection, and it ignores paths it does not know yet.
     this.deps.guardFiles(configFiles(target));
-    const result = await convergeManifest(target, previous, this.deps.convergeDeps());
+    const leave = again && options.verify ? await this.driftLeftAlone(target) : undefined;
+    const result = await convergeManifest(target, previous, this.deps.convergeDeps(), { leave });
     for (const exec of result.execs) await this.deps.send(execResultMessage(exec.taskId, exec.reason, exec));
     this.manifest = target;
     if (again) this.deps.files.dropPending();
@@ -151,6 +158,26 @@ export class ManifestState {
       message: 'in sync again: the file on disk matches Git',
     });
     await this.deps.send(this.report({}));
+  }
+
+  /**
+   * The held manifest's files with selfHeal off that differ on disk (read only), each with its report:
+   * `drifted`, left as it is. A re-verify must not heal what the drift watcher was told to leave.
+   */
+  private async driftLeftAlone(target: HostManifest): Promise<Map<string, ItemReport>> {
+    const leave = new Map<string, ItemReport>();
+    const deps = this.deps.convergeDeps();
+    for (const item of configFiles(target)) {
+      if (item.selfHeal) continue;
+      const found = await dryRunConfigFile(item, deps);
+      if (found.state !== 'changed') continue;
+      leave.set(itemKey(item), {
+        ...found,
+        state: 'drifted',
+        message: `differs on disk, left as it is (selfHeal off): ${found.message}`,
+      });
+    }
+    return leave;
   }
 
   /** A managed file changed by hand: report it, and heal it when the resource's policy says selfHeal. */
@@ -268,6 +295,13 @@ function withinContentBudget(items: ItemReport[]): ItemReport[] {
     const { content: _dropped, ...rest } = i.observed as ObservedFileReport;
     return { ...i, observed: { ...rest, contentOmitted: 'too large' } };
   });
+}
+
+/** An empty delta on the manifest it names as its base: the controller asks for a re-verify, no change. */
+function isReverify(msg: ManifestMessage): boolean {
+  return (
+    msg.mode === 'delta' && msg.baseHash === msg.hash && msg.upsert.length === 0 && msg.remove.length === 0
+  );
 }
 
 /**

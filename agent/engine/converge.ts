@@ -65,29 +65,40 @@ export function execFailure(outcome: ExecOutcome): string | undefined {
   return stderr ? `${how}: ${stderr}` : how;
 }
 
+export interface ConvergeOptions {
+  /**
+   * ConfigFiles not to touch, by item key, with the report each gets instead: a re-verify leaves a file
+   * that differs and whose policy is selfHeal off, as the drift watcher does.
+   */
+  leave?: ReadonlyMap<string, ItemReport>;
+}
+
 /** Converges `manifest` on the host, given the manifest applied before (for pruning). */
 export async function convergeManifest(
   manifest: HostManifest,
   previous: HostManifest | undefined,
   deps: ConvergeDeps,
+  options: ConvergeOptions = {},
 ): Promise<ConvergeResult> {
   const plan = planFileActions(manifest, previous, deps.ownership.paths());
+  const leave = options.leave;
+  const apply = leave ? plan.apply.filter((file) => !leave.has(itemKey(file))) : plan.apply;
   const items: ItemReport[] = [];
   const execs: ReasonedExecOutcome[] = [];
   // One durable batch for every file (ledger, backups, writes); onChange scripts then run in manifest order,
   // each seeing every file of this apply in place.
-  const results = await convergeConfigFiles(plan.apply, deps);
+  const results = await convergeConfigFiles(apply, deps);
   // An onChange runs when its file really changed, or when an earlier one failed or was cut short (the file
   // then already matches, yet the item is not done). Marked owed durably before any script runs.
-  const due = plan.apply.map((file, i) => {
+  const due = apply.map((file, i) => {
     const result = results[i] as ConfigFileResult;
     if (!file.onChange || result.state === 'failed') return false;
     return needsOnChange(file, result) || deps.owed.has(itemKey(file));
   });
   const owed = new Set([...deps.owed.keys()].filter((key) => manifestHasOnChange(manifest, key)));
-  for (const [i, file] of plan.apply.entries()) if (due[i]) owed.add(itemKey(file));
+  for (const [i, file] of apply.entries()) if (due[i]) owed.add(itemKey(file));
   await deps.owed.set(owed);
-  for (const [i, file] of plan.apply.entries()) {
+  for (const [i, file] of apply.entries()) {
     const result = results[i] as ConfigFileResult;
     const report: ItemReport = {
       kind: 'ConfigFile',
@@ -116,6 +127,7 @@ export async function convergeManifest(
     }
     items.push(report);
   }
+  if (leave) items.push(...leave.values());
   await deps.owed.set(owed);
   const pruned: string[] = [];
   const prunedPaths: string[] = [];

@@ -35,7 +35,7 @@ export async function dryRunManifest(
 ): Promise<DryRunResult> {
   const plan = planFileActions(manifest, previous, deps.ownership.paths());
   const items: ItemReport[] = [];
-  for (const file of plan.apply) items.push(await dryRunFile(file, deps));
+  for (const file of plan.apply) items.push(await dryRunConfigFile(file, deps));
   const watches = processWatches(manifest);
   const probes = watches.length > 0 && deps.probe ? await deps.probe(watches) : undefined;
   for (const w of watches) {
@@ -62,7 +62,7 @@ export async function dryRunManifest(
 }
 
 /** One file: would it be created, rewritten, chmod-ed or chown-ed, and would its onChange run. */
-async function dryRunFile(
+export async function dryRunConfigFile(
   item: ManifestConfigFile,
   deps: Pick<ConfigFileDeps, 'root' | 'stateDir' | 'runningAsRoot' | 'userDb'>,
 ): Promise<ItemReport> {

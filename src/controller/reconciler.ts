@@ -188,7 +188,10 @@ export class Reconciler {
     const sent: HostRuntime[] = [];
     for (const host of this.hosts.values()) {
       if (!host.connected || (hostIds && !hostIds.includes(host.facts.id))) continue;
+      // The full manifest, never an empty delta on what the hello named: the agent takes that as a re-verify,
+      // which leaves alone what selfHeal leaves alone, and a sync is asked to heal it.
       host.reportedHash = undefined;
+      host.helloHash = undefined;
       host.sentHash = undefined;
       host.sent.clear();
       this.dispatch(host);
@@ -367,7 +370,11 @@ export class Reconciler {
     for (const host of this.hosts.values()) {
       const decision = resyncDecision(host, now);
       if (!decision.resend) continue;
-      if (decision.full) host.reportedHash = undefined; // re-send in full so the agent re-applies everything
+      if (decision.full) {
+        // Re-send in full so the agent re-applies everything (an empty delta would be a mere re-verify).
+        host.reportedHash = undefined;
+        host.helloHash = undefined;
+      }
       this.dispatch(host);
       if (decision.nextRetryAt !== undefined && host.retry) host.retry.nextAt = decision.nextRetryAt;
       changed.push(host);

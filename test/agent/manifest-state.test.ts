@@ -154,4 +154,40 @@ describe('ManifestState', () => {
     await s.onResolved('ConfigFile/a'); // already ok: nothing more
     expect(sent).toHaveLength(1);
   });
+
+  it('leaves a file selfHeal leaves alone on a re-verify (an empty delta), and heals it on a full send', async () => {
+    const files = new ManifestFiles(stateDir);
+    const m = manifest([configFile('a', '/etc/a', 'A', { selfHeal: false }), configFile('b', '/etc/b', 'B')]);
+    const s = state(files);
+    await s.apply(m);
+    writeFileSync(join(deps.root, 'etc/a'), 'hand edit');
+    writeFileSync(join(deps.root, 'etc/b'), 'hand edit');
+    const reverify = {
+      v: 1,
+      type: 'manifest',
+      id: 'm-2',
+      mode: 'delta',
+      baseHash: m.hash,
+      hash: m.hash,
+      revision: m.revision,
+      labels: m.labels,
+      upsert: [],
+      remove: [],
+    } as const;
+    await s.onManifest(reverify);
+    expect(readFileSync(join(deps.root, 'etc/a'), 'utf8')).toBe('hand edit');
+    expect(readFileSync(join(deps.root, 'etc/b'), 'utf8')).toBe('B');
+    expect(states(lastReport())).toEqual([
+      ['b', 'changed', 'content updated'],
+      ['a', 'drifted', 'differs on disk, left as it is (selfHeal off): would change content'],
+    ]);
+
+    // A sync sends the whole manifest: everything is applied.
+    await s.onManifest({ v: 1, type: 'manifest', id: 'm-3', mode: 'full', manifest: m });
+    expect(readFileSync(join(deps.root, 'etc/a'), 'utf8')).toBe('A');
+    expect(states(lastReport())).toEqual([
+      ['a', 'changed', 'content updated'],
+      ['b', 'ok', undefined],
+    ]);
+  });
 });

@@ -265,6 +265,30 @@ describe('Reconciler (in memory)', () => {
     expect(await stored()).toBe('Synced');
   });
 
+  it('sends the full manifest for a manual sync or a retry, never the re-verify delta the hello allows', async () => {
+    await reconciler.setRevision(rev1);
+    await reconciler.hostConnected(host, '');
+    await reconciler.hostReported('h1', applied(desired()));
+    await reconciler.setRevision(rev2);
+    await reconciler.hostDisconnected('h1');
+    hub.sent.length = 0;
+    // Its hello names rev-2's manifest, which it never reported: a re-verify (an empty delta on it) goes.
+    await reconciler.hostConnected(host, desired().hash);
+    await reconciler.hostReported('h1', applied(desired(), 'ok', 'rep-2'));
+    expect(hub.sent.map((s) => s.msg.mode)).toEqual(['delta']);
+
+    // A manual sync must apply everything, including what selfHeal left alone: the whole manifest.
+    await reconciler.forceSync(['h1']);
+    expect(hub.sent.map((s) => s.msg.mode)).toEqual(['delta', 'full']);
+
+    // So must a retry of a failed apply.
+    await reconciler.hostReported('h1', applied(desired(), 'failed', 'rep-3'));
+    hub.sent.length = 0;
+    now = T0_MS + 60_000;
+    await reconciler.resync();
+    expect(hub.sent.map((s) => s.msg.mode)).toEqual(['full']);
+  });
+
   it('stores a silent host Unknown and its state again when it is heard from', async () => {
     await reconciler.setRevision(rev1);
     await reconciler.hostConnected(host, '');
