@@ -5,7 +5,7 @@ import type { ConvergeDeps } from '../../agent/engine/converge.js';
 import { ManifestFiles, PENDING_MANIFEST_FILE } from '../../agent/manifest-files.js';
 import { ManifestState, sameManifest } from '../../agent/manifest-state.js';
 import type { HostManifest } from '../../src/protocol/manifest.js';
-import type { ReportMessage, SpooledMessage } from '../../src/protocol/messages.js';
+import type { ManifestMessage, ReportMessage, SpooledMessage } from '../../src/protocol/messages.js';
 import { configFile, convergeDepsIn, manifest, type Sandbox, sandbox, sha256 } from './engine/helpers.js';
 
 describe('sameManifest', () => {
@@ -162,7 +162,7 @@ describe('ManifestState', () => {
     await s.apply(m);
     writeFileSync(join(deps.root, 'etc/a'), 'hand edit');
     writeFileSync(join(deps.root, 'etc/b'), 'hand edit');
-    const reverify = {
+    const reverify: ManifestMessage = {
       v: 1,
       type: 'manifest',
       id: 'm-2',
@@ -173,7 +173,7 @@ describe('ManifestState', () => {
       labels: m.labels,
       upsert: [],
       remove: [],
-    } as const;
+    };
     await s.onManifest(reverify);
     expect(readFileSync(join(deps.root, 'etc/a'), 'utf8')).toBe('hand edit');
     expect(readFileSync(join(deps.root, 'etc/b'), 'utf8')).toBe('B');

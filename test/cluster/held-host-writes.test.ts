@@ -11,12 +11,12 @@ import { hostWriteGuard } from '../../src/cluster/guarded-store.js';
 import { writeHostStatesHeld } from '../../src/cluster/held-host-writes.js';
 import { clusterKeys } from '../../src/cluster/keys.js';
 import { SessionDirectory } from '../../src/cluster/session-directory.js';
-import { ControllerMetrics } from '../../src/controller/metrics.js';
 import { jsonLinesLogger } from '../../src/kernel/logger.js';
 import { redisLayout } from '../../src/store/redis-kinds.js';
 import { RedisStore } from '../../src/store/redis-store.js';
 import type { HostRecord, HostStateWrite, ResourceStatus } from '../../src/store/types.js';
 import { clusterClient } from '../helpers/cluster-client.js';
+import { idleMetrics } from '../helpers/controller-fixtures.js';
 import { hostRecord } from '../helpers/host-record.js';
 import { type RedisHandle, startRedis } from '../helpers/redis-server.js';
 
@@ -143,14 +143,7 @@ describe('writeHostStatesHeld', () => {
         },
       ]);
 
-      const metrics = new ControllerMetrics(() => ({
-        hostsBySyncState: {},
-        agentConnections: 0,
-        git: { fetches: 0, fetchErrors: 0, lastFetchMs: null },
-        routes: {},
-        targets: {},
-        cluster: { hostWritesRefused: cluster.hostWritesRefused },
-      }));
+      const metrics = idleMetrics({ cluster: { hostWritesRefused: cluster.hostWritesRefused } });
       expect(await metrics.render()).toContain('gse_cluster_host_writes_refused_total 2');
     } finally {
       await cluster.stop();

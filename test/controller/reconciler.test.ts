@@ -240,15 +240,22 @@ describe('Reconciler (in memory)', () => {
     expect(hub.sent.map((s) => s.msg.mode)).toEqual(['full']);
   });
 
-  it('has a host re-verify when it returns holding a manifest it never reported', async () => {
+  /**
+   * h1 reports rev-1, gets rev-2, applies it and records it as held, then dies before its report was spooled:
+   * it comes back saying it holds rev-2's manifest. What was sent until then is forgotten.
+   */
+  const returnHoldingUnreported = async () => {
     await reconciler.setRevision(rev1);
     await reconciler.hostConnected(host, '');
     await reconciler.hostReported('h1', applied(desired()));
     await reconciler.setRevision(rev2);
-    // The agent applied rev-2 and recorded it as held, then died before its report was spooled.
     await reconciler.hostDisconnected('h1');
     hub.sent.length = 0;
     await reconciler.hostConnected(host, desired().hash);
+  };
+
+  it('has a host re-verify when it returns holding a manifest it never reported', async () => {
+    await returnHoldingUnreported();
     // What the controller knows of its resources is rev-1's: it asks for a re-verify of rev-2 (empty delta).
     expect(hub.sent.map((s) => s.msg)).toEqual([
       expect.objectContaining({ mode: 'delta', baseHash: desired().hash, upsert: [], remove: [] }),
@@ -266,14 +273,8 @@ describe('Reconciler (in memory)', () => {
   });
 
   it('sends the full manifest for a manual sync or a retry, never the re-verify delta the hello allows', async () => {
-    await reconciler.setRevision(rev1);
-    await reconciler.hostConnected(host, '');
-    await reconciler.hostReported('h1', applied(desired()));
-    await reconciler.setRevision(rev2);
-    await reconciler.hostDisconnected('h1');
-    hub.sent.length = 0;
     // Its hello names rev-2's manifest, which it never reported: a re-verify (an empty delta on it) goes.
-    await reconciler.hostConnected(host, desired().hash);
+    await returnHoldingUnreported();
     await reconciler.hostReported('h1', applied(desired(), 'ok', 'rep-2'));
     expect(hub.sent.map((s) => s.msg.mode)).toEqual(['delta']);
 

@@ -1,16 +1,17 @@
 /** Builders the controller's in-memory tests share: metrics with nothing to report, a quiet logger, AgentVersions. */
-import { ControllerMetrics } from '../../src/controller/metrics.js';
+import { ControllerMetrics, type MetricsView } from '../../src/controller/metrics.js';
 import type { HostFacts } from '../../src/protocol/manifest.js';
 import type { AgentVersion, AgentVersionSpec } from '../../src/spec/types.js';
 
-/** Controller metrics whose gauges read an empty fleet (the tests look at other things). */
-export function idleMetrics(): ControllerMetrics {
+/** Controller metrics whose gauges read an empty fleet (the tests look at other things), plus `extra`. */
+export function idleMetrics(extra: Partial<MetricsView> = {}): ControllerMetrics {
   return new ControllerMetrics(() => ({
     hostsBySyncState: {},
     agentConnections: 0,
     git: { fetches: 0, fetchErrors: 0, lastFetchMs: null },
     routes: {},
     targets: {},
+    ...extra,
   }));
 }
 
