@@ -88,8 +88,8 @@ export class ManifestState {
    */
   async apply(target: HostManifest, options: { verify?: boolean } = {}): Promise<void> {
     const previous = this.manifest;
-    // The held manifest is already on disk as applied: re-verifying it (a controller's full send after it
-    // restarted) needs no pending mark, no commit, no fsync. A run cut short re-verifies it again.
+    // The held manifest is already on disk as applied: applying it again (a restarted controller's re-verify,
+    // a sync) needs no pending mark, no commit, no fsync. A run cut short applies it again.
     const again = previous !== undefined && sameManifest(previous, target);
     if (!again) await this.deps.files.writePending(target);
     // The drift watcher must know the files before the converge: its write guard (begin/end) is what arms
