@@ -134,9 +134,14 @@ export class ManifestState {
       this.items.set(`${item.kind}/${item.name}`, item);
   }
 
-  /** Sends a report of every item of the held manifest (after `restore`, once the drift found is handled). */
+  /**
+   * Sends a report of every item of the held manifest (after `restore`, once the drift found is handled).
+   * Nothing when `restore` failed: a report naming no item would turn every resource Progressing.
+   */
   async reportHeld(): Promise<void> {
-    if (this.manifest) await this.deps.send(this.report({}));
+    const held = this.manifest;
+    if (!held || (this.items.size === 0 && held.items.length > 0)) return;
+    await this.deps.send(this.report({}));
   }
 
   /**
